@@ -1,0 +1,108 @@
+//! The content key: what identifies "the same message" on both servers when
+//! UIDs can't (no ledger, or UIDVALIDITY changed). It is the hash of the
+//! message size and its identifying header fields, normalized so that header
+//! order, folding and name case don't matter. Equal keys are counted as a
+//! multiset, so a message stored twice is copied twice.
+
+use sha2::{Digest, Sha256};
+
+/// Hex SHA-256 over the size and the normalized header fields.
+pub fn content_key(size: u64, header_fields: &[u8]) -> String {
+    let mut fields = parse_fields(header_fields);
+    fields.sort();
+    let mut h = Sha256::new();
+    h.update(size.to_be_bytes());
+    for (name, value) in &fields {
+        h.update(name.as_bytes());
+        h.update(b":");
+        h.update(value);
+        h.update(b"\n");
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// (lower-case name, unfolded value with runs of white space collapsed).
+fn parse_fields(raw: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    for line in raw.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            if let Some(last) = out.last_mut() {
+                last.1.push(b' ');
+                last.1.extend_from_slice(line);
+            }
+            continue;
+        }
+        if let Some(colon) = line.iter().position(|&b| b == b':') {
+            let name = String::from_utf8_lossy(&line[..colon])
+                .trim()
+                .to_ascii_lowercase();
+            out.push((name, line[colon + 1..].to_vec()));
+        }
+    }
+    for (_, v) in &mut out {
+        *v = collapse(v);
+    }
+    out
+}
+
+fn collapse(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len());
+    for word in v
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+        out.extend_from_slice(word);
+    }
+    out
+}
+
+/// Header values for describing a message in the log: (date, from, subject).
+pub fn describe(header_fields: &[u8]) -> (String, String, String) {
+    let fields = parse_fields(header_fields);
+    let get = |n: &str| {
+        fields
+            .iter()
+            .find(|(name, _)| name == n)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default()
+    };
+    (get("date"), get("from"), get("subject"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_folding_and_case_do_not_change_the_key() {
+        let a = b"Message-ID: <a@b>\r\nSubject: hello\r\n  world\r\n\r\n";
+        let b = b"subject: hello world\r\nMESSAGE-ID:  <a@b>\r\n\r\n";
+        assert_eq!(content_key(10, a), content_key(10, b));
+    }
+
+    #[test]
+    fn size_and_values_change_the_key() {
+        let a = b"Message-ID: <a@b>\r\n\r\n";
+        assert_ne!(content_key(10, a), content_key(11, a));
+        assert_ne!(
+            content_key(10, a),
+            content_key(10, b"Message-ID: <c@b>\r\n\r\n")
+        );
+    }
+
+    #[test]
+    fn describe_reads_date_from_subject() {
+        let (d, f, s) = describe(b"Date: Mon, 1 Jan 2024\r\nFrom: a@b\r\nSubject: Hi\r\n\r\n");
+        assert_eq!(
+            (d.as_str(), f.as_str(), s.as_str()),
+            ("Mon, 1 Jan 2024", "a@b", "Hi")
+        );
+    }
+}

@@ -1,0 +1,835 @@
+//! The IMAP client a migration uses, wrapping an async-imap session.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use async_imap::imap_proto::{
+    self, AttributeValue, MailboxDatum, NameAttribute, Response, ResponseCode, Status,
+};
+use async_imap::{Authenticator, Client, Session};
+
+use super::raw::{self, RawError};
+use super::{quote, utf7};
+use crate::error::{MailError, Place, Side};
+use crate::job::CertPolicy;
+use crate::net::{self, NetError, Stream};
+use crate::secret::Secret;
+
+/// The header fields that, with the size, identify a message's content on
+/// both sides (the dedup key).
+pub const HEADER_FIELDS: &str = "MESSAGE-ID DATE FROM TO CC SUBJECT IN-REPLY-TO";
+
+/// How the connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// TLS from the first byte (IMAP4S, port 993).
+    Tls,
+    /// STARTTLS when the server offers it; without it, plaintext only when
+    /// `allow_plaintext`.
+    StartTls { allow_plaintext: bool },
+    /// No TLS at all (explicitly chosen).
+    Plain,
+}
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub side: Side,
+    pub host: String,
+    /// Tried in order until one connects.
+    pub ports: Vec<u16>,
+    pub transport: Transport,
+    pub certs: CertPolicy,
+    pub protocol: &'static str,
+    /// Limit for each read and write.
+    pub timeout: Duration,
+}
+
+/// How to log in.
+#[derive(Debug, Clone)]
+pub enum Login {
+    /// IMAP LOGIN.
+    Password { user: String, password: Secret },
+    /// SASL PLAIN: `authcid` proves itself with `password` and acts as
+    /// `authzid` (an admin acting for a user).
+    SaslPlain {
+        authzid: String,
+        authcid: String,
+        password: Secret,
+    },
+}
+
+impl Login {
+    /// The mailbox this login is for, for messages.
+    pub fn user(&self) -> &str {
+        match self {
+            Login::Password { user, .. } => user,
+            Login::SaslPlain { authzid, .. } => authzid,
+        }
+    }
+}
+
+/// A folder as LIST reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedFolder {
+    /// The name as on the wire (modified UTF-7), for commands.
+    pub raw: String,
+    /// The name decoded to Unicode.
+    pub name: String,
+    pub delimiter: Option<char>,
+    pub selectable: bool,
+}
+
+/// What SELECT or EXAMINE told about a folder.
+#[derive(Debug, Clone, Default)]
+pub struct Selected {
+    pub exists: u32,
+    pub uid_validity: u32,
+    pub uid_next: Option<u32>,
+    /// Flags that may be stored permanently; `\*` means any keyword.
+    pub permanent_flags: Vec<String>,
+}
+
+impl Selected {
+    pub fn allows_keyword(&self, keyword: &str) -> bool {
+        self.permanent_flags
+            .iter()
+            .any(|f| f == "\\*" || f.eq_ignore_ascii_case(keyword))
+    }
+}
+
+/// A message's metadata and its dedup key material.
+#[derive(Debug, Clone)]
+pub struct MessageMeta {
+    pub uid: u32,
+    pub size: u64,
+    pub flags: Vec<String>,
+    /// INTERNALDATE exactly as the server wrote it, time zone included.
+    pub internal_date: Option<String>,
+    /// The bytes of the [`HEADER_FIELDS`] section.
+    pub header_fields: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub struct FetchedBody {
+    pub uid: u32,
+    pub body: Vec<u8>,
+}
+
+/// The result of a tagged command (its untagged responses go to a callback:
+/// async-imap's response type cannot be stored outside it).
+pub(super) struct Reply {
+    /// The tagged reply was OK.
+    pub ok: bool,
+    /// `NO [CODE] text` as the server sent it, for messages.
+    pub server_text: String,
+    /// UIDs from an `[APPENDUID v uids]` code on the tagged reply.
+    pub append_uids: Option<Vec<u32>>,
+}
+
+/// A logged-in IMAP connection.
+pub struct ImapClient {
+    pub(super) session: Session<Stream>,
+    pub(super) place: Place,
+    /// The mailbox logged in to, for messages.
+    user: String,
+    caps: HashSet<String>,
+    pub(super) timeout: Duration,
+    /// Personal namespace prefix and hierarchy delimiter.
+    prefix: String,
+    delimiter: Option<char>,
+}
+
+impl std::fmt::Debug for ImapClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ImapClient({})", self.place)
+    }
+}
+
+struct PlainAuth<'a> {
+    authzid: &'a str,
+    authcid: &'a str,
+    password: &'a str,
+}
+
+impl Authenticator for PlainAuth<'_> {
+    type Response = Vec<u8>;
+    fn process(&mut self, _challenge: &[u8]) -> Vec<u8> {
+        format!("{}\0{}\0{}", self.authzid, self.authcid, self.password).into_bytes()
+    }
+}
+
+fn raw_err(place: &Place, doing: &str, e: RawError) -> MailError {
+    match e {
+        RawError::Timeout => MailError::Timeout {
+            place: place.clone(),
+            doing: doing.into(),
+        },
+        RawError::Closed | RawError::Io => MailError::Disconnected {
+            place: place.clone(),
+            doing: doing.into(),
+        },
+        RawError::TooLong => MailError::Protocol {
+            place: place.clone(),
+            doing: doing.into(),
+            detail: "a reply line was far too long".into(),
+        },
+    }
+}
+
+/// Pulls the server's words out of async-imap's NO/BAD error text.
+fn server_words(text: &str) -> String {
+    if let Some(start) = text.find("info: Some(\"") {
+        let rest = &text[start + "info: Some(\"".len()..];
+        if let Some(end) = rest.rfind("\")") {
+            return rest[..end].replace("\\\"", "\"");
+        }
+    }
+    text.to_string()
+}
+
+impl ImapClient {
+    /// Connects (trying each port in turn), secures and logs in.
+    pub async fn connect(ep: &Endpoint, login: &Login) -> Result<ImapClient, MailError> {
+        let (stream, place, caps) = Self::open(ep).await?;
+        let mut client = Self::login(stream, place, caps, ep.timeout, login).await?;
+        client.load_namespace().await?;
+        Ok(client)
+    }
+
+    async fn open(ep: &Endpoint) -> Result<(Stream, Place, HashSet<String>), MailError> {
+        let mut last = NetError::Refused;
+        for &port in &ep.ports {
+            let place = Place {
+                side: ep.side,
+                host: ep.host.clone(),
+                port,
+                protocol: ep.protocol,
+            };
+            let tcp = match net::connect_tcp(&ep.host, port).await {
+                Ok(tcp) => tcp,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
+            let stream = match ep.transport {
+                Transport::Tls => Self::secure(tcp, ep, &place).await?,
+                _ => Stream::Plain(tcp),
+            };
+            return Self::greet(stream, ep, place).await;
+        }
+        Err(MailError::Connect {
+            side: ep.side,
+            host: ep.host.clone(),
+            ports: ep
+                .ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            protocol: ep.protocol,
+            reason: last,
+        })
+    }
+
+    async fn secure(
+        tcp: tokio::net::TcpStream,
+        ep: &Endpoint,
+        place: &Place,
+    ) -> Result<Stream, MailError> {
+        net::start_tls(tcp, &ep.host, &ep.certs)
+            .await
+            .map_err(|e| match e {
+                NetError::Certificate(reason) => MailError::Certificate {
+                    place: place.clone(),
+                    reason,
+                },
+                NetError::Timeout => MailError::Timeout {
+                    place: place.clone(),
+                    doing: "starting TLS".into(),
+                },
+                other => MailError::Certificate {
+                    place: place.clone(),
+                    reason: format!("{other} (is this port really speaking TLS?)"),
+                },
+            })
+    }
+
+    /// Greeting, CAPABILITY and STARTTLS, read by hand before async-imap
+    /// takes over the stream.
+    async fn greet(
+        mut stream: Stream,
+        ep: &Endpoint,
+        place: Place,
+    ) -> Result<(Stream, Place, HashSet<String>), MailError> {
+        let t = ep.timeout;
+        let greeting = raw::read_line(&mut stream, t)
+            .await
+            .map_err(|e| raw_err(&place, "waiting for the server's greeting", e))?;
+        if !greeting.starts_with(b"* OK") && !greeting.starts_with(b"* PREAUTH") {
+            let text = String::from_utf8_lossy(&greeting).into_owned();
+            return Err(MailError::Protocol {
+                place,
+                doing: "waiting for the server's greeting".into(),
+                detail: format!(
+                    "this does not look like an IMAP server [{}]",
+                    truncate(&text, 200)
+                ),
+            });
+        }
+        let mut caps = Self::raw_capabilities(&mut stream, &place, t).await?;
+        if let Transport::StartTls { allow_plaintext } = ep.transport {
+            if caps.contains("STARTTLS") {
+                let (_, done) = raw::command(&mut stream, "S1", "STARTTLS", t)
+                    .await
+                    .map_err(|e| raw_err(&place, "starting TLS", e))?;
+                if !done.starts_with(b"OK") {
+                    return Err(MailError::Refused {
+                        place,
+                        command: "STARTTLS".into(),
+                        server_text: String::from_utf8_lossy(&done).into_owned(),
+                    });
+                }
+                let Stream::Plain(tcp) = stream else {
+                    unreachable!("STARTTLS only runs on a plain connection")
+                };
+                stream = Self::secure(tcp, ep, &place).await?;
+                caps = Self::raw_capabilities(&mut stream, &place, t).await?;
+            } else if !allow_plaintext {
+                return Err(MailError::PlaintextRefused { place });
+            }
+        }
+        Ok((stream, place, caps))
+    }
+
+    async fn raw_capabilities(
+        stream: &mut Stream,
+        place: &Place,
+        t: Duration,
+    ) -> Result<HashSet<String>, MailError> {
+        let (lines, done) = raw::command(stream, "C1", "CAPABILITY", t)
+            .await
+            .map_err(|e| raw_err(place, "asking for the server's capabilities", e))?;
+        let mut caps = HashSet::new();
+        for line in lines.iter().chain(std::iter::once(&done)) {
+            if let Some(c) = raw::capabilities_in(line) {
+                caps.extend(c);
+            }
+        }
+        Ok(caps)
+    }
+
+    async fn login(
+        stream: Stream,
+        place: Place,
+        mut caps: HashSet<String>,
+        timeout: Duration,
+        login: &Login,
+    ) -> Result<ImapClient, MailError> {
+        let client = Client::new(stream);
+        let user = login.user().to_string();
+        let doing = "logging in";
+        let result = match login {
+            Login::Password { user, password } => {
+                let fut = client.login_with_capabilities(user, password.expose());
+                match tokio::time::timeout(timeout, fut).await {
+                    Err(_) => {
+                        return Err(MailError::Timeout {
+                            place,
+                            doing: doing.into(),
+                        })
+                    }
+                    Ok(Ok((session, new_caps))) => {
+                        if let Some(new_caps) = new_caps {
+                            caps = new_caps.iter().map(cap_name).collect();
+                        }
+                        Ok(session)
+                    }
+                    Ok(Err((e, _))) => Err(e),
+                }
+            }
+            Login::SaslPlain {
+                authzid,
+                authcid,
+                password,
+            } => {
+                let auth = PlainAuth {
+                    authzid,
+                    authcid,
+                    password: password.expose(),
+                };
+                match tokio::time::timeout(timeout, client.authenticate("PLAIN", auth)).await {
+                    Err(_) => {
+                        return Err(MailError::Timeout {
+                            place,
+                            doing: doing.into(),
+                        })
+                    }
+                    Ok(Ok(session)) => Ok(session),
+                    Ok(Err((e, _))) => Err(e),
+                }
+            }
+        };
+        let session = result.map_err(|e| match e {
+            async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
+                MailError::Login {
+                    place: place.clone(),
+                    user: user.clone(),
+                    server_text: format!("NO {}", server_words(&text)),
+                }
+            }
+            _ => MailError::Disconnected {
+                place: place.clone(),
+                doing: doing.into(),
+            },
+        })?;
+        let user = user.clone();
+        let mut client = ImapClient {
+            session,
+            place,
+            user,
+            caps,
+            timeout,
+            prefix: String::new(),
+            delimiter: None,
+        };
+        if matches!(login, Login::SaslPlain { .. }) || !client.caps.contains("IMAP4REV1") {
+            client.refresh_capabilities().await?;
+        }
+        Ok(client)
+    }
+
+    async fn refresh_capabilities(&mut self) -> Result<(), MailError> {
+        let mut caps = HashSet::new();
+        self.run("CAPABILITY", "asking for the server's capabilities", |r| {
+            if let Response::Capabilities(list) = r {
+                caps.extend(list.iter().map(proto_cap_name));
+            }
+        })
+        .await?;
+        self.caps = caps;
+        Ok(())
+    }
+
+    /// NAMESPACE is read by hand: imap-proto has no parser for it.
+    async fn load_namespace(&mut self) -> Result<(), MailError> {
+        if self.has("NAMESPACE") {
+            let doing = "reading the server's namespace";
+            let tag = self.send("NAMESPACE", doing).await?;
+            let t = self.timeout;
+            let (lines, done) = raw::read_until_tag(self.session.get_mut(), &tag.0, t)
+                .await
+                .map_err(|e| raw_err(&self.place, doing, e))?;
+            if done.starts_with(b"OK") {
+                if let Some((prefix, delimiter)) =
+                    lines.iter().find_map(|l| raw::parse_namespace(l))
+                {
+                    self.prefix = prefix;
+                    self.delimiter = delimiter;
+                    return Ok(());
+                }
+            }
+        }
+        // Without NAMESPACE: no prefix, and the delimiter from LIST "" "".
+        let mut delimiter = None;
+        self.run("LIST \"\" \"\"", "reading the hierarchy delimiter", |r| {
+            if let Response::MailboxData(MailboxDatum::List(l)) = r {
+                delimiter = l.delimiter.as_ref().and_then(|d| d.chars().next());
+            }
+        })
+        .await?;
+        self.delimiter = delimiter;
+        Ok(())
+    }
+
+    pub fn place(&self) -> &Place {
+        &self.place
+    }
+
+    /// The mailbox this connection is logged in to.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// Whether the server announced a capability (upper-case name).
+    pub fn has(&self, cap: &str) -> bool {
+        self.caps.contains(cap)
+    }
+
+    /// The personal namespace prefix, e.g. `INBOX.` on Courier-style servers.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn delimiter(&self) -> Option<char> {
+        self.delimiter
+    }
+
+    // ---- running commands ----
+
+    pub(super) async fn send(
+        &mut self,
+        cmd: &str,
+        doing: &str,
+    ) -> Result<imap_proto::RequestId, MailError> {
+        match tokio::time::timeout(self.timeout, self.session.run_command(cmd)).await {
+            Err(_) => Err(self.timeout_err(doing)),
+            Ok(Err(_)) => Err(self.disconnected(doing)),
+            Ok(Ok(tag)) => Ok(tag),
+        }
+    }
+
+    pub(super) fn timeout_err(&self, doing: &str) -> MailError {
+        MailError::Timeout {
+            place: self.place.clone(),
+            doing: doing.into(),
+        }
+    }
+
+    pub(super) fn disconnected(&self, doing: &str) -> MailError {
+        MailError::Disconnected {
+            place: self.place.clone(),
+            doing: doing.into(),
+        }
+    }
+
+    /// Reads one response, with the read timeout, and hands it to `f`.
+    pub(super) async fn read_with<T>(
+        &mut self,
+        doing: &str,
+        f: impl FnOnce(&Response<'_>) -> T,
+    ) -> Result<T, MailError> {
+        match tokio::time::timeout(self.timeout, self.session.read_response()).await {
+            Err(_) => Err(self.timeout_err(doing)),
+            Ok(Ok(Some(r))) => Ok(f(r.parsed())),
+            Ok(Ok(None)) => Err(self.disconnected(doing)),
+            Ok(Err(e))
+                if e.kind() == std::io::ErrorKind::Other && e.to_string().contains("parsing") =>
+            {
+                Err(MailError::Protocol {
+                    place: self.place.clone(),
+                    doing: doing.into(),
+                    detail: truncate(&e.to_string(), 300),
+                })
+            }
+            Ok(Err(_)) => Err(self.disconnected(doing)),
+        }
+    }
+
+    /// Reads responses up to the tagged one for `tag`, handing each untagged
+    /// one to `on_untagged`.
+    pub(super) async fn collect(
+        &mut self,
+        tag: &imap_proto::RequestId,
+        doing: &str,
+        mut on_untagged: impl FnMut(&Response<'_>),
+    ) -> Result<Reply, MailError> {
+        loop {
+            let step = self
+                .read_with(doing, |r| match r {
+                    Response::Done {
+                        tag: t,
+                        status,
+                        outcome,
+                    } if t == tag => {
+                        let append_uids = match &outcome.code {
+                            Some(ResponseCode::AppendUid(_, set)) => {
+                                Some(super::append::expand(set))
+                            }
+                            _ => None,
+                        };
+                        Some(Ok(Reply {
+                            ok: *status == Status::Ok,
+                            server_text: outcome_text(status, outcome),
+                            append_uids,
+                        }))
+                    }
+                    Response::Data {
+                        status: Status::Bye,
+                        ..
+                    } => Some(Err(())),
+                    other => {
+                        on_untagged(other);
+                        None
+                    }
+                })
+                .await?;
+            match step {
+                None => continue,
+                Some(Ok(reply)) => return Ok(reply),
+                Some(Err(())) => return Err(self.disconnected(doing)),
+            }
+        }
+    }
+
+    pub(super) async fn run(
+        &mut self,
+        cmd: &str,
+        doing: &str,
+        on_untagged: impl FnMut(&Response<'_>),
+    ) -> Result<Reply, MailError> {
+        let tag = self.send(cmd, doing).await?;
+        self.collect(&tag, doing, on_untagged).await
+    }
+
+    /// Runs a command that must succeed.
+    async fn run_ok(
+        &mut self,
+        cmd: &str,
+        what: &str,
+        doing: &str,
+        on_untagged: impl FnMut(&Response<'_>),
+    ) -> Result<Reply, MailError> {
+        let reply = self.run(cmd, doing, on_untagged).await?;
+        if !reply.ok {
+            return Err(MailError::Refused {
+                place: self.place.clone(),
+                command: what.into(),
+                server_text: reply.server_text,
+            });
+        }
+        Ok(reply)
+    }
+
+    // ---- folders ----
+
+    /// Every folder, selectable or not.
+    pub async fn list(&mut self) -> Result<Vec<ListedFolder>, MailError> {
+        let mut out = Vec::new();
+        self.run_ok("LIST \"\" \"*\"", "listing folders (LIST)", "listing folders", |r| {
+            if let Response::MailboxData(MailboxDatum::List(l)) = r {
+                let raw = l.name.to_string();
+                let nonexistent = l.name_attributes.iter().any(|a| {
+                    matches!(a, NameAttribute::Extension(e) if e.eq_ignore_ascii_case("\\NonExistent"))
+                });
+                if nonexistent {
+                    return;
+                }
+                let selectable = !l.name_attributes.iter().any(|a| matches!(a, NameAttribute::NoSelect));
+                out.push(ListedFolder {
+                    name: utf7::decode(&raw).unwrap_or_else(|| raw.clone()),
+                    raw,
+                    delimiter: l.delimiter.as_ref().and_then(|d| d.chars().next()),
+                    selectable,
+                });
+            }
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// CREATE; an existing folder is not an error.
+    pub async fn create(&mut self, raw: &str) -> Result<(), MailError> {
+        let reply = self
+            .run(
+                &format!("CREATE {}", quote(raw)),
+                "creating a folder",
+                |_| {},
+            )
+            .await?;
+        if reply.ok
+            || reply
+                .server_text
+                .to_ascii_uppercase()
+                .contains("ALREADYEXISTS")
+        {
+            return Ok(());
+        }
+        Err(MailError::CreateFolder {
+            folder: utf7::decode(raw).unwrap_or_else(|| raw.to_string()),
+            server_text: reply.server_text,
+        })
+    }
+
+    /// SUBSCRIBE; failures are harmless and ignored (the folder exists).
+    pub async fn subscribe(&mut self, raw: &str) -> Result<(), MailError> {
+        self.run(
+            &format!("SUBSCRIBE {}", quote(raw)),
+            "subscribing a folder",
+            |_| {},
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// EXAMINE (read-only, for the source) or SELECT (the destination).
+    pub async fn open_folder(&mut self, raw: &str, read_only: bool) -> Result<Selected, MailError> {
+        let verb = if read_only { "EXAMINE" } else { "SELECT" };
+        let doing = format!(
+            "opening folder {}",
+            utf7::decode(raw).unwrap_or_else(|| raw.to_string())
+        );
+        let mut sel = Selected::default();
+        self.run_ok(
+            &format!("{verb} {}", quote(raw)),
+            &format!("{verb} {raw}"),
+            &doing,
+            |r| match r {
+                Response::MailboxData(MailboxDatum::Exists(n)) => sel.exists = *n,
+                Response::Data { outcome, .. } => match &outcome.code {
+                    Some(ResponseCode::UidValidity(v)) => sel.uid_validity = *v,
+                    Some(ResponseCode::UidNext(v)) => sel.uid_next = Some(*v),
+                    Some(ResponseCode::PermanentFlags(f)) => {
+                        sel.permanent_flags = f.iter().map(|s| s.to_string()).collect()
+                    }
+                    _ => {}
+                },
+                _ => {}
+            },
+        )
+        .await?;
+        Ok(sel)
+    }
+
+    /// Every UID in the open folder.
+    pub async fn uids(&mut self) -> Result<Vec<u32>, MailError> {
+        let mut uids = Vec::new();
+        self.run_ok("UID SEARCH ALL", "UID SEARCH", "listing messages", |r| {
+            if let Response::MailboxData(MailboxDatum::Search(list)) = r {
+                uids.extend_from_slice(list);
+            }
+        })
+        .await?;
+        uids.sort_unstable();
+        Ok(uids)
+    }
+
+    /// Metadata and dedup header fields of the given UIDs (`None`: all).
+    pub async fn fetch_meta(
+        &mut self,
+        uids: Option<&[u32]>,
+    ) -> Result<Vec<MessageMeta>, MailError> {
+        let set = match uids {
+            Some([]) => return Ok(Vec::new()),
+            Some(u) => super::uid_set(u),
+            None => "1:*".into(),
+        };
+        let cmd = format!("UID FETCH {set} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})])");
+        let mut out = Vec::new();
+        self.run_ok(&cmd, "UID FETCH", "reading message headers", |r| {
+            if let Response::Fetch(_, attrs) = r {
+                let mut m = MessageMeta {
+                    uid: 0,
+                    size: 0,
+                    flags: Vec::new(),
+                    internal_date: None,
+                    header_fields: Vec::new(),
+                };
+                for a in attrs {
+                    match a {
+                        AttributeValue::Uid(u) => m.uid = *u,
+                        AttributeValue::Rfc822Size(s) => m.size = u64::from(*s),
+                        AttributeValue::Flags(f) => {
+                            m.flags = f.iter().map(|s| s.to_string()).collect()
+                        }
+                        AttributeValue::InternalDate(d) => m.internal_date = Some(d.to_string()),
+                        AttributeValue::BodySection { data, .. } => {
+                            m.header_fields = data.as_deref().unwrap_or_default().to_vec()
+                        }
+                        _ => {}
+                    }
+                }
+                // A FETCH without UID is an unsolicited flag update; ignore.
+                if m.uid != 0 {
+                    out.push(m);
+                }
+            }
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Full message bytes of the given UIDs. The source is never changed:
+    /// BODY.PEEK leaves \Seen alone.
+    pub async fn fetch_bodies(&mut self, uids: &[u32]) -> Result<Vec<FetchedBody>, MailError> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cmd = format!("UID FETCH {} (UID BODY.PEEK[])", super::uid_set(uids));
+        let doing = "fetching messages";
+        let tag = self.send(&cmd, doing).await?;
+        let mut out = Vec::with_capacity(uids.len());
+        let reply = self
+            .collect(&tag, doing, |r| {
+                if let Response::Fetch(_, attrs) = r {
+                    let mut uid = 0;
+                    let mut body = None;
+                    for a in attrs {
+                        match a {
+                            AttributeValue::Uid(u) => uid = *u,
+                            AttributeValue::BodySection { data, .. } => {
+                                body = Some(data.as_deref().unwrap_or_default().to_vec())
+                            }
+                            _ => {}
+                        }
+                    }
+                    if let (true, Some(body)) = (uid != 0, body) {
+                        out.push(FetchedBody { uid, body });
+                    }
+                }
+            })
+            .await?;
+        if !reply.ok {
+            return Err(MailError::Refused {
+                place: self.place.clone(),
+                command: "UID FETCH (message bodies)".into(),
+                server_text: reply.server_text,
+            });
+        }
+        Ok(out)
+    }
+
+    /// LOGOUT, ignoring a server that has already gone.
+    pub async fn logout(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.session.logout()).await;
+    }
+}
+
+fn cap_name(c: &async_imap::types::Capability) -> String {
+    use async_imap::types::Capability as C;
+    match c {
+        C::Imap4rev1 => "IMAP4REV1".into(),
+        C::Auth(a) => format!("AUTH={}", a.to_ascii_uppercase()),
+        C::Atom(a) => a.to_ascii_uppercase(),
+    }
+}
+
+fn proto_cap_name(c: &imap_proto::Capability<'_>) -> String {
+    match c {
+        imap_proto::Capability::Imap4rev1 => "IMAP4REV1".into(),
+        imap_proto::Capability::Auth(a) => format!("AUTH={}", a.to_ascii_uppercase()),
+        imap_proto::Capability::Atom(a) => a.to_ascii_uppercase(),
+    }
+}
+
+/// `NO [CODE] text` for a tagged reply, for messages and error classes.
+pub(super) fn outcome_text(status: &Status, outcome: &imap_proto::Outcome<'_>) -> String {
+    let word = match status {
+        Status::Ok => "OK",
+        Status::No => "NO",
+        Status::Bad => "BAD",
+        Status::PreAuth => "PREAUTH",
+        Status::Bye => "BYE",
+    };
+    let code = match &outcome.code {
+        None => String::new(),
+        Some(ResponseCode::Alert) => "[ALERT] ".into(),
+        Some(ResponseCode::TryCreate) => "[TRYCREATE] ".into(),
+        Some(ResponseCode::ReadOnly) => "[READ-ONLY] ".into(),
+        Some(other) => format!("[{other:?}] "),
+    };
+    format!(
+        "{word} {code}{}",
+        outcome.information.as_deref().unwrap_or("")
+    )
+    .trim_end()
+    .to_string()
+}
+
+pub(super) fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    s.chars().take(max).collect::<String>() + "…"
+}

@@ -1,0 +1,197 @@
+//! Reading responses byte by byte, for the few exchanges that happen outside
+//! async-imap's parser: the greeting, pre-login CAPABILITY, STARTTLS, and
+//! NAMESPACE (which imap-proto does not parse). Reading one byte at a time
+//! guarantees nothing past the response is consumed, so the stream can be
+//! handed to async-imap afterwards without losing data.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// A response line longer than this is not a reply we expect here.
+const MAX_LINE: usize = 64 * 1024;
+
+#[derive(Debug)]
+pub enum RawError {
+    Timeout,
+    Closed,
+    Io,
+    TooLong,
+}
+
+/// Reads one CRLF-terminated line (without the CRLF), following `{n}`
+/// literals so a line holding one is returned whole.
+pub async fn read_line<S: AsyncRead + Unpin>(
+    s: &mut S,
+    timeout: Duration,
+) -> Result<Vec<u8>, RawError> {
+    tokio::time::timeout(timeout, read_line_inner(s))
+        .await
+        .map_err(|_| RawError::Timeout)?
+}
+
+async fn read_line_inner<S: AsyncRead + Unpin>(s: &mut S) -> Result<Vec<u8>, RawError> {
+    let mut line = Vec::new();
+    loop {
+        let mut b = [0u8; 1];
+        match s.read(&mut b).await {
+            Ok(0) => return Err(RawError::Closed),
+            Ok(_) => line.push(b[0]),
+            Err(_) => return Err(RawError::Io),
+        }
+        if line.len() > MAX_LINE {
+            return Err(RawError::TooLong);
+        }
+        if line.ends_with(b"\r\n") {
+            line.truncate(line.len() - 2);
+            if let Some(n) = literal_len(&line) {
+                if n > MAX_LINE {
+                    return Err(RawError::TooLong);
+                }
+                let mut lit = vec![0u8; n];
+                s.read_exact(&mut lit).await.map_err(|_| RawError::Io)?;
+                line.extend_from_slice(b"\r\n");
+                line.extend_from_slice(&lit);
+                continue;
+            }
+            return Ok(line);
+        }
+    }
+}
+
+/// `Some(n)` when the line ends in a `{n}` literal announcement.
+fn literal_len(line: &[u8]) -> Option<usize> {
+    let rest = line.strip_suffix(b"}")?;
+    let open = rest.iter().rposition(|&b| b == b'{')?;
+    let digits = &rest[open + 1..];
+    let digits = digits.strip_suffix(b"+").unwrap_or(digits);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// Sends a tagged command and collects the untagged lines until its tagged
+/// reply, which is returned last.
+pub async fn command<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    tag: &str,
+    command: &str,
+    timeout: Duration,
+) -> Result<(Vec<Vec<u8>>, Vec<u8>), RawError> {
+    let line = format!("{tag} {command}\r\n");
+    s.write_all(line.as_bytes())
+        .await
+        .map_err(|_| RawError::Io)?;
+    s.flush().await.map_err(|_| RawError::Io)?;
+    read_until_tag(s, tag, timeout).await
+}
+
+/// Reads lines until the one tagged `tag`.
+pub async fn read_until_tag<S: AsyncRead + Unpin>(
+    s: &mut S,
+    tag: &str,
+    timeout: Duration,
+) -> Result<(Vec<Vec<u8>>, Vec<u8>), RawError> {
+    let mut untagged = Vec::new();
+    let prefix = format!("{tag} ");
+    loop {
+        let line = read_line(s, timeout).await?;
+        if line.starts_with(prefix.as_bytes()) {
+            return Ok((untagged, line[prefix.len()..].to_vec()));
+        }
+        untagged.push(line);
+    }
+}
+
+/// Capability atoms from a `* CAPABILITY ...` line or a `[CAPABILITY ...]`
+/// response code, upper-cased.
+pub fn capabilities_in(line: &[u8]) -> Option<Vec<String>> {
+    let text = String::from_utf8_lossy(line);
+    let upper = text.to_ascii_uppercase();
+    let start = if let Some(i) = upper.find("[CAPABILITY ") {
+        i + "[CAPABILITY ".len()
+    } else if upper.starts_with("* CAPABILITY ") {
+        "* CAPABILITY ".len()
+    } else {
+        return None;
+    };
+    let rest = &upper[start..];
+    let end = rest.find(']').unwrap_or(rest.len());
+    Some(rest[..end].split_whitespace().map(str::to_string).collect())
+}
+
+/// The first personal namespace from a `* NAMESPACE` line: (prefix, delimiter).
+pub fn parse_namespace(line: &[u8]) -> Option<(String, Option<char>)> {
+    let text = std::str::from_utf8(line).ok()?;
+    let rest = text.strip_prefix("* NAMESPACE ")?.trim_start();
+    let rest = rest.strip_prefix("((")?;
+    let (prefix, rest) = quoted(rest)?;
+    let rest = rest.trim_start();
+    let delimiter = if rest.starts_with("NIL") || rest.starts_with("nil") {
+        None
+    } else {
+        let (d, _) = quoted(rest)?;
+        d.chars().next()
+    };
+    Some((prefix, delimiter))
+}
+
+fn quoted(s: &str) -> Option<(String, &str)> {
+    let mut chars = s.strip_prefix('"')?.char_indices();
+    let mut out = String::new();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => out.push(chars.next()?.1),
+            '"' => return Some((out, &s[i + 2..])),
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespace_of_courier_and_dovecot_styles() {
+        assert_eq!(
+            parse_namespace(br##"* NAMESPACE (("INBOX." ".")) NIL (("#shared." "."))"##),
+            Some(("INBOX.".into(), Some('.')))
+        );
+        assert_eq!(
+            parse_namespace(br#"* NAMESPACE (("" "/")) NIL NIL"#),
+            Some(("".into(), Some('/')))
+        );
+        assert_eq!(
+            parse_namespace(br#"* NAMESPACE (("" NIL)) NIL NIL"#),
+            Some(("".into(), None))
+        );
+        assert_eq!(parse_namespace(b"* NAMESPACE NIL NIL NIL"), None);
+    }
+
+    #[test]
+    fn capabilities_from_code_and_data() {
+        let caps =
+            capabilities_in(b"* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] ready").unwrap();
+        assert_eq!(caps, vec!["IMAP4REV1", "STARTTLS", "AUTH=PLAIN"]);
+        let caps = capabilities_in(b"* CAPABILITY IMAP4rev1 LITERAL+").unwrap();
+        assert_eq!(caps, vec!["IMAP4REV1", "LITERAL+"]);
+        assert!(capabilities_in(b"* OK ready").is_none());
+    }
+
+    #[tokio::test]
+    async fn reads_lines_and_literals_without_overreading() {
+        let data = b"* LIST () \"/\" {5}\r\nab cd\r\nt1 OK done\r\nNEXT".to_vec();
+        let mut cur = std::io::Cursor::new(data);
+        let (untagged, done) = read_until_tag(&mut cur, "t1", Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert_eq!(untagged, vec![b"* LIST () \"/\" {5}\r\nab cd".to_vec()]);
+        assert_eq!(done, b"OK done");
+        let mut rest = Vec::new();
+        cur.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, b"NEXT");
+    }
+}

@@ -1,0 +1,56 @@
+//! Everything that can be wrong with a job before it runs.
+
+use std::path::PathBuf;
+
+/// A job that cannot run as written. Each message says what is wrong and
+/// what to change; a line number refers to the list the user typed.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum JobError {
+    #[error("The job file could not be read ({path}): {reason}. Check the path and that the file is readable.")]
+    Unreadable { path: PathBuf, reason: String },
+
+    #[error("The job file is not valid: {0}. See docs/job-file.md for the format.")]
+    Syntax(String),
+
+    #[error("The source server is missing. Fill in the host name of the old mail server.")]
+    MissingSourceHost,
+
+    #[error("The destination server is missing. Fill in the host name of the new mail server.")]
+    MissingDestinationHost,
+
+    #[error("A host name may not contain spaces or control characters: {0:?}.")]
+    BadHost(String),
+
+    #[error("Every {protocol} port is disabled (0) or none is given. Enter at least one port for {protocol}, or choose another protocol.")]
+    NoPorts { protocol: String },
+
+    #[error("{protocol} sources are not supported yet. Choose IMAP4 or IMAP4S.")]
+    UnsupportedProtocol { protocol: String },
+
+    #[error("User list, line {line}: {reason}")]
+    UserLine { line: usize, reason: String },
+
+    #[error("The user list is empty. Add one line per mailbox: source_user{delimiter}source_password[{delimiter}local_user[{delimiter}local_password]].")]
+    NoUsers { delimiter: char },
+
+    #[error("The job has {count} mailboxes; a job can hold at most {max}. Split the user list into batches of {max} or fewer and run one job per batch.")]
+    TooManyMailboxes { count: usize, max: usize },
+
+    #[error("The user-list delimiter must be a single character other than a space, a quote or a line break; {0:?} is not.")]
+    BadDelimiter(String),
+
+    #[error("Folder translations, line {line}: {reason}")]
+    TranslationLine { line: usize, reason: String },
+
+    #[error("Destination logins use each user's own password, but line {line} of the user list has no local password (4th column). Add it, or log in to the destination as an admin (master) user.")]
+    MissingLocalPassword { line: usize },
+
+    #[error("The destination is set to log in as an admin (master) user, but {0} is missing.")]
+    MissingMaster(&'static str),
+
+    #[error("The certificate authority file {path} could not be read: {reason}.")]
+    CaFile { path: PathBuf, reason: String },
+
+    #[error("The job name {0:?} is too long or holds a line break; use at most 100 characters on one line.")]
+    BadName(String),
+}

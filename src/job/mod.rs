@@ -1,0 +1,415 @@
+//! The job: one description of a migration, shared by the CLI's TOML file and
+//! the app's form. Raw input ([`JobFile`]) is validated once into a [`Job`].
+
+mod error;
+pub mod folders;
+pub mod users;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use error::JobError;
+pub use folders::Translation;
+pub use users::{UserEntry, MAX_MAILBOXES};
+
+use crate::secret::Secret;
+
+/// How the old server is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Imap4,
+    Imap4s,
+    Pop3,
+    Pop3s,
+    Auto,
+}
+
+impl Protocol {
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::Imap4 => "IMAP4",
+            Protocol::Imap4s => "IMAP4S",
+            Protocol::Pop3 => "POP3",
+            Protocol::Pop3s => "POP3S",
+            Protocol::Auto => "Auto",
+        }
+    }
+}
+
+/// Ports tried in order for each protocol; 0 disables a protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ports {
+    pub imap4: Vec<u16>,
+    pub imap4s: Vec<u16>,
+    pub pop3: Vec<u16>,
+    pub pop3s: Vec<u16>,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Ports {
+            imap4: vec![143],
+            imap4s: vec![993],
+            pop3: vec![110],
+            pop3s: vec![995],
+        }
+    }
+}
+
+impl Ports {
+    /// The usable ports of one protocol, in order; empty when disabled.
+    pub fn usable(&self, protocol: Protocol) -> Vec<u16> {
+        let list = match protocol {
+            Protocol::Imap4 | Protocol::Auto => &self.imap4,
+            Protocol::Imap4s => &self.imap4s,
+            Protocol::Pop3 => &self.pop3,
+            Protocol::Pop3s => &self.pop3s,
+        };
+        if list.contains(&0) {
+            return Vec::new();
+        }
+        list.clone()
+    }
+}
+
+/// Which server certificates are trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertPolicy {
+    /// The operating system's trust store.
+    System,
+    /// The OS trust store plus the certificates in this PEM file.
+    CaFile(PathBuf),
+    /// Anything, including expired and self-signed certificates. Only when the
+    /// user explicitly chose it.
+    AcceptInvalid,
+}
+
+/// Transport security towards the destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    Tls,
+    Starttls,
+    Plain,
+}
+
+/// How MailFerry logs in to the destination for each mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DestinationAuth {
+    /// Each user's own password (the 4th column of the user list).
+    PerUser,
+    /// An admin acting for every user.
+    Master {
+        user: String,
+        password: Secret,
+        method: MasterMethod,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterMethod {
+    /// SASL PLAIN with the user as authorization identity (RFC 4616).
+    SaslPlain,
+    /// `LOGIN user<sep>admin password`, Dovecot's master-user login form.
+    LoginSeparator(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub host: String,
+    pub protocol: Protocol,
+    pub ports: Ports,
+    pub certs: CertPolicy,
+    /// Send passwords over an unencrypted connection when the server offers
+    /// no STARTTLS. Off unless chosen.
+    pub allow_plaintext: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub certs: CertPolicy,
+    pub auth: DestinationAuth,
+}
+
+/// A validated job, ready to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// `None` when left blank: a numeric name is generated when it runs.
+    pub name: Option<String>,
+    pub source: Source,
+    pub destination: Destination,
+    pub skip: Vec<String>,
+    pub translations: Vec<Translation>,
+    pub users: Vec<UserEntry>,
+}
+
+// ---- the file as written ----
+
+/// A job as written in a TOML file or sent by the app's form.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct JobFile {
+    #[serde(default)]
+    pub name: String,
+    pub source: SourceFile,
+    pub destination: DestinationFile,
+    #[serde(default)]
+    pub folders: FoldersFile,
+    pub users: UsersFile,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SourceFile {
+    #[serde(default)]
+    pub host: String,
+    pub protocol: Option<Protocol>,
+    #[serde(default)]
+    pub ports: Ports,
+    pub ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub accept_invalid_certs: bool,
+    #[serde(default)]
+    pub allow_plaintext: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMode {
+    #[default]
+    User,
+    Master,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum MasterMethodFile {
+    #[default]
+    SaslPlain,
+    Separator,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationFile {
+    #[serde(default)]
+    pub host: String,
+    pub port: Option<u16>,
+    pub security: Option<Security>,
+    pub ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub accept_invalid_certs: bool,
+    #[serde(default)]
+    pub auth: AuthMode,
+    pub master_user: Option<String>,
+    pub master_password: Option<Secret>,
+    #[serde(default)]
+    pub master_method: MasterMethodFile,
+    pub master_separator: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FoldersFile {
+    #[serde(default)]
+    pub skip: String,
+    #[serde(default)]
+    pub translate: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UsersFile {
+    pub delimiter: Option<String>,
+    #[serde(default)]
+    pub list: String,
+    /// A file holding the list, relative to the job file.
+    pub file: Option<PathBuf>,
+}
+
+impl JobFile {
+    pub fn from_toml(text: &str) -> Result<JobFile, JobError> {
+        toml::from_str(text).map_err(|e| JobError::Syntax(e.message().to_string()))
+    }
+
+    /// Validates everything, reading the user-list file relative to `base`.
+    pub fn validate(&self, base: &Path) -> Result<Job, JobError> {
+        let name = validate_name(&self.name)?;
+        let source = self.source.validate(base)?;
+        let destination = self.destination.validate(base)?;
+
+        let delimiter = parse_delimiter(self.users.delimiter.as_deref())?;
+        let mut list = self.users.list.clone();
+        if let Some(file) = &self.users.file {
+            let path = base.join(file);
+            let text = std::fs::read(&path).map_err(|e| JobError::Unreadable {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            if !list.trim().is_empty() {
+                list.push('\n');
+            }
+            list.push_str(&String::from_utf8_lossy(&text));
+        }
+        let users = users::parse_users(&list, delimiter)?;
+        if destination.auth == DestinationAuth::PerUser {
+            if let Some(u) = users.iter().find(|u| u.local_password.is_none()) {
+                return Err(JobError::MissingLocalPassword { line: u.line });
+            }
+        }
+        Ok(Job {
+            name,
+            source,
+            destination,
+            skip: folders::parse_skip_list(&self.folders.skip),
+            translations: folders::parse_translations(&self.folders.translate)?,
+            users,
+        })
+    }
+}
+
+/// Reads and validates a job file.
+pub fn load(path: &Path) -> Result<Job, JobError> {
+    let text = std::fs::read_to_string(path).map_err(|e| JobError::Unreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    JobFile::from_toml(&text)?.validate(base)
+}
+
+fn validate_name(name: &str) -> Result<Option<String>, JobError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(JobError::BadName(name.to_string()));
+    }
+    Ok(Some(name.to_string()))
+}
+
+fn parse_delimiter(text: Option<&str>) -> Result<char, JobError> {
+    let Some(text) = text else { return Ok(',') };
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) if !c.is_whitespace() && c != '"' && !c.is_control() => Ok(c),
+        _ => Err(JobError::BadDelimiter(text.to_string())),
+    }
+}
+
+fn validate_host(host: &str, missing: JobError) -> Result<String, JobError> {
+    let host = host.trim();
+    if host.is_empty() {
+        return Err(missing);
+    }
+    if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(JobError::BadHost(host.to_string()));
+    }
+    Ok(host.to_string())
+}
+
+fn cert_policy(
+    ca_file: &Option<PathBuf>,
+    accept_invalid: bool,
+    base: &Path,
+) -> Result<CertPolicy, JobError> {
+    if accept_invalid {
+        return Ok(CertPolicy::AcceptInvalid);
+    }
+    match ca_file {
+        None => Ok(CertPolicy::System),
+        Some(p) => {
+            let path = base.join(p);
+            std::fs::metadata(&path).map_err(|e| JobError::CaFile {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            Ok(CertPolicy::CaFile(path))
+        }
+    }
+}
+
+impl SourceFile {
+    fn validate(&self, base: &Path) -> Result<Source, JobError> {
+        let host = validate_host(&self.host, JobError::MissingSourceHost)?;
+        let protocol = self.protocol.unwrap_or(Protocol::Imap4s);
+        match protocol {
+            Protocol::Imap4 | Protocol::Imap4s => {}
+            other => {
+                return Err(JobError::UnsupportedProtocol {
+                    protocol: other.label().to_string(),
+                })
+            }
+        }
+        if self.ports.usable(protocol).is_empty() {
+            return Err(JobError::NoPorts {
+                protocol: protocol.label().to_string(),
+            });
+        }
+        Ok(Source {
+            host,
+            protocol,
+            ports: self.ports.clone(),
+            certs: cert_policy(&self.ca_file, self.accept_invalid_certs, base)?,
+            allow_plaintext: self.allow_plaintext,
+        })
+    }
+}
+
+impl DestinationFile {
+    fn validate(&self, base: &Path) -> Result<Destination, JobError> {
+        let host = validate_host(&self.host, JobError::MissingDestinationHost)?;
+        let security = self.security.unwrap_or(Security::Tls);
+        let port = self.port.unwrap_or(match security {
+            Security::Tls => 993,
+            _ => 143,
+        });
+        if port == 0 {
+            return Err(JobError::NoPorts {
+                protocol: "destination IMAP".into(),
+            });
+        }
+        let auth = match self.auth {
+            AuthMode::User => DestinationAuth::PerUser,
+            AuthMode::Master => {
+                let user = self
+                    .master_user
+                    .clone()
+                    .filter(|u| !u.trim().is_empty())
+                    .ok_or(JobError::MissingMaster("the admin user name (master_user)"))?;
+                let password = self
+                    .master_password
+                    .clone()
+                    .filter(|p| !p.is_empty())
+                    .ok_or(JobError::MissingMaster(
+                        "the admin password (master_password)",
+                    ))?;
+                let method = match self.master_method {
+                    MasterMethodFile::SaslPlain => MasterMethod::SaslPlain,
+                    MasterMethodFile::Separator => MasterMethod::LoginSeparator(
+                        self.master_separator.clone().unwrap_or_else(|| "*".into()),
+                    ),
+                };
+                DestinationAuth::Master {
+                    user: user.trim().to_string(),
+                    password,
+                    method,
+                }
+            }
+        };
+        Ok(Destination {
+            host,
+            port,
+            security,
+            certs: cert_policy(&self.ca_file, self.accept_invalid_certs, base)?,
+            auth,
+        })
+    }
+}

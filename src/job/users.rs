@@ -1,0 +1,497 @@
+//! The user list: one mailbox per line.
+
+use std::collections::HashMap;
+
+use super::JobError;
+use crate::secret::Secret;
+
+/// Most mailboxes one job may hold; more must be split into batches.
+pub const MAX_MAILBOXES: usize = 500;
+
+/// One line of the user list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserEntry {
+    /// 1-based line number in the list as typed, for error messages.
+    pub line: usize,
+    pub source_user: String,
+    pub source_password: Secret,
+    /// Defaults to `source_user` when the third column is absent or blank.
+    pub local_user: String,
+    /// The fourth column, when present and not blank.
+    pub local_password: Option<Secret>,
+}
+
+/// Parses `source_user<d>source_password[<d>local_user[<d>local_password]]`
+/// lines.
+///
+/// - A byte-order mark is dropped (at the start of any line, since lists
+///   may be joined). LF, CRLF and a lone CR all end a line; line numbers
+///   count them the way a text editor does.
+/// - U+FFFD in a name or password is refused: it means the list was not
+///   UTF-8 and was decoded lossily, so the login could never succeed.
+/// - Blank lines and lines whose first non-blank character is `#` are
+///   ignored.
+/// - A line is split at the first three delimiters, so the fourth column
+///   (local password) may itself contain the delimiter; the source password
+///   may not.
+/// - User names are trimmed of surrounding spaces and tabs and may not
+///   contain whitespace or control characters.
+/// - Passwords are kept exactly as typed, including leading or trailing
+///   spaces (`alice, pw` has the password `" pw"`), because a space can be
+///   part of a real password and silently dropping it would fail the login.
+///   Only the line ending is removed. A source password that is empty or only
+///   blanks is treated as missing; a local password that is empty or only
+///   blanks counts as absent.
+/// - A blank or absent third column means `local_user = source_user`.
+/// - Source users and local users must each be unique. The comparison
+///   ignores case, because mail servers almost always do and `Bob`/`bob`
+///   would copy into (or from) the same mailbox twice.
+///
+/// Error messages name lines and columns but never echo a password, nor a
+/// field that may be a password typed with the wrong delimiter.
+pub fn parse_users(text: &str, delimiter: char) -> Result<Vec<UserEntry>, JobError> {
+    if delimiter.is_whitespace() || delimiter.is_control() || delimiter == '"' {
+        return Err(JobError::BadDelimiter(delimiter.to_string()));
+    }
+    let mut entries = Vec::new();
+    // Lower-cased name -> line where it first appeared.
+    let mut sources: HashMap<String, usize> = HashMap::new();
+    let mut locals: HashMap<String, usize> = HashMap::new();
+
+    for (line, content) in data_lines(text) {
+        let bad = |reason: String| JobError::UserLine { line, reason };
+        let mut cols = content.splitn(4, delimiter);
+        let source_user = trim_blanks(cols.next().unwrap_or_default());
+        let Some(source_password) = cols.next() else {
+            return Err(bad(missing_delimiter(content, delimiter)));
+        };
+        let local_user = cols.next().map(trim_blanks).unwrap_or_default();
+        let local_password = cols.next();
+
+        if source_user.is_empty() {
+            return Err(bad(format!(
+                "the source user (before the first '{delimiter}') is empty. \
+                 Write the user name first: source_user{delimiter}source_password."
+            )));
+        }
+        check_user_name(source_user, "source user").map_err(&bad)?;
+        if source_password.trim().is_empty() {
+            return Err(bad(format!(
+                "no password after the delimiter '{delimiter}'. \
+                 Add the source password: source_user{delimiter}source_password."
+            )));
+        }
+        check_password(source_password, "source password").map_err(&bad)?;
+        let local_user = if local_user.is_empty() {
+            source_user
+        } else {
+            check_user_name(local_user, "local user (3rd column)").map_err(&bad)?;
+            local_user
+        };
+        let local_password = match local_password {
+            Some(p) if !p.trim().is_empty() => {
+                check_password(p, "local password (4th column)").map_err(&bad)?;
+                Some(Secret::new(p))
+            }
+            _ => None,
+        };
+
+        if let Some(earlier) = sources.insert(source_user.to_lowercase(), line) {
+            return Err(bad(format!(
+                "source user {source_user} is already listed on line {earlier}. \
+                 List each mailbox once; delete one of the two lines."
+            )));
+        }
+        if let Some(earlier) = locals.insert(local_user.to_lowercase(), line) {
+            return Err(bad(format!(
+                "local user {local_user} is already the destination of line {earlier}; \
+                 to merge two mailboxes into one, run them as separate jobs."
+            )));
+        }
+        entries.push(UserEntry {
+            line,
+            source_user: source_user.to_string(),
+            source_password: Secret::new(source_password),
+            local_user: local_user.to_string(),
+            local_password,
+        });
+    }
+
+    if entries.is_empty() {
+        return Err(JobError::NoUsers { delimiter });
+    }
+    if entries.len() > MAX_MAILBOXES {
+        return Err(JobError::TooManyMailboxes {
+            count: entries.len(),
+            max: MAX_MAILBOXES,
+        });
+    }
+    Ok(entries)
+}
+
+/// Lines that carry data, with their 1-based line numbers: BOM dropped,
+/// LF/CRLF/CR line endings removed, blank and `#` comment lines skipped.
+/// Shared with the folder lists so every list reads the same way.
+pub(super) fn data_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut rest = Some(text);
+    let lines = std::iter::from_fn(move || {
+        let s = rest?;
+        match s.find(['\n', '\r']) {
+            Some(i) => {
+                let skip = if s[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = Some(&s[i + skip..]);
+                Some(&s[..i])
+            }
+            None => {
+                rest = None;
+                Some(s)
+            }
+        }
+    });
+    lines
+        .enumerate()
+        // A BOM starts the text, or a later line when lists are joined.
+        .map(|(i, l)| (i + 1, l.strip_prefix('\u{feff}').unwrap_or(l)))
+        .filter(|(_, l)| {
+            let t = l.trim_start();
+            !t.is_empty() && !t.starts_with('#')
+        })
+}
+
+fn trim_blanks(s: &str) -> &str {
+    s.trim_matches([' ', '\t'])
+}
+
+/// The reason for a line without any delimiter. The line is not quoted: with
+/// the wrong delimiter it holds the password.
+fn missing_delimiter(content: &str, delimiter: char) -> String {
+    let hint = [',', ';', '\t', '|', ':']
+        .into_iter()
+        .find(|&c| c != delimiter && content.contains(c))
+        .map(|c| {
+            let shown = if c == '\t' {
+                "a tab".to_string()
+            } else {
+                format!("'{c}'")
+            };
+            format!(
+                " The line seems to use {shown} instead; change the delimiter setting or the line."
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "no password after the delimiter '{delimiter}'. \
+         Write source_user{delimiter}source_password.{hint}"
+    )
+}
+
+/// U+FFFD is what a list not saved as UTF-8 turns into after lossy decoding;
+/// logging in with it would fail with a misleading "wrong password".
+fn not_utf8(what: &str) -> String {
+    format!(
+        "the {what} holds a character that could not be read, so the list is probably \
+         not saved as UTF-8. Save it as UTF-8 and try again."
+    )
+}
+
+/// The name is not quoted when invalid: a mis-delimited line may have glued
+/// the password onto it.
+fn check_user_name(name: &str, what: &str) -> Result<(), String> {
+    if name.contains('\u{fffd}') {
+        return Err(not_utf8(what));
+    }
+    // U+FEFF is neither whitespace nor control, but just as invisible.
+    match name
+        .chars()
+        .position(|c| c.is_whitespace() || c.is_control() || c == '\u{feff}')
+    {
+        None => Ok(()),
+        Some(at) => Err(format!(
+            "the {what} contains a space or control character (at character {}). \
+             User names cannot hold spaces; check the delimiter and remove stray characters.",
+            at + 1
+        )),
+    }
+}
+
+fn check_password(password: &str, what: &str) -> Result<(), String> {
+    if password.contains('\u{fffd}') {
+        return Err(not_utf8(what));
+    }
+    match password.chars().find(|c| c.is_control()) {
+        None => Ok(()),
+        Some(c) => Err(format!(
+            "the {what} contains a control character (U+{:04X}), which cannot be typed \
+             at a login. Re-type the password; the list may have been damaged by copying.",
+            u32::from(c)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user_line_error(text: &str, delimiter: char) -> (usize, String) {
+        match parse_users(text, delimiter) {
+            Err(JobError::UserLine { line, reason }) => (line, reason),
+            other => panic!("expected a UserLine error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn full_line_has_all_four_columns() {
+        let users = parse_users("alice,pw1,alice2,pw2\n", ',').unwrap();
+        assert_eq!(
+            users,
+            vec![UserEntry {
+                line: 1,
+                source_user: "alice".into(),
+                source_password: Secret::new("pw1"),
+                local_user: "alice2".into(),
+                local_password: Some(Secret::new("pw2")),
+            }]
+        );
+    }
+
+    #[test]
+    fn bom_and_crlf_are_tolerated() {
+        let users = parse_users("\u{feff}alice,pw1\r\nbob,pw2\r\ncarol,pw3\r", ',').unwrap();
+        let names: Vec<_> = users.iter().map(|u| u.source_user.as_str()).collect();
+        assert_eq!(names, ["alice", "bob", "carol"]);
+        assert_eq!(users[0].source_password.expose(), "pw1");
+        assert_eq!(users[1].source_password.expose(), "pw2");
+        assert_eq!(users[2].source_password.expose(), "pw3");
+    }
+
+    #[test]
+    fn lone_cr_line_endings_count_as_lines() {
+        let users = parse_users("alice,pw1\rbob,pw2\r\r\ncarol,pw3", ',').unwrap();
+        let lines: Vec<_> = users.iter().map(|u| u.line).collect();
+        assert_eq!(lines, [1, 2, 4]);
+        assert_eq!(users[1].source_password.expose(), "pw2");
+    }
+
+    #[test]
+    fn bom_at_the_start_of_a_later_line_is_dropped() {
+        // What a job gets when an inline list and a file are joined.
+        let users = parse_users("alice,pw\n\u{feff}bob,pw2", ',').unwrap();
+        assert_eq!(users[1].source_user, "bob");
+        let (_, reason) = user_line_error("bo\u{feff}b,pw", ',');
+        assert!(reason.contains("source user"), "{reason}");
+    }
+
+    #[test]
+    fn text_not_saved_as_utf8_is_refused() {
+        // From String::from_utf8_lossy on a Latin-1 file.
+        let (_, reason) = user_line_error("alice,gr\u{fffd}n", ',');
+        assert!(reason.contains("source password"), "{reason}");
+        assert!(reason.contains("UTF-8"), "{reason}");
+        let (_, reason) = user_line_error("j\u{fffd}rg,pw", ',');
+        assert!(reason.contains("UTF-8"), "{reason}");
+    }
+
+    #[test]
+    fn comments_and_blank_lines_are_ignored() {
+        let text = "# migration batch 1\n\n   \n\t\n  # indented comment\nalice,pw\n";
+        let users = parse_users(text, ',').unwrap();
+        assert_eq!(users.len(), 1);
+        assert_eq!(users[0].line, 6);
+    }
+
+    #[test]
+    fn malformed_line_names_its_line_number() {
+        let text = "# header\nalice,pw\n\nbob\ncarol,pw";
+        let (line, reason) = user_line_error(text, ',');
+        assert_eq!(line, 4);
+        assert!(
+            reason.contains("no password after the delimiter ','"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn missing_delimiter_suggests_the_one_in_use() {
+        let (_, reason) = user_line_error("alice;pw", ',');
+        assert!(reason.contains("';'"), "{reason}");
+        let (_, reason) = user_line_error("alice\tpw", ',');
+        assert!(reason.contains("a tab"), "{reason}");
+    }
+
+    #[test]
+    fn empty_or_blank_password_is_missing() {
+        let (_, reason) = user_line_error("alice,", ',');
+        assert!(
+            reason.contains("no password after the delimiter ','"),
+            "{reason}"
+        );
+        let (_, reason) = user_line_error("alice,  ,bob", ',');
+        assert!(reason.contains("no password"), "{reason}");
+    }
+
+    #[test]
+    fn empty_source_user_is_refused() {
+        let (line, reason) = user_line_error("alice,pw\n  ,pw", ',');
+        assert_eq!(line, 2);
+        assert!(reason.contains("source user"), "{reason}");
+        assert!(reason.contains("empty"), "{reason}");
+    }
+
+    #[test]
+    fn user_names_with_spaces_or_control_characters_are_refused() {
+        let (_, reason) = user_line_error("alice smith,pw", ',');
+        assert!(reason.contains("source user contains a space"), "{reason}");
+        let (_, reason) = user_line_error("alice\u{1},pw", ',');
+        assert!(reason.contains("source user"), "{reason}");
+        let (_, reason) = user_line_error("alice,pw,al ice", ',');
+        assert!(reason.contains("local user"), "{reason}");
+    }
+
+    #[test]
+    fn fields_are_trimmed_but_passwords_are_kept_exactly() {
+        let users = parse_users(" alice\t,  pass word ,\tali ,  pw2 ", ',').unwrap();
+        assert_eq!(users[0].source_user, "alice");
+        assert_eq!(users[0].source_password.expose(), "  pass word ");
+        assert_eq!(users[0].local_user, "ali");
+        assert_eq!(
+            users[0].local_password.as_ref().map(Secret::expose),
+            Some("  pw2 ")
+        );
+    }
+
+    #[test]
+    fn password_with_control_character_is_refused() {
+        let (_, reason) = user_line_error("alice,pw\0rd", ',');
+        assert!(reason.contains("source password"), "{reason}");
+        assert!(reason.contains("U+0000"), "{reason}");
+        let (_, reason) = user_line_error("alice,pw,bob,p\u{7f}", ',');
+        assert!(reason.contains("local password"), "{reason}");
+    }
+
+    #[test]
+    fn local_user_defaults_to_source_user() {
+        let users = parse_users("alice,pw\nbob,pw,\ncarol,pw,  ,\n", ',').unwrap();
+        for u in &users {
+            assert_eq!(u.local_user, u.source_user);
+            assert_eq!(u.local_password, None);
+        }
+    }
+
+    #[test]
+    fn blank_local_password_is_absent() {
+        let users = parse_users("alice,pw,ali,\nbob,pw,bo,   ", ',').unwrap();
+        assert_eq!(users[0].local_password, None);
+        assert_eq!(users[1].local_password, None);
+    }
+
+    #[test]
+    fn local_password_may_hold_the_delimiter() {
+        let users = parse_users("alice,pw,ali,a,b,c", ',').unwrap();
+        assert_eq!(
+            users[0].local_password.as_ref().map(Secret::expose),
+            Some("a,b,c")
+        );
+    }
+
+    #[test]
+    fn semicolon_delimiter_allows_commas_in_names() {
+        let users = parse_users("CN=Smith, John;p,w;smith, j;x", ';');
+        // Commas are fine but the space after them is not.
+        assert!(matches!(users, Err(JobError::UserLine { line: 1, .. })));
+        let users = parse_users("smith,john;p,w;j,smith;x,y", ';').unwrap();
+        assert_eq!(users[0].source_user, "smith,john");
+        assert_eq!(users[0].source_password.expose(), "p,w");
+        assert_eq!(users[0].local_user, "j,smith");
+        assert_eq!(
+            users[0].local_password.as_ref().map(Secret::expose),
+            Some("x,y")
+        );
+    }
+
+    #[test]
+    fn duplicate_source_user_names_the_earlier_line() {
+        let (line, reason) = user_line_error("alice,pw\nbob,pw\nAlice,pw2,alice3", ',');
+        assert_eq!(line, 3);
+        assert!(reason.contains("line 1"), "{reason}");
+        assert!(reason.contains("Alice"), "{reason}");
+    }
+
+    #[test]
+    fn duplicate_local_user_is_refused_with_merge_advice() {
+        let (line, reason) = user_line_error("alice,pw\n\nbob,pw,alice", ',');
+        assert_eq!(line, 3);
+        assert_eq!(
+            reason,
+            "local user alice is already the destination of line 1; \
+             to merge two mailboxes into one, run them as separate jobs."
+        );
+    }
+
+    #[test]
+    fn empty_list_is_no_users() {
+        assert_eq!(
+            parse_users("\u{feff}# nothing yet\r\n\r\n", ';'),
+            Err(JobError::NoUsers { delimiter: ';' })
+        );
+        assert_eq!(
+            parse_users("", ','),
+            Err(JobError::NoUsers { delimiter: ',' })
+        );
+    }
+
+    #[test]
+    fn exactly_500_mailboxes_are_accepted() {
+        let text: String = (0..MAX_MAILBOXES)
+            .map(|i| format!("user{i},pw\n"))
+            .collect();
+        assert_eq!(parse_users(&text, ',').unwrap().len(), MAX_MAILBOXES);
+    }
+
+    #[test]
+    fn more_than_500_mailboxes_is_refused_with_split_advice() {
+        let text: String = (0..MAX_MAILBOXES + 3)
+            .map(|i| format!("user{i},pw\n"))
+            .collect();
+        let err = parse_users(&text, ',').unwrap_err();
+        assert_eq!(
+            err,
+            JobError::TooManyMailboxes {
+                count: 503,
+                max: 500
+            }
+        );
+        assert!(err.to_string().contains("Split the user list"), "{err}");
+    }
+
+    #[test]
+    fn unsafe_delimiters_are_refused() {
+        for d in [' ', '\t', '\n', '\r', '"', '\0'] {
+            assert_eq!(
+                parse_users("alice,pw", d),
+                Err(JobError::BadDelimiter(d.to_string())),
+                "{d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_never_show_a_password() {
+        const PW: &str = "S3cr3t!x";
+        let cases = [
+            format!("alice;{PW}"),   // wrong delimiter: whole line is one field
+            format!("alice {PW},x"), // password glued to the user name
+            format!(",{PW}"),        // empty user
+            format!("alice,{PW}\0"), // control char in password
+            format!("alice,x,bob,{PW}\u{1}"),
+            format!("alice,{PW}\nalice,{PW}"),
+            format!("alice,{PW}\nbob,{PW},alice,{PW}"),
+            format!("al\u{7}ice,{PW}"),
+            format!("alice,{PW}\u{fffd}"),
+        ];
+        for text in &cases {
+            let err = parse_users(text, ',').expect_err(text);
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains(PW), "{text:?} -> {shown}");
+        }
+    }
+}

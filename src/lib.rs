@@ -1,0 +1,17 @@
+//! MailFerry engine: copies mailboxes from an old mail host to a new one.
+//!
+//! Data flows one way: a [`job::Job`] (validated) drives the [`copy`] engine,
+//! which reads through a source protocol ([`imap`]), writes to the destination
+//! ([`imap`]), records what it did in the [`store`] and reports [`progress`].
+//! Nothing here knows about Tauri or any user interface.
+
+pub mod copy;
+pub mod error;
+pub mod imap;
+pub mod job;
+pub mod net;
+pub mod outcome;
+pub mod progress;
+pub mod report;
+pub mod secret;
+pub mod store;

@@ -1,0 +1,320 @@
+//! `mailferry`: run migration jobs from the command line.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use mailferry::copy::{self, Cancel, Options};
+use mailferry::outcome::Verdict;
+use mailferry::progress::{Event, Sink};
+use mailferry::report::human_bytes;
+use mailferry::store::Store;
+
+/// Exit codes, documented in the README.
+mod exit {
+    pub const SUCCESS: u8 = 0;
+    pub const BAD_JOB: u8 = 2;
+    pub const PARTIAL: u8 = 3;
+    pub const FAILED: u8 = 4;
+    pub const NOT_STARTED: u8 = 5;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "mailferry",
+    version,
+    about = "Copy mailboxes from an old mail host to a new one."
+)]
+struct Cli {
+    /// MailFerry's database (history and ledger). Default: the OS data
+    /// folder, or $MAILFERRY_DB.
+    #[arg(long, global = true)]
+    db: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a job file (TOML, see docs/job-file.md).
+    Run {
+        job: PathBuf,
+        /// Print one JSON event per line instead of progress lines.
+        #[arg(long)]
+        json: bool,
+        /// Where to write the job's log (default: mailferry-<job>.log here).
+        #[arg(long)]
+        log: Option<PathBuf>,
+        /// Mailboxes copied at the same time.
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
+        /// Seconds each network read or write may take.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Check a job file without connecting to anything.
+    Check { job: PathBuf },
+    /// List past runs.
+    History,
+    /// Print a past run's log.
+    Log { run_id: i64 },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let db = cli.db.clone().unwrap_or_else(Store::default_path);
+    match cli.command {
+        Command::Check { job } => match mailferry::job::load(&job) {
+            Ok(j) => {
+                println!(
+                    "The job is valid: {} mailboxes from {} to {}.",
+                    j.users.len(),
+                    j.source.host,
+                    j.destination.host
+                );
+                ExitCode::from(exit::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(exit::BAD_JOB)
+            }
+        },
+        Command::History => with_store(&db, |store| {
+            let runs = store.runs().map_err(|e| e.to_string())?;
+            if runs.is_empty() {
+                println!("No jobs have run yet.");
+            }
+            for r in runs {
+                println!(
+                    "#{:<4} {:<20} {}  {} -> {}  {} mailboxes  {}: {} migrated, {} skipped, {} failed",
+                    r.run_id,
+                    r.job_name,
+                    r.started_at,
+                    r.source_host,
+                    r.dest_host,
+                    r.mailboxes,
+                    r.verdict.as_deref().unwrap_or("unfinished"),
+                    r.migrated,
+                    r.skipped,
+                    r.failed
+                );
+            }
+            Ok(exit::SUCCESS)
+        }),
+        Command::Log { run_id } => with_store(&db, |store| {
+            match store.run_log(run_id).map_err(|e| e.to_string())? {
+                Some(log) => {
+                    print!("{log}");
+                    Ok(exit::SUCCESS)
+                }
+                None => Err(format!(
+                    "There is no finished run #{run_id}. `mailferry history` lists the runs."
+                )),
+            }
+        }),
+        Command::Run {
+            job,
+            json,
+            log,
+            parallel,
+            timeout,
+        } => {
+            let job = match mailferry::job::load(&job) {
+                Ok(j) => j,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(exit::BAD_JOB);
+                }
+            };
+            let opts = Options {
+                parallel_mailboxes: parallel.max(1),
+                timeout: Duration::from_secs(timeout.max(1)),
+                ..Options::default()
+            };
+            ExitCode::from(run(job, &db, json, log, opts))
+        }
+    }
+}
+
+fn with_store(db: &std::path::Path, f: impl FnOnce(&Store) -> Result<u8, String>) -> ExitCode {
+    let code = Store::open(db)
+        .map_err(|e| e.to_string())
+        .and_then(|s| f(&s));
+    match code {
+        Ok(c) => ExitCode::from(c),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(exit::NOT_STARTED)
+        }
+    }
+}
+
+fn run(
+    job: mailferry::job::Job,
+    db: &std::path::Path,
+    json: bool,
+    log: Option<PathBuf>,
+    opts: Options,
+) -> u8 {
+    let store = match Store::open(db) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::NOT_STARTED;
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Could not start: {e}");
+            return exit::NOT_STARTED;
+        }
+    };
+    let sink = if json { json_sink() } else { text_sink() };
+    let cancel = Cancel::default();
+    let on_ctrl_c = cancel.clone();
+    let result = runtime.block_on(async move {
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("Cancelling: finishing the current batch…");
+                on_ctrl_c.cancel();
+            }
+        });
+        copy::run(job, store, sink, opts, cancel).await
+    });
+    let (run, outcome) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::NOT_STARTED;
+        }
+    };
+    let log_path =
+        log.unwrap_or_else(|| PathBuf::from(format!("mailferry-{}.log", sanitize(&run.name))));
+    let text = mailferry::report::render_log(&outcome);
+    match std::fs::write(&log_path, &text) {
+        Ok(()) if !json => println!("The log is in {}", log_path.display()),
+        Ok(()) => {}
+        Err(e) => eprintln!(
+            "Could not write the log to {}: {e}. `mailferry log {}` prints it.",
+            log_path.display(),
+            run.run_id
+        ),
+    }
+    if !json {
+        println!(
+            "Job {}: {} — {} migrated, {} skipped (already there), {} failed, {}.",
+            run.name,
+            outcome.verdict().word().to_uppercase(),
+            outcome.migrated(),
+            outcome.skipped(),
+            outcome.failed(),
+            human_bytes(outcome.bytes())
+        );
+    }
+    match outcome.verdict() {
+        Verdict::Success => exit::SUCCESS,
+        Verdict::Partial => exit::PARTIAL,
+        Verdict::Failed => exit::FAILED,
+    }
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn json_sink() -> Sink {
+    Arc::new(|e: &Event| {
+        if let Ok(line) = serde_json::to_string(e) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+        }
+    })
+}
+
+/// One line per account at most every half second, and every milestone.
+fn text_sink() -> Sink {
+    let last: Mutex<HashMap<String, Instant>> = Mutex::new(HashMap::new());
+    Arc::new(move |e: &Event| {
+        let line = match e {
+            Event::JobStarted { job, mailboxes } => format!("Job {job}: {mailboxes} mailboxes"),
+            Event::MailboxStarted { account } => format!("{account}: connecting"),
+            Event::Progress {
+                account,
+                folder,
+                messages_done,
+                messages_total,
+                bytes_done,
+                bytes_total,
+            } => {
+                let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+                let now = Instant::now();
+                if last
+                    .get(account)
+                    .is_some_and(|t| now.duration_since(*t) < Duration::from_millis(500))
+                {
+                    return;
+                }
+                last.insert(account.clone(), now);
+                format!(
+                    "{account}: {messages_done}/{messages_total} messages, {}/{} ({folder})",
+                    human_bytes(*bytes_done),
+                    human_bytes(*bytes_total)
+                )
+            }
+            Event::Retrying {
+                account,
+                folder,
+                attempt,
+                reason,
+            } => {
+                format!("{account}: {folder}: retrying (attempt {attempt}): {reason}")
+            }
+            Event::FolderFinished { account, outcome }
+                if outcome.error.is_some() || outcome.failed > 0 =>
+            {
+                format!(
+                    "{account}: {}: {} migrated, {} failed{}",
+                    outcome.source,
+                    outcome.migrated,
+                    outcome.failed,
+                    outcome
+                        .error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                )
+            }
+            Event::MailboxFinished {
+                account,
+                verdict,
+                outcome,
+            } => format!(
+                "{account}: {} — {} migrated, {} skipped, {} failed{}",
+                verdict.word().to_uppercase(),
+                outcome.migrated(),
+                outcome.skipped(),
+                outcome.failed(),
+                outcome
+                    .error
+                    .as_deref()
+                    .map(|e| format!("\n  {e}"))
+                    .unwrap_or_default()
+            ),
+            _ => return,
+        };
+        println!("{line}");
+    })
+}

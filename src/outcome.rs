@@ -1,0 +1,166 @@
+//! What a run did: per folder, per mailbox, per job.
+
+use serde::{Deserialize, Serialize};
+
+/// The overall word for a folder, mailbox or job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Success,
+    Partial,
+    Failed,
+}
+
+impl Verdict {
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Success => "success",
+            Verdict::Partial => "partial",
+            Verdict::Failed => "failed",
+        }
+    }
+
+    /// Combines parts: all success → success, all failed → failed.
+    pub fn combine(parts: impl IntoIterator<Item = Verdict>) -> Verdict {
+        let (mut any, mut all_ok, mut all_failed) = (false, true, true);
+        for v in parts {
+            any = true;
+            all_ok &= v == Verdict::Success;
+            all_failed &= v == Verdict::Failed;
+        }
+        match (any, all_ok, all_failed) {
+            (false, _, _) | (_, true, _) => Verdict::Success,
+            (_, _, true) => Verdict::Failed,
+            _ => Verdict::Partial,
+        }
+    }
+}
+
+/// A message that could not be copied, described so a person can find it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageFailure {
+    pub uid: u32,
+    pub date: String,
+    pub from: String,
+    pub subject: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FolderOutcome {
+    /// The folder's name on the source, as the user sees it.
+    pub source: String,
+    /// Its name on the destination, as the user sees it.
+    pub destination: String,
+    pub migrated: u64,
+    /// Already on the destination (by ledger or content): not copied again.
+    pub skipped: u64,
+    pub failed: u64,
+    pub bytes: u64,
+    /// Things the user should know that are not failures (renames, flags
+    /// the destination does not keep).
+    pub notes: Vec<String>,
+    pub failures: Vec<MessageFailure>,
+    /// Set when the folder as a whole could not be copied.
+    pub error: Option<String>,
+}
+
+impl FolderOutcome {
+    pub fn verdict(&self) -> Verdict {
+        match (self.error.is_some(), self.failed > 0) {
+            (false, false) => Verdict::Success,
+            (true, _) if self.migrated == 0 && self.skipped == 0 => Verdict::Failed,
+            _ => Verdict::Partial,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct MailboxOutcome {
+    pub source_user: String,
+    pub local_user: String,
+    pub folders: Vec<FolderOutcome>,
+    /// Why the mailbox stopped, when it could not finish.
+    pub error: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+impl MailboxOutcome {
+    pub fn verdict(&self) -> Verdict {
+        let folders = Verdict::combine(self.folders.iter().map(FolderOutcome::verdict));
+        match (&self.error, folders) {
+            (None, v) => v,
+            (Some(_), _) if self.migrated() == 0 && self.skipped() == 0 => Verdict::Failed,
+            (Some(_), _) => Verdict::Partial,
+        }
+    }
+
+    pub fn migrated(&self) -> u64 {
+        self.folders.iter().map(|f| f.migrated).sum()
+    }
+    pub fn skipped(&self) -> u64 {
+        self.folders.iter().map(|f| f.skipped).sum()
+    }
+    pub fn failed(&self) -> u64 {
+        self.folders.iter().map(|f| f.failed).sum()
+    }
+    pub fn bytes(&self) -> u64 {
+        self.folders.iter().map(|f| f.bytes).sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct JobOutcome {
+    pub name: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub source: String,
+    pub destination: String,
+    pub mailboxes: Vec<MailboxOutcome>,
+}
+
+impl JobOutcome {
+    pub fn verdict(&self) -> Verdict {
+        Verdict::combine(self.mailboxes.iter().map(MailboxOutcome::verdict))
+    }
+    pub fn migrated(&self) -> u64 {
+        self.mailboxes.iter().map(MailboxOutcome::migrated).sum()
+    }
+    pub fn skipped(&self) -> u64 {
+        self.mailboxes.iter().map(MailboxOutcome::skipped).sum()
+    }
+    pub fn failed(&self) -> u64 {
+        self.mailboxes.iter().map(MailboxOutcome::failed).sum()
+    }
+    pub fn bytes(&self) -> u64 {
+        self.mailboxes.iter().map(MailboxOutcome::bytes).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_combine() {
+        use Verdict::*;
+        assert_eq!(Verdict::combine([Success, Success]), Success);
+        assert_eq!(Verdict::combine([Failed, Failed]), Failed);
+        assert_eq!(Verdict::combine([Success, Failed]), Partial);
+        assert_eq!(Verdict::combine([]), Success);
+    }
+
+    #[test]
+    fn mailbox_that_stopped_after_copying_is_partial() {
+        let mut m = MailboxOutcome {
+            error: Some("full".into()),
+            ..Default::default()
+        };
+        assert_eq!(m.verdict(), Verdict::Failed);
+        m.folders.push(FolderOutcome {
+            migrated: 3,
+            ..Default::default()
+        });
+        assert_eq!(m.verdict(), Verdict::Partial);
+    }
+}

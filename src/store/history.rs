@@ -1,0 +1,214 @@
+//! Job history: every run of every job, with its outcome and log.
+
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use super::Store;
+use crate::error::MailError;
+use crate::outcome::{JobOutcome, Verdict};
+
+/// A run that has begun.
+#[derive(Debug, Clone)]
+pub struct JobRun {
+    pub run_id: i64,
+    /// The job's name (generated when the job had none).
+    pub name: String,
+}
+
+/// One line of the history list.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub run_id: i64,
+    pub job_name: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub source_host: String,
+    pub dest_host: String,
+    pub mailboxes: i64,
+    pub verdict: Option<String>,
+    pub migrated: i64,
+    pub skipped: i64,
+    pub failed: i64,
+    pub bytes: i64,
+}
+
+/// Why a run could not begin.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum BeginError {
+    #[error("Another job, for different servers, already uses the name {0:?}. Choose another name, or leave it blank to get a generated one.")]
+    NameTaken(String),
+    #[error("{0}")]
+    Store(#[from] MailError),
+}
+
+impl From<rusqlite::Error> for BeginError {
+    fn from(e: rusqlite::Error) -> Self {
+        BeginError::Store(e.into())
+    }
+}
+
+pub fn now() -> String {
+    chrono::Local::now()
+        .format("%Y-%m-%d %H:%M:%S %z")
+        .to_string()
+}
+
+impl Store {
+    /// Starts a run. A named job that ran before against the same servers
+    /// (same `fingerprint`) is the same job: it resumes with its ledger. The
+    /// same name for other servers is refused. No name: the next number.
+    pub fn begin_run(
+        &self,
+        name: Option<&str>,
+        fingerprint: &str,
+        source_host: &str,
+        dest_host: &str,
+        mailboxes: usize,
+    ) -> Result<JobRun, BeginError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let name = match name {
+            Some(n) => {
+                let existing: Option<String> = tx
+                    .query_row(
+                        "SELECT fingerprint FROM jobs WHERE name=?1",
+                        params![n],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                match existing {
+                    Some(f) if f != fingerprint => {
+                        return Err(BeginError::NameTaken(n.to_string()))
+                    }
+                    Some(_) => {}
+                    None => {
+                        tx.execute(
+                            "INSERT INTO jobs (name, fingerprint, created_at) VALUES (?1, ?2, ?3)",
+                            params![n, fingerprint, now()],
+                        )?;
+                    }
+                }
+                n.to_string()
+            }
+            None => {
+                let max: i64 = tx.query_row(
+                    "SELECT COALESCE(MAX(CAST(name AS INTEGER)), 1000) FROM jobs WHERE name GLOB '[0-9]*' AND name NOT GLOB '*[^0-9]*'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                let n = (max.max(1000) + 1).to_string();
+                tx.execute(
+                    "INSERT INTO jobs (name, fingerprint, created_at) VALUES (?1, ?2, ?3)",
+                    params![n, fingerprint, now()],
+                )?;
+                n
+            }
+        };
+        tx.execute(
+            "INSERT INTO runs (job_name, started_at, source_host, dest_host, mailboxes) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![name, now(), source_host, dest_host, mailboxes as i64],
+        )?;
+        let run_id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(JobRun { run_id, name })
+    }
+
+    /// Stores a finished run's outcome and log.
+    pub fn finish_run(
+        &self,
+        run_id: i64,
+        outcome: &JobOutcome,
+        log_text: &str,
+    ) -> Result<(), MailError> {
+        let json = serde_json::to_string(outcome).map_err(|e| MailError::Store(e.to_string()))?;
+        let verdict: Verdict = outcome.verdict();
+        self.lock().execute(
+            "UPDATE runs SET finished_at=?2, verdict=?3, migrated=?4, skipped=?5, failed=?6, bytes=?7, result_json=?8, log_text=?9 WHERE id=?1",
+            params![
+                run_id,
+                now(),
+                verdict.word(),
+                outcome.migrated() as i64,
+                outcome.skipped() as i64,
+                outcome.failed() as i64,
+                outcome.bytes() as i64,
+                json,
+                log_text
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Every run, newest first.
+    pub fn runs(&self) -> Result<Vec<RunSummary>, MailError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id, job_name, started_at, finished_at, source_host, dest_host, mailboxes, verdict, migrated, skipped, failed, bytes
+             FROM runs ORDER BY id DESC",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(RunSummary {
+                    run_id: r.get(0)?,
+                    job_name: r.get(1)?,
+                    started_at: r.get(2)?,
+                    finished_at: r.get(3)?,
+                    source_host: r.get(4)?,
+                    dest_host: r.get(5)?,
+                    mailboxes: r.get(6)?,
+                    verdict: r.get(7)?,
+                    migrated: r.get(8)?,
+                    skipped: r.get(9)?,
+                    failed: r.get(10)?,
+                    bytes: r.get(11)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// A finished run's log text.
+    pub fn run_log(&self, run_id: i64) -> Result<Option<String>, MailError> {
+        let log = self
+            .lock()
+            .query_row(
+                "SELECT log_text FROM runs WHERE id=?1",
+                params![run_id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?;
+        Ok(log.flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("t.db")).unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn blank_names_get_increasing_numbers() {
+        let (_d, s) = store();
+        let a = s.begin_run(None, "f", "src", "dst", 1).unwrap();
+        let b = s.begin_run(None, "f", "src", "dst", 1).unwrap();
+        assert_eq!(a.name, "1001");
+        assert_eq!(b.name, "1002");
+    }
+
+    #[test]
+    fn same_name_same_servers_resumes_other_servers_refused() {
+        let (_d, s) = store();
+        s.begin_run(Some("acme"), "f1", "src", "dst", 1).unwrap();
+        assert!(s.begin_run(Some("acme"), "f1", "src", "dst", 1).is_ok());
+        let err = s
+            .begin_run(Some("acme"), "f2", "src", "dst", 1)
+            .unwrap_err();
+        assert_eq!(err, BeginError::NameTaken("acme".into()));
+        assert!(err.to_string().contains("Choose another name"));
+    }
+}
