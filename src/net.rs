@@ -174,34 +174,93 @@ fn client_config(policy: &CertPolicy) -> Result<ClientConfig, NetError> {
             for cert in rustls_native_certs::load_native_certs().certs {
                 let _ = roots.add(cert);
             }
+            let mut pinned = Vec::new();
             if let CertPolicy::CaFile(path) = policy {
-                use rustls::pki_types::pem::PemObject;
-                let certs =
-                    rustls::pki_types::CertificateDer::pem_file_iter(path).map_err(|e| {
-                        NetError::Certificate(format!(
-                            "the CA file {} could not be read: {e}",
-                            path.display()
-                        ))
-                    })?;
-                for cert in certs {
-                    let cert = cert.map_err(|e| {
-                        NetError::Certificate(format!(
-                            "the CA file {} holds an unreadable certificate: {e}",
-                            path.display()
-                        ))
-                    })?;
-                    roots.add(cert).map_err(|e| {
-                        NetError::Certificate(format!(
-                            "the CA file {} holds an unusable certificate: {e}",
-                            path.display()
-                        ))
-                    })?;
+                pinned = read_pem(path)?;
+                for cert in &pinned {
+                    // A self-signed server certificate is often not a valid
+                    // CA; it is still honoured below as a pinned certificate.
+                    let _ = roots.add(cert.clone());
                 }
             }
-            builder.with_root_certificates(roots).with_no_client_auth()
+            if roots.is_empty() {
+                return Err(NetError::Certificate(
+                    "this computer has no trusted certificate authorities; add the server's certificate authority file to the job".into(),
+                ));
+            }
+            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+                .build()
+                .map_err(|e| NetError::Tls(e.to_string()))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Pinned { webpki, pinned }))
+                .with_no_client_auth()
         }
     };
     Ok(config)
+}
+
+fn read_pem(path: &std::path::Path) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, NetError> {
+    use rustls::pki_types::pem::PemObject;
+    let unreadable = |e: String| NetError::Certificate(format!("the certificate file {} could not be read: {e}", path.display()));
+    let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+        .map_err(|e| unreadable(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| unreadable(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(unreadable("it holds no PEM certificate".into()));
+    }
+    Ok(certs)
+}
+
+/// The usual chain verification, plus: a server certificate that is itself
+/// in the job's certificate file is trusted as it is (a pinned self-signed
+/// certificate), whatever its CA flags say.
+#[derive(Debug)]
+struct Pinned {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    pinned: Vec<rustls::pki_types::CertificateDer<'static>>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        match self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Ok(v) => Ok(v),
+            Err(_) if self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) => {
+                Ok(rustls::client::danger::ServerCertVerified::assertion())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
 }
 
 /// The verifier for "accept invalid certificates": still checks signatures

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs whatever the tests need (Debian 12) and runs every test: format,
+# lints, unit tests and the integration tests against private Dovecot
+# instances that the tests start and stop themselves.
+set -euo pipefail
+cd "$(dirname "$0")"
+. scripts/lib.sh
+
+ensure_packages build-essential pkg-config ca-certificates openssl dovecot-imapd dovecot-pop3d time
+ensure_rust
+
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo test --all-targets
