@@ -152,6 +152,10 @@ fn describe_cert_error(e: &rustls::CertificateError) -> String {
             "the server's certificate is self-signed or issued by an authority this computer does not trust".into()
         }
         C::Revoked => "the server's certificate has been revoked".into(),
+        // webpki's words for a self-signed certificate that is its own CA.
+        other if format!("{other:?}").contains("CaUsedAsEndEntity") => {
+            "the server's certificate is self-signed or issued by an authority this computer does not trust".into()
+        }
         other => format!("the server's certificate was rejected ({other:?})"),
     }
 }
@@ -188,9 +192,12 @@ fn client_config(policy: &CertPolicy) -> Result<ClientConfig, NetError> {
                     "this computer has no trusted certificate authorities; add the server's certificate authority file to the job".into(),
                 ));
             }
-            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
-                .build()
-                .map_err(|e| NetError::Tls(e.to_string()))?;
+            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider(),
+            )
+            .build()
+            .map_err(|e| NetError::Tls(e.to_string()))?;
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(Pinned { webpki, pinned }))
@@ -200,9 +207,16 @@ fn client_config(policy: &CertPolicy) -> Result<ClientConfig, NetError> {
     Ok(config)
 }
 
-fn read_pem(path: &std::path::Path) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, NetError> {
+fn read_pem(
+    path: &std::path::Path,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, NetError> {
     use rustls::pki_types::pem::PemObject;
-    let unreadable = |e: String| NetError::Certificate(format!("the certificate file {} could not be read: {e}", path.display()));
+    let unreadable = |e: String| {
+        NetError::Certificate(format!(
+            "the certificate file {} could not be read: {e}",
+            path.display()
+        ))
+    };
     let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
         .map_err(|e| unreadable(e.to_string()))?
         .collect::<Result<Vec<_>, _>>()
@@ -231,9 +245,20 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
         ocsp_response: &[u8],
         now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        match self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+        match self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
             Ok(v) => Ok(v),
-            Err(_) if self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) => {
+            Err(_)
+                if self
+                    .pinned
+                    .iter()
+                    .any(|p| p.as_ref() == end_entity.as_ref()) =>
+            {
                 Ok(rustls::client::danger::ServerCertVerified::assertion())
             }
             Err(e) => Err(e),

@@ -54,7 +54,7 @@ impl ImapClient {
         let tag = self.send(&first, doing).await?;
         for (i, item) in items.iter().enumerate() {
             if i > 0 {
-                let head = format!(" {}", item_prefix(item, literal_plus));
+                let head = format!(" {}\r\n", item_prefix(item, literal_plus));
                 self.write_raw(head.as_bytes(), !literal_plus, doing)
                     .await?;
             }

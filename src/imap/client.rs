@@ -330,6 +330,9 @@ impl ImapClient {
         let client = Client::new(stream);
         let user = login.user().to_string();
         let doing = "logging in";
+        // Post-login capabilities differ from pre-login ones; they come in
+        // the LOGIN reply's code when the server sends (and we can parse) it.
+        let mut fresh_caps = false;
         let result = match login {
             Login::Password { user, password } => {
                 let fut = client.login_with_capabilities(user, password.expose());
@@ -343,6 +346,7 @@ impl ImapClient {
                     Ok(Ok((session, new_caps))) => {
                         if let Some(new_caps) = new_caps {
                             caps = new_caps.iter().map(cap_name).collect();
+                            fresh_caps = true;
                         }
                         Ok(session)
                     }
@@ -394,7 +398,7 @@ impl ImapClient {
             prefix: String::new(),
             delimiter: None,
         };
-        if matches!(login, Login::SaslPlain { .. }) || !client.caps.contains("IMAP4REV1") {
+        if !fresh_caps {
             client.refresh_capabilities().await?;
         }
         Ok(client)

@@ -1,0 +1,406 @@
+//! IMAP to IMAP migrations between private Dovecot instances, checked by an
+//! independent IMAP probe: every folder, every message byte for byte, its
+//! INTERNALDATE and flags, and re-runs that change nothing.
+
+mod support;
+
+use mailferry::outcome::Verdict;
+use mailferry::progress::Event;
+use support::corpus::{
+    assert_same_mail, assert_unchanged, raw_name, seed_standard_corpus, snapshot, snapshot_with,
+};
+use support::dovecot::{Dovecot, Layout, MASTER_PASSWORD, MASTER_USER};
+use support::jobs::{DestAuth, JobSpec};
+use support::probe::Probe;
+
+const USER: &str = "alice";
+const PASSWORD: &str = "secret1";
+
+/// The destination name of a corpus folder on a "."-separated server.
+fn dotted_rename(path: &str) -> String {
+    path.replace("Folder.With.Dots", "Folder_With_Dots")
+}
+
+fn identity(path: &str) -> String {
+    path.to_string()
+}
+
+fn servers(src: Layout, dst: Layout) -> (Dovecot, Dovecot) {
+    let (s, d) = std::thread::scope(|sc| {
+        let s = sc.spawn(|| Dovecot::start(src));
+        let d = sc.spawn(|| Dovecot::start(dst));
+        (s.join().unwrap(), d.join().unwrap())
+    });
+    s.add_user(USER, PASSWORD);
+    d.add_user(USER, "other-password");
+    (s, d)
+}
+
+fn dest_snapshot(dst: &Dovecot, user: &str) -> support::corpus::Snapshot {
+    let mut probe = Probe::login_master(dst.imap_port(), user, MASTER_USER, MASTER_PASSWORD);
+    let snap = snapshot_with(&mut probe);
+    probe.logout();
+    snap
+}
+
+#[test]
+fn slash_source_to_courier_destination_copies_everything_and_a_rerun_copies_nothing() {
+    let (src, dst) = servers(Layout::Slash, Layout::Courier);
+    let seeded = seed_standard_corpus(&src, USER, PASSWORD);
+    let before_src = snapshot(&src, USER, PASSWORD);
+    let db = tempfile::tempdir().unwrap();
+    let job = JobSpec::new("slash-to-courier", &src, &dst, "alice,secret1");
+
+    let (outcome, events) = job.run(&db.path().join("m.db"));
+    assert_eq!(outcome.verdict(), Verdict::Success, "{outcome:#?}");
+    assert_eq!(outcome.migrated() as usize, seeded.total());
+    assert_eq!(outcome.skipped(), 0);
+    let after = dest_snapshot(&dst, USER);
+    assert_same_mail(&before_src, &after, dotted_rename);
+    // Empty folders and non-selectable parents exist too.
+    for folder in ["Empty", "Projects", "Archive/2019", "Folder With Space"] {
+        assert!(
+            after.all_folders.contains(folder),
+            "{folder} missing: {:?}",
+            after.all_folders
+        );
+    }
+    // The rename is told, not silent.
+    let mailbox = &outcome.mailboxes[0];
+    let dots = mailbox
+        .folders
+        .iter()
+        .find(|f| f.source == "Folder.With.Dots")
+        .unwrap();
+    assert_eq!(dots.destination, "INBOX.Folder_With_Dots");
+    assert!(
+        dots.notes
+            .iter()
+            .any(|n| n.contains("renamed to \"Folder_With_Dots\"")),
+        "{:?}",
+        dots.notes
+    );
+    // The source is untouched: same UIDs, flags (no \Seen added), content.
+    assert_unchanged(&before_src, &snapshot(&src, USER, PASSWORD));
+
+    // Progress: per account, counts and bytes up to the totals.
+    let last = events
+        .iter()
+        .rev()
+        .filter_map(|e| match e {
+            Event::Progress {
+                account,
+                messages_done,
+                messages_total,
+                bytes_done,
+                bytes_total,
+                ..
+            } => Some((
+                account.clone(),
+                *messages_done,
+                *messages_total,
+                *bytes_done,
+                *bytes_total,
+            )),
+            _ => None,
+        })
+        .next()
+        .expect("progress events");
+    assert_eq!(last.0, "alice");
+    assert_eq!(
+        (last.1, last.2),
+        (seeded.total() as u64, seeded.total() as u64)
+    );
+    assert_eq!(last.3, last.4);
+    assert!(last.4 > 4_000_000, "bytes total {}", last.4);
+    assert!(matches!(events.first(), Some(Event::JobStarted { .. })));
+    assert!(matches!(
+        events.last(),
+        Some(Event::JobFinished {
+            verdict: Verdict::Success,
+            ..
+        })
+    ));
+
+    // A second run copies nothing and leaves the destination exactly as it was.
+    let (again, _) = job.run(&db.path().join("m.db"));
+    assert_eq!(again.verdict(), Verdict::Success);
+    assert_eq!(again.migrated(), 0);
+    assert_eq!(again.skipped() as usize, seeded.total());
+    assert_unchanged(&after, &dest_snapshot(&dst, USER));
+}
+
+#[test]
+fn courier_source_to_slash_destination_over_starttls_with_per_user_passwords() {
+    let (src, dst) = servers(Layout::Courier, Layout::Slash);
+    dst.add_user("alice2", "pw2");
+    seed_standard_corpus(&src, USER, PASSWORD);
+    let before_src = snapshot(&src, USER, PASSWORD);
+    let db = tempfile::tempdir().unwrap();
+    let mut job = JobSpec::new("courier-to-slash", &src, &dst, "alice,secret1,alice2,pw2");
+    job.source_protocol = "imap4";
+    job.source_ports = vec![src.imap_port()];
+    job.dest_security = "starttls";
+    job.dest_port = dst.imap_port();
+    job.auth = DestAuth::PerUser;
+
+    let (outcome, _) = job.run(&db.path().join("m.db"));
+    assert_eq!(outcome.verdict(), Verdict::Success, "{outcome:#?}");
+    assert_eq!(outcome.mailboxes[0].local_user, "alice2");
+    let after = snapshot(&dst, "alice2", "pw2");
+    assert_same_mail(&before_src, &after, identity);
+    assert!(
+        !after.all_folders.iter().any(|f| f.starts_with("INBOX/")),
+        "prefix leaked: {:?}",
+        after.all_folders
+    );
+}
+
+#[test]
+fn master_user_login_with_the_separator_form_copies_into_the_users_mailbox() {
+    let (src, dst) = servers(Layout::Slash, Layout::Slash);
+    seed_standard_corpus(&src, USER, PASSWORD);
+    let db = tempfile::tempdir().unwrap();
+    let mut job = JobSpec::new("separator", &src, &dst, "alice,secret1");
+    job.auth = DestAuth::MasterSeparator;
+    let (outcome, _) = job.run(&db.path().join("m.db"));
+    assert_eq!(outcome.verdict(), Verdict::Success, "{outcome:#?}");
+    assert_same_mail(
+        &snapshot(&src, USER, PASSWORD),
+        &dest_snapshot(&dst, USER),
+        identity,
+    );
+}
+
+#[test]
+fn rerun_without_the_ledger_matches_by_content_and_duplicates_nothing() {
+    let (src, dst) = servers(Layout::Slash, Layout::Slash);
+    let seeded = seed_standard_corpus(&src, USER, PASSWORD);
+    let db = tempfile::tempdir().unwrap();
+    let job = JobSpec::new("no-ledger", &src, &dst, "alice,secret1");
+    let (first, _) = job.run(&db.path().join("first.db"));
+    assert_eq!(first.verdict(), Verdict::Success);
+    let after = dest_snapshot(&dst, USER);
+
+    // A fresh database: no ledger, so every message is matched by content.
+    // The corpus holds a byte-identical duplicate and messages sharing a
+    // Message-ID: all must be recognised, none copied again.
+    let (second, _) = job.run(&db.path().join("second.db"));
+    assert_eq!(second.verdict(), Verdict::Success, "{second:#?}");
+    assert_eq!(second.migrated(), 0);
+    assert_eq!(second.skipped() as usize, seeded.total());
+    assert_unchanged(&after, &dest_snapshot(&dst, USER));
+}
+
+#[test]
+fn partial_destination_gets_only_what_it_lacks() {
+    let (src, dst) = servers(Layout::Slash, Layout::Slash);
+    let seeded = seed_standard_corpus(&src, USER, PASSWORD);
+    // Another tool already copied INBOX and half of Sent.
+    let mut from = Probe::login(src.imap_port(), USER, PASSWORD);
+    let mut to = Probe::login_master(dst.imap_port(), USER, MASTER_USER, MASTER_PASSWORD);
+    let mut already = 0;
+    for (folder, keep) in [("INBOX", usize::MAX), ("Sent", 2)] {
+        if folder != "INBOX" {
+            to.create(folder);
+        }
+        for m in from.fetch_all(folder).into_iter().take(keep) {
+            let flags: Vec<&str> = m.flags.iter().map(String::as_str).collect();
+            to.append(folder, &flags, &m.internaldate, &m.body);
+            already += 1;
+        }
+    }
+    from.logout();
+    to.logout();
+
+    let db = tempfile::tempdir().unwrap();
+    let (outcome, _) =
+        JobSpec::new("partial", &src, &dst, "alice,secret1").run(&db.path().join("m.db"));
+    assert_eq!(outcome.verdict(), Verdict::Success, "{outcome:#?}");
+    assert_eq!(outcome.skipped() as usize, already);
+    assert_eq!(outcome.migrated() as usize, seeded.total() - already);
+    assert_same_mail(
+        &snapshot(&src, USER, PASSWORD),
+        &dest_snapshot(&dst, USER),
+        identity,
+    );
+}
+
+#[test]
+fn changed_uidvalidity_falls_back_to_content_keys() {
+    let (src, dst) = servers(Layout::Slash, Layout::Slash);
+    seed_standard_corpus(&src, USER, PASSWORD);
+    let db = tempfile::tempdir().unwrap();
+    let job = JobSpec::new("uidvalidity", &src, &dst, "alice,secret1");
+    let (first, _) = job.run(&db.path().join("m.db"));
+    assert_eq!(first.verdict(), Verdict::Success);
+    let after = dest_snapshot(&dst, USER);
+
+    // Recreate "Sent" on the source: same messages, new UIDVALIDITY, so the
+    // ledger's UIDs for it mean nothing any more.
+    let mut p = Probe::login(src.imap_port(), USER, PASSWORD);
+    let before = p.examine("Sent");
+    let messages = p.fetch_all("Sent");
+    p.logout();
+    let mut p = Probe::login(src.imap_port(), USER, PASSWORD);
+    p.delete("Sent");
+    p.create("Sent");
+    for m in &messages {
+        let flags: Vec<&str> = m.flags.iter().map(String::as_str).collect();
+        p.append("Sent", &flags, &m.internaldate, &m.body);
+    }
+    assert_ne!(p.examine("Sent").uidvalidity, before.uidvalidity);
+    p.logout();
+
+    let (second, _) = job.run(&db.path().join("m.db"));
+    assert_eq!(second.verdict(), Verdict::Success, "{second:#?}");
+    assert_eq!(second.migrated(), 0, "{second:#?}");
+    assert_unchanged(&after, &dest_snapshot(&dst, USER));
+}
+
+#[test]
+fn skipped_folders_stay_behind_and_translated_folders_take_their_subfolders() {
+    let (src, dst) = servers(Layout::Slash, Layout::Courier);
+    seed_standard_corpus(&src, USER, PASSWORD);
+    let db = tempfile::tempdir().unwrap();
+    let mut job = JobSpec::new("rules", &src, &dst, "alice,secret1");
+    job.skip = "Empty\n# a comment\nFolder With Space\n".into();
+    job.translate = "Archive,Old Mail\nSent:Sent Items\n".into();
+    let (outcome, _) = job.run(&db.path().join("m.db"));
+    assert_eq!(outcome.verdict(), Verdict::Success, "{outcome:#?}");
+    let after = dest_snapshot(&dst, USER);
+    for gone in ["Empty", "Folder With Space", "Archive", "Sent"] {
+        assert!(
+            !after.all_folders.contains(gone),
+            "{gone} should not exist: {:?}",
+            after.all_folders
+        );
+    }
+    let src_snap = snapshot(&src, USER, PASSWORD);
+    let rename = |p: &str| {
+        dotted_rename(p)
+            .replacen("Archive", "Old Mail", 1)
+            .replace("Sent", "Sent Items")
+    };
+    let mut kept = src_snap.clone();
+    kept.folders
+        .retain(|k, _| k != "Empty" && k != "Folder With Space");
+    assert_same_mail(&kept, &after, rename);
+    assert!(after.all_folders.contains("Old Mail/2019"));
+}
+
+#[test]
+fn a_wrong_password_fails_that_mailbox_and_the_others_go_on() {
+    let (src, dst) = servers(Layout::Slash, Layout::Slash);
+    src.add_user("bob", "bobpw");
+    dst.add_user("bob", "x");
+    seed_standard_corpus(&src, USER, PASSWORD);
+    let db = tempfile::tempdir().unwrap();
+    let job = JobSpec::new(
+        "wrong-pw",
+        &src,
+        &dst,
+        "alice,secret1\nbob,not-his-password\n",
+    );
+    let (outcome, _) = job.run(&db.path().join("m.db"));
+    assert_eq!(outcome.verdict(), Verdict::Partial);
+    let alice = &outcome.mailboxes[0];
+    let bob = &outcome.mailboxes[1];
+    assert_eq!(alice.verdict(), Verdict::Success);
+    assert_eq!(bob.verdict(), Verdict::Failed);
+    let err = bob.error.as_deref().unwrap();
+    assert!(
+        err.starts_with("Could not log in to the source server localhost (IMAP4S, port"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "as bob: the server refused the login. Check the email, username and password. [NO"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("Authentication failed"), "{err}");
+    assert!(!err.contains("not-his-password"));
+}
+
+#[test]
+fn an_untrusted_certificate_is_explained() {
+    let (src, dst) = servers(Layout::Slash, Layout::Slash);
+    let db = tempfile::tempdir().unwrap();
+    let mut job = JobSpec::new("untrusted", &src, &dst, "alice,secret1");
+    job.source_ca = None;
+    let (outcome, _) = job.run(&db.path().join("m.db"));
+    assert_eq!(outcome.verdict(), Verdict::Failed);
+    let err = outcome.mailboxes[0].error.as_deref().unwrap();
+    assert!(
+        err.contains("Could not make a secure connection to the source server localhost (IMAP4S"),
+        "{err}"
+    );
+    assert!(
+        err.contains("self-signed or issued by an authority this computer does not trust"),
+        "{err}"
+    );
+    assert!(
+        err.contains("add its certificate authority file to the job"),
+        "{err}"
+    );
+
+    // The wrong host name for a trusted certificate is named as such.
+    let mut job = JobSpec::new("wrong-host", &src, &dst, "alice,secret1");
+    job.source_host = "127.0.0.2".into();
+    let other = tempfile::NamedTempFile::new().unwrap();
+    std::fs::copy(dst.ca_file(), other.path()).unwrap();
+    job.source_ca = Some(other.path().to_path_buf());
+    let (outcome, _) = job.run(&db.path().join("m2.db"));
+    let err = outcome.mailboxes[0].error.as_deref().unwrap_or_default();
+    assert!(
+        err.contains("Could not make a secure connection") || err.contains("Could not connect"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ports_are_tried_in_order_and_a_closed_list_is_explained() {
+    let (src, dst) = servers(Layout::Slash, Layout::Slash);
+    seed_standard_corpus(&src, USER, PASSWORD);
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let db = tempfile::tempdir().unwrap();
+    let mut job = JobSpec::new("ports", &src, &dst, "alice,secret1");
+    job.source_ports = vec![closed, src.imaps_port()];
+    let (outcome, _) = job.run(&db.path().join("m.db"));
+    assert_eq!(outcome.verdict(), Verdict::Success, "{outcome:#?}");
+
+    job.name = "closed".into();
+    job.source_ports = vec![closed];
+    let (outcome, _) = job.run(&db.path().join("m.db"));
+    assert_eq!(outcome.verdict(), Verdict::Failed);
+    let err = outcome.mailboxes[0].error.as_deref().unwrap();
+    assert!(
+        err.contains(&format!(
+            "on any of the ports tried ({closed}) with IMAP4S: the connection was refused"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn courier_destination_receives_nested_and_non_ascii_names_in_modified_utf7() {
+    let (src, dst) = servers(Layout::Slash, Layout::Courier);
+    seed_standard_corpus(&src, USER, PASSWORD);
+    let db = tempfile::tempdir().unwrap();
+    let (outcome, _) =
+        JobSpec::new("utf7", &src, &dst, "alice,secret1").run(&db.path().join("m.db"));
+    assert_eq!(outcome.verdict(), Verdict::Success);
+    // The raw names on the wire, as the server lists them.
+    let mut p = Probe::login_master(dst.imap_port(), USER, MASTER_USER, MASTER_PASSWORD);
+    let raw: Vec<String> = p.list().into_iter().map(|l| l.name_raw).collect();
+    p.logout();
+    for logical in ["Entwürfe", "Projects/Résumé & Co 日本", "Folder With Space"] {
+        let expected = raw_name(logical, "INBOX.", '.');
+        assert!(raw.contains(&expected), "{expected} not in {raw:?}");
+    }
+    assert!(raw.contains(&"INBOX.Entw&APw-rfe".to_string()));
+}

@@ -1,0 +1,8 @@
+//! The integration-test bed: private Dovecot instances, an independent IMAP
+//! probe and a standard corpus. See README.md.
+#![allow(dead_code)]
+
+pub mod corpus;
+pub mod dovecot;
+pub mod jobs;
+pub mod probe;
