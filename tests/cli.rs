@@ -1,0 +1,159 @@
+//! The `mailferry` command line: exit codes, the log file, JSON events,
+//! history, and what never reaches the disk.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use support::corpus::seed_standard_corpus;
+use support::dovecot::{Dovecot, Layout, MASTER_PASSWORD};
+use support::jobs::JobSpec;
+
+fn mailferry(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mailferry"))
+        .env("MAILFERRY_DB", db)
+        .args(args)
+        .output()
+        .expect("run mailferry")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn pair() -> (Dovecot, Dovecot) {
+    let src = Dovecot::start(Layout::Slash);
+    let dst = Dovecot::start(Layout::Courier);
+    src.add_user("alice", "secret1");
+    dst.add_user("alice", "unused-pw");
+    (src, dst)
+}
+
+#[test]
+fn check_names_the_line_of_a_malformed_user_list_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("bad.toml");
+    std::fs::write(
+        &job,
+        "[source]\nhost = \"old.example\"\n[destination]\nhost = \"new.example\"\nauth = \"master\"\nmaster_user = \"a\"\nmaster_password = \"b\"\n[users]\nlist = \"\"\"\n# team\njane,pw1\nbob\n\"\"\"\n",
+    )
+    .unwrap();
+    let out = mailferry(&dir.path().join("m.db"), &["check", job.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("User list, line 3"), "{err}");
+}
+
+#[test]
+fn more_than_500_mailboxes_is_refused_with_advice_to_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let users: String = (0..501).map(|i| format!("user{i},pw{i}\n")).collect();
+    std::fs::write(dir.path().join("users.csv"), users).unwrap();
+    let job = dir.path().join("big.toml");
+    std::fs::write(
+        &job,
+        "[source]\nhost = \"old.example\"\n[destination]\nhost = \"new.example\"\nauth = \"master\"\nmaster_user = \"a\"\nmaster_password = \"b\"\n[users]\nfile = \"users.csv\"\n",
+    )
+    .unwrap();
+    let out = mailferry(&dir.path().join("m.db"), &["run", job.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("501 mailboxes") && err.contains("at most 500") && err.contains("Split"), "{err}");
+}
+
+#[test]
+fn run_writes_the_log_a_rerun_copies_nothing_and_history_lists_both() {
+    let (src, dst) = pair();
+    let seeded = seed_standard_corpus(&src, "alice", "secret1");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let job = JobSpec::new("cli-run", &src, &dst, "alice,secret1").write(dir.path());
+    let log = dir.path().join("run.log");
+
+    let out = mailferry(&db, &["run", job.to_str().unwrap(), "--log", log.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains(&format!("alice: SUCCESS — {} migrated", seeded.total())), "{stdout}");
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(log_text.starts_with("MailFerry migration log\nJob:         cli-run\n"), "{log_text}");
+    assert!(log_text.contains("[OK  ] Entwürfe -> INBOX.Entwürfe: 3 migrated, 0 skipped, 0 failed"), "{log_text}");
+    assert!(log_text.contains("note: The name \"Folder.With.Dots\" holds '.'"), "{log_text}");
+    assert!(log_text.contains(&format!("Summary: SUCCESS — 1 mailboxes; {} messages migrated", seeded.total())), "{log_text}");
+
+    let out = mailferry(&db, &["run", job.to_str().unwrap(), "--log", log.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains(&format!("Job cli-run: SUCCESS — 0 migrated, {} skipped", seeded.total())), "{}", text(&out.stdout));
+
+    let out = mailferry(&db, &["history"]);
+    let history = text(&out.stdout);
+    assert_eq!(history.lines().count(), 2, "{history}");
+    assert!(history.lines().all(|l| l.contains("cli-run") && l.contains("success")), "{history}");
+    let out = mailferry(&db, &["log", "1"]);
+    assert!(text(&out.stdout).contains(&format!("{} messages migrated", seeded.total())));
+    let out = mailferry(&db, &["log", "99"]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(text(&out.stderr).contains("There is no finished run #99"));
+}
+
+#[test]
+fn json_mode_prints_one_event_per_line() {
+    let (src, dst) = pair();
+    seed_standard_corpus(&src, "alice", "secret1");
+    let dir = tempfile::tempdir().unwrap();
+    let job = JobSpec::new("cli-json", &src, &dst, "alice,secret1").write(dir.path());
+    let out = mailferry(&dir.path().join("m.db"), &["run", job.to_str().unwrap(), "--json", "--log", dir.path().join("l").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let events: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"job-started"));
+    assert_eq!(kinds.last(), Some(&"job-finished"));
+    assert!(kinds.contains(&"progress") && kinds.contains(&"folder-finished") && kinds.contains(&"mailbox-finished"));
+    let progress = events.iter().rev().find(|e| e["event"] == "progress").unwrap();
+    assert_eq!(progress["account"], "alice");
+    assert_eq!(progress["messages_done"], progress["messages_total"]);
+}
+
+#[test]
+fn exit_codes_say_partial_and_failed_and_no_password_reaches_disk() {
+    let (src, dst) = pair();
+    src.add_user("bob", "bobs-secret-pw");
+    dst.add_user("bob", "x");
+    seed_standard_corpus(&src, "alice", "secret1");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+
+    // bob's password is wrong: alice succeeds, bob fails: partial.
+    let job = JobSpec::new("cli-partial", &src, &dst, "alice,secret1\nbob,wrong-pw-for-bob\n").write(dir.path());
+    let log = dir.path().join("partial.log");
+    let out = mailferry(&db, &["run", job.to_str().unwrap(), "--log", log.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("bob: FAILED") && stdout.contains("Check the email, username and password"), "{stdout}");
+
+    // Everyone fails: failed.
+    let job = JobSpec::new("cli-failed", &src, &dst, "bob,wrong-pw-for-bob\n").write(dir.path());
+    let out = mailferry(&db, &["run", job.to_str().unwrap(), "--log", dir.path().join("f.log").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4));
+
+    // No password, source, destination or admin, is in the database files,
+    // the logs or the output.
+    let mut haystack = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("m.db") || name.ends_with(".log") {
+            haystack.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    haystack.extend(out.stdout);
+    haystack.extend(out.stderr);
+    assert!(haystack.len() > 10_000, "database and logs were read");
+    for secret in ["secret1", "wrong-pw-for-bob", MASTER_PASSWORD] {
+        let found = haystack.windows(secret.len()).any(|w| w == secret.as_bytes());
+        assert!(!found, "{secret} found on disk or in output");
+    }
+}
