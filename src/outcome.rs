@@ -39,7 +39,8 @@ impl Verdict {
 /// A message that could not be copied, described so a person can find it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageFailure {
-    pub uid: u32,
+    /// The IMAP UID or POP3 UIDL on the source.
+    pub source_id: String,
     pub date: String,
     pub from: String,
     pub subject: String,

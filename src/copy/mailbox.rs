@@ -3,7 +3,8 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use super::folder::{self, FolderState, Tally};
+use super::dest::{FolderState, Tally};
+use super::folder;
 use super::mapping::{self, Naming};
 use super::Ctx;
 use crate::error::{ErrorClass, MailError};

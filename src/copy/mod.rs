@@ -1,5 +1,6 @@
 //! The copy engine: runs a job, mailbox by mailbox, folder by folder.
 
+mod dest;
 mod folder;
 pub mod key;
 mod mailbox;
@@ -71,6 +72,13 @@ pub(crate) struct Ctx {
 impl Ctx {
     pub fn emit(&self, e: Event) {
         (self.sink)(&e)
+    }
+
+    /// The ledger's name for the Inbox read the other way than this job
+    /// reads it (over POP3 vs over IMAP): its entries describe the same
+    /// messages under other ids, so they must not count as extra copies.
+    pub fn stale_inbox_identity(&self) -> &'static str {
+        crate::store::POP3_INBOX
     }
 
     pub fn source_endpoint(&self) -> Endpoint {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::Connection;
 
 pub use history::{BeginError, JobRun, RunSummary};
-pub use ledger::{FolderLedger, LedgerEntry};
+pub use ledger::{FolderLedger, LedgerEntry, POP3_INBOX};
 
 use crate::error::MailError;
 
@@ -55,7 +55,7 @@ CREATE TABLE ledger (
     account      TEXT NOT NULL,
     folder       TEXT NOT NULL,
     uid_validity INTEGER NOT NULL,
-    uid          INTEGER NOT NULL,
+    uid          TEXT NOT NULL,
     dest_folder  TEXT NOT NULL,
     dest_uid     INTEGER,
     content_key  TEXT NOT NULL,

@@ -1,0 +1,396 @@
+//! The destination side of copying one folder, shared by every kind of
+//! source: what the folder already holds (by content key), which flags it
+//! keeps, and appending batches with per-message failures recorded.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use super::key::{content_key, describe};
+use super::mapping::FolderTask;
+use super::Ctx;
+use crate::error::MailError;
+use crate::imap::{AppendItem, AppendResult, ImapClient, Selected};
+use crate::outcome::{FolderOutcome, MessageFailure};
+use crate::progress::Event;
+
+/// Running totals of one mailbox, for progress events.
+pub(crate) struct Tally {
+    pub account: String,
+    messages_done: u64,
+    messages_total: u64,
+    bytes_done: u64,
+    bytes_total: u64,
+}
+
+impl Tally {
+    pub fn new(account: &str) -> Tally {
+        Tally {
+            account: account.to_string(),
+            messages_done: 0,
+            messages_total: 0,
+            bytes_done: 0,
+            bytes_total: 0,
+        }
+    }
+
+    pub fn event(&self, folder: &str) -> Event {
+        Event::Progress {
+            account: self.account.clone(),
+            folder: folder.to_string(),
+            messages_done: self.messages_done,
+            messages_total: self.messages_total,
+            bytes_done: self.bytes_done,
+            bytes_total: self.bytes_total,
+        }
+    }
+}
+
+/// What one folder's copy has done so far, by source message id (IMAP UID
+/// or POP3 UIDL); survives reconnects, so a retry neither double-counts nor
+/// forgets.
+#[derive(Default)]
+pub(crate) struct FolderState {
+    migrated: HashSet<String>,
+    /// Already on the destination before this run touched them.
+    present: HashSet<String>,
+    failures: HashMap<String, MessageFailure>,
+    bytes: u64,
+    notes: BTreeSet<String>,
+    /// Messages counted into the tally's totals, so a retry adds none twice.
+    counted: HashSet<String>,
+}
+
+impl FolderState {
+    pub fn finish(&self, task: &FolderTask, error: Option<String>) -> FolderOutcome {
+        let mut failures: Vec<MessageFailure> = self.failures.values().cloned().collect();
+        failures.sort_by(|a, b| a.source_id.cmp(&b.source_id));
+        let mut notes = task.notes.clone();
+        notes.extend(self.notes.iter().cloned());
+        FolderOutcome {
+            source: task.source_name.clone(),
+            destination: task.dest_name.clone(),
+            migrated: self.migrated.len() as u64,
+            skipped: self.present.difference(&self.migrated).count() as u64,
+            failed: failures.len() as u64,
+            bytes: self.bytes,
+            notes,
+            failures,
+            error,
+        }
+    }
+
+    /// The message is already on the destination.
+    pub fn present(&mut self, id: &str) {
+        self.present.insert(id.to_string());
+    }
+
+    pub fn note(&mut self, note: String) {
+        self.notes.insert(note);
+    }
+
+    /// Adds messages about to be copied to the mailbox's totals, once each.
+    pub fn plan(&mut self, tally: &mut Tally, id: &str, size: u64) {
+        if self.counted.insert(id.to_string()) {
+            tally.messages_total += 1;
+            tally.bytes_total += size;
+        }
+    }
+}
+
+/// A message ready to append.
+pub(crate) struct Outgoing {
+    /// IMAP UID or POP3 UIDL.
+    pub id: String,
+    /// The identifying header fields, for the content key and for messages.
+    pub header_fields: Vec<u8>,
+    pub flags: Vec<String>,
+    pub internal_date: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// One message appended: where it went and under which content key.
+pub(crate) struct Delivered {
+    pub id: String,
+    pub dest_uid: Option<u32>,
+    pub content_key: String,
+}
+
+/// A destination folder, opened for appending, with the content keys it
+/// already holds that no ledger entry accounts for.
+pub(crate) struct DestFolder {
+    pub raw: String,
+    pub name: String,
+    sel: Selected,
+    available: HashMap<String, usize>,
+}
+
+impl DestFolder {
+    /// SELECTs the folder and reads its content keys in one FETCH. `claimed`
+    /// counts, per key, the copies the ledger already accounts for.
+    pub async fn open(
+        dst: &mut ImapClient,
+        task: &FolderTask,
+        claimed: HashMap<String, usize>,
+    ) -> Result<DestFolder, MailError> {
+        let sel = dst.open_folder(&task.dest_raw, false).await?;
+        let mut available: HashMap<String, usize> = HashMap::new();
+        if sel.exists > 0 {
+            for m in dst.fetch_meta(None).await? {
+                *available
+                    .entry(content_key(m.size, &m.header_fields))
+                    .or_default() += 1;
+            }
+        }
+        for (key, n) in claimed {
+            if let Some(a) = available.get_mut(&key) {
+                *a = a.saturating_sub(n);
+            }
+        }
+        Ok(DestFolder {
+            raw: task.dest_raw.clone(),
+            name: task.dest_name.clone(),
+            sel,
+            available,
+        })
+    }
+
+    /// Whether a copy with this key is already here (and not yet matched to
+    /// another source message). Each copy matches one source message only.
+    pub fn take(&mut self, key: &str) -> bool {
+        match self.available.get_mut(key) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Flags this folder will keep; the rest are noted for the user.
+    /// `\Recent` is never sent: only the server may set it.
+    pub fn keep_flags(&self, flags: &[String], state: &mut FolderState) -> Vec<String> {
+        keep_flags(flags, &self.sel, &mut state.notes)
+    }
+
+    /// Appends a batch (one MULTIAPPEND when the server has it) and records
+    /// the outcome in `state` and `tally`. A refused MULTIAPPEND stores
+    /// nothing, so it is retried one by one to find the message refused.
+    pub async fn deliver(
+        &self,
+        dst: &mut ImapClient,
+        msgs: &[Outgoing],
+        state: &mut FolderState,
+        tally: &mut Tally,
+    ) -> Result<Vec<Delivered>, MailError> {
+        let items: Vec<AppendItem<'_>> = msgs
+            .iter()
+            .map(|m| AppendItem {
+                flags: &m.flags,
+                internal_date: m.internal_date.as_deref(),
+                body: &m.body,
+            })
+            .collect();
+        let mut stored: Vec<(usize, Option<u32>)> = Vec::new();
+        let mut one_by_one = true;
+        if items.len() > 1 && dst.can_multiappend() {
+            match dst.append(&self.raw, &items).await? {
+                AppendResult::Stored(uids) => {
+                    stored = (0..items.len())
+                        .map(|i| (i, uids.as_ref().map(|u| u[i])))
+                        .collect();
+                    one_by_one = false;
+                }
+                AppendResult::Refused(text) => check_fatal(dst, &text)?,
+            }
+        }
+        if one_by_one {
+            for (i, item) in items.iter().enumerate() {
+                match dst.append(&self.raw, std::slice::from_ref(item)).await? {
+                    AppendResult::Stored(uids) => {
+                        stored.push((i, uids.and_then(|u| u.first().copied())))
+                    }
+                    AppendResult::Refused(text) => {
+                        check_fatal(dst, &text)?;
+                        self.record_failure(&msgs[i], text, state);
+                    }
+                }
+            }
+        }
+        let mut delivered = Vec::with_capacity(stored.len());
+        for (i, dest_uid) in stored {
+            let m = &msgs[i];
+            let size = m.body.len() as u64;
+            state.migrated.insert(m.id.clone());
+            state.failures.remove(&m.id);
+            state.bytes += size;
+            tally.messages_done += 1;
+            tally.bytes_done += size;
+            delivered.push(Delivered {
+                id: m.id.clone(),
+                dest_uid,
+                content_key: content_key(size, &m.header_fields),
+            });
+        }
+        Ok(delivered)
+    }
+
+    fn record_failure(&self, m: &Outgoing, text: String, state: &mut FolderState) {
+        let (date, from, subject) = describe(&m.header_fields);
+        let reason = if is_too_big(&text) {
+            MailError::TooBig {
+                folder: self.name.clone(),
+                size: m.body.len() as u64,
+                server_text: text,
+            }
+        } else {
+            MailError::AppendRejected {
+                folder: self.name.clone(),
+                server_text: text,
+            }
+        };
+        state.failures.insert(
+            m.id.clone(),
+            MessageFailure {
+                source_id: m.id.clone(),
+                date,
+                from,
+                subject,
+                reason: reason.to_string(),
+            },
+        );
+    }
+}
+
+/// Records a message that could not be read from the source.
+pub(crate) fn source_failure(
+    state: &mut FolderState,
+    id: &str,
+    header_fields: &[u8],
+    reason: String,
+) {
+    let (date, from, subject) = describe(header_fields);
+    state.failures.insert(
+        id.to_string(),
+        MessageFailure {
+            source_id: id.to_string(),
+            date,
+            from,
+            subject,
+            reason,
+        },
+    );
+}
+
+/// Emits the folder's start with what it will copy.
+pub(crate) fn announce(ctx: &Ctx, tally: &Tally, task: &FolderTask, messages: u64, bytes: u64) {
+    ctx.emit(Event::FolderStarted {
+        account: tally.account.clone(),
+        folder: task.source_name.clone(),
+        messages_total: messages,
+        bytes_total: bytes,
+    });
+}
+
+/// A refusal that means no further message can go in: over quota.
+fn check_fatal(dst: &ImapClient, text: &str) -> Result<(), MailError> {
+    let upper = text.to_ascii_uppercase();
+    if upper.contains("OVERQUOTA")
+        || upper.contains("QUOTA EXCEEDED")
+        || upper.contains("OVER QUOTA")
+    {
+        return Err(MailError::OverQuota {
+            user: dst.user().to_string(),
+            server_text: text.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn is_too_big(text: &str) -> bool {
+    let upper = text.to_ascii_uppercase();
+    [
+        "TOOBIG",
+        "TOO BIG",
+        "TOO LARGE",
+        "APPENDLIMIT",
+        "SIZE LIMIT",
+    ]
+    .iter()
+    .any(|w| upper.contains(w))
+}
+
+fn keep_flags(flags: &[String], sel: &Selected, notes: &mut BTreeSet<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in flags {
+        if f.eq_ignore_ascii_case("\\Recent") {
+            continue;
+        }
+        let system = f.starts_with('\\');
+        let allowed = sel.permanent_flags.is_empty()
+            || if system {
+                sel.permanent_flags
+                    .iter()
+                    .any(|p| p.eq_ignore_ascii_case(f))
+            } else {
+                sel.allows_keyword(f)
+            };
+        let valid = system
+            || f.bytes()
+                .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(&b));
+        if allowed && valid {
+            out.push(f.clone());
+        } else {
+            notes.insert(format!(
+                "The flag {f} is not kept: the destination folder does not accept it."
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_is_dropped_and_refused_keywords_are_noted() {
+        let sel = Selected {
+            permanent_flags: vec!["\\Seen".into(), "\\Deleted".into()],
+            ..Default::default()
+        };
+        let mut notes = BTreeSet::new();
+        let kept = keep_flags(
+            &[
+                "\\Seen".into(),
+                "\\Recent".into(),
+                "$Label1".into(),
+                "\\Deleted".into(),
+            ],
+            &sel,
+            &mut notes,
+        );
+        assert_eq!(kept, vec!["\\Seen", "\\Deleted"]);
+        assert_eq!(notes.len(), 1);
+        assert!(notes.iter().next().unwrap().contains("$Label1"));
+    }
+
+    #[test]
+    fn any_keyword_is_kept_when_the_folder_allows_new_ones() {
+        let sel = Selected {
+            permanent_flags: vec!["\\Seen".into(), "\\*".into()],
+            ..Default::default()
+        };
+        let mut notes = BTreeSet::new();
+        assert_eq!(
+            keep_flags(&["$Label1".into()], &sel, &mut notes),
+            vec!["$Label1"]
+        );
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn quota_and_size_refusals_are_recognised() {
+        assert!(is_too_big("NO [TOOBIG] Mail too large"));
+        assert!(is_too_big("NO Message exceeds APPENDLIMIT"));
+        assert!(!is_too_big("NO [OVERQUOTA] Quota exceeded"));
+    }
+}
