@@ -24,9 +24,6 @@ pub enum JobError {
     #[error("Every {protocol} port is disabled (0) or none is given. Enter at least one port for {protocol}, or choose another protocol.")]
     NoPorts { protocol: String },
 
-    #[error("{protocol} sources are not supported yet. Choose IMAP4 or IMAP4S.")]
-    UnsupportedProtocol { protocol: String },
-
     #[error("User list, line {line}: {reason}")]
     UserLine { line: usize, reason: String },
 

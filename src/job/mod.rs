@@ -233,6 +233,31 @@ pub struct UsersFile {
     pub file: Option<PathBuf>,
 }
 
+impl Job {
+    /// Things in the job that will not do what the user may expect, but are
+    /// not errors: folder rules that POP3 cannot apply.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if matches!(self.source.protocol, Protocol::Pop3 | Protocol::Pop3s) {
+            if !self.skip.is_empty() {
+                out.push(
+                    "Folders to skip do not apply to POP3: POP3 only reads the Inbox.".to_string(),
+                );
+            }
+            if self
+                .translations
+                .iter()
+                .any(|t| !t.source.eq_ignore_ascii_case("INBOX"))
+            {
+                out.push(
+                    "Folder translations other than INBOX do not apply to POP3: POP3 only reads the Inbox.".to_string(),
+                );
+            }
+        }
+        out
+    }
+}
+
 impl JobFile {
     pub fn from_toml(text: &str) -> Result<JobFile, JobError> {
         toml::from_str(text).map_err(|e| JobError::Syntax(e.message().to_string()))
@@ -340,17 +365,17 @@ impl SourceFile {
     fn validate(&self, base: &Path) -> Result<Source, JobError> {
         let host = validate_host(&self.host, JobError::MissingSourceHost)?;
         let protocol = self.protocol.unwrap_or(Protocol::Imap4s);
-        match protocol {
-            Protocol::Imap4 | Protocol::Imap4s => {}
-            other => {
-                return Err(JobError::UnsupportedProtocol {
-                    protocol: other.label().to_string(),
-                })
-            }
-        }
+        // Auto reads every folder but the Inbox over IMAP4, so it needs an
+        // IMAP4 port; its POP3 ports may all be 0 (the Inbox then comes over
+        // IMAP4 too).
         if self.ports.usable(protocol).is_empty() {
             return Err(JobError::NoPorts {
-                protocol: protocol.label().to_string(),
+                protocol: match protocol {
+                    Protocol::Auto => {
+                        "IMAP4 (Auto reads every folder but the Inbox over IMAP4)".to_string()
+                    }
+                    p => p.label().to_string(),
+                },
             });
         }
         Ok(Source {
@@ -411,5 +436,147 @@ impl DestinationFile {
             certs: cert_policy(&self.ca_file, self.accept_invalid_certs, base)?,
             auth,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[source]
+host = "old.example"
+[destination]
+host = "new.example"
+auth = "master"
+master_user = "admin"
+master_password = "pw"
+[users]
+list = "jane,pw1"
+"#;
+
+    fn parse(text: &str) -> Result<Job, JobError> {
+        JobFile::from_toml(text)?.validate(Path::new("."))
+    }
+
+    fn with(extra_source: &str, rest: &str) -> String {
+        BASE.replace(
+            "host = \"old.example\"",
+            &format!("host = \"old.example\"\n{extra_source}"),
+        ) + rest
+    }
+
+    #[test]
+    fn defaults_are_imap4s_on_993_to_tls_993() {
+        let job = parse(BASE).unwrap();
+        assert_eq!(job.name, None);
+        assert_eq!(job.source.protocol, Protocol::Imap4s);
+        assert_eq!(job.source.ports.usable(Protocol::Imap4s), vec![993]);
+        assert_eq!(job.destination.port, 993);
+        assert_eq!(job.destination.security, Security::Tls);
+        assert_eq!(job.source.certs, CertPolicy::System);
+        assert_eq!(job.users[0].local_user, "jane");
+    }
+
+    #[test]
+    fn a_protocol_with_every_port_disabled_is_refused() {
+        let err = parse(&with("protocol = \"pop3\"\nports = { pop3 = [0] }", "")).unwrap_err();
+        assert!(
+            err.to_string().contains("Every POP3 port is disabled"),
+            "{err}"
+        );
+        let err = parse(&with("protocol = \"auto\"\nports = { imap4 = [0] }", "")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Auto reads every folder but the Inbox over IMAP4"),
+            "{err}"
+        );
+        // Auto without POP3 is fine: the Inbox comes over IMAP4.
+        assert!(parse(&with("protocol = \"auto\"\nports = { pop3 = [0] }", "")).is_ok());
+    }
+
+    #[test]
+    fn pop3_folder_rules_are_warnings_not_errors() {
+        let text = with(
+            "protocol = \"pop3s\"",
+            "[folders]\nskip = \"Trash\"\ntranslate = \"INBOX,Old\\nSent,Sent Items\"\n",
+        );
+        let job = parse(&text).unwrap();
+        let w = job.warnings();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains("Folders to skip do not apply to POP3"));
+        assert!(w[1].contains("translations other than INBOX"));
+    }
+
+    #[test]
+    fn per_user_logins_need_the_fourth_column() {
+        let text = BASE.replace("auth = \"master\"", "auth = \"user\"");
+        assert_eq!(
+            parse(&text).unwrap_err(),
+            JobError::MissingLocalPassword { line: 1 }
+        );
+        let text = text.replace("jane,pw1", "jane,pw1,jane@new,pw2");
+        assert!(parse(&text).is_ok());
+    }
+
+    #[test]
+    fn master_logins_need_user_and_password() {
+        let text = BASE.replace("master_password = \"pw\"\n", "");
+        assert!(parse(&text)
+            .unwrap_err()
+            .to_string()
+            .contains("master_password"));
+        let sep = BASE.replace(
+            "master_password = \"pw\"",
+            "master_password = \"pw\"\nmaster_method = \"separator\"",
+        );
+        match parse(&sep).unwrap().destination.auth {
+            DestinationAuth::Master { method, .. } => {
+                assert_eq!(method, MasterMethod::LoginSeparator("*".into()))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_input_gets_clear_errors() {
+        assert_eq!(
+            parse(&BASE.replace("old.example", "")).unwrap_err(),
+            JobError::MissingSourceHost
+        );
+        assert!(matches!(
+            parse(&BASE.replace("old.example", "old host")),
+            Err(JobError::BadHost(_))
+        ));
+        let err = parse(&BASE.replace("[users]", "colour = \"blue\"\n[users]")).unwrap_err();
+        assert!(matches!(err, JobError::Syntax(_)), "{err}");
+        assert!(err.to_string().contains("docs/job-file.md"));
+        let err = parse(&BASE.replace("list =", "delimiter = \";;\"\nlist =")).unwrap_err();
+        assert_eq!(err, JobError::BadDelimiter(";;".into()));
+        let err = parse(&format!("name = \"{}\"\n{BASE}", "x".repeat(101))).unwrap_err();
+        assert!(matches!(err, JobError::BadName(_)));
+        let err = parse(&BASE.replace(
+            "[destination]",
+            "ca_file = \"/nonexistent/ca.pem\"\n[destination]",
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("/nonexistent/ca.pem could not be read"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn users_file_is_read_relative_to_the_job_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("u.csv"), "\u{feff}bob;pw;robert\r\n").unwrap();
+        let text = BASE.replace("list = \"jane,pw1\"", "delimiter = \";\"\nfile = \"u.csv\"");
+        std::fs::write(dir.path().join("job.toml"), text).unwrap();
+        let job = load(&dir.path().join("job.toml")).unwrap();
+        assert_eq!(job.users.len(), 1);
+        assert_eq!(job.users[0].local_user, "robert");
+        let missing = load(&dir.path().join("nope.toml")).unwrap_err();
+        assert!(matches!(missing, JobError::Unreadable { .. }));
     }
 }
