@@ -11,6 +11,7 @@ pub mod imap;
 pub mod job;
 pub mod net;
 pub mod outcome;
+pub mod pop3;
 pub mod progress;
 pub mod report;
 pub mod secret;

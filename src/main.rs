@@ -70,6 +70,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { job } => match mailferry::job::load(&job) {
             Ok(j) => {
+                for w in j.warnings() {
+                    eprintln!("Warning: {w}");
+                }
                 println!(
                     "The job is valid: {} mailboxes from {} to {}.",
                     j.users.len(),
@@ -130,6 +133,9 @@ fn main() -> ExitCode {
                     return ExitCode::from(exit::BAD_JOB);
                 }
             };
+            for w in job.warnings() {
+                eprintln!("Warning: {w}");
+            }
             let opts = Options {
                 parallel_mailboxes: parallel.max(1),
                 timeout: Duration::from_secs(timeout.max(1)),

@@ -46,6 +46,24 @@ fn check_names_the_line_of_a_malformed_user_list_and_exits_2() {
 }
 
 #[test]
+fn check_warns_that_folder_rules_do_not_apply_to_pop3() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("pop.toml");
+    std::fs::write(
+        &job,
+        "[source]\nhost = \"old.example\"\nprotocol = \"pop3s\"\n[destination]\nhost = \"new.example\"\nauth = \"master\"\nmaster_user = \"a\"\nmaster_password = \"b\"\n[folders]\nskip = \"Trash\"\n[users]\nlist = \"jane,pw\"\n",
+    )
+    .unwrap();
+    let out = mailferry(&dir.path().join("m.db"), &["check", job.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("Warning: Folders to skip do not apply to POP3"),
+        "{err}"
+    );
+}
+
+#[test]
 fn more_than_500_mailboxes_is_refused_with_advice_to_split() {
     let dir = tempfile::tempdir().unwrap();
     let users: String = (0..501).map(|i| format!("user{i},pw{i}\n")).collect();
@@ -59,7 +77,10 @@ fn more_than_500_mailboxes_is_refused_with_advice_to_split() {
     let out = mailferry(&dir.path().join("m.db"), &["run", job.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("501 mailboxes") && err.contains("at most 500") && err.contains("Split"), "{err}");
+    assert!(
+        err.contains("501 mailboxes") && err.contains("at most 500") && err.contains("Split"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -71,24 +92,66 @@ fn run_writes_the_log_a_rerun_copies_nothing_and_history_lists_both() {
     let job = JobSpec::new("cli-run", &src, &dst, "alice,secret1").write(dir.path());
     let log = dir.path().join("run.log");
 
-    let out = mailferry(&db, &["run", job.to_str().unwrap(), "--log", log.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = mailferry(
+        &db,
+        &["run", job.to_str().unwrap(), "--log", log.to_str().unwrap()],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let stdout = text(&out.stdout);
-    assert!(stdout.contains(&format!("alice: SUCCESS — {} migrated", seeded.total())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("alice: SUCCESS — {} migrated", seeded.total())),
+        "{stdout}"
+    );
     let log_text = std::fs::read_to_string(&log).unwrap();
-    assert!(log_text.starts_with("MailFerry migration log\nJob:         cli-run\n"), "{log_text}");
-    assert!(log_text.contains("[OK  ] Entwürfe -> INBOX.Entwürfe: 3 migrated, 0 skipped, 0 failed"), "{log_text}");
-    assert!(log_text.contains("note: The name \"Folder.With.Dots\" holds '.'"), "{log_text}");
-    assert!(log_text.contains(&format!("Summary: SUCCESS — 1 mailboxes; {} messages migrated", seeded.total())), "{log_text}");
+    assert!(
+        log_text.starts_with("MailFerry migration log\nJob:         cli-run\n"),
+        "{log_text}"
+    );
+    assert!(
+        log_text.contains("[OK  ] Entwürfe -> INBOX.Entwürfe: 3 migrated, 0 skipped, 0 failed"),
+        "{log_text}"
+    );
+    assert!(
+        log_text.contains("note: The name \"Folder.With.Dots\" holds '.'"),
+        "{log_text}"
+    );
+    assert!(
+        log_text.contains(&format!(
+            "Summary: SUCCESS — 1 mailboxes; {} messages migrated",
+            seeded.total()
+        )),
+        "{log_text}"
+    );
 
-    let out = mailferry(&db, &["run", job.to_str().unwrap(), "--log", log.to_str().unwrap()]);
+    let out = mailferry(
+        &db,
+        &["run", job.to_str().unwrap(), "--log", log.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(0));
-    assert!(text(&out.stdout).contains(&format!("Job cli-run: SUCCESS — 0 migrated, {} skipped", seeded.total())), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains(&format!(
+            "Job cli-run: SUCCESS — 0 migrated, {} skipped",
+            seeded.total()
+        )),
+        "{}",
+        text(&out.stdout)
+    );
 
     let out = mailferry(&db, &["history"]);
     let history = text(&out.stdout);
     assert_eq!(history.lines().count(), 2, "{history}");
-    assert!(history.lines().all(|l| l.contains("cli-run") && l.contains("success")), "{history}");
+    assert!(
+        history
+            .lines()
+            .all(|l| l.contains("cli-run") && l.contains("success")),
+        "{history}"
+    );
     let out = mailferry(&db, &["log", "1"]);
     assert!(text(&out.stdout).contains(&format!("{} messages migrated", seeded.total())));
     let out = mailferry(&db, &["log", "99"]);
@@ -102,17 +165,37 @@ fn json_mode_prints_one_event_per_line() {
     seed_standard_corpus(&src, "alice", "secret1");
     let dir = tempfile::tempdir().unwrap();
     let job = JobSpec::new("cli-json", &src, &dst, "alice,secret1").write(dir.path());
-    let out = mailferry(&dir.path().join("m.db"), &["run", job.to_str().unwrap(), "--json", "--log", dir.path().join("l").to_str().unwrap()]);
+    let out = mailferry(
+        &dir.path().join("m.db"),
+        &[
+            "run",
+            job.to_str().unwrap(),
+            "--json",
+            "--log",
+            dir.path().join("l").to_str().unwrap(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(0));
     let events: Vec<serde_json::Value> = text(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
         .collect();
-    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds.first(), Some(&"job-started"));
     assert_eq!(kinds.last(), Some(&"job-finished"));
-    assert!(kinds.contains(&"progress") && kinds.contains(&"folder-finished") && kinds.contains(&"mailbox-finished"));
-    let progress = events.iter().rev().find(|e| e["event"] == "progress").unwrap();
+    assert!(
+        kinds.contains(&"progress")
+            && kinds.contains(&"folder-finished")
+            && kinds.contains(&"mailbox-finished")
+    );
+    let progress = events
+        .iter()
+        .rev()
+        .find(|e| e["event"] == "progress")
+        .unwrap();
     assert_eq!(progress["account"], "alice");
     assert_eq!(progress["messages_done"], progress["messages_total"]);
 }
@@ -127,16 +210,36 @@ fn exit_codes_say_partial_and_failed_and_no_password_reaches_disk() {
     let db = dir.path().join("m.db");
 
     // bob's password is wrong: alice succeeds, bob fails: partial.
-    let job = JobSpec::new("cli-partial", &src, &dst, "alice,secret1\nbob,wrong-pw-for-bob\n").write(dir.path());
+    let job = JobSpec::new(
+        "cli-partial",
+        &src,
+        &dst,
+        "alice,secret1\nbob,wrong-pw-for-bob\n",
+    )
+    .write(dir.path());
     let log = dir.path().join("partial.log");
-    let out = mailferry(&db, &["run", job.to_str().unwrap(), "--log", log.to_str().unwrap()]);
+    let out = mailferry(
+        &db,
+        &["run", job.to_str().unwrap(), "--log", log.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("bob: FAILED") && stdout.contains("Check the email, username and password"), "{stdout}");
+    assert!(
+        stdout.contains("bob: FAILED") && stdout.contains("Check the email, username and password"),
+        "{stdout}"
+    );
 
     // Everyone fails: failed.
     let job = JobSpec::new("cli-failed", &src, &dst, "bob,wrong-pw-for-bob\n").write(dir.path());
-    let out = mailferry(&db, &["run", job.to_str().unwrap(), "--log", dir.path().join("f.log").to_str().unwrap()]);
+    let out = mailferry(
+        &db,
+        &[
+            "run",
+            job.to_str().unwrap(),
+            "--log",
+            dir.path().join("f.log").to_str().unwrap(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(4));
 
     // No password, source, destination or admin, is in the database files,
@@ -153,7 +256,9 @@ fn exit_codes_say_partial_and_failed_and_no_password_reaches_disk() {
     haystack.extend(out.stderr);
     assert!(haystack.len() > 10_000, "database and logs were read");
     for secret in ["secret1", "wrong-pw-for-bob", MASTER_PASSWORD] {
-        let found = haystack.windows(secret.len()).any(|w| w == secret.as_bytes());
+        let found = haystack
+            .windows(secret.len())
+            .any(|w| w == secret.as_bytes());
         assert!(!found, "{secret} found on disk or in output");
     }
 }

@@ -83,10 +83,6 @@ impl FolderState {
         self.present.insert(id.to_string());
     }
 
-    pub fn note(&mut self, note: String) {
-        self.notes.insert(note);
-    }
-
     /// Adds messages about to be copied to the mailbox's totals, once each.
     pub fn plan(&mut self, tally: &mut Tally, id: &str, size: u64) {
         if self.counted.insert(id.to_string()) {

@@ -9,7 +9,7 @@ use super::mapping::FolderTask;
 use super::Ctx;
 use crate::error::MailError;
 use crate::imap::{ImapClient, MessageMeta};
-use crate::store::LedgerEntry;
+use crate::store::{LedgerEntry, POP3_INBOX};
 
 pub(crate) async fn copy_folder(
     ctx: &Ctx,
@@ -42,9 +42,11 @@ pub(crate) async fn copy_folder(
         return Ok(());
     }
 
-    let claimed =
-        ctx.store
-            .claimed_keys(job, &account, &task.dest_raw, ctx.stale_inbox_identity())?;
+    // Entries of the Inbox read over POP3 are the same messages under other
+    // ids: they must not count as copies already made for this folder.
+    let claimed = ctx
+        .store
+        .claimed_keys(job, &account, &task.dest_raw, POP3_INBOX)?;
     let mut dest = DestFolder::open(dst, task, claimed).await?;
     let metas = src.fetch_meta(Some(&pending)).await?;
     let mut found = Vec::new();

@@ -6,6 +6,52 @@
 
 use sha2::{Digest, Sha256};
 
+/// The header fields a content key is made of; the IMAP side fetches
+/// exactly these (`BODY.PEEK[HEADER.FIELDS (...)]`).
+pub const KEY_FIELDS: [&str; 7] = [
+    "message-id",
+    "date",
+    "from",
+    "to",
+    "cc",
+    "subject",
+    "in-reply-to",
+];
+
+/// The key fields picked out of a whole message (or its header), for
+/// sources that have no HEADER.FIELDS (POP3).
+pub fn key_fields_of(message: &[u8]) -> Vec<u8> {
+    let end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 2)
+        .or_else(|| message.windows(2).position(|w| w == b"\n\n").map(|i| i + 1))
+        .unwrap_or(message.len());
+    let mut out = Vec::new();
+    let mut keep = false;
+    for line in message[..end].split_inclusive(|&b| b == b'\n') {
+        if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            if keep {
+                out.extend_from_slice(line);
+            }
+            continue;
+        }
+        keep = line
+            .iter()
+            .position(|&b| b == b':')
+            .map(|c| {
+                String::from_utf8_lossy(&line[..c])
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .is_some_and(|name| KEY_FIELDS.contains(&name.as_str()));
+        if keep {
+            out.extend_from_slice(line);
+        }
+    }
+    out
+}
+
 /// Hex SHA-256 over the size and the normalized header fields.
 pub fn content_key(size: u64, header_fields: &[u8]) -> String {
     let mut fields = parse_fields(header_fields);
@@ -98,11 +144,36 @@ mod tests {
     }
 
     #[test]
+    fn key_fields_of_a_whole_message_match_what_imap_header_fields_return() {
+        let msg = b"Received: x\r\nSubject: Hi\r\n there\r\nX-Other: y\r\nMessage-ID: <1@a>\r\n\r\nSubject: not a header\r\n";
+        let fields = key_fields_of(msg);
+        assert_eq!(
+            fields,
+            b"Subject: Hi\r\n there\r\nMessage-ID: <1@a>\r\n".to_vec()
+        );
+        // What an IMAP server returns for HEADER.FIELDS ends in a blank line.
+        let imap = b"Subject: Hi\r\n there\r\nMessage-ID: <1@a>\r\n\r\n";
+        assert_eq!(content_key(9, &fields), content_key(9, imap));
+    }
+
+    #[test]
     fn describe_reads_date_from_subject() {
         let (d, f, s) = describe(b"Date: Mon, 1 Jan 2024\r\nFrom: a@b\r\nSubject: Hi\r\n\r\n");
         assert_eq!(
             (d.as_str(), f.as_str(), s.as_str()),
             ("Mon, 1 Jan 2024", "a@b", "Hi")
         );
+    }
+}
+
+#[cfg(test)]
+mod field_list {
+    #[test]
+    fn imap_fetches_exactly_the_key_fields() {
+        let imap: Vec<String> = crate::imap::HEADER_FIELDS
+            .split(' ')
+            .map(|f| f.to_ascii_lowercase())
+            .collect();
+        assert_eq!(imap, super::KEY_FIELDS.to_vec());
     }
 }

@@ -1,16 +1,17 @@
-//! One mailbox: connect both sides, plan folders, copy each with retries.
+//! One mailbox: connect, plan folders, copy each with retries. The Inbox is
+//! read over POP3 for POP3, POP3S and Auto jobs; every other folder over IMAP.
 
 use std::collections::HashSet;
 use std::time::Instant;
 
 use super::dest::{FolderState, Tally};
-use super::folder;
-use super::mapping::{self, Naming};
-use super::Ctx;
+use super::mapping::{self, FolderTask, Naming};
+use super::{folder, pop_inbox, Ctx};
 use crate::error::{ErrorClass, MailError};
-use crate::imap::{utf7, ImapClient};
+use crate::imap::{utf7, ImapClient, ListedFolder};
 use crate::job::UserEntry;
 use crate::outcome::{FolderOutcome, MailboxOutcome};
+use crate::pop3::Pop3Client;
 use crate::progress::Event;
 
 pub(crate) async fn run_mailbox(ctx: &Ctx, user: &UserEntry) -> MailboxOutcome {
@@ -36,18 +37,39 @@ pub(crate) async fn run_mailbox(ctx: &Ctx, user: &UserEntry) -> MailboxOutcome {
     outcome
 }
 
-async fn connect_pair(ctx: &Ctx, user: &UserEntry) -> Result<(ImapClient, ImapClient), MailError> {
-    let src = ImapClient::connect(&ctx.source_endpoint(), &ctx.source_login(user)).await?;
-    let dst = match ImapClient::connect(&ctx.destination_endpoint(), &ctx.destination_login(user))
-        .await
-    {
-        Ok(d) => d,
-        Err(e) => {
-            src.logout().await;
-            return Err(e);
+/// The long-lived connections of a mailbox: the destination, and the IMAP
+/// source when the job reads any folder over IMAP. POP3 sessions are opened
+/// for the Inbox only (POP3 servers may lock the mailbox while one is open).
+struct Conns {
+    imap: Option<ImapClient>,
+    dst: ImapClient,
+}
+
+impl Conns {
+    async fn open(ctx: &Ctx, user: &UserEntry) -> Result<Conns, MailError> {
+        let imap = match ctx.reads_imap() {
+            true => {
+                Some(ImapClient::connect(&ctx.source_endpoint(), &ctx.source_login(user)).await?)
+            }
+            false => None,
+        };
+        match ImapClient::connect(&ctx.destination_endpoint(), &ctx.destination_login(user)).await {
+            Ok(dst) => Ok(Conns { imap, dst }),
+            Err(e) => {
+                if let Some(imap) = imap {
+                    imap.logout().await;
+                }
+                Err(e)
+            }
         }
-    };
-    Ok((src, dst))
+    }
+
+    async fn close(self) {
+        if let Some(imap) = self.imap {
+            imap.logout().await;
+        }
+        self.dst.logout().await;
+    }
 }
 
 fn naming(c: &ImapClient) -> Naming {
@@ -57,20 +79,65 @@ fn naming(c: &ImapClient) -> Naming {
     }
 }
 
+/// Copies one folder, over POP3 when it is the Inbox of a job that reads the
+/// Inbox over POP3.
+async fn copy_one(
+    ctx: &Ctx,
+    user: &UserEntry,
+    conns: &mut Conns,
+    task: &FolderTask,
+    state: &mut FolderState,
+    tally: &mut Tally,
+) -> Result<(), MailError> {
+    let pop = ctx
+        .pop3_endpoint()
+        .filter(|_| task.source_name.eq_ignore_ascii_case("INBOX"));
+    match (pop, conns.imap.as_mut()) {
+        (Some(ep), _) => {
+            let mut pop =
+                Pop3Client::connect(&ep, &user.source_user, &user.source_password).await?;
+            let res =
+                pop_inbox::copy_pop_inbox(ctx, &mut pop, &mut conns.dst, task, state, tally).await;
+            pop.quit().await;
+            res
+        }
+        (None, Some(imap)) => {
+            folder::copy_folder(ctx, imap, &mut conns.dst, task, state, tally).await
+        }
+        (None, None) => unreachable!("a job without IMAP reads only the Inbox, over POP3"),
+    }
+}
+
 async fn copy_mailbox(
     ctx: &Ctx,
     user: &UserEntry,
     outcome: &mut MailboxOutcome,
 ) -> Result<(), MailError> {
-    let (mut src, mut dst) = connect_pair(ctx, user).await?;
-    let listed = src.list().await?;
-    let dst_listed = dst.list().await?;
-    let (src_naming, dst_naming) = (naming(&src), naming(&dst));
+    let mut conns = Conns::open(ctx, user).await?;
+    let (listed, src_naming, skip) = match conns.imap.as_mut() {
+        Some(imap) => (imap.list().await?, naming(imap), ctx.job.skip.clone()),
+        // POP3 has the Inbox only; folder skips don't apply (the job warns).
+        None => (
+            vec![ListedFolder {
+                raw: "INBOX".into(),
+                name: "INBOX".into(),
+                delimiter: None,
+                selectable: true,
+            }],
+            Naming {
+                prefix: String::new(),
+                delimiter: None,
+            },
+            Vec::new(),
+        ),
+    };
+    let dst_listed = conns.dst.list().await?;
+    let dst_naming = naming(&conns.dst);
     let tasks = mapping::plan(
         &listed,
         &src_naming,
         &dst_naming,
-        &ctx.job.skip,
+        &skip,
         &ctx.job.translations,
     );
 
@@ -84,8 +151,8 @@ async fn copy_mailbox(
         for name in names {
             let raw = utf7::encode(&name);
             if existing.insert(raw.clone()) {
-                dst.create(&raw).await?;
-                dst.subscribe(&raw).await?;
+                conns.dst.create(&raw).await?;
+                conns.dst.subscribe(&raw).await?;
             }
         }
     }
@@ -93,21 +160,21 @@ async fn copy_mailbox(
     let mut tally = Tally::new(&user.source_user);
     for task in tasks.iter().filter(|t| t.selectable) {
         if ctx.cancel.is_cancelled() {
+            conns.close().await;
             return Err(MailError::Cancelled);
         }
         let mut state = FolderState::default();
         let mut attempt = 0;
         let folder_error = loop {
-            let res =
-                folder::copy_folder(ctx, &mut src, &mut dst, task, &mut state, &mut tally).await;
-            let Err(e) = res else { break None };
+            let Err(e) = copy_one(ctx, user, &mut conns, task, &mut state, &mut tally).await else {
+                break None;
+            };
             match e.class() {
                 ErrorClass::FatalForMailbox => {
                     outcome
                         .folders
                         .push(state.finish(task, Some(e.to_string())));
-                    src.logout().await;
-                    dst.logout().await;
+                    conns.close().await;
                     return Err(e);
                 }
                 ErrorClass::Transient if attempt < ctx.opts.retries => {
@@ -119,8 +186,8 @@ async fn copy_mailbox(
                         reason: e.to_string(),
                     });
                     tokio::time::sleep(ctx.opts.backoff * 2u32.pow(attempt - 1)).await;
-                    match connect_pair(ctx, user).await {
-                        Ok((s, d)) => (src, dst) = (s, d),
+                    match Conns::open(ctx, user).await {
+                        Ok(fresh) => conns = fresh,
                         Err(e) if e.class() == ErrorClass::Transient => continue,
                         Err(e) => {
                             outcome
@@ -144,11 +211,10 @@ async fn copy_mailbox(
         outcome.folders.push(folder_outcome);
         if failed_transiently {
             // Retries are spent and the connections are likely dead: a
-            // fresh pair for the next folder, or stop the mailbox.
-            (src, dst) = connect_pair(ctx, user).await?;
+            // fresh set for the next folder, or stop the mailbox.
+            conns = Conns::open(ctx, user).await?;
         }
     }
-    src.logout().await;
-    dst.logout().await;
+    conns.close().await;
     Ok(())
 }

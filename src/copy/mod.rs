@@ -5,6 +5,8 @@ mod folder;
 pub mod key;
 mod mailbox;
 pub mod mapping;
+mod pop_date;
+mod pop_inbox;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use std::time::Duration;
 use crate::imap::{Endpoint, Login, Transport};
 use crate::job::{DestinationAuth, Job, MasterMethod, Protocol, Security, UserEntry};
 use crate::outcome::JobOutcome;
+use crate::pop3::{Pop3Endpoint, Pop3Transport};
 use crate::progress::{Event, Sink};
 use crate::store::{history, BeginError, JobRun, Store};
 
@@ -31,6 +34,8 @@ pub struct Options {
     pub retries: u32,
     /// First pause before a retry; doubles each time.
     pub backoff: Duration,
+    /// A POP3 message larger than this is not downloaded (and is reported).
+    pub max_message_bytes: u64,
 }
 
 impl Default for Options {
@@ -42,6 +47,7 @@ impl Default for Options {
             batch_messages: 200,
             retries: 3,
             backoff: Duration::from_secs(1),
+            max_message_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -74,13 +80,6 @@ impl Ctx {
         (self.sink)(&e)
     }
 
-    /// The ledger's name for the Inbox read the other way than this job
-    /// reads it (over POP3 vs over IMAP): its entries describe the same
-    /// messages under other ids, so they must not count as extra copies.
-    pub fn stale_inbox_identity(&self) -> &'static str {
-        crate::store::POP3_INBOX
-    }
-
     pub fn source_endpoint(&self) -> Endpoint {
         let s = &self.job.source;
         let (transport, protocol) = match s.protocol {
@@ -101,6 +100,40 @@ impl Ctx {
             protocol: protocol.label(),
             timeout: self.opts.timeout,
         }
+    }
+
+    /// The POP3 side of a POP3, POP3S or Auto job; `None` when the job reads
+    /// no folder over POP3 (IMAP jobs, and Auto with POP3 disabled).
+    pub fn pop3_endpoint(&self) -> Option<Pop3Endpoint> {
+        let s = &self.job.source;
+        let (transport, protocol) = match s.protocol {
+            Protocol::Pop3s => (Pop3Transport::Tls, Protocol::Pop3s),
+            Protocol::Pop3 | Protocol::Auto => (
+                Pop3Transport::Stls {
+                    allow_plaintext: s.allow_plaintext,
+                },
+                Protocol::Pop3,
+            ),
+            Protocol::Imap4 | Protocol::Imap4s => return None,
+        };
+        let ports = s.ports.usable(protocol);
+        if ports.is_empty() {
+            return None;
+        }
+        Some(Pop3Endpoint {
+            side: crate::error::Side::Source,
+            host: s.host.clone(),
+            ports,
+            transport,
+            certs: s.certs.clone(),
+            protocol: protocol.label(),
+            timeout: self.opts.timeout,
+        })
+    }
+
+    /// Whether any folder is read over IMAP (all but POP3 and POP3S jobs).
+    pub fn reads_imap(&self) -> bool {
+        !matches!(self.job.source.protocol, Protocol::Pop3 | Protocol::Pop3s)
     }
 
     pub fn destination_endpoint(&self) -> Endpoint {

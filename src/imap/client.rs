@@ -16,7 +16,7 @@ use crate::net::{self, NetError, Stream};
 use crate::secret::Secret;
 
 /// The header fields that, with the size, identify a message's content on
-/// both sides (the dedup key).
+/// both sides (the dedup key; `copy::key::KEY_FIELDS` lists the same).
 pub const HEADER_FIELDS: &str = "MESSAGE-ID DATE FROM TO CC SUBJECT IN-REPLY-TO";
 
 /// How the connection is secured.

@@ -5,11 +5,14 @@
 //! and from what a server calls them.
 
 use super::dovecot::Dovecot;
-use super::probe::{base64_encode, mutf7_decode, mutf7_encode, FetchedMessage, Probe};
+use super::probe::{base64_encode, mutf7_decode, mutf7_encode, quote, FetchedMessage, Probe};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::net::{Shutdown, TcpStream};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 /// What a migration must preserve of one message. Ordered, so a folder's
 /// facts can be compared as a sorted multiset.
@@ -350,6 +353,16 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
+
+    /// Uniform in 0..n (n > 0; the tiny modulo bias does not matter here).
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
 }
 
 /// Creates the standard corpus in `user`'s mailbox (which should be empty)
@@ -381,6 +394,607 @@ pub fn seed_standard_corpus(server: &Dovecot, user: &str, password: &str) -> Cor
     }
     probe.logout();
     CorpusSummary { folders }
+}
+
+// --------------------------------------------------------- bench account --
+
+/// What `seed_bench_account` stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BenchSummary {
+    pub messages: usize,
+    /// The sum of the message sizes (what RFC822.SIZE reports).
+    pub bytes: u64,
+    /// Logical path -> (messages, bytes), for every bench folder.
+    pub folders: BTreeMap<String, (usize, u64)>,
+    /// Messages in the size classes 1-20 KB, 20-200 KB, 0.5-4 MB.
+    pub by_class: [usize; 3],
+}
+
+/// The bench account's folders (logical paths) and the share of messages,
+/// in percent, each one gets. Parents come before their children.
+pub const BENCH_FOLDERS: [(&str, u32); 10] = [
+    ("INBOX", 30),
+    ("Sent", 12),
+    ("Drafts", 2),
+    ("Archive", 8),
+    ("Archive/2019", 10),
+    ("Archive/2020", 10),
+    ("Projects", 5),
+    ("Projects/Alpha", 8),
+    ("Projects/Beta", 7),
+    ("Newsletters", 8),
+];
+
+const KB: u64 = 1000;
+const MB: u64 = 1000 * KB;
+/// Size classes: (share of messages in percent, smallest, largest).
+const BENCH_CLASSES: [(u64, u64, u64); 3] = [
+    (80, KB, 20 * KB),
+    (17, 20 * KB, 200 * KB),
+    (3, 500 * KB, 4 * MB),
+];
+const BENCH_MIN: u64 = KB;
+const BENCH_MAX: u64 = 4 * MB;
+
+/// Fills `user`'s (empty) mailbox with `messages` generated messages of
+/// `target_bytes` in all (within 5%; exactly the sum of sizes planned), in
+/// the ten `BENCH_FOLDERS`. Deterministic for given arguments: the same
+/// bodies, dates and flags every time.
+///
+/// Sizes run from 1 KB to 4 MB in three classes, log-uniform within each:
+/// small 1-20 KB (plain text), medium 20-200 KB (half with a base64
+/// attachment), large 0.5-4 MB (attachment). At ~69 KB a message the
+/// classes hold 80%, 17% and 3% of the messages; for another average the
+/// shares of medium and large scale together (2,000 messages / 66 MB:
+/// 91.4%, 7.3%, 1.3%), so that the sizes keep their spread instead of
+/// piling up at the class bounds. A last tweak of the shape hits
+/// `target_bytes`; past what the classes allow, all sizes are scaled (and
+/// clamped to 1 KB - 4 MB). Every message is RFC 5322 with
+/// CRLF line ends, its own Message-ID, Date, From, To and Subject; about
+/// three in four are `\Seen`, some `\Answered`, `\Flagged`, `$Forwarded`;
+/// those in Drafts are `\Draft`. INTERNALDATE is the Date header's instant
+/// and grows with the UID in each folder.
+///
+/// Fast: one connection per folder, MULTIAPPEND batches with LITERAL+
+/// literals, all batches in flight at once (2,000 messages / 66 MB take a
+/// few seconds).
+pub fn seed_bench_account(
+    server: &Dovecot,
+    user: &str,
+    password: &str,
+    messages: usize,
+    target_bytes: u64,
+) -> BenchSummary {
+    let plan = bench_plan(messages, target_bytes);
+    let mut probe = Probe::login(server.imap_port(), user, password);
+    let (prefix, delimiter) = probe.namespace();
+    let delimiter = delimiter.expect("a flat namespace");
+    let raw: Vec<String> = BENCH_FOLDERS
+        .iter()
+        .map(|(path, _)| raw_name(path, &prefix, delimiter))
+        .collect();
+    for name in &raw[1..] {
+        probe.create(name);
+    }
+    probe.logout();
+
+    let port = server.imap_port();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = raw
+            .iter()
+            .enumerate()
+            .map(|(f, name)| {
+                let mine: Vec<&BenchMessage> = plan.iter().filter(|m| m.folder == f).collect();
+                scope.spawn(move || append_pipelined(port, user, password, name, &mine))
+            })
+            .collect();
+        for (worker, (path, _)) in workers.into_iter().zip(BENCH_FOLDERS) {
+            if let Err(e) = worker.join().expect("bench seeding thread panicked") {
+                panic!("seeding {path:?} for {user}: {e}");
+            }
+        }
+    });
+
+    let mut folders = BTreeMap::new();
+    for (f, (path, _)) in BENCH_FOLDERS.iter().enumerate() {
+        let mine = plan.iter().filter(|m| m.folder == f);
+        let entry: &mut (usize, u64) = folders.entry(path.to_string()).or_default();
+        for m in mine {
+            entry.0 += 1;
+            entry.1 += m.size;
+        }
+    }
+    let mut by_class = [0; 3];
+    for m in &plan {
+        by_class[m.class] += 1;
+    }
+    BenchSummary {
+        messages: plan.len(),
+        bytes: plan.iter().map(|m| m.size).sum(),
+        folders,
+        by_class,
+    }
+}
+
+/// One planned bench message; its content follows from `seed`.
+struct BenchMessage {
+    index: usize,
+    folder: usize,
+    class: usize,
+    size: u64,
+    /// Seconds since the epoch, and the zone shown, in minutes.
+    time: i64,
+    zone: i64,
+    flags: Vec<&'static str>,
+    attachment: bool,
+    seed: u64,
+}
+
+/// Classes, folders, dates, flags and sizes of every message, in APPEND
+/// order (by date within a folder).
+fn bench_plan(messages: usize, target_bytes: u64) -> Vec<BenchMessage> {
+    let mut rng = Rng(0x6265_6e63_685f_7631 ^ messages as u64);
+    // Class counts (see above), shuffled.
+    let mean = |(_, lo, hi): (u64, u64, u64)| (hi - lo) as f64 / (hi as f64 / lo as f64).ln();
+    let [small, medium, large] = BENCH_CLASSES.map(mean);
+    let share = |c: usize| BENCH_CLASSES[c].0 as f64 / 100.0;
+    let wanted = target_bytes as f64 / messages.max(1) as f64;
+    let f = (wanted - small) / (share(1) * (medium - small) + share(2) * (large - small));
+    let f = f.clamp(0.0, 1.0 / (share(1) + share(2)));
+    let count = |c: usize| (messages as f64 * share(c) * f).round() as usize;
+    let (large, mid) = (count(2), count(1));
+    let mut classes: Vec<usize> = (0..messages)
+        .map(|i| match i {
+            i if i < large => 2,
+            i if i < large + mid => 1,
+            _ => 0,
+        })
+        .collect();
+    for i in (1..classes.len()).rev() {
+        classes.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let units: Vec<f64> = (0..messages).map(|_| rng.unit()).collect();
+    let sizes = bench_sizes(&classes, &units, target_bytes);
+
+    const ZONES: [i64; 10] = [0, -420, 120, -240, 330, 540, -210, 765, -720, 60];
+    let total_weight: u32 = BENCH_FOLDERS.iter().map(|(_, w)| w).sum();
+    let mut plan: Vec<BenchMessage> = (0..messages)
+        .map(|index| {
+            let mut pick = rng.below(u64::from(total_weight)) as u32;
+            let folder = BENCH_FOLDERS
+                .iter()
+                .position(|&(_, w)| {
+                    let hit = pick < w;
+                    pick = pick.saturating_sub(w);
+                    hit
+                })
+                .unwrap();
+            // Archive/2019 and /2020 hold their year, Archive older mail,
+            // the rest 2021 to 2025.
+            let year = |y: i64| days_from_civil(y, 1, 1) * 86400;
+            let (from, to) = match BENCH_FOLDERS[folder].0 {
+                "Archive" => (year(2008), year(2019)),
+                "Archive/2019" => (year(2019), year(2020)),
+                "Archive/2020" => (year(2020), year(2021)),
+                _ => (year(2021), year(2026)),
+            };
+            let zone = ZONES[rng.below(ZONES.len() as u64) as usize];
+            // An instant whose local date (in `zone`) is in the range.
+            let time = from + rng.below((to - from) as u64) as i64 - zone * 60;
+            let roll = rng.below(100);
+            let mut flags = Vec::new();
+            match BENCH_FOLDERS[folder].0 {
+                "Drafts" => flags.push("\\Draft"),
+                "Sent" => flags.push("\\Seen"),
+                _ if roll < 75 => flags.push("\\Seen"),
+                _ => {}
+            }
+            if roll % 10 == 3 {
+                flags.push("\\Answered");
+            }
+            if roll % 20 == 7 {
+                flags.push("\\Flagged");
+            }
+            if roll % 33 == 5 {
+                flags.push("$Forwarded");
+            }
+            let attachment = match classes[index] {
+                2 => true,
+                1 => rng.below(2) == 0,
+                _ => false,
+            };
+            BenchMessage {
+                index,
+                folder,
+                class: classes[index],
+                size: sizes[index],
+                time,
+                zone,
+                flags,
+                attachment: attachment && sizes[index] >= 8 * KB,
+                seed: rng.next(),
+            }
+        })
+        .collect();
+    plan.sort_by_key(|m| (m.folder, m.time, m.index));
+    let total: u64 = plan.iter().map(|m| m.size).sum();
+    let off = total.abs_diff(target_bytes) as f64 / target_bytes.max(1) as f64;
+    assert!(
+        messages == 0 || off <= 0.05,
+        "bench: {messages} messages cannot make {target_bytes} bytes \
+         (1 KB to 4 MB each); got {total}"
+    );
+    plan
+}
+
+/// Message sizes for the classes and uniform draws: within a class,
+/// lo * (hi/lo)^(u^k), with k found so that the total meets the target;
+/// if no k can, everything is scaled by s (and clamped to 1 KB - 4 MB).
+fn bench_sizes(classes: &[usize], units: &[f64], target: u64) -> Vec<u64> {
+    let sizes = |k: f64, s: f64| -> Vec<u64> {
+        classes
+            .iter()
+            .zip(units)
+            .map(|(&c, &u)| {
+                let (_, lo, hi) = BENCH_CLASSES[c];
+                let v = lo as f64 * (hi as f64 / lo as f64).powf(u.powf(k)) * s;
+                (v.round() as u64).clamp(BENCH_MIN, BENCH_MAX)
+            })
+            .collect()
+    };
+    let total = |k: f64, s: f64| sizes(k, s).iter().sum::<u64>() as f64;
+    let target = target as f64;
+    // Bisection (geometric) for an increasing f: f(x) ~ target in [lo, hi].
+    let solve = |f: &dyn Fn(f64) -> f64, mut lo: f64, mut hi: f64| {
+        for _ in 0..60 {
+            let mid = (lo * hi).sqrt();
+            match f(mid) < target {
+                true => lo = mid,
+                false => hi = mid,
+            }
+        }
+        (lo * hi).sqrt()
+    };
+    let (k_min, k_max) = (1.0 / 64.0, 64.0);
+    if total(k_max, 1.0) > target {
+        // Too many bytes even at the classes' low ends: shrink everything.
+        let s = solve(&|s| total(k_max, s), 1e-6, 1.0);
+        return sizes(k_max, s);
+    }
+    if total(k_min, 1.0) < target {
+        let s = solve(&|s| total(k_min, s), 1.0, 1e6);
+        return sizes(k_min, s);
+    }
+    // The total shrinks as k grows: solve for 1/k.
+    let x = solve(&|x| total(1.0 / x, 1.0), 1.0 / k_max, 1.0 / k_min);
+    sizes(1.0 / x, 1.0)
+}
+
+const BENCH_SENDERS: [&str; 8] = [
+    "Bob Example <bob@example.test>",
+    "Carol Jones <carol@example.test>",
+    "Dave Smith <dave@lists.example.test>",
+    "Erin O'Brien <erin@example.org>",
+    "Frank Miller <frank@corp.example>",
+    "Grace Lee <grace@example.net>",
+    "Heidi Novak <heidi@example.test>",
+    "Weekly News <news@newsletter.example>",
+];
+const BENCH_USER: &str = "Bench User <bench@example.test>";
+
+/// The message's bytes: exactly `m.size` of them.
+fn bench_message(m: &BenchMessage, folder: &str) -> Vec<u8> {
+    let mut rng = Rng(m.seed);
+    let sender = BENCH_SENDERS[rng.below(BENCH_SENDERS.len() as u64) as usize];
+    let (from, to) = match folder {
+        "Sent" | "Drafts" => (BENCH_USER, sender),
+        _ => (sender, BENCH_USER),
+    };
+    let words: Vec<&str> = (0..3 + rng.below(5))
+        .map(|_| BENCH_WORDS[rng.below(BENCH_WORDS.len() as u64) as usize])
+        .collect();
+    let boundary = format!("=_bench_{:x}", m.seed);
+    let mut out = Vec::with_capacity(m.size as usize);
+    let mut put = |s: &str| out.extend_from_slice(s.as_bytes());
+    put(&format!("From: {from}\r\nTo: {to}\r\n"));
+    put(&format!(
+        "Subject: {} (#{})\r\n",
+        words.join(" "),
+        m.index + 1
+    ));
+    put(&format!("Date: {}\r\n", rfc5322_date(m.time, m.zone)));
+    put(&format!(
+        "Message-ID: <bench-{}.{:08x}@mailferry.test>\r\nMIME-Version: 1.0\r\n",
+        m.index + 1,
+        m.seed as u32
+    ));
+    let first = format!(
+        "Bench message {} in {folder}, {} bytes.\r\n",
+        m.index + 1,
+        m.size
+    );
+    if !m.attachment {
+        put("Content-Type: text/plain; charset=us-ascii\r\n");
+        put("Content-Transfer-Encoding: 7bit\r\n\r\n");
+        put(&first);
+        let left = (m.size as usize).checked_sub(out.len());
+        let left = left.unwrap_or_else(|| panic!("bench: {} bytes is too small", m.size));
+        fill_text(&mut out, left, &mut rng);
+    } else {
+        put(&format!(
+            "Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n"
+        ));
+        put(&format!("--{boundary}\r\n"));
+        put("Content-Type: text/plain; charset=us-ascii\r\n");
+        put("Content-Transfer-Encoding: 7bit\r\n\r\n");
+        put(&first);
+        let name = format!("file-{}.bin", m.index + 1);
+        let head = format!(
+            "--{boundary}\r\nContent-Type: application/octet-stream; name=\"{name}\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\
+             Content-Disposition: attachment; filename=\"{name}\"\r\n\r\n"
+        );
+        let tail = format!("--{boundary}--\r\n");
+        let room = m.size as usize - out.len() - head.len() - tail.len();
+        // About 5% (200 B to 4 KB) of text, the rest whole base64 lines.
+        let text = (room / 20).clamp(200, 4000);
+        let lines = (room - text) / BASE64_LINE;
+        fill_text(&mut out, room - lines * BASE64_LINE, &mut rng);
+        out.extend_from_slice(head.as_bytes());
+        let pool = base64_pool();
+        let mut at = rng.below((pool.len() / BASE64_LINE) as u64) as usize * BASE64_LINE;
+        let mut want = lines * BASE64_LINE;
+        while want > 0 {
+            let n = want.min(pool.len() - at);
+            out.extend_from_slice(&pool[at..at + n]);
+            want -= n;
+            at = 0;
+        }
+        out.extend_from_slice(tail.as_bytes());
+    }
+    assert_eq!(out.len() as u64, m.size, "bench message {}", m.index);
+    out
+}
+
+/// Appends exactly `len` bytes of ASCII text lines (at most 78 bytes each)
+/// ending in CRLF; `len` >= 2.
+fn fill_text(out: &mut Vec<u8>, len: usize, rng: &mut Rng) {
+    let pool = text_pool();
+    let starts = &pool.1;
+    let mut at = starts[rng.below(starts.len() as u64) as usize];
+    let mut want = len - 2;
+    while want > 0 {
+        let n = want.min(pool.0.len() - at);
+        out.extend_from_slice(&pool.0[at..at + n]);
+        want -= n;
+        at = 0;
+    }
+    // A cut between CR and LF would leave a bare CR.
+    if out.last() == Some(&b'\r') {
+        *out.last_mut().unwrap() = b'.';
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+const BENCH_WORDS: [&str; 24] = [
+    "mail",
+    "ferry",
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "IMAP",
+    "folder",
+    "message",
+    "report",
+    "a",
+    "of",
+    "and",
+    "to",
+    "meeting",
+    "migration",
+    "byte",
+    "exact",
+    "budget",
+    "draft",
+    "invoice",
+    "review",
+    "schedule",
+    "notes",
+];
+
+/// ~256 KB of text lines and where each line starts.
+fn text_pool() -> &'static (Vec<u8>, Vec<usize>) {
+    static POOL: OnceLock<(Vec<u8>, Vec<usize>)> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let mut rng = Rng(0x7465_7874);
+        let (mut text, mut starts) = (Vec::new(), Vec::new());
+        while text.len() < 256 << 10 {
+            starts.push(text.len());
+            let width = 60 + rng.below(15) as usize;
+            let mut line = String::new();
+            while line.len() < width {
+                if !line.is_empty() {
+                    line.push(' ');
+                }
+                line += BENCH_WORDS[rng.below(BENCH_WORDS.len() as u64) as usize];
+            }
+            text.extend_from_slice(line.as_bytes());
+            text.extend_from_slice(b".\r\n");
+        }
+        (text, starts)
+    })
+}
+
+/// 76 base64 characters and CRLF: 57 random bytes.
+const BASE64_LINE: usize = 78;
+
+/// ~2 MB of base64 lines of random bytes, without padding (so any run of
+/// whole lines is valid base64).
+fn base64_pool() -> &'static [u8] {
+    static POOL: OnceLock<Vec<u8>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let mut rng = Rng(0x6261_7365_3634);
+        let mut pool = Vec::with_capacity(2 << 20);
+        let mut raw = [0u8; 57 * 64];
+        while pool.len() < 2 << 20 {
+            for chunk in raw.chunks_mut(8) {
+                let n = chunk.len();
+                chunk.copy_from_slice(&rng.next().to_le_bytes()[..n]);
+            }
+            let encoded = base64_encode(&raw);
+            for line in encoded.as_bytes().chunks(76) {
+                pool.extend_from_slice(line);
+                pool.extend_from_slice(b"\r\n");
+            }
+        }
+        pool
+    })
+}
+
+/// "Tue, 15 Jun 2010 08:30:00 -0700" for an instant shown in `zone`
+/// (minutes east of UTC).
+fn rfc5322_date(time: i64, zone: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    let local = time + zone * 60;
+    let days = local.div_euclid(86400);
+    let weekday = DAYS[days.rem_euclid(7) as usize];
+    format!("{weekday}, {}", imap_date(time, zone).replacen('-', " ", 2))
+}
+
+/// "15-Jun-2010 08:30:00 -0700": an IMAP date-time (INTERNALDATE).
+fn imap_date(time: i64, zone: i64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let local = time + zone * 60;
+    let (y, m, d) = civil_from_days(local.div_euclid(86400));
+    let secs = local.rem_euclid(86400);
+    let (h, mi, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let sign = if zone < 0 { '-' } else { '+' };
+    let (zh, zm) = (zone.abs() / 60, zone.abs() % 60);
+    let month = MONTHS[m as usize - 1];
+    format!("{d:02}-{month}-{y} {h:02}:{mi:02}:{s:02} {sign}{zh:02}{zm:02}")
+}
+
+/// Appends `messages` to `folder` over one connection of its own: MULTIAPPEND
+/// batches with LITERAL+ (non-synchronizing) literals, all sent without
+/// waiting; a second thread reads the completions meanwhile.
+fn append_pipelined(
+    port: u16,
+    user: &str,
+    password: &str,
+    raw_folder: &str,
+    messages: &[&BenchMessage],
+) -> Result<(), String> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = read_line(&mut reader)?;
+    if line.contains("Waiting for authentication") {
+        line = read_line(&mut reader)?;
+    }
+    if !line.starts_with("* OK") {
+        return Err(format!("greeting: {}", line.trim_end()));
+    }
+    let login = format!("l LOGIN {} {}\r\n", quote(user), quote(password));
+    (&stream)
+        .write_all(login.as_bytes())
+        .map_err(|e| e.to_string())?;
+    while !line.starts_with("l ") {
+        line = read_line(&mut reader)?;
+    }
+    if !line.starts_with("l OK") {
+        return Err(format!("login: {}", line.trim_end()));
+    }
+    let caps = line.to_ascii_uppercase();
+    if !caps.contains("LITERAL+") || !caps.contains("MULTIAPPEND") {
+        return Err(format!("no LITERAL+ or MULTIAPPEND: {}", line.trim_end()));
+    }
+
+    // Batches of up to 100 messages or 8 MB: one transaction each.
+    let mut batches: Vec<&[&BenchMessage]> = Vec::new();
+    let mut rest = messages;
+    while !rest.is_empty() {
+        let mut bytes = 0;
+        let n = rest
+            .iter()
+            .take(100)
+            .take_while(|m| {
+                bytes += m.size;
+                bytes <= 8 * MB || bytes == m.size
+            })
+            .count();
+        batches.push(&rest[..n]);
+        rest = &rest[n..];
+    }
+    let expected = batches.len();
+
+    std::thread::scope(|scope| {
+        let completions = scope.spawn(move || {
+            let mut done = 0;
+            let mut result = Ok(());
+            while done < expected && result.is_ok() {
+                result = match read_line(&mut reader) {
+                    Err(e) => Err(format!("after {done} of {expected} batches: {e}")),
+                    Ok(line) if line.starts_with('b') => {
+                        done += 1;
+                        match line.split(' ').nth(1) == Some("OK") {
+                            true => Ok(()),
+                            false => Err(format!("APPEND: {}", line.trim_end())),
+                        }
+                    }
+                    Ok(_) => Ok(()),
+                };
+            }
+            if result.is_err() {
+                // Unblock the writer, should the server have stopped reading.
+                let _ = reader.get_ref().shutdown(Shutdown::Both);
+            }
+            result
+        });
+        let mut out = BufWriter::with_capacity(1 << 20, &stream);
+        let folder = BENCH_FOLDERS[messages[0].folder].0;
+        let mut sent: Result<(), String> = Ok(());
+        for (i, batch) in batches.iter().enumerate() {
+            let mut command = format!("b{i} APPEND {}", quote(raw_folder)).into_bytes();
+            for m in *batch {
+                let body = bench_message(m, folder);
+                let date = imap_date(m.time, m.zone);
+                let flags = m.flags.join(" ");
+                command.extend(format!(" ({flags}) \"{date}\" {{{}+}}\r\n", body.len()).bytes());
+                command.extend_from_slice(&body);
+            }
+            command.extend_from_slice(b"\r\n");
+            if let Err(e) = out.write_all(&command) {
+                sent = Err(e.to_string());
+                break;
+            }
+        }
+        if sent.is_ok() {
+            sent = out.flush().map_err(|e| e.to_string());
+        }
+        drop(out);
+        let result = completions.join().expect("completion reader panicked");
+        let _ = (&stream).write_all(b"z LOGOUT\r\n");
+        let _ = stream.shutdown(Shutdown::Both);
+        // The server's answer says more than a broken pipe.
+        result.and(sent.map_err(|e| format!("sending: {e}")))
+    })
+}
+
+fn read_line(reader: &mut BufReader<TcpStream>) -> Result<String, String> {
+    let mut line = String::new();
+    match reader.read_line(&mut line) {
+        Ok(0) => Err("connection closed".to_string()),
+        Ok(_) => Ok(line),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Logical path -> the server's name (prefix, delimiter, modified UTF-7).
@@ -611,7 +1225,14 @@ pub fn parse_internaldate(s: &str) -> i64 {
 /// Seconds since the epoch -> "2010-06-15T15:30:00Z".
 pub fn format_utc(epoch: i64) -> String {
     let (days, secs) = (epoch.div_euclid(86400), epoch.rem_euclid(86400));
-    // Inverse of days_from_civil (H. Hinnant's algorithm).
+    let (y, m, d) = civil_from_days(days);
+    let (h, mi, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+/// Days since the epoch -> (year, month, day): the inverse of
+/// days_from_civil (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -620,9 +1241,7 @@ pub fn format_utc(epoch: i64) -> String {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let (h, mi, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {

@@ -37,6 +37,11 @@ pub struct JobSpec {
     pub users: String,
     pub skip: String,
     pub translate: String,
+    /// Replaces the generated `ports = ...` line of `[source]` when set
+    /// (Auto jobs name two protocols' ports).
+    pub ports_line: Option<String>,
+    /// More `[source]` lines, e.g. `allow_plaintext = true`.
+    pub source_extra: String,
 }
 
 impl JobSpec {
@@ -56,6 +61,8 @@ impl JobSpec {
             users: users.to_string(),
             skip: String::new(),
             translate: String::new(),
+            ports_line: None,
+            source_extra: String::new(),
         }
     }
 
@@ -68,14 +75,20 @@ impl JobSpec {
             q(&self.source_host),
             q(self.source_protocol)
         );
-        t += &format!(
-            "ports = {{ {} = [{}] }}\n",
-            self.source_protocol,
-            ports.join(", ")
-        );
+        match &self.ports_line {
+            Some(line) => t += &format!("{line}\n"),
+            None => {
+                t += &format!(
+                    "ports = {{ {} = [{}] }}\n",
+                    self.source_protocol,
+                    ports.join(", ")
+                )
+            }
+        }
         if let Some(ca) = &self.source_ca {
             t += &format!("ca_file = {}\n", q(&ca.display().to_string()));
         }
+        t += &self.source_extra;
         t += &format!(
             "\n[destination]\nhost = {}\nport = {}\nsecurity = {}\n",
             q(&self.dest_host),

@@ -1,0 +1,166 @@
+//! The Inbox read over POP3: every message by UIDL, dated from its headers,
+//! matched against the destination by content key after download (POP3 has
+//! no cheap header fetch, and its LIST sizes are not always exact).
+
+use std::collections::HashMap;
+
+use super::dest::{self, DestFolder, FolderState, Outgoing, Tally};
+use super::key::{content_key, key_fields_of};
+use super::mapping::FolderTask;
+use super::{pop_date, Ctx};
+use crate::error::MailError;
+use crate::imap::ImapClient;
+use crate::pop3::Pop3Client;
+use crate::store::{LedgerEntry, POP3_INBOX};
+
+/// The ledger folder of the Inbox read over IMAP: its entries are the same
+/// messages under other ids, so they don't count as copies here.
+const IMAP_INBOX: &str = "INBOX";
+
+pub(crate) async fn copy_pop_inbox(
+    ctx: &Ctx,
+    pop: &mut Pop3Client,
+    dst: &mut ImapClient,
+    task: &FolderTask,
+    state: &mut FolderState,
+    tally: &mut Tally,
+) -> Result<(), MailError> {
+    let account = tally.account.clone();
+    let job = ctx.job_name.as_str();
+    let uidl = pop.uidl().await?;
+    let ledger = ctx.store.folder_ledger(job, &account, POP3_INBOX, 0)?;
+    let mut pending = Vec::new();
+    for (msgno, uid) in uidl {
+        if ledger.ids.contains(&uid) {
+            state.present(&uid);
+        } else {
+            pending.push((msgno, uid));
+        }
+    }
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let sizes: HashMap<u32, u64> = pop.list().await?.into_iter().collect();
+    let claimed = ctx
+        .store
+        .claimed_keys(job, &account, &task.dest_raw, IMAP_INBOX)?;
+    let mut dest = DestFolder::open(dst, task, claimed).await?;
+    let size_of = |msgno: &u32| sizes.get(msgno).copied().unwrap_or(0);
+    for (msgno, uid) in &pending {
+        state.plan(tally, uid, size_of(msgno));
+    }
+    dest::announce(
+        ctx,
+        tally,
+        task,
+        pending.len() as u64,
+        pending.iter().map(|(n, _)| size_of(n)).sum(),
+    );
+    let record = |entries: &[LedgerEntry]| {
+        ctx.store
+            .record(job, &account, POP3_INBOX, 0, &task.dest_raw, entries)
+    };
+
+    for batch in batches(
+        &pending,
+        &size_of,
+        ctx.opts.batch_bytes,
+        ctx.opts.batch_messages,
+    ) {
+        if ctx.cancel.is_cancelled() {
+            return Err(MailError::Cancelled);
+        }
+        let msgnos: Vec<u32> = batch.iter().map(|(n, _)| *n).collect();
+        let fetched = pop
+            .retr_many(&msgnos, ctx.opts.max_message_bytes as usize)
+            .await?;
+        let mut found = Vec::new();
+        let mut outgoing = Vec::new();
+        for ((_, uid), body) in batch.iter().zip(fetched) {
+            let body = match body {
+                Ok(b) => b,
+                Err(e) => {
+                    dest::source_failure(state, uid, &[], e.to_string());
+                    continue;
+                }
+            };
+            let header_fields = key_fields_of(&body);
+            let key = content_key(body.len() as u64, &header_fields);
+            if dest.take(&key) {
+                state.present(uid);
+                found.push(LedgerEntry {
+                    id: uid.clone(),
+                    dest_uid: None,
+                    content_key: key,
+                });
+                continue;
+            }
+            outgoing.push(Outgoing {
+                id: uid.clone(),
+                internal_date: pop_date::internal_date(&body),
+                header_fields,
+                flags: Vec::new(),
+                body,
+            });
+        }
+        record(&found)?;
+        let delivered = dest.deliver(dst, &outgoing, state, tally).await?;
+        let entries: Vec<LedgerEntry> = delivered
+            .into_iter()
+            .map(|d| LedgerEntry {
+                id: d.id,
+                dest_uid: d.dest_uid,
+                content_key: d.content_key,
+            })
+            .collect();
+        record(&entries)?;
+        ctx.emit(tally.event(&task.source_name));
+    }
+    Ok(())
+}
+
+/// Batches bounded in (listed) bytes and count.
+fn batches<'a>(
+    msgs: &'a [(u32, String)],
+    size_of: &dyn Fn(&u32) -> u64,
+    max_bytes: u64,
+    max_count: usize,
+) -> Vec<&'a [(u32, String)]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, (n, _)) in msgs.iter().enumerate() {
+        let size = size_of(n);
+        if i > start && (i - start >= max_count || bytes + size > max_bytes) {
+            out.push(&msgs[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < msgs.len() {
+        out.push(&msgs[start..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pop_batches_respect_bytes_and_count() {
+        let msgs: Vec<(u32, String)> = (1..=5).map(|n| (n, format!("u{n}"))).collect();
+        let sizes = |n: &u32| [0, 10, 10, 10, 100, 5][*n as usize];
+        let lens: Vec<usize> = batches(&msgs, &sizes, 25, 10)
+            .iter()
+            .map(|b| b.len())
+            .collect();
+        assert_eq!(lens, vec![2, 1, 1, 1]);
+        let lens: Vec<usize> = batches(&msgs, &sizes, 1000, 2)
+            .iter()
+            .map(|b| b.len())
+            .collect();
+        assert_eq!(lens, vec![2, 2, 1]);
+        assert!(batches(&[], &sizes, 10, 10).is_empty());
+    }
+}

@@ -1,0 +1,850 @@
+//! The POP3 session: connecting, securing, logging in, and the read-only
+//! commands a migration needs.
+
+use base64::Engine as _;
+
+use super::wire::{self, Body, Status, Wire, WireError};
+use super::{Fetched, Pop3Endpoint, Pop3MessageError, Pop3Transport};
+use crate::error::{MailError, Place};
+use crate::net::{self, NetError, Stream};
+use crate::secret::Secret;
+
+/// Capability lists and the like.
+const CAPA_LIMIT: usize = 64 * 1024;
+/// LIST and UIDL of even a huge mailbox (a line is at most ~80 bytes).
+const LISTING_LIMIT: usize = 64 << 20;
+/// The header of one message (TOP).
+const TOP_LIMIT: usize = 8 << 20;
+/// RETR commands sent ahead when pipelining; up to twice this many are in
+/// flight, a few kilobytes, so neither side can block the other.
+const PIPELINE_WINDOW: usize = 64;
+/// RFC 5034: an AUTH command line with its initial response.
+const MAX_AUTH_LINE: usize = 255;
+
+/// How to log in, chosen from the greeting, CAPA and the transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Method {
+    Apop(String),
+    SaslPlain,
+    UserPass,
+}
+
+/// A logged-in POP3 connection. It never sends DELE.
+pub struct Pop3Client {
+    wire: Wire<Stream>,
+    place: Place,
+    user: String,
+    /// CAPA lines, upper-cased; `None` when the server has no CAPA.
+    caps: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for Pop3Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pop3Client({})", self.place)
+    }
+}
+
+impl Pop3Client {
+    /// Connects (trying each port in turn), secures and logs in.
+    ///
+    /// The order, after the `+OK` greeting (whose APOP timestamp is kept)
+    /// and CAPA (an `-ERR` from an old server is fine):
+    ///
+    /// 1. [`Pop3Transport::Tls`]: TLS from the first byte, go to 3.
+    /// 2. [`Pop3Transport::Stls`] on the plain connection:
+    ///    - CAPA lists STLS: STLS, TLS handshake, CAPA again, go to 3;
+    ///    - else the greeting has an APOP timestamp: APOP (the password
+    ///      itself is never sent);
+    ///    - else, only with `allow_plaintext`: USER/PASS in plaintext;
+    ///    - else [`MailError::PlaintextRefused`], and nothing was sent.
+    /// 3. Over TLS: `AUTH PLAIN` when CAPA lists `SASL ... PLAIN` (initial
+    ///    response on the command line if that fits 255 octets, and the
+    ///    two-step form otherwise or when the server answers `+ `); else
+    ///    USER/PASS.
+    ///
+    /// A refused login is [`MailError::Login`] with the server's `-ERR`
+    /// line. CAPA is asked once more after login, since capabilities may
+    /// change then (RFC 2449).
+    pub async fn connect(
+        ep: &Pop3Endpoint,
+        user: &str,
+        password: &Secret,
+    ) -> Result<Pop3Client, MailError> {
+        let mut last = NetError::Refused;
+        for &port in &ep.ports {
+            let place = Place {
+                side: ep.side,
+                host: ep.host.clone(),
+                port,
+                protocol: ep.protocol,
+            };
+            let tcp = match net::connect_tcp(&ep.host, port).await {
+                Ok(tcp) => tcp,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
+            let stream = match ep.transport {
+                Pop3Transport::Tls => secure(tcp, ep, &place).await?,
+                Pop3Transport::Stls { .. } => Stream::Plain(tcp),
+            };
+            let client = Pop3Client {
+                wire: Wire::new(stream, ep.timeout),
+                place,
+                user: user.to_string(),
+                caps: None,
+            };
+            return client.start(ep, password).await;
+        }
+        Err(MailError::Connect {
+            side: ep.side,
+            host: ep.host.clone(),
+            ports: ep
+                .ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            protocol: ep.protocol,
+            reason: last,
+        })
+    }
+
+    async fn start(mut self, ep: &Pop3Endpoint, password: &Secret) -> Result<Self, MailError> {
+        let doing = "waiting for the server's greeting";
+        let greeting = self
+            .wire
+            .read_line()
+            .await
+            .map_err(|e| self.wire_err(doing, e))?;
+        match wire::status(&greeting) {
+            Some(Status::Ok) => {}
+            Some(Status::Err) => {
+                return Err(MailError::Refused {
+                    place: self.place,
+                    command: "the connection".into(),
+                    server_text: String::from_utf8_lossy(&greeting).into_owned(),
+                })
+            }
+            _ => {
+                return Err(self.protocol(
+                    doing,
+                    format!(
+                        "this does not look like a POP3 server [{}]",
+                        wire::excerpt(&greeting)
+                    ),
+                ))
+            }
+        }
+        self.capa().await?;
+        let method = if self.wire.get_ref().is_tls() {
+            self.sasl_method()
+        } else if self.has("STLS") {
+            self = self.stls(ep).await?;
+            self.capa().await?;
+            self.sasl_method()
+        } else if let Some(stamp) = wire::apop_timestamp(&greeting) {
+            Method::Apop(stamp)
+        } else if matches!(
+            ep.transport,
+            Pop3Transport::Stls {
+                allow_plaintext: true
+            }
+        ) {
+            Method::UserPass
+        } else {
+            return Err(MailError::PlaintextRefused { place: self.place });
+        };
+        self.login(&method, password).await?;
+        self.capa().await?;
+        Ok(self)
+    }
+
+    fn sasl_method(&self) -> Method {
+        let plain = self.caps.iter().flatten().any(|line| {
+            let mut words = line.split_whitespace();
+            words.next() == Some("SASL") && words.any(|m| m == "PLAIN")
+        });
+        if plain {
+            Method::SaslPlain
+        } else {
+            Method::UserPass
+        }
+    }
+
+    /// CAPA; keeps what was known when the server refuses it.
+    async fn capa(&mut self) -> Result<(), MailError> {
+        let doing = "asking for the server's capabilities";
+        let (status, _) = self.command("CAPA", doing).await?;
+        match status {
+            Status::Ok => {
+                let data = self.body(CAPA_LIMIT, None, doing).await?;
+                let lines =
+                    wire::lines(&data).map(|l| String::from_utf8_lossy(l).to_ascii_uppercase());
+                self.caps = Some(lines.collect());
+            }
+            Status::Err => {}
+            Status::More => return Err(self.unexpected_more(doing)),
+        }
+        Ok(())
+    }
+
+    async fn stls(mut self, ep: &Pop3Endpoint) -> Result<Self, MailError> {
+        let doing = "starting TLS";
+        let (status, text) = self.command("STLS", doing).await?;
+        if status != Status::Ok {
+            return Err(MailError::Refused {
+                place: self.place,
+                command: "STLS".into(),
+                server_text: text,
+            });
+        }
+        let Pop3Client {
+            wire,
+            place,
+            user,
+            caps,
+        } = self;
+        let timeout = ep.timeout;
+        let Some(Stream::Plain(tcp)) = wire.into_inner() else {
+            return Err(MailError::Protocol {
+                place,
+                doing: doing.into(),
+                detail: "the server sent more than it should right after accepting STLS".into(),
+            });
+        };
+        let stream = secure(tcp, ep, &place).await?;
+        Ok(Pop3Client {
+            wire: Wire::new(stream, timeout),
+            place,
+            user,
+            caps,
+        })
+    }
+
+    async fn login(&mut self, method: &Method, password: &Secret) -> Result<(), MailError> {
+        let doing = "logging in";
+        let user = self.user.clone();
+        let pass = password.expose();
+        let unsafe_char = |s: &str| s.contains(['\r', '\n', '\0']);
+        if unsafe_char(&user)
+            || unsafe_char(pass)
+            || user.contains(' ') && method != &Method::SaslPlain
+        {
+            return Err(self.login_err(
+                "(not sent: the user name or password holds a character this login cannot carry)"
+                    .into(),
+            ));
+        }
+        let (status, text) = match method {
+            Method::Apop(stamp) => {
+                let line = format!("APOP {user} {}", wire::apop_digest(stamp, pass));
+                self.command(&line, doing).await?
+            }
+            Method::UserPass => {
+                let (status, text) = self.command(&format!("USER {user}"), doing).await?;
+                match status {
+                    Status::Ok => self.command(&format!("PASS {pass}"), doing).await?,
+                    _ => (status, text),
+                }
+            }
+            Method::SaslPlain => {
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{pass}"));
+                let line = format!("AUTH PLAIN {token}");
+                let (status, text) = match line.len() + 2 <= MAX_AUTH_LINE {
+                    true => self.command(&line, doing).await?,
+                    false => self.command("AUTH PLAIN", doing).await?,
+                };
+                match status {
+                    Status::More => {
+                        let (status, text) = self.command(&token, doing).await?;
+                        if status == Status::More {
+                            // A second challenge PLAIN has no answer for.
+                            self.command("*", doing).await?
+                        } else {
+                            (status, text)
+                        }
+                    }
+                    _ => (status, text),
+                }
+            }
+        };
+        match status {
+            Status::Ok => Ok(()),
+            Status::Err => Err(self.login_err(text)),
+            Status::More => Err(self.unexpected_more(doing)),
+        }
+    }
+
+    /// Where this connection goes, for messages.
+    pub fn place(&self) -> &Place {
+        &self.place
+    }
+
+    /// The mailbox this connection is logged in to.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// Whether CAPA lists a capability (upper-case name, e.g. "PIPELINING").
+    pub fn has(&self, cap: &str) -> bool {
+        self.caps
+            .iter()
+            .flatten()
+            .any(|line| line.split_whitespace().next() == Some(cap))
+    }
+
+    /// STAT: the number of messages and their total size in octets.
+    pub async fn stat(&mut self) -> Result<(u32, u64), MailError> {
+        let doing = "counting messages (STAT)";
+        let text = self.command_ok("STAT", doing).await?;
+        wire::parse_stat(&text).ok_or_else(|| {
+            self.protocol(
+                doing,
+                format!("STAT answered {}", wire::excerpt(text.as_bytes())),
+            )
+        })
+    }
+
+    /// UIDL: every message number with its unique id.
+    pub async fn uidl(&mut self) -> Result<Vec<(u32, String)>, MailError> {
+        self.listing("UIDL", "listing unique ids (UIDL)", wire::uid)
+            .await
+    }
+
+    /// LIST: every message number with its size in octets.
+    pub async fn list(&mut self) -> Result<Vec<(u32, u64)>, MailError> {
+        self.listing("LIST", "listing message sizes (LIST)", |w| w.parse().ok())
+            .await
+    }
+
+    async fn listing<T>(
+        &mut self,
+        cmd: &str,
+        doing: &str,
+        value: impl Fn(&str) -> Option<T>,
+    ) -> Result<Vec<(u32, T)>, MailError> {
+        self.command_ok(cmd, doing).await?;
+        let data = self.body(LISTING_LIMIT, None, doing).await?;
+        wire::parse_listing(&data, value).map_err(|detail| self.protocol(doing, detail))
+    }
+
+    /// TOP: the header and the first `lines` lines of the body (0: the
+    /// header and the blank line after it). Unlike RETR, Dovecot does not
+    /// mark the message \Seen for TOP.
+    pub async fn top(&mut self, msgno: u32, lines: u32) -> Result<Fetched, MailError> {
+        if self.caps.is_some() && !self.has("TOP") {
+            return Err(MailError::Refused {
+                place: self.place.clone(),
+                command: "TOP".into(),
+                server_text: "its capabilities (CAPA) do not list TOP".into(),
+            });
+        }
+        self.send(
+            &format!("TOP {msgno} {lines}\r\n"),
+            "reading a message header",
+        )
+        .await?;
+        self.read_message(msgno, TOP_LIMIT).await
+    }
+
+    /// RETR: one message, byte for byte. A message over `max_bytes` (or one
+    /// the server refuses) is a [`Pop3MessageError`] and the session goes on.
+    /// Dovecot marks what RETR read \Seen when the session ends, unless RSET
+    /// came after: [`Pop3Client::quit`] and [`Pop3Client::retr_many`] send it.
+    pub async fn retr(&mut self, msgno: u32, max_bytes: usize) -> Result<Fetched, MailError> {
+        self.send(&format!("RETR {msgno}\r\n"), "downloading a message")
+            .await?;
+        self.read_message(msgno, max_bytes).await
+    }
+
+    /// RETR of several messages, in the order given, then RSET (so that a
+    /// connection lost later marks none of them \Seen on Dovecot). With
+    /// PIPELINING the commands go out in batches of 64, each in one write
+    /// while the replies of the previous batch are read; without it, one
+    /// message at a time. Every message is held in memory: pass batches.
+    pub async fn retr_many(
+        &mut self,
+        msgnos: &[u32],
+        max_bytes: usize,
+    ) -> Result<Vec<Fetched>, MailError> {
+        let doing = "downloading messages";
+        let mut out = Vec::with_capacity(msgnos.len());
+        if msgnos.is_empty() {
+            return Ok(out);
+        }
+        if !self.has("PIPELINING") {
+            for &n in msgnos {
+                out.push(self.retr(n, max_bytes).await?);
+            }
+            self.command("RSET", doing).await?;
+            return Ok(out);
+        }
+        let batches: Vec<&[u32]> = msgnos.chunks(PIPELINE_WINDOW).collect();
+        self.send_retrs(batches[0], batches.len() == 1).await?;
+        for (i, batch) in batches.iter().enumerate() {
+            if let Some(next) = batches.get(i + 1) {
+                self.send_retrs(next, i + 2 == batches.len()).await?;
+            }
+            for &n in batch.iter() {
+                out.push(self.read_message(n, max_bytes).await?);
+            }
+        }
+        self.reply(doing).await?;
+        Ok(out)
+    }
+
+    async fn send_retrs(&mut self, msgnos: &[u32], last: bool) -> Result<(), MailError> {
+        let mut lines: String = msgnos.iter().map(|n| format!("RETR {n}\r\n")).collect();
+        if last {
+            lines.push_str("RSET\r\n");
+        }
+        self.send(&lines, "downloading messages").await
+    }
+
+    /// The reply to a RETR or TOP already sent.
+    async fn read_message(&mut self, msgno: u32, limit: usize) -> Result<Fetched, MailError> {
+        let doing = format!("downloading message {msgno}");
+        let (status, text) = self.reply(&doing).await?;
+        match status {
+            Status::Ok => {}
+            Status::Err => {
+                return Ok(Err(Pop3MessageError::Refused {
+                    place: self.place.clone(),
+                    msgno,
+                    server_text: text,
+                }))
+            }
+            Status::More => return Err(self.unexpected_more(&doing)),
+        }
+        let body = self.wire.read_body(limit, wire::octets(&text)).await;
+        Ok(match body.map_err(|e| self.wire_err(&doing, e))? {
+            Body::Data(data) => Ok(data),
+            Body::TooLarge(size) => Err(Pop3MessageError::TooLarge {
+                place: self.place.clone(),
+                msgno,
+                size,
+                limit: limit as u64,
+            }),
+        })
+    }
+
+    /// RSET (so that nothing read is marked \Seen on servers that do that
+    /// at QUIT, like Dovecot) and QUIT, ignoring a server that has gone.
+    pub async fn quit(mut self) {
+        if self.send("RSET\r\n", "resetting").await.is_ok() {
+            let _ = self.reply("resetting").await;
+        }
+        if self.send("QUIT\r\n", "logging out").await.is_ok() {
+            let _ = self.reply("logging out").await;
+        }
+        self.wire.shutdown().await;
+    }
+
+    // ---- lines and errors ----
+
+    async fn send(&mut self, line: &str, doing: &str) -> Result<(), MailError> {
+        let sent = self.wire.send(line.as_bytes()).await;
+        sent.map_err(|e| self.wire_err(doing, e))
+    }
+
+    /// Reads one status line: its status and the line itself.
+    async fn reply(&mut self, doing: &str) -> Result<(Status, String), MailError> {
+        let line = self.wire.read_line().await;
+        let line = line.map_err(|e| self.wire_err(doing, e))?;
+        match wire::status(&line) {
+            Some(status) => Ok((status, String::from_utf8_lossy(&line).into_owned())),
+            None => Err(self.protocol(
+                doing,
+                format!("expected +OK or -ERR, got {}", wire::excerpt(&line)),
+            )),
+        }
+    }
+
+    /// Sends a command line (which may hold a secret: it never goes into an
+    /// error) and reads its status line.
+    async fn command(&mut self, line: &str, doing: &str) -> Result<(Status, String), MailError> {
+        self.send(&format!("{line}\r\n"), doing).await?;
+        self.reply(doing).await
+    }
+
+    /// A command that must answer `+OK`; returns that line.
+    async fn command_ok(&mut self, cmd: &str, doing: &str) -> Result<String, MailError> {
+        match self.command(cmd, doing).await? {
+            (Status::Ok, text) => Ok(text),
+            (Status::Err, text) => Err(MailError::Refused {
+                place: self.place.clone(),
+                command: cmd.into(),
+                server_text: text,
+            }),
+            (Status::More, _) => Err(self.unexpected_more(doing)),
+        }
+    }
+
+    /// A multi-line reply's data that must fit `limit`.
+    async fn body(
+        &mut self,
+        limit: usize,
+        hint: Option<u64>,
+        doing: &str,
+    ) -> Result<Vec<u8>, MailError> {
+        let body = self.wire.read_body(limit, hint).await;
+        match body.map_err(|e| self.wire_err(doing, e))? {
+            Body::Data(data) => Ok(data),
+            Body::TooLarge(size) => {
+                Err(self.protocol(doing, format!("the reply was far too long ({size} bytes)")))
+            }
+        }
+    }
+
+    fn wire_err(&self, doing: &str, e: WireError) -> MailError {
+        let place = self.place.clone();
+        let doing = doing.to_string();
+        match e {
+            WireError::Timeout => MailError::Timeout { place, doing },
+            WireError::Closed => MailError::Disconnected { place, doing },
+            WireError::TooLong => MailError::Protocol {
+                place,
+                doing,
+                detail: "a reply was far too long".into(),
+            },
+        }
+    }
+
+    fn protocol(&self, doing: &str, detail: String) -> MailError {
+        MailError::Protocol {
+            place: self.place.clone(),
+            doing: doing.into(),
+            detail,
+        }
+    }
+
+    fn unexpected_more(&self, doing: &str) -> MailError {
+        self.protocol(doing, "a continuation (+) where none was expected".into())
+    }
+
+    fn login_err(&self, server_text: String) -> MailError {
+        MailError::Login {
+            place: self.place.clone(),
+            user: self.user.clone(),
+            server_text,
+        }
+    }
+}
+
+async fn secure(
+    tcp: tokio::net::TcpStream,
+    ep: &Pop3Endpoint,
+    place: &Place,
+) -> Result<Stream, MailError> {
+    net::start_tls(tcp, &ep.host, &ep.certs)
+        .await
+        .map_err(|e| match e {
+            NetError::Certificate(reason) => MailError::Certificate {
+                place: place.clone(),
+                reason,
+            },
+            NetError::Timeout => MailError::Timeout {
+                place: place.clone(),
+                doing: "starting TLS".into(),
+            },
+            other => MailError::Certificate {
+                place: place.clone(),
+                reason: format!("{other} (is this port really speaking TLS?)"),
+            },
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::error::Side;
+    use crate::job::CertPolicy;
+
+    /// A scripted server: sends `greeting`, then answers each line it reads
+    /// with the next reply; returns the lines it read.
+    async fn fake(
+        greeting: &'static str,
+        replies: Vec<&'static str>,
+    ) -> (u16, tokio::task::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let (r, mut w) = sock.into_split();
+            let mut r = BufReader::new(r);
+            w.write_all(greeting.as_bytes()).await.unwrap();
+            let mut seen = Vec::new();
+            for reply in replies {
+                let mut line = String::new();
+                if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    break;
+                }
+                seen.push(line.trim_end().to_string());
+                w.write_all(reply.as_bytes()).await.unwrap();
+            }
+            seen
+        });
+        (port, task)
+    }
+
+    fn endpoint(port: u16, allow_plaintext: bool) -> Pop3Endpoint {
+        Pop3Endpoint {
+            side: Side::Source,
+            host: "127.0.0.1".into(),
+            ports: vec![port],
+            transport: Pop3Transport::Stls { allow_plaintext },
+            certs: CertPolicy::System,
+            protocol: "POP3",
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    #[tokio::test]
+    async fn apop_when_there_is_no_stls_and_the_password_is_not_sent() {
+        let (port, server) = fake(
+            "+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n",
+            vec![
+                "+OK\r\nUSER\r\nTOP\r\n.\r\n",
+                "+OK maildrop has 1 message\r\n",
+                "-ERR\r\n",
+            ],
+        )
+        .await;
+        let secret = Secret::new("tanstaaf");
+        let client = Pop3Client::connect(&endpoint(port, false), "mrose", &secret)
+            .await
+            .unwrap();
+        assert!(
+            client.has("TOP"),
+            "CAPA before login is kept when the later one fails"
+        );
+        drop(client);
+        assert_eq!(
+            server.await.unwrap(),
+            [
+                "CAPA",
+                "APOP mrose c4c9334bac560ecc979e58001b3e22fb",
+                "CAPA"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn no_stls_and_no_apop_refuses_plaintext_before_sending_anything() {
+        let (port, server) = fake("+OK ready\r\n", vec!["+OK\r\nUSER\r\n.\r\n"]).await;
+        let err = Pop3Client::connect(&endpoint(port, false), "u", &Secret::new("pw"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, MailError::PlaintextRefused { .. }), "{err}");
+        assert_eq!(server.await.unwrap(), ["CAPA"]);
+    }
+
+    #[tokio::test]
+    async fn user_pass_on_an_old_server_when_allowed_and_a_refusal_is_a_login_error() {
+        let (port, server) = fake(
+            "+OK ready\r\n",
+            vec![
+                "-ERR unknown command\r\n",
+                "+OK\r\n",
+                "-ERR [AUTH] Authentication failed.\r\n",
+            ],
+        )
+        .await;
+        let err = Pop3Client::connect(&endpoint(port, true), "u", &Secret::new("hunter2"))
+            .await
+            .unwrap_err();
+        let MailError::Login { server_text, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(server_text, "-ERR [AUTH] Authentication failed.");
+        assert!(err
+            .to_string()
+            .contains("Check the email, username and password"));
+        assert!(!format!("{err} {err:?}").contains("hunter2"));
+        assert_eq!(server.await.unwrap(), ["CAPA", "USER u", "PASS hunter2"]);
+    }
+
+    #[tokio::test]
+    async fn garbage_and_refusals_in_the_greeting() {
+        let (port, _) = fake("* OK IMAP4rev1 ready\r\n", vec![]).await;
+        let err = Pop3Client::connect(&endpoint(port, true), "u", &Secret::new("p"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, MailError::Protocol { detail, .. } if detail.contains("* OK IMAP4rev1")),
+            "{err:?}"
+        );
+        let (port, _) = fake("-ERR [SYS/TEMP] too many connections\r\n", vec![]).await;
+        let err = Pop3Client::connect(&endpoint(port, true), "u", &Secret::new("p"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, MailError::Refused { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn data_sent_along_with_the_stls_answer_is_refused() {
+        let (port, _) = fake(
+            "+OK ready\r\n",
+            vec!["+OK\r\nSTLS\r\n.\r\n", "+OK Begin TLS\r\n+OK injected\r\n"],
+        )
+        .await;
+        let err = Pop3Client::connect(&endpoint(port, false), "u", &Secret::new("p"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, MailError::Protocol { detail, .. } if detail.contains("STLS")),
+            "{err:?}"
+        );
+    }
+
+    /// A client over a plain connection to a scripted server, past the
+    /// greeting, to drive one exchange directly.
+    async fn scripted(
+        replies: Vec<&'static str>,
+        caps: &[&str],
+    ) -> (Pop3Client, tokio::task::JoinHandle<Vec<String>>) {
+        let (port, server) = fake("+OK\r\n", replies).await;
+        let tcp = net::connect_tcp("127.0.0.1", port).await.unwrap();
+        let mut client = Pop3Client {
+            wire: Wire::new(Stream::Plain(tcp), Duration::from_secs(5)),
+            place: Place {
+                side: Side::Source,
+                host: "127.0.0.1".into(),
+                port,
+                protocol: "POP3",
+            },
+            user: "u".into(),
+            caps: Some(caps.iter().map(|c| c.to_string()).collect()),
+        };
+        client.wire.read_line().await.unwrap();
+        (client, server)
+    }
+
+    #[tokio::test]
+    async fn auth_plain_with_an_initial_response_and_in_two_steps() {
+        let token = "AHUAcHc="; // "\0u\0pw"
+        let (mut client, server) = scripted(vec!["+OK\r\n"], &[]).await;
+        client
+            .login(&Method::SaslPlain, &Secret::new("pw"))
+            .await
+            .unwrap();
+        drop(client);
+        assert_eq!(server.await.unwrap(), [format!("AUTH PLAIN {token}")]);
+
+        // A server that ignores the initial response and asks for it.
+        let (mut client, server) = scripted(vec!["+ \r\n", "+OK\r\n"], &[]).await;
+        client
+            .login(&Method::SaslPlain, &Secret::new("pw"))
+            .await
+            .unwrap();
+        drop(client);
+        assert_eq!(
+            server.await.unwrap(),
+            [format!("AUTH PLAIN {token}"), token.into()]
+        );
+
+        // Too long for one 255-octet line: two steps from the start.
+        let long = "p".repeat(200);
+        let (mut client, server) = scripted(vec!["+ \r\n", "-ERR [AUTH] no\r\n"], &[]).await;
+        let err = client
+            .login(&Method::SaslPlain, &Secret::new(&long))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, MailError::Login { server_text, .. } if server_text == "-ERR [AUTH] no")
+        );
+        assert!(!format!("{err} {err:?}").contains(&long));
+        drop(client);
+        let seen = server.await.unwrap();
+        assert_eq!(seen[0], "AUTH PLAIN");
+        assert!(seen[1].len() > 255);
+    }
+
+    #[tokio::test]
+    async fn line_breaks_in_credentials_are_never_sent() {
+        let (mut client, server) = scripted(vec!["+OK\r\n"], &[]).await;
+        let err = client
+            .login(&Method::UserPass, &Secret::new("pw\r\nDELE 1"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, MailError::Login { .. }), "{err:?}");
+        drop(client);
+        assert!(server.await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn pipelined_retr_reads_replies_in_order_past_errors_and_oversized_ones() {
+        let (mut client, server) = scripted(
+            vec![
+                "+OK 3 octets\r\na\r\n.\r\n",
+                "-ERR no such message\r\n",
+                "+OK\r\n0123456789\r\n.\r\n",
+                "+OK\r\n..\r\n.\r\n",
+                "+OK\r\n",
+            ],
+            &["PIPELINING"],
+        )
+        .await;
+        let got = client.retr_many(&[1, 9, 2, 3], 8).await.unwrap();
+        assert_eq!(got[0], Ok(b"a\r\n".to_vec()));
+        assert!(matches!(
+            &got[1],
+            Err(Pop3MessageError::Refused { msgno: 9, .. })
+        ));
+        let Err(too_large) = &got[2] else { panic!() };
+        assert_eq!(too_large.msgno(), 2);
+        assert!(
+            too_large.to_string().contains("Message 2 on"),
+            "{too_large}"
+        );
+        assert!(too_large.to_string().contains("12 bytes"), "{too_large}");
+        assert_eq!(got[3], Ok(b".\r\n".to_vec()));
+        drop(client);
+        assert_eq!(
+            server.await.unwrap(),
+            ["RETR 1", "RETR 9", "RETR 2", "RETR 3", "RSET"]
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_listings_and_stat_are_protocol_errors() {
+        let (mut client, _server) = scripted(
+            vec![
+                "+OK\r\n1 abc\r\nnonsense\r\n.\r\n",
+                "+OK lots\r\n",
+                "-ERR no UIDL here\r\n",
+            ],
+            &[],
+        )
+        .await;
+        let err = client.uidl().await.unwrap_err();
+        assert!(
+            matches!(&err, MailError::Protocol { detail, .. } if detail.contains("nonsense")),
+            "{err:?}"
+        );
+        assert!(matches!(
+            client.stat().await,
+            Err(MailError::Protocol { .. })
+        ));
+        assert!(matches!(
+            client.uidl().await,
+            Err(MailError::Refused { .. })
+        ));
+        assert!(matches!(
+            client.top(1, 0).await,
+            Err(MailError::Refused { .. })
+        ));
+        assert!(matches!(
+            client.list().await,
+            Err(MailError::Disconnected { .. })
+        ));
+    }
+}
