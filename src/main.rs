@@ -58,6 +58,8 @@ enum Command {
     },
     /// Check a job file without connecting to anything.
     Check { job: PathBuf },
+    /// Log in to both servers for every mailbox of a job, copying nothing.
+    TestLogins { job: PathBuf },
     /// List past runs.
     History,
     /// Print a past run's log.
@@ -86,6 +88,46 @@ fn main() -> ExitCode {
                 ExitCode::from(exit::BAD_JOB)
             }
         },
+        Command::TestLogins { job } => {
+            let job = match mailferry::job::load(&job) {
+                Ok(j) => j,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(exit::BAD_JOB);
+                }
+            };
+            let checks = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt.block_on(copy::test_logins(job, Options::default())),
+                Err(e) => {
+                    eprintln!("Could not start: {e}");
+                    return ExitCode::from(exit::NOT_STARTED);
+                }
+            };
+            let failed = checks.iter().filter(|c| !c.ok()).count();
+            for c in &checks {
+                match (&c.source_error, &c.destination_error) {
+                    (None, None) => {
+                        println!("{} -> {}: both logins work", c.source_user, c.local_user)
+                    }
+                    (s, d) => {
+                        println!("{} -> {}: FAILED", c.source_user, c.local_user);
+                        for e in [s, d].into_iter().flatten() {
+                            println!("  {e}");
+                        }
+                    }
+                }
+            }
+            println!(
+                "{} of {} mailboxes can log in on both sides.",
+                checks.len() - failed,
+                checks.len()
+            );
+            ExitCode::from(match (failed, checks.len()) {
+                (0, _) => exit::SUCCESS,
+                (f, n) if f == n => exit::FAILED,
+                _ => exit::PARTIAL,
+            })
+        }
         Command::History => with_store(&db, |store| {
             let runs = store.runs().map_err(|e| e.to_string())?;
             if runs.is_empty() {

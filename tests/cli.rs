@@ -262,3 +262,34 @@ fn exit_codes_say_partial_and_failed_and_no_password_reaches_disk() {
         assert!(!found, "{secret} found on disk or in output");
     }
 }
+
+#[test]
+fn test_logins_says_which_mailboxes_can_log_in() {
+    let (src, dst) = pair();
+    src.add_user("bob", "bobpw");
+    dst.add_user("bob", "x");
+    let dir = tempfile::tempdir().unwrap();
+    let job =
+        JobSpec::new("cli-logins", &src, &dst, "alice,secret1\nbob,wrong\n").write(dir.path());
+    let out = mailferry(
+        &dir.path().join("m.db"),
+        &["test-logins", job.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("alice -> alice: both logins work"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("bob -> bob: FAILED\n  Could not log in to the source server"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 of 2 mailboxes can log in on both sides."),
+        "{stdout}"
+    );
+    // Nothing was copied or recorded.
+    let out = mailferry(&dir.path().join("m.db"), &["history"]);
+    assert!(text(&out.stdout).contains("No jobs have run yet."));
+}

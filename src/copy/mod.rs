@@ -1,5 +1,6 @@
 //! The copy engine: runs a job, mailbox by mailbox, folder by folder.
 
+mod check;
 mod dest;
 mod folder;
 pub mod key;
@@ -7,6 +8,8 @@ mod mailbox;
 pub mod mapping;
 mod pop_date;
 mod pop_inbox;
+
+pub use check::{test_logins, LoginCheck};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

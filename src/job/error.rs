@@ -51,3 +51,34 @@ pub enum JobError {
     #[error("The job name {0:?} is too long or holds a line break; use at most 100 characters on one line.")]
     BadName(String),
 }
+
+impl JobError {
+    /// The form field an error belongs to, so the app can show it there.
+    pub fn field(&self) -> &'static str {
+        match self {
+            JobError::Unreadable { .. } | JobError::Syntax(_) => "file",
+            JobError::MissingSourceHost | JobError::BadHost(_) => "source.host",
+            JobError::MissingDestinationHost => "destination.host",
+            JobError::NoPorts { .. } => "source.ports",
+            JobError::UserLine { .. }
+            | JobError::NoUsers { .. }
+            | JobError::TooManyMailboxes { .. }
+            | JobError::MissingLocalPassword { .. } => "users",
+            JobError::BadDelimiter(_) => "users.delimiter",
+            JobError::TranslationLine { .. } => "folders.translate",
+            JobError::MissingMaster(_) => "destination.master",
+            JobError::CaFile { .. } => "ca_file",
+            JobError::BadName(_) => "name",
+        }
+    }
+
+    /// The 1-based line of the list the error is about, if any.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            JobError::UserLine { line, .. }
+            | JobError::TranslationLine { line, .. }
+            | JobError::MissingLocalPassword { line } => Some(*line),
+            _ => None,
+        }
+    }
+}

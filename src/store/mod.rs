@@ -82,6 +82,16 @@ impl Store {
         })
     }
 
+    /// A private database in memory (for work that records nothing).
+    pub fn open_in_memory() -> Result<Store, MailError> {
+        let mut conn = Connection::open_in_memory()?;
+        migrate(&mut conn)?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+            path: PathBuf::from(":memory:"),
+        })
+    }
+
     /// The default location: the OS's data folder, or `MAILFERRY_DB`.
     pub fn default_path() -> PathBuf {
         if let Some(p) = std::env::var_os("MAILFERRY_DB") {

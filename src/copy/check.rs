@@ -1,0 +1,103 @@
+//! "Test logins": log in to both servers for every mailbox of a job, without
+//! copying anything, and say which fail and why.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::{Ctx, Options};
+use crate::imap::ImapClient;
+use crate::job::Job;
+use crate::pop3::Pop3Client;
+use crate::store::Store;
+
+/// The result of trying one mailbox's logins.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LoginCheck {
+    pub source_user: String,
+    pub local_user: String,
+    /// `None` when the source login worked; else the user-facing error.
+    pub source_error: Option<String>,
+    pub destination_error: Option<String>,
+}
+
+impl LoginCheck {
+    pub fn ok(&self) -> bool {
+        self.source_error.is_none() && self.destination_error.is_none()
+    }
+}
+
+/// Tries every login of `job` (several mailboxes at a time), logging out
+/// straight away. Over Auto, the source is tried over IMAP and POP3 both.
+pub async fn test_logins(job: Job, opts: Options) -> Vec<LoginCheck> {
+    let ctx = Arc::new(Ctx {
+        job_name: String::new(),
+        job,
+        // Nothing is recorded: an in-memory store satisfies the context.
+        store: match Store::open_in_memory() {
+            Ok(s) => s,
+            Err(e) => {
+                return vec![LoginCheck {
+                    source_user: String::new(),
+                    local_user: String::new(),
+                    source_error: Some(e.to_string()),
+                    destination_error: None,
+                }]
+            }
+        },
+        sink: crate::progress::discard(),
+        opts,
+        cancel: super::Cancel::default(),
+    });
+    let limit = Arc::new(tokio::sync::Semaphore::new(
+        ctx.opts.parallel_mailboxes.max(1),
+    ));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, user) in ctx.job.users.iter().cloned().enumerate() {
+        let ctx = ctx.clone();
+        let limit = limit.clone();
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let mut source_error = None;
+            if ctx.reads_imap() {
+                match ImapClient::connect(&ctx.source_endpoint(), &ctx.source_login(&user)).await {
+                    Ok(c) => c.logout().await,
+                    Err(e) => source_error = Some(e.to_string()),
+                }
+            }
+            if let (None, Some(ep)) = (&source_error, ctx.pop3_endpoint()) {
+                match Pop3Client::connect(&ep, &user.source_user, &user.source_password).await {
+                    Ok(c) => c.quit().await,
+                    Err(e) => source_error = Some(e.to_string()),
+                }
+            }
+            let destination_error = match ImapClient::connect(
+                &ctx.destination_endpoint(),
+                &ctx.destination_login(&user),
+            )
+            .await
+            {
+                Ok(c) => {
+                    c.logout().await;
+                    None
+                }
+                Err(e) => Some(e.to_string()),
+            };
+            (
+                i,
+                LoginCheck {
+                    source_user: user.source_user.clone(),
+                    local_user: user.local_user.clone(),
+                    source_error,
+                    destination_error,
+                },
+            )
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(Ok(r)) = tasks.join_next().await {
+        out.push(r);
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, c)| c).collect()
+}
