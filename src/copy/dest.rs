@@ -11,6 +11,7 @@ use crate::error::MailError;
 use crate::imap::{AppendItem, AppendResult, ImapClient, Selected};
 use crate::outcome::{FolderOutcome, MessageFailure};
 use crate::progress::Event;
+use crate::store::LedgerEntry;
 
 /// Running totals of one mailbox, for progress events.
 pub(crate) struct Tally {
@@ -103,13 +104,6 @@ pub(crate) struct Outgoing {
     pub body: Vec<u8>,
 }
 
-/// One message appended: where it went and under which content key.
-pub(crate) struct Delivered {
-    pub id: String,
-    pub dest_uid: Option<u32>,
-    pub content_key: String,
-}
-
 /// A destination folder, opened for appending, with the content keys it
 /// already holds that no ledger entry accounts for.
 pub(crate) struct DestFolder {
@@ -168,7 +162,8 @@ impl DestFolder {
     }
 
     /// Appends a batch (one MULTIAPPEND when the server has it) and records
-    /// the outcome in `state` and `tally`. A refused MULTIAPPEND stores
+    /// the outcome in `state` and `tally`; returns the ledger entries of
+    /// what was stored. A refused MULTIAPPEND stores
     /// nothing, so it is retried one by one to find the message refused.
     pub async fn deliver(
         &self,
@@ -176,7 +171,7 @@ impl DestFolder {
         msgs: &[Outgoing],
         state: &mut FolderState,
         tally: &mut Tally,
-    ) -> Result<Vec<Delivered>, MailError> {
+    ) -> Result<Vec<LedgerEntry>, MailError> {
         let items: Vec<AppendItem<'_>> = msgs
             .iter()
             .map(|m| AppendItem {
@@ -220,7 +215,7 @@ impl DestFolder {
             state.bytes += size;
             tally.messages_done += 1;
             tally.bytes_done += size;
-            delivered.push(Delivered {
+            delivered.push(LedgerEntry {
                 id: m.id.clone(),
                 dest_uid,
                 content_key: content_key(size, &m.header_fields),

@@ -104,15 +104,7 @@ pub(crate) async fn copy_pop_inbox(
             });
         }
         record(&found)?;
-        let delivered = dest.deliver(dst, &outgoing, state, tally).await?;
-        let entries: Vec<LedgerEntry> = delivered
-            .into_iter()
-            .map(|d| LedgerEntry {
-                id: d.id,
-                dest_uid: d.dest_uid,
-                content_key: d.content_key,
-            })
-            .collect();
+        let entries = dest.deliver(dst, &outgoing, state, tally).await?;
         record(&entries)?;
         ctx.emit(tally.event(&task.source_name));
     }
