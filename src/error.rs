@@ -1,4 +1,11 @@
 //! Errors met while migrating, each with its class and its words for a user.
+//!
+//! Every message follows one order: what happened, the likely cause, what to
+//! do, then the server's own words in brackets (for support tickets). The
+//! catalogue of them, as users read it, is `docs/errors.md`; [`catalogue`]
+//! gives the same list to the app.
+
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -25,7 +32,8 @@ impl Side {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorClass {
-    /// Worth reconnecting and trying again.
+    /// Worth reconnecting and trying again (with backoff, a bounded number
+    /// of times), resuming where the run stopped.
     Transient,
     /// Only this message failed; the folder goes on.
     PerMessage,
@@ -55,12 +63,30 @@ impl std::fmt::Display for Place {
     }
 }
 
+impl Place {
+    /// "IMAP" or "POP3", for advice about ports.
+    fn family(&self) -> &'static str {
+        if self.protocol.starts_with("POP3") {
+            "POP3"
+        } else {
+            "IMAP"
+        }
+    }
+}
+
+/// Which way data was going when a connection timed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Read,
+    Write,
+}
+
 /// An error met while migrating. Display is the sentence a user reads: what
 /// happened, the likely cause, what to do, then the server's own words in
 /// brackets. No variant ever holds a password.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailError {
-    #[error("Could not connect to the {side} server {host} on any of the ports tried ({ports}) with {protocol}: {reason}. Check the server name, the ports and the protocol, and that no firewall blocks the connection.", side = side.word())]
+    /// No port of the list accepted a connection.
     Connect {
         side: Side,
         host: String,
@@ -68,75 +94,343 @@ pub enum MailError {
         protocol: &'static str,
         reason: NetError,
     },
-
-    #[error("Could not make a secure connection to {place}: {reason}. If you trust this server, add its certificate authority file to the job, or choose to accept invalid certificates.")]
-    Certificate { place: Place, reason: String },
-
-    #[error("Could not log in to {place} as {user}: the server refused the login. Check the email, username and password. [{server_text}]")]
+    /// The TLS handshake refused the server's certificate. `reason` says why
+    /// and what to do.
+    Certificate {
+        place: Place,
+        reason: String,
+    },
+    /// TLS spoken to a plain port (`server_uses_tls == false`), or plain
+    /// text to a TLS port (`true`).
+    WrongSecurity {
+        place: Place,
+        server_uses_tls: bool,
+    },
+    /// The greeting was not that of an IMAP (or POP3) server.
+    NotMailServer {
+        place: Place,
+        server_text: String,
+    },
+    /// The server refused the user name or password.
     Login {
         place: Place,
         user: String,
         server_text: String,
     },
-
-    #[error("{place} offers no STARTTLS, so the password would travel unencrypted. Use the TLS protocol and port if the server has one, or allow plaintext logins for this job if you accept the risk.")]
-    PlaintextRefused { place: Place },
-
-    #[error("{place} did not answer in time while {doing}: the server is too slow or the network is congested. Try again later.")]
-    Timeout { place: Place, doing: String },
-
-    #[error("The connection to {place} was dropped while {doing} (socket came disconnected): the server stopped answering. MailFerry retries; if it keeps happening, try again later.")]
-    Disconnected { place: Place, doing: String },
-
-    #[error("{place} refused {command}. [{server_text}]")]
+    /// An admin (master) login for one user was refused: the mailbox may be
+    /// missing on the destination, or the admin login is wrong.
+    AdminLogin {
+        place: Place,
+        user: String,
+        admin: String,
+        server_text: String,
+    },
+    PlaintextRefused {
+        place: Place,
+    },
+    /// Message bodies did not come within the time limit.
+    FetchTimeout {
+        place: Place,
+        /// The UIDs (or POP3 message numbers) asked for.
+        what: String,
+        after: Duration,
+    },
+    /// Any other read (or write) that did not finish within the time limit.
+    Timeout {
+        place: Place,
+        doing: String,
+        after: Duration,
+        direction: Direction,
+    },
+    /// The connection closed or was reset.
+    Disconnected {
+        place: Place,
+        doing: String,
+    },
+    /// The server said BYE and closed the connection.
+    Bye {
+        place: Place,
+        doing: String,
+        server_text: String,
+    },
+    /// The server limits this account: too many connections, commands or
+    /// bytes ("Request is throttled", "Too many connections").
+    Throttled {
+        place: Place,
+        doing: String,
+        server_text: String,
+    },
+    /// The server is temporarily unable to serve (`[UNAVAILABLE]`,
+    /// `[SYS/TEMP]`, `[IN-USE]`).
+    Unavailable {
+        place: Place,
+        doing: String,
+        server_text: String,
+    },
     Refused {
         place: Place,
         command: String,
         server_text: String,
     },
-
-    #[error("{place} sent a reply MailFerry could not understand while {doing}: {detail}")]
+    /// A reply that could not be parsed, or was cut short.
     Protocol {
         place: Place,
         doing: String,
         detail: String,
     },
-
-    #[error("The destination mailbox {user} is full: the server refused more mail. Ask the new host to raise the quota, then run the job again to copy the rest. [{server_text}]")]
-    OverQuota { user: String, server_text: String },
-
-    #[error("The destination refused a message of {size} bytes in folder {folder}: it is larger than the server accepts. [{server_text}]")]
+    OverQuota {
+        user: String,
+        server_text: String,
+    },
     TooBig {
         folder: String,
         size: u64,
         server_text: String,
     },
-
-    #[error("The destination refused a message in folder {folder}. [{server_text}]")]
-    AppendRejected { folder: String, server_text: String },
-
-    #[error("The folder {folder} could not be created on the destination. [{server_text}]")]
-    CreateFolder { folder: String, server_text: String },
-
-    #[error("MailFerry's own database could not be used: {0}. Check that the disk is not full and the data folder is writable.")]
+    AppendRejected {
+        folder: String,
+        server_text: String,
+    },
+    CreateFolder {
+        folder: String,
+        server_text: String,
+    },
     Store(String),
-
-    #[error("The job was cancelled.")]
     Cancelled,
 }
+
+/// "60 seconds", "1 second", "0.3 seconds".
+fn span(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) {
+        let s = ms / 1000;
+        format!("{s} second{}", if s == 1 { "" } else { "s" })
+    } else {
+        format!("{:.1} seconds", d.as_secs_f64())
+    }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+impl std::fmt::Display for MailError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use MailError::*;
+        match self {
+            Connect {
+                side,
+                host,
+                ports,
+                protocol,
+                reason,
+            } => write!(
+                f,
+                "Could not connect to the {} server {host} on any of the ports tried ({ports}) with {protocol}: {reason}. {}",
+                side.word(),
+                match reason {
+                    NetError::Resolve => "Check the server name: it may be misspelt, or the domain may no longer point to a mail server.",
+                    NetError::Refused => "Check the ports and the protocol (IMAP4 is usually 143, IMAP4S 993, POP3 110, POP3S 995), and that the server is running.",
+                    _ => "Check the server name, the ports and the protocol, and that no firewall blocks the connection. If they are right, the server may be down: try again later.",
+                }
+            ),
+            Certificate { place, reason } => {
+                write!(f, "Could not make a secure connection to {place}: {reason}")
+            }
+            WrongSecurity {
+                place,
+                server_uses_tls: false,
+            } => write!(
+                f,
+                "Could not make a secure connection to {place}: the server answered in plain text, so this port does not speak TLS from the first byte. Choose {} for this port (MailFerry then switches to TLS with STARTTLS), or enter the server's TLS port (usually {}).",
+                if place.family() == "POP3" { "POP3" } else { "IMAP4" },
+                if place.family() == "POP3" { 995 } else { 993 },
+            ),
+            WrongSecurity {
+                place,
+                server_uses_tls: true,
+            } => write!(
+                f,
+                "{} expects TLS from the first byte, but the job speaks plain {} to it, so it never answered. Choose {} for this port, or enter the server's plain port (usually {}).",
+                capitalized(&place.to_string()),
+                place.family(),
+                if place.family() == "POP3" { "POP3S" } else { "IMAP4S" },
+                if place.family() == "POP3" { 110 } else { 143 },
+            ),
+            NotMailServer { place, server_text } => write!(
+                f,
+                "{} is not a{} {} server: it greeted with something else. Check the port and the protocol (IMAP4 is usually 143, IMAP4S 993, POP3 110, POP3S 995). [{server_text}]",
+                capitalized(&place.to_string()),
+                if place.family() == "IMAP" { "n" } else { "" },
+                place.family()
+            ),
+            Login {
+                place,
+                user,
+                server_text,
+            } => write!(
+                f,
+                "Could not log in to {place} as {user}: login failed. The server refused the email, username or password. Check the email, username and password in the user list. [{server_text}]"
+            ),
+            AdminLogin {
+                place,
+                user,
+                admin,
+                server_text,
+            } => write!(
+                f,
+                "Could not log in to {place} for {user} as the admin {admin}: login failed. The mailbox {user} may not exist on the new server (MailFerry never creates accounts), or the admin user name or password is wrong. Create the mailbox on the new server, or check the admin login. [{server_text}]"
+            ),
+            PlaintextRefused { place } => write!(
+                f,
+                "{} offers no STARTTLS, so the password would travel unencrypted. Use the TLS protocol and port if the server has one, or allow plaintext logins for this job if you accept the risk.",
+                capitalized(&place.to_string())
+            ),
+            FetchTimeout { place, what, after } => write!(
+                f,
+                "Error fetching {what} from {place}: timed out on fetch. The server sent nothing for {}: it is overloaded, or it is slowing this account down. Try again later; if it keeps happening, wait 24–48 hours (some hosts limit accounts that download a lot) and run the job again: it resumes where it stopped.",
+                span(*after)
+            ),
+            Timeout {
+                place,
+                doing,
+                after,
+                direction: Direction::Read,
+            } => write!(
+                f,
+                "{} timed out during read while {doing}: the {} server is too slow to respond (nothing came for {}). MailFerry reconnects and resumes; if it keeps happening, try again at a quieter time, or give the job a longer timeout (timeout_seconds in its [options]).",
+                capitalized(&place.to_string()),
+                place.side.word(),
+                span(*after)
+            ),
+            Timeout {
+                place,
+                doing,
+                after,
+                direction: Direction::Write,
+            } => write!(
+                f,
+                "{} timed out during write while {doing}: the {} server accepted no data for {}, so it is overloaded or the network is congested. MailFerry reconnects and resumes; if it keeps happening, try again at a quieter time, or give the job a longer timeout (timeout_seconds in its [options]).",
+                capitalized(&place.to_string()),
+                place.side.word(),
+                span(*after)
+            ),
+            Disconnected { place, doing } => write!(
+                f,
+                "The connection to {place} was dropped while {doing} (socket came disconnected): the {} server stopped answering within the expected interval, or the network dropped the connection. MailFerry reconnects and resumes; if it keeps happening, check the network, or try again later.",
+                place.side.word()
+            ),
+            Bye {
+                place,
+                doing,
+                server_text,
+            } => write!(
+                f,
+                "{} closed the connection while {doing} (BYE): the server is restarting, or it ends sessions it considers idle or excessive. MailFerry reconnects and resumes; if it keeps happening, try again later. [{server_text}]",
+                capitalized(&place.to_string())
+            ),
+            Throttled {
+                place,
+                doing,
+                server_text,
+            } => write!(
+                f,
+                "{} is throttling this account while {doing}: it allows only so many connections, commands or bytes per period. MailFerry waits and retries; if it keeps happening, copy fewer mailboxes at once (parallel_mailboxes in the job's [options]), or wait a few hours and run the job again: it resumes where it stopped. [{server_text}]",
+                capitalized(&place.to_string())
+            ),
+            Unavailable {
+                place,
+                doing,
+                server_text,
+            } => write!(
+                f,
+                "{} is temporarily unavailable while {doing}: the server is busy, under maintenance, or the mailbox is in use by another program. MailFerry waits and retries; if it keeps happening, try again later. [{server_text}]",
+                capitalized(&place.to_string())
+            ),
+            Refused {
+                place,
+                command,
+                server_text,
+            } => write!(
+                f,
+                "{} refused {command}. Its reason is in its own words below; if it is not clear, send this log to the host's support. [{server_text}]",
+                capitalized(&place.to_string())
+            ),
+            Protocol {
+                place,
+                doing,
+                detail,
+            } => write!(
+                f,
+                "{} sent a reply MailFerry could not understand while {doing}: {detail}. The reply was garbled or cut short, or this is not the server it should be. MailFerry reconnects and retries; if it keeps happening, check the port and protocol, and send this log to the host's support.",
+                capitalized(&place.to_string())
+            ),
+            OverQuota { user, server_text } => write!(
+                f,
+                "The destination mailbox {user} is full (over quota): the new server refused more mail. Ask the new host to raise the quota, or remove mail there, then run the job again: it copies only what is missing. [{server_text}]"
+            ),
+            TooBig {
+                folder,
+                size,
+                server_text,
+            } => write!(
+                f,
+                "The destination refused a message of {} in folder {folder}: the message is too big, larger than the new server accepts. Ask the new host to raise its message size limit, then run the job again; the other messages were copied. [{server_text}]",
+                crate::report::human_bytes(*size)
+            ),
+            AppendRejected {
+                folder,
+                server_text,
+            } => write!(
+                f,
+                "The destination refused a message in folder {folder}: it rejected the message's content (it may be malformed, or caught by a filter). The other messages were copied; forward this one by hand if it matters. [{server_text}]"
+            ),
+            CreateFolder {
+                folder,
+                server_text,
+            } => write!(
+                f,
+                "The folder {folder} could not be created on the destination: the new server does not allow that name, or the mailbox is full. Translate the folder to another name in the job, or skip it. [{server_text}]"
+            ),
+            Store(e) => write!(
+                f,
+                "MailFerry's own database could not be used: {e}. Check that the disk is not full and the data folder is writable."
+            ),
+            Cancelled => write!(
+                f,
+                "The job was cancelled before this mailbox finished. Run the job again to resume: messages already copied are not copied again."
+            ),
+        }
+    }
+}
+
+impl std::error::Error for MailError {}
 
 impl MailError {
     pub fn class(&self) -> ErrorClass {
         use MailError::*;
         match self {
-            Timeout { .. } | Disconnected { .. } | Protocol { .. } => ErrorClass::Transient,
+            FetchTimeout { .. }
+            | Timeout { .. }
+            | Disconnected { .. }
+            | Bye { .. }
+            | Throttled { .. }
+            | Unavailable { .. }
+            | Protocol { .. } => ErrorClass::Transient,
             Connect { reason, .. } => match reason {
                 NetError::Timeout | NetError::Io(_) => ErrorClass::Transient,
                 _ => ErrorClass::FatalForMailbox,
             },
             TooBig { .. } | AppendRejected { .. } => ErrorClass::PerMessage,
             Certificate { .. }
+            | WrongSecurity { .. }
+            | NotMailServer { .. }
             | Login { .. }
+            | AdminLogin { .. }
             | PlaintextRefused { .. }
             | Refused { .. }
             | OverQuota { .. }
@@ -145,10 +439,330 @@ impl MailError {
             | Cancelled => ErrorClass::FatalForMailbox,
         }
     }
+
+    /// A stable name for the kind of error: the anchor of its entry in
+    /// `docs/errors.md` and in [`catalogue`].
+    pub fn code(&self) -> &'static str {
+        use MailError::*;
+        match self {
+            Connect { .. } => "connect",
+            Certificate { .. } => "certificate",
+            WrongSecurity { .. } => "wrong-security",
+            NotMailServer { .. } => "not-a-mail-server",
+            Login { .. } => "login-failed",
+            AdminLogin { .. } => "admin-login-failed",
+            PlaintextRefused { .. } => "plaintext-refused",
+            FetchTimeout { .. } => "timed-out-on-fetch",
+            Timeout {
+                direction: Direction::Read,
+                ..
+            } => "timed-out-during-read",
+            Timeout {
+                direction: Direction::Write,
+                ..
+            } => "timed-out-during-write",
+            Disconnected { .. } => "socket-came-disconnected",
+            Bye { .. } => "bye",
+            Throttled { .. } => "throttled",
+            Unavailable { .. } => "unavailable",
+            Refused { .. } => "refused",
+            Protocol { .. } => "garbled-reply",
+            OverQuota { .. } => "over-quota",
+            TooBig { .. } => "message-too-big",
+            AppendRejected { .. } => "message-rejected",
+            CreateFolder { .. } => "folder-not-created",
+            Store(_) => "database",
+            Cancelled => "cancelled",
+        }
+    }
+
+    /// The same error seen on a connection that gave up waiting for message
+    /// bodies: a timeout becomes "timed out on fetch".
+    pub fn on_fetch(self, what: String) -> MailError {
+        match self {
+            MailError::Timeout {
+                place,
+                after,
+                direction: Direction::Read,
+                ..
+            } => MailError::FetchTimeout { place, what, after },
+            other => other,
+        }
+    }
+}
+
+/// What a refusal's words say about the server's state, when they say it is
+/// busy rather than refusing for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    Throttled,
+    Unavailable,
+}
+
+/// Recognises the replies of servers that limit or are temporarily unable:
+/// `Request is throttled` (Microsoft), `Too many simultaneous connections`,
+/// `Account exceeded command or bandwidth limits` (Google), Dovecot's
+/// `Maximum number of connections`, `[UNAVAILABLE]` (RFC 5530), and POP3's
+/// `[IN-USE]`, `[SYS/TEMP]` and `[LOGIN-DELAY]` (RFC 2449, 3206).
+pub fn busy(server_text: &str) -> Option<Busy> {
+    let t = server_text.to_ascii_uppercase();
+    const THROTTLED: [&str; 10] = [
+        "THROTTL",
+        "TOO MANY CONNECTIONS",
+        "TOO MANY SIMULTANEOUS",
+        "TOO MANY CONCURRENT",
+        "MAXIMUM NUMBER OF CONNECTIONS",
+        "BANDWIDTH LIMIT",
+        "COMMAND OR BANDWIDTH",
+        "RATE LIMIT",
+        "[LOGIN-DELAY]",
+        "TRY AGAIN LATER",
+    ];
+    const UNAVAILABLE: [&str; 6] = [
+        "[UNAVAILABLE]",
+        "SERVER UNAVAILABLE",
+        "TEMPORARILY UNAVAILABLE",
+        "[SYS/TEMP]",
+        "[IN-USE]",
+        "[INUSE]",
+    ];
+    if THROTTLED.iter().any(|w| t.contains(w)) {
+        Some(Busy::Throttled)
+    } else if UNAVAILABLE.iter().any(|w| t.contains(w)) {
+        Some(Busy::Unavailable)
+    } else {
+        None
+    }
+}
+
+impl Busy {
+    pub fn error(self, place: Place, doing: &str, server_text: String) -> MailError {
+        let doing = doing.to_string();
+        match self {
+            Busy::Throttled => MailError::Throttled {
+                place,
+                doing,
+                server_text,
+            },
+            Busy::Unavailable => MailError::Unavailable {
+                place,
+                doing,
+                server_text,
+            },
+        }
+    }
+}
+
+/// A refused command: transient when its words say the server is busy.
+pub fn refused(place: Place, command: &str, doing: &str, server_text: String) -> MailError {
+    match busy(&server_text) {
+        Some(b) => b.error(place, doing, server_text),
+        None => MailError::Refused {
+            place,
+            command: command.to_string(),
+            server_text,
+        },
+    }
+}
+
+/// A failure to secure a connection, for a user.
+pub fn tls_failure(place: &Place, e: NetError, after: Duration) -> MailError {
+    match e {
+        NetError::Certificate(reason) => MailError::Certificate {
+            place: place.clone(),
+            reason,
+        },
+        NetError::Timeout => MailError::Timeout {
+            place: place.clone(),
+            doing: "starting TLS".into(),
+            after,
+            direction: Direction::Read,
+        },
+        NetError::NotTls => MailError::WrongSecurity {
+            place: place.clone(),
+            server_uses_tls: false,
+        },
+        NetError::Io(_) => MailError::Disconnected {
+            place: place.clone(),
+            doing: "starting TLS".into(),
+        },
+        other => MailError::Certificate {
+            place: place.clone(),
+            reason: format!(
+                "{other}. Check that this port speaks TLS, and try again later; if it keeps happening, choose to accept invalid certificates for this job only if you trust the server."
+            ),
+        },
+    }
 }
 
 impl From<rusqlite::Error> for MailError {
     fn from(e: rusqlite::Error) -> Self {
         MailError::Store(e.to_string())
+    }
+}
+
+/// One kind of error as the app lists it: its code, its class, a title, and
+/// what to do. `docs/errors.md` says the same at greater length.
+#[derive(Debug, Clone, Serialize)]
+pub struct CatalogueEntry {
+    pub code: &'static str,
+    pub class: ErrorClass,
+    pub title: &'static str,
+    pub what_to_do: &'static str,
+}
+
+/// Every kind of error a user may see, in the order of `docs/errors.md`.
+pub fn catalogue() -> Vec<CatalogueEntry> {
+    use ErrorClass::*;
+    let e = |code, class, title, what_to_do| CatalogueEntry {
+        code,
+        class,
+        title,
+        what_to_do,
+    };
+    vec![
+        e("timed-out-on-fetch", Transient, "Error fetching … timed out on fetch", "The source is overloaded or slowing the account down. Try again later; if it keeps happening, wait 24–48 hours and run the job again."),
+        e("socket-came-disconnected", Transient, "Socket came disconnected", "The server stopped answering within the expected interval. MailFerry reconnects; if it keeps happening, check the network or try again later."),
+        e("timed-out-during-read", Transient, "Timed out during read", "The server is too slow to respond. Try again at a quieter time, or raise timeout_seconds."),
+        e("timed-out-during-write", Transient, "Timed out during write", "The server accepts no data. Try again at a quieter time, or raise timeout_seconds."),
+        e("login-failed", FatalForMailbox, "Login failed", "Check the email, username and password in the user list."),
+        e("admin-login-failed", FatalForMailbox, "Admin login failed for a mailbox", "Create the mailbox on the new server, or check the admin login."),
+        e("certificate", FatalForMailbox, "Certificate rejected (expired, self-signed, other host)", "Ask the host to fix the certificate, add its certificate file to the job, use the host name it was issued for, or accept invalid certificates if you trust the server."),
+        e("wrong-security", FatalForMailbox, "TLS and plain text mixed up", "Choose the protocol that matches the port: IMAP4S/POP3S for TLS ports (993/995), IMAP4/POP3 for plain ones (143/110)."),
+        e("not-a-mail-server", FatalForMailbox, "Not an IMAP or POP3 server", "Check the port and the protocol."),
+        e("connect", FatalForMailbox, "Could not connect", "Check the server name, the ports and the protocol, and that no firewall blocks the connection."),
+        e("plaintext-refused", FatalForMailbox, "No STARTTLS: password would travel unencrypted", "Use the TLS protocol and port, or allow plaintext logins for the job."),
+        e("over-quota", FatalForMailbox, "Destination mailbox over quota", "Ask the new host to raise the quota, then run the job again."),
+        e("message-too-big", PerMessage, "Message too big for the destination", "Ask the new host to raise the message size limit, then run the job again."),
+        e("message-rejected", PerMessage, "Message content rejected", "Forward the message by hand if it matters."),
+        e("throttled", Transient, "Throttled (too many connections or requests)", "MailFerry waits and retries; copy fewer mailboxes at once, or wait a few hours."),
+        e("unavailable", Transient, "Server temporarily unavailable", "MailFerry waits and retries; try again later."),
+        e("bye", Transient, "The server closed the connection (BYE)", "MailFerry reconnects; if it keeps happening, try again later."),
+        e("garbled-reply", Transient, "A reply MailFerry could not understand", "MailFerry retries; check the port and protocol, and send the log to the host's support."),
+        e("refused", FatalForMailbox, "A command was refused", "Read the server's words in brackets; send the log to the host's support."),
+        e("folder-not-created", FatalForMailbox, "A folder could not be created", "Translate the folder to another name in the job, or skip it."),
+        e("database", FatalForMailbox, "MailFerry's database could not be used", "Check that the disk is not full and the data folder is writable."),
+        e("cancelled", FatalForMailbox, "Cancelled", "Run the job again to resume."),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn place() -> Place {
+        Place {
+            side: Side::Source,
+            host: "mail.old.example".into(),
+            port: 993,
+            protocol: "IMAP4S",
+        }
+    }
+
+    #[test]
+    fn throttling_and_unavailable_replies_are_recognised() {
+        for t in [
+            "NO Request is throttled. Suggested Backoff Time: 92415 milliseconds",
+            "* BYE [ALERT] Too many simultaneous connections. (Failure)",
+            "NO [ALERT] Account exceeded command or bandwidth limits. (Failure)",
+            "* BYE Maximum number of connections from user+IP exceeded (mail_max_userip_connections=10)",
+            "-ERR [LOGIN-DELAY] wait 5 minutes",
+            "NO too many connections",
+        ] {
+            assert_eq!(busy(t), Some(Busy::Throttled), "{t}");
+        }
+        for t in [
+            "NO [UNAVAILABLE] Temporary authentication failure.",
+            "NO Server Unavailable. 15",
+            "-ERR [IN-USE] Mailbox locked",
+            "-ERR [SYS/TEMP] try later",
+        ] {
+            assert_eq!(busy(t), Some(Busy::Unavailable), "{t}");
+        }
+        for t in [
+            "NO [AUTHENTICATIONFAILED] Authentication failed.",
+            "NO [TOOBIG] Mail too large",
+            "NO [OVERQUOTA] Quota exceeded",
+        ] {
+            assert_eq!(busy(t), None, "{t}");
+        }
+        let e = refused(
+            place(),
+            "SELECT",
+            "opening folder X",
+            "NO [UNAVAILABLE] later".into(),
+        );
+        assert_eq!(e.class(), ErrorClass::Transient);
+        let e = refused(
+            place(),
+            "SELECT",
+            "opening folder X",
+            "NO [NONEXISTENT] gone".into(),
+        );
+        assert_eq!(e.class(), ErrorClass::FatalForMailbox);
+    }
+
+    #[test]
+    fn the_four_known_messages_are_recognisable() {
+        let fetch = MailError::FetchTimeout {
+            place: place(),
+            what: "UID 4:9".into(),
+            after: Duration::from_secs(60),
+        };
+        let text = fetch.to_string();
+        assert!(text.starts_with("Error fetching UID 4:9 from the source server mail.old.example (IMAP4S, port 993): timed out on fetch."), "{text}");
+        assert!(text.contains("wait 24–48 hours"), "{text}");
+        let read = MailError::Timeout {
+            place: place(),
+            doing: "listing messages".into(),
+            after: Duration::from_secs(60),
+            direction: Direction::Read,
+        };
+        assert!(read.to_string().contains("timed out during read while listing messages: the source server is too slow to respond (nothing came for 60 seconds)"), "{read}");
+        let dropped = MailError::Disconnected {
+            place: place(),
+            doing: "fetching messages".into(),
+        };
+        assert!(dropped.to_string().contains("(socket came disconnected): the source server stopped answering within the expected interval"), "{dropped}");
+        let login = MailError::Login {
+            place: place(),
+            user: "jane@old.example".into(),
+            server_text: "NO [AUTHENTICATIONFAILED] Authentication failed.".into(),
+        };
+        assert_eq!(login.to_string(), "Could not log in to the source server mail.old.example (IMAP4S, port 993) as jane@old.example: login failed. The server refused the email, username or password. Check the email, username and password in the user list. [NO [AUTHENTICATIONFAILED] Authentication failed.]");
+        for e in [&fetch, &read, &dropped] {
+            assert_eq!(e.class(), ErrorClass::Transient);
+        }
+        assert_eq!(login.class(), ErrorClass::FatalForMailbox);
+    }
+
+    #[test]
+    fn every_code_is_in_the_catalogue_and_the_docs() {
+        let docs = include_str!("../docs/errors.md");
+        let codes: Vec<&str> = catalogue().iter().map(|e| e.code).collect();
+        for code in &codes {
+            assert!(
+                docs.contains(&format!("<a id=\"{code}\"></a>")),
+                "docs/errors.md lacks {code}"
+            );
+        }
+        let samples = [
+            MailError::Store("x".into()),
+            MailError::Cancelled,
+            MailError::OverQuota {
+                user: "u".into(),
+                server_text: "t".into(),
+            },
+        ];
+        for e in samples {
+            assert!(codes.contains(&e.code()));
+        }
+    }
+
+    #[test]
+    fn spans_read_naturally() {
+        assert_eq!(span(Duration::from_secs(60)), "60 seconds");
+        assert_eq!(span(Duration::from_secs(1)), "1 second");
+        assert_eq!(span(Duration::from_millis(300)), "0.3 seconds");
     }
 }

@@ -49,12 +49,18 @@ enum Command {
         /// Where to write the job's log (default: mailferry-<job>.log here).
         #[arg(long)]
         log: Option<PathBuf>,
-        /// Mailboxes copied at the same time.
-        #[arg(long, default_value_t = 4)]
-        parallel: usize,
-        /// Seconds each network read or write may take.
-        #[arg(long, default_value_t = 60)]
-        timeout: u64,
+        /// Mailboxes copied at the same time (default: the job's
+        /// parallel_mailboxes, else 4).
+        #[arg(long)]
+        parallel: Option<usize>,
+        /// Seconds each network read or write may wait (default: the job's
+        /// timeout_seconds, else 60).
+        #[arg(long)]
+        timeout: Option<u64>,
+        /// Reconnects in a row after transient faults before a folder gives
+        /// up (default: the job's retries, else 5).
+        #[arg(long)]
+        retries: Option<u32>,
     },
     /// Check a job file without connecting to anything.
     Check { job: PathBuf },
@@ -96,8 +102,9 @@ fn main() -> ExitCode {
                     return ExitCode::from(exit::BAD_JOB);
                 }
             };
+            let opts = Options::for_job(&job);
             let checks = match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt.block_on(copy::test_logins(job, Options::default())),
+                Ok(rt) => rt.block_on(copy::test_logins(job, opts)),
                 Err(e) => {
                     eprintln!("Could not start: {e}");
                     return ExitCode::from(exit::NOT_STARTED);
@@ -167,6 +174,7 @@ fn main() -> ExitCode {
             log,
             parallel,
             timeout,
+            retries,
         } => {
             let job = match mailferry::job::load(&job) {
                 Ok(j) => j,
@@ -178,11 +186,16 @@ fn main() -> ExitCode {
             for w in job.warnings() {
                 eprintln!("Warning: {w}");
             }
-            let opts = Options {
-                parallel_mailboxes: parallel.max(1),
-                timeout: Duration::from_secs(timeout.max(1)),
-                ..Options::default()
-            };
+            let mut opts = Options::for_job(&job);
+            if let Some(p) = parallel {
+                opts.parallel_mailboxes = p.max(1);
+            }
+            if let Some(t) = timeout {
+                opts.timeout = Duration::from_secs(t.max(1));
+            }
+            if let Some(r) = retries {
+                opts.retries = r;
+            }
             ExitCode::from(run(job, &db, json, log, opts))
         }
     }
@@ -228,8 +241,12 @@ fn run(
     let result = runtime.block_on(async move {
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Cancelling: finishing the current batch…");
+                eprintln!("Cancelling: finishing the current batch, then logging out… (Ctrl-C again quits at once; running the job again resumes either way)");
                 on_ctrl_c.cancel();
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("Quitting now. Run the job again to resume.");
+                std::process::exit(i32::from(exit::PARTIAL));
             }
         });
         copy::run(job, store, sink, opts, cancel).await

@@ -13,7 +13,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::job::CertPolicy;
 
-/// How long connecting (TCP plus TLS handshake) may take.
+/// How long connecting (TCP, then the TLS handshake) may take by default.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A connection that is either plain or TLS, so one IMAP client can use both
@@ -85,6 +85,9 @@ pub enum NetError {
     Certificate(String),
     #[error("the TLS handshake failed: {0}")]
     Tls(String),
+    /// The server answered a TLS handshake in plain text.
+    #[error("the server does not speak TLS on this port")]
+    NotTls,
 }
 
 impl NetError {
@@ -100,13 +103,16 @@ impl NetError {
     }
 }
 
-pub async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream, NetError> {
-    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
+pub async fn connect_tcp(host: &str, port: u16, limit: Duration) -> Result<TcpStream, NetError> {
+    let tcp = tokio::time::timeout(limit, TcpStream::connect((host, port)))
         .await
         .map_err(|_| NetError::Timeout)?
         .map_err(|e| NetError::from_io(&e))?;
     // Small commands and their replies should not wait for Nagle.
     let _ = tcp.set_nodelay(true);
+    // Keep NAT tables and firewalls aware of connections that sit idle while
+    // the other side works (the engine also sends NOOPs).
+    let _ = socket2_keepalive(&tcp);
     Ok(tcp)
 }
 
@@ -115,12 +121,13 @@ pub async fn start_tls(
     tcp: TcpStream,
     host: &str,
     policy: &CertPolicy,
+    limit: Duration,
 ) -> Result<Stream, NetError> {
     let config = client_config(policy)?;
     let name = ServerName::try_from(host.to_string())
         .map_err(|_| NetError::Tls(format!("{host:?} is not a valid server name")))?;
     let connector = TlsConnector::from(Arc::new(config));
-    let tls = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp))
+    let tls = tokio::time::timeout(limit, connector.connect(name, tcp))
         .await
         .map_err(|_| NetError::Timeout)?
         .map_err(|e| classify_tls_error(&e))?;
@@ -135,28 +142,37 @@ fn classify_tls_error(e: &io::Error) -> NetError {
         Some(rustls::Error::InvalidCertificate(cert)) => {
             NetError::Certificate(describe_cert_error(cert))
         }
+        // Plain text where a TLS record was expected: "* OK" or "+OK".
+        Some(rustls::Error::InvalidMessage(_)) => NetError::NotTls,
         Some(other) => NetError::Tls(other.to_string()),
+        None if e.kind() == io::ErrorKind::UnexpectedEof => {
+            NetError::Io("the server closed the connection during the TLS handshake".into())
+        }
+        None if e.kind() == io::ErrorKind::ConnectionReset => {
+            NetError::Io("the connection was reset during the TLS handshake".into())
+        }
         None => NetError::Tls(e.to_string()),
     }
 }
 
 fn describe_cert_error(e: &rustls::CertificateError) -> String {
     use rustls::CertificateError as C;
+    const TRUST: &str = "If you trust this server, add its certificate authority file to the job (ca_file), or choose to accept invalid certificates for this job.";
     match e {
-        C::Expired | C::ExpiredContext { .. } => "the server's certificate has expired".into(),
-        C::NotValidYet | C::NotValidYetContext { .. } => "the server's certificate is not valid yet (check the computer's clock)".into(),
+        C::Expired | C::ExpiredContext { .. } => "the server's certificate has expired: the host has not renewed it. Ask the host to renew it; meanwhile, if you trust this server, choose to accept invalid certificates for this job.".into(),
+        C::NotValidYet | C::NotValidYetContext { .. } => "the server's certificate is not valid yet: this computer's date or time is probably wrong. Correct the clock, then run the job again.".into(),
         C::NotValidForName | C::NotValidForNameContext { .. } => {
-            "the server's certificate was issued for a different host name".into()
+            "the server's certificate was issued for a different host name: the server name in the job is an alias. Enter the host name the certificate was issued for (often the provider's own, such as mail.provider.example), or, if you trust this server, choose to accept invalid certificates for this job.".into()
         }
         C::UnknownIssuer => {
-            "the server's certificate is self-signed or issued by an authority this computer does not trust".into()
+            format!("the server's certificate is self-signed or issued by an authority this computer does not trust. {TRUST}")
         }
-        C::Revoked => "the server's certificate has been revoked".into(),
+        C::Revoked => "the server's certificate has been revoked. Ask the host to replace it; do not accept it unless the host confirms.".into(),
         // webpki's words for a self-signed certificate that is its own CA.
         other if format!("{other:?}").contains("CaUsedAsEndEntity") => {
-            "the server's certificate is self-signed or issued by an authority this computer does not trust".into()
+            format!("the server's certificate is self-signed or issued by an authority this computer does not trust. {TRUST}")
         }
-        other => format!("the server's certificate was rejected ({other:?})"),
+        other => format!("the server's certificate was rejected ({other:?}). {TRUST}"),
     }
 }
 
@@ -205,6 +221,14 @@ fn client_config(policy: &CertPolicy) -> Result<ClientConfig, NetError> {
         }
     };
     Ok(config)
+}
+
+/// TCP keep-alive probes after a minute of silence.
+fn socket2_keepalive(tcp: &TcpStream) -> io::Result<()> {
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(60))
+        .with_interval(Duration::from_secs(20));
+    socket2::SockRef::from(tcp).set_tcp_keepalive(&keepalive)
 }
 
 fn read_pem(
@@ -335,5 +359,161 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnything {
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Whether `host:port` completes a TLS handshake (any certificate): asked
+/// when a plain connection got no greeting, to tell "this port speaks TLS"
+/// from "the server is slow".
+pub async fn speaks_tls(host: &str, port: u16, limit: Duration) -> bool {
+    let Ok(tcp) = connect_tcp(host, port, limit).await else {
+        return false;
+    };
+    start_tls(tcp, host, &CertPolicy::AcceptInvalid, limit)
+        .await
+        .is_ok()
+}
+
+/// A stream whose reads and writes fail with [`io::ErrorKind::TimedOut`]
+/// when no byte moves for `limit`: a slow but steady transfer of a large
+/// message never times out, a silent server does. (The clock runs only
+/// while a read or write is waiting.)
+#[derive(Debug)]
+pub struct Timed<S> {
+    inner: S,
+    limit: Duration,
+    read_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    write_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> Timed<S> {
+    pub fn new(inner: S, limit: Duration) -> Timed<S> {
+        Timed {
+            inner,
+            limit,
+            read_deadline: None,
+            write_deadline: None,
+        }
+    }
+
+    pub fn limit(&self) -> Duration {
+        self.limit
+    }
+
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+/// Polls a deadline, starting it on first use; `Err` once it has passed.
+fn check_deadline(
+    deadline: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+    limit: Duration,
+    cx: &mut Context<'_>,
+    what: &str,
+) -> Poll<io::Result<()>> {
+    let sleep = deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+    match sleep.as_mut().poll(cx) {
+        Poll::Ready(()) => {
+            *deadline = None;
+            Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("timed out during {what}"),
+            )))
+        }
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+use std::future::Future as _;
+
+impl<S: AsyncRead + Unpin> AsyncRead for Timed<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                this.read_deadline = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => check_deadline(&mut this.read_deadline, this.limit, cx, "read"),
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Timed<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_write(cx, buf) {
+            Poll::Ready(r) => {
+                this.write_deadline = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                match check_deadline(&mut this.write_deadline, this.limit, cx, "write") {
+                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                    _ => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_flush(cx) {
+            Poll::Ready(r) => {
+                this.write_deadline = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => check_deadline(&mut this.write_deadline, this.limit, cx, "write"),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn a_silent_peer_times_out_a_slow_one_does_not() {
+        let (client, mut server) = tokio::io::duplex(64);
+        let mut timed = Timed::new(client, Duration::from_millis(100));
+        let writer = tokio::spawn(async move {
+            // 8 bytes, one every 60 ms: 480 ms in all, never 100 ms silent.
+            for b in 0..8u8 {
+                tokio::time::sleep(Duration::from_millis(60)).await;
+                server.write_all(&[b]).await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            drop(server);
+        });
+        let mut got = [0u8; 8];
+        timed.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, [0, 1, 2, 3, 4, 5, 6, 7]);
+        let mut more = [0u8; 1];
+        let err = timed.read(&mut more).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(err.to_string(), "timed out during read");
+        writer.abort();
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_reads_nothing_times_out_a_write() {
+        let (client, _server) = tokio::io::duplex(16);
+        let mut timed = Timed::new(client, Duration::from_millis(50));
+        let err = timed.write_all(&[0u8; 64]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
     }
 }

@@ -315,7 +315,7 @@ fn a_wrong_password_fails_that_mailbox_and_the_others_go_on() {
     );
     assert!(
         err.contains(
-            "as bob: the server refused the login. Check the email, username and password. [NO"
+            "as bob: login failed. The server refused the email, username or password. Check the email, username and password in the user list. [NO"
         ),
         "{err}"
     );

@@ -39,6 +39,7 @@ fn pop3s(server: &Dovecot) -> Pop3Endpoint {
         certs: CertPolicy::CaFile(server.ca_file()),
         protocol: "POP3S",
         timeout: Duration::from_secs(30),
+        connect_timeout: Duration::from_secs(30),
     }
 }
 

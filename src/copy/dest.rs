@@ -58,6 +58,10 @@ pub(crate) struct FolderState {
     notes: BTreeSet<String>,
     /// Messages counted into the tally's totals, so a retry adds none twice.
     counted: HashSet<String>,
+    /// Messages sent in an APPEND whose tagged reply never came: they may
+    /// or may not be on the destination. A retry looks for them by content
+    /// key before sending them again.
+    in_doubt: HashSet<String>,
 }
 
 impl FolderState {
@@ -79,9 +83,33 @@ impl FolderState {
         }
     }
 
-    /// The message is already on the destination.
+    /// The message is already on the destination (per the ledger).
     pub fn present(&mut self, id: &str) {
         self.present.insert(id.to_string());
+    }
+
+    /// The message was found on the destination by its content key: one
+    /// this run appended without hearing the server's OK (the connection
+    /// died first) counts as migrated; any other was already there.
+    pub fn found(&mut self, tally: &mut Tally, id: &str, size: u64) {
+        if self.in_doubt.remove(id) {
+            self.migrated.insert(id.to_string());
+            self.bytes += size;
+            tally.messages_done += 1;
+            tally.bytes_done += size;
+        } else {
+            self.present.insert(id.to_string());
+            if self.counted.remove(id) {
+                tally.messages_total -= 1;
+                tally.bytes_total -= size;
+            }
+        }
+    }
+
+    /// Changes whenever messages get through (copied, found or refused),
+    /// so the count of retries can start again.
+    pub fn progress_mark(&self) -> (usize, usize, usize) {
+        (self.migrated.len(), self.present.len(), self.failures.len())
     }
 
     /// Adds messages about to be copied to the mailbox's totals, once each.
@@ -180,46 +208,35 @@ impl DestFolder {
                 body: &m.body,
             })
             .collect();
-        let mut stored: Vec<(usize, Option<u32>)> = Vec::new();
-        let mut one_by_one = true;
+        // Until the server's tagged reply arrives, each message is in doubt:
+        // a connection lost now leaves it stored or not.
+        state.in_doubt.extend(msgs.iter().map(|m| m.id.clone()));
+        let mut delivered = Vec::with_capacity(msgs.len());
         if items.len() > 1 && dst.can_multiappend() {
             match dst.append(&self.raw, &items).await? {
                 AppendResult::Stored(uids) => {
-                    stored = (0..items.len())
-                        .map(|i| (i, uids.as_ref().map(|u| u[i])))
-                        .collect();
-                    one_by_one = false;
+                    for (i, m) in msgs.iter().enumerate() {
+                        let uid = uids.as_ref().map(|u| u[i]);
+                        delivered.push(stored(m, uid, state, tally));
+                    }
+                    return Ok(delivered);
                 }
-                AppendResult::Refused(text) => check_fatal(dst, &text)?,
+                // MULTIAPPEND stores all or none: find the refused one below.
+                AppendResult::Refused(text) => check_refusal(dst, &text)?,
             }
         }
-        if one_by_one {
-            for (i, item) in items.iter().enumerate() {
-                match dst.append(&self.raw, std::slice::from_ref(item)).await? {
-                    AppendResult::Stored(uids) => {
-                        stored.push((i, uids.and_then(|u| u.first().copied())))
-                    }
-                    AppendResult::Refused(text) => {
-                        check_fatal(dst, &text)?;
-                        self.record_failure(&msgs[i], text, state);
-                    }
+        for (item, m) in items.iter().zip(msgs) {
+            match dst.append(&self.raw, std::slice::from_ref(item)).await? {
+                AppendResult::Stored(uids) => {
+                    let uid = uids.and_then(|u| u.first().copied());
+                    delivered.push(stored(m, uid, state, tally));
+                }
+                AppendResult::Refused(text) => {
+                    check_refusal(dst, &text)?;
+                    state.in_doubt.remove(&m.id);
+                    self.record_failure(m, text, state);
                 }
             }
-        }
-        let mut delivered = Vec::with_capacity(stored.len());
-        for (i, dest_uid) in stored {
-            let m = &msgs[i];
-            let size = m.body.len() as u64;
-            state.migrated.insert(m.id.clone());
-            state.failures.remove(&m.id);
-            state.bytes += size;
-            tally.messages_done += 1;
-            tally.bytes_done += size;
-            delivered.push(LedgerEntry {
-                id: m.id.clone(),
-                dest_uid,
-                content_key: content_key(size, &m.header_fields),
-            });
         }
         Ok(delivered)
     }
@@ -248,6 +265,27 @@ impl DestFolder {
                 reason: reason.to_string(),
             },
         );
+    }
+}
+
+/// Records a message the destination confirmed storing.
+fn stored(
+    m: &Outgoing,
+    dest_uid: Option<u32>,
+    state: &mut FolderState,
+    tally: &mut Tally,
+) -> LedgerEntry {
+    let size = m.body.len() as u64;
+    state.in_doubt.remove(&m.id);
+    state.migrated.insert(m.id.clone());
+    state.failures.remove(&m.id);
+    state.bytes += size;
+    tally.messages_done += 1;
+    tally.bytes_done += size;
+    LedgerEntry {
+        id: m.id.clone(),
+        dest_uid,
+        content_key: content_key(size, &m.header_fields),
     }
 }
 
@@ -281,8 +319,9 @@ pub(crate) fn announce(ctx: &Ctx, tally: &Tally, task: &FolderTask, messages: u6
     });
 }
 
-/// A refusal that means no further message can go in: over quota.
-fn check_fatal(dst: &ImapClient, text: &str) -> Result<(), MailError> {
+/// A refused APPEND that is not about the message: over quota (no further
+/// message can go in) or a busy server (try again later).
+fn check_refusal(dst: &ImapClient, text: &str) -> Result<(), MailError> {
     let upper = text.to_ascii_uppercase();
     if upper.contains("OVERQUOTA")
         || upper.contains("QUOTA EXCEEDED")
@@ -292,6 +331,9 @@ fn check_fatal(dst: &ImapClient, text: &str) -> Result<(), MailError> {
             user: dst.user().to_string(),
             server_text: text.to_string(),
         });
+    }
+    if let Some(b) = crate::error::busy(text) {
+        return Err(b.error(dst.place().clone(), "appending messages", text.to_string()));
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::dest::{self, DestFolder, FolderState, Outgoing, Tally};
 use super::key::content_key;
 use super::mapping::FolderTask;
-use super::Ctx;
+use super::{with_keepalive, Ctx};
 use crate::error::MailError;
 use crate::imap::{ImapClient, MessageMeta};
 use crate::store::{LedgerEntry, POP3_INBOX};
@@ -54,7 +54,7 @@ pub(crate) async fn copy_folder(
     for m in metas {
         let key = content_key(m.size, &m.header_fields);
         if dest.take(&key) {
-            state.present(&m.uid.to_string());
+            state.found(tally, &m.uid.to_string(), m.size);
             found.push(LedgerEntry {
                 id: m.uid.to_string(),
                 dest_uid: None,
@@ -92,12 +92,9 @@ pub(crate) async fn copy_folder(
             return Err(MailError::Cancelled);
         }
         let uids: Vec<u32> = batch.iter().map(|m| m.uid).collect();
-        let mut bodies: HashMap<u32, Vec<u8>> = src
-            .fetch_bodies(&uids)
-            .await?
-            .into_iter()
-            .map(|b| (b.uid, b.body))
-            .collect();
+        let fetched = with_keepalive(dst, ctx.opts.keepalive, src.fetch_bodies(&uids)).await?;
+        let mut bodies: HashMap<u32, Vec<u8>> =
+            fetched.into_iter().map(|b| (b.uid, b.body)).collect();
         // A message expunged on the source since it was listed is gone;
         // there is nothing to copy.
         let outgoing: Vec<Outgoing> = batch
@@ -113,7 +110,12 @@ pub(crate) async fn copy_folder(
                 })
             })
             .collect();
-        let entries = dest.deliver(dst, &outgoing, state, tally).await?;
+        let entries = with_keepalive(
+            src,
+            ctx.opts.keepalive,
+            dest.deliver(dst, &outgoing, state, tally),
+        )
+        .await?;
         record(&entries)?;
         ctx.emit(tally.event(&task.source_name));
     }

@@ -9,7 +9,7 @@ use super::mapping::{self, FolderTask, Naming};
 use super::{folder, pop_inbox, Ctx};
 use crate::error::{ErrorClass, MailError};
 use crate::imap::{utf7, ImapClient, ListedFolder};
-use crate::job::UserEntry;
+use crate::job::{DestinationAuth, UserEntry};
 use crate::outcome::{FolderOutcome, MailboxOutcome};
 use crate::pop3::Pop3Client;
 use crate::progress::Event;
@@ -17,16 +17,26 @@ use crate::progress::Event;
 pub(crate) async fn run_mailbox(ctx: &Ctx, user: &UserEntry) -> MailboxOutcome {
     let started = Instant::now();
     let account = user.source_user.clone();
-    ctx.emit(Event::MailboxStarted {
-        account: account.clone(),
-    });
     let mut outcome = MailboxOutcome {
         source_user: user.source_user.clone(),
         local_user: user.local_user.clone(),
         ..Default::default()
     };
+    if ctx.cancel.is_cancelled() {
+        // Never started: nothing to log out of, nothing to record.
+        outcome.error = Some(MailError::Cancelled.to_string());
+        ctx.emit(Event::MailboxFinished {
+            account,
+            verdict: outcome.verdict(),
+            outcome: outcome.clone(),
+        });
+        return outcome;
+    }
+    ctx.emit(Event::MailboxStarted {
+        account: account.clone(),
+    });
     if let Err(e) = copy_mailbox(ctx, user, &mut outcome).await {
-        outcome.error = Some(e.to_string());
+        outcome.error = Some(e);
     }
     outcome.elapsed_ms = started.elapsed().as_millis() as u64;
     ctx.emit(Event::MailboxFinished {
@@ -35,6 +45,62 @@ pub(crate) async fn run_mailbox(ctx: &Ctx, user: &UserEntry) -> MailboxOutcome {
         outcome: outcome.clone(),
     });
     outcome
+}
+
+/// Counts reconnects after transient faults, and pauses before each.
+struct Retry<'a> {
+    ctx: &'a Ctx,
+    account: &'a str,
+    /// Failures in a row without progress.
+    attempt: u32,
+}
+
+impl<'a> Retry<'a> {
+    fn new(ctx: &'a Ctx, account: &'a str) -> Retry<'a> {
+        Retry {
+            ctx,
+            account,
+            attempt: 0,
+        }
+    }
+
+    /// Messages got through: the next fault starts a fresh count.
+    fn progressed(&mut self) {
+        self.attempt = 0;
+    }
+
+    /// After a failure: `Ok` once it is worth trying again (after a pause
+    /// with backoff and jitter), or the error to give up with.
+    async fn again(&mut self, e: MailError, folder: &str) -> Result<(), MailError> {
+        if e.class() != ErrorClass::Transient || self.attempt >= self.ctx.opts.retries {
+            return Err(e);
+        }
+        self.attempt += 1;
+        self.ctx.emit(Event::Retrying {
+            account: self.account.to_string(),
+            folder: folder.to_string(),
+            attempt: self.attempt,
+            reason: e.to_string(),
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(self.ctx.opts.pause_before(self.attempt)) => Ok(()),
+            _ = self.ctx.cancel.cancelled() => Err(MailError::Cancelled),
+        }
+    }
+
+    /// The words for an error given up on: a transient one says that
+    /// MailFerry tried again, and what then.
+    fn final_words(&self, e: &MailError) -> String {
+        if e.class() == ErrorClass::Transient && self.attempt > 0 {
+            format!(
+                "{e} MailFerry reconnected {} time{} without getting further, so it stopped here; run the job again later: it resumes where it stopped.",
+                self.attempt,
+                if self.attempt == 1 { "" } else { "s" }
+            )
+        } else {
+            e.to_string()
+        }
+    }
 }
 
 /// The long-lived connections of a mailbox: the destination, and the IMAP
@@ -59,7 +125,7 @@ impl Conns {
                 if let Some(imap) = imap {
                     imap.logout().await;
                 }
-                Err(e)
+                Err(admin_login(ctx, user, e))
             }
         }
     }
@@ -108,12 +174,41 @@ async fn copy_one(
     }
 }
 
-async fn copy_mailbox(
-    ctx: &Ctx,
-    user: &UserEntry,
-    outcome: &mut MailboxOutcome,
-) -> Result<(), MailError> {
+/// A refused destination login of an admin acting for a user says so: the
+/// mailbox may be missing there.
+fn admin_login(ctx: &Ctx, user: &UserEntry, e: MailError) -> MailError {
+    match (e, &ctx.job.destination.auth) {
+        (
+            MailError::Login {
+                place, server_text, ..
+            },
+            DestinationAuth::Master { user: admin, .. },
+        ) => MailError::AdminLogin {
+            place,
+            user: user.local_user.clone(),
+            admin: admin.clone(),
+            server_text,
+        },
+        (e, _) => e,
+    }
+}
+
+/// Connects, lists both sides, plans the folders and creates them on the
+/// destination (parents and empty folders too, so the tree is complete).
+async fn prepare(ctx: &Ctx, user: &UserEntry) -> Result<(Conns, Vec<FolderTask>), MailError> {
     let mut conns = Conns::open(ctx, user).await?;
+    match plan_and_create(ctx, &mut conns).await {
+        Ok(tasks) => Ok((conns, tasks)),
+        Err(e) => {
+            if e.class() != ErrorClass::Transient {
+                conns.close().await;
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn plan_and_create(ctx: &Ctx, conns: &mut Conns) -> Result<Vec<FolderTask>, MailError> {
     let (listed, src_naming, skip) = match conns.imap.as_mut() {
         Some(imap) => (imap.list().await?, naming(imap), ctx.job.skip.clone()),
         // POP3 has the Inbox only; folder skips don't apply (the job warns).
@@ -140,9 +235,6 @@ async fn copy_mailbox(
         &skip,
         &ctx.job.translations,
     );
-
-    // Create every destination folder (and its parents) before copying, so
-    // empty and non-selectable source folders exist there too.
     let mut existing: HashSet<String> = dst_listed.iter().map(|f| f.raw.clone()).collect();
     existing.insert("INBOX".into());
     for task in &tasks {
@@ -156,65 +248,99 @@ async fn copy_mailbox(
             }
         }
     }
+    Ok(tasks)
+}
 
+/// Copies a mailbox folder by folder. A transient fault drops the
+/// connections and retries (with backoff) where the copy stopped: the
+/// ledger and the destination's content keys say what is already there, so
+/// nothing is lost or copied twice. Returns the mailbox's error words.
+async fn copy_mailbox(
+    ctx: &Ctx,
+    user: &UserEntry,
+    outcome: &mut MailboxOutcome,
+) -> Result<(), String> {
+    let account = user.source_user.as_str();
+    let mut retry = Retry::new(ctx, account);
+    let (conns, tasks) = loop {
+        if ctx.cancel.is_cancelled() {
+            return Err(MailError::Cancelled.to_string());
+        }
+        match prepare(ctx, user).await {
+            Ok(ready) => break ready,
+            Err(e) => {
+                if let Err(e) = retry.again(e, "").await {
+                    return Err(retry.final_words(&e));
+                }
+            }
+        }
+    };
+    let mut conns = Some(conns);
     let mut tally = Tally::new(&user.source_user);
     for task in tasks.iter().filter(|t| t.selectable) {
         if ctx.cancel.is_cancelled() {
-            conns.close().await;
-            return Err(MailError::Cancelled);
+            if let Some(c) = conns.take() {
+                c.close().await;
+            }
+            return Err(MailError::Cancelled.to_string());
         }
         let mut state = FolderState::default();
-        let mut attempt = 0;
+        let mut retry = Retry::new(ctx, account);
+        let mut connecting = false;
         let folder_error = loop {
-            let Err(e) = copy_one(ctx, user, &mut conns, task, &mut state, &mut tally).await else {
-                break None;
-            };
-            match e.class() {
-                ErrorClass::FatalForMailbox => {
-                    outcome
-                        .folders
-                        .push(state.finish(task, Some(e.to_string())));
-                    conns.close().await;
-                    return Err(e);
+            let mark = state.progress_mark();
+            let result = async {
+                if conns.is_none() {
+                    connecting = true;
+                    conns = Some(Conns::open(ctx, user).await?);
+                    connecting = false;
                 }
-                ErrorClass::Transient if attempt < ctx.opts.retries => {
-                    attempt += 1;
-                    ctx.emit(Event::Retrying {
-                        account: user.source_user.clone(),
-                        folder: task.source_name.clone(),
-                        attempt,
-                        reason: e.to_string(),
-                    });
-                    tokio::time::sleep(ctx.opts.backoff * 2u32.pow(attempt - 1)).await;
-                    match Conns::open(ctx, user).await {
-                        Ok(fresh) => conns = fresh,
-                        Err(e) if e.class() == ErrorClass::Transient => continue,
-                        Err(e) => {
-                            outcome
-                                .folders
-                                .push(state.finish(task, Some(e.to_string())));
-                            return Err(e);
-                        }
-                    }
-                }
-                _ => break Some(e),
+                let c = conns.as_mut().expect("connected just above");
+                copy_one(ctx, user, c, task, &mut state, &mut tally).await
+            }
+            .await;
+            let Err(e) = result else { break None };
+            if state.progress_mark() != mark {
+                retry.progressed();
+            }
+            if e.class() == ErrorClass::Transient {
+                // The connection is broken or in an unknown state: drop it
+                // (a LOGOUT would only wait for a server that is not there).
+                conns = None;
+            }
+            match retry.again(e, &task.source_name).await {
+                Ok(()) => continue,
+                Err(e) => break Some(e),
             }
         };
-        let failed_transiently = folder_error
-            .as_ref()
-            .is_some_and(|e| e.class() == ErrorClass::Transient);
-        let folder_outcome: FolderOutcome = state.finish(task, folder_error.map(|e| e.to_string()));
+        let Some(e) = folder_error else {
+            let done = state.finish(task, None);
+            ctx.emit(Event::FolderFinished {
+                account: account.to_string(),
+                outcome: done.clone(),
+            });
+            outcome.folders.push(done);
+            continue;
+        };
+        let words = retry.final_words(&e);
+        let done: FolderOutcome = state.finish(task, Some(words.clone()));
         ctx.emit(Event::FolderFinished {
-            account: user.source_user.clone(),
-            outcome: folder_outcome.clone(),
+            account: account.to_string(),
+            outcome: done.clone(),
         });
-        outcome.folders.push(folder_outcome);
-        if failed_transiently {
-            // Retries are spent and the connections are likely dead: a
-            // fresh set for the next folder, or stop the mailbox.
-            conns = Conns::open(ctx, user).await?;
+        outcome.folders.push(done);
+        // The mailbox stops when it cannot go on (a fatal error), and when
+        // the servers cannot even be reached any more; otherwise the next
+        // folder gets fresh connections and its own retries.
+        if e.class() == ErrorClass::FatalForMailbox || connecting {
+            if let Some(c) = conns.take() {
+                c.close().await;
+            }
+            return Err(words);
         }
     }
-    conns.close().await;
+    if let Some(c) = conns.take() {
+        c.close().await;
+    }
     Ok(())
 }

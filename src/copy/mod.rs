@@ -11,32 +11,45 @@ mod pop_inbox;
 
 pub use check::{test_logins, LoginCheck};
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::imap::{Endpoint, Login, Transport};
+use crate::error::MailError;
+use crate::imap::{Endpoint, ImapClient, Login, Transport};
 use crate::job::{DestinationAuth, Job, MasterMethod, Protocol, Security, UserEntry};
 use crate::outcome::JobOutcome;
+use crate::pop3::Pop3Client;
 use crate::pop3::{Pop3Endpoint, Pop3Transport};
 use crate::progress::{Event, Sink};
 use crate::store::{history, BeginError, JobRun, Store};
 
-/// Tuning knobs; the defaults suit most servers.
+/// Tuning knobs; the defaults suit most servers. A job's `[options]`
+/// override them ([`Options::for_job`]).
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Mailboxes copied at the same time.
     pub parallel_mailboxes: usize,
-    /// Limit for each network read and write.
+    /// How long each network read or write may wait for a byte to move (and
+    /// logging in may take).
     pub timeout: Duration,
+    /// How long connecting (TCP, then TLS) may take.
+    pub connect_timeout: Duration,
     /// Most message bytes fetched and appended as one batch.
     pub batch_bytes: u64,
     /// Most messages in one batch.
     pub batch_messages: usize,
-    /// Reconnects after a transient fault, per folder.
+    /// Reconnects in a row after transient faults before a folder (or the
+    /// start of a mailbox) gives up. Messages getting through start the
+    /// count again.
     pub retries: u32,
-    /// First pause before a retry; doubles each time.
+    /// First pause before a retry; doubles each time, with jitter.
     pub backoff: Duration,
+    /// The longest pause before a retry.
+    pub max_backoff: Duration,
+    /// A connection idle this long while the other side works gets a NOOP.
+    pub keepalive: Duration,
     /// A POP3 message larger than this is not downloaded (and is reported).
     pub max_message_bytes: u64,
 }
@@ -46,25 +59,143 @@ impl Default for Options {
         Options {
             parallel_mailboxes: 4,
             timeout: Duration::from_secs(60),
+            connect_timeout: crate::net::CONNECT_TIMEOUT,
             batch_bytes: 16 * 1024 * 1024,
             batch_messages: 200,
-            retries: 3,
+            retries: 5,
             backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            keepalive: Duration::from_secs(120),
             max_message_bytes: 256 * 1024 * 1024,
         }
     }
 }
 
-/// Stops a running job between batches.
+impl Options {
+    /// The defaults with the job's `[options]` applied.
+    pub fn for_job(job: &Job) -> Options {
+        let o = &job.options;
+        let d = Options::default();
+        Options {
+            parallel_mailboxes: o.parallel_mailboxes.unwrap_or(d.parallel_mailboxes),
+            timeout: o.timeout_seconds.map_or(d.timeout, Duration::from_secs),
+            connect_timeout: o
+                .connect_timeout_seconds
+                .map_or(d.connect_timeout, Duration::from_secs),
+            retries: o.retries.unwrap_or(d.retries),
+            keepalive: o.keepalive_seconds.map_or(d.keepalive, Duration::from_secs),
+            ..d
+        }
+    }
+
+    /// The pause before retry number `attempt` (1-based): the backoff
+    /// doubled each time, at most `max_backoff`, times a random 0.5 to 1.5
+    /// so that many mailboxes do not hammer a server in step.
+    pub fn pause_before(&self, attempt: u32) -> Duration {
+        let doubled = self
+            .backoff
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
+        doubled.min(self.max_backoff).mul_f64(0.5 + jitter())
+    }
+}
+
+/// A number in [0, 1), different each call.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Stops a running job: between batches, and during a pause before a
+/// retry. Connections are logged out; what was copied is in the ledger.
 #[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel(Arc<CancelState>);
+
+#[derive(Debug, Default)]
+struct CancelState {
+    flag: AtomicBool,
+    notify: tokio::sync::Notify,
+}
 
 impl Cancel {
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst)
+        self.0.flag.store(true, Ordering::SeqCst);
+        self.0.notify.notify_waiters();
     }
+
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.flag.load(Ordering::SeqCst)
+    }
+
+    /// Completes once the job is cancelled.
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.0.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// A connection that can be kept alive while it waits.
+pub(crate) trait KeepAlive {
+    fn keep_alive(&mut self) -> impl Future<Output = Result<(), MailError>>;
+}
+
+impl KeepAlive for ImapClient {
+    fn keep_alive(&mut self) -> impl Future<Output = Result<(), MailError>> {
+        self.noop()
+    }
+}
+
+impl KeepAlive for Pop3Client {
+    fn keep_alive(&mut self) -> impl Future<Output = Result<(), MailError>> {
+        self.noop()
+    }
+}
+
+/// Runs `work` while `idle` waits, sending it a NOOP every `every` so that
+/// neither the server nor a firewall drops it for silence. A NOOP that has
+/// started is finished before returning (half a command would leave the
+/// connection unusable); one that fails stops the NOOPs, and the next real
+/// command on `idle` meets the error.
+pub(crate) async fn with_keepalive<T, K: KeepAlive>(
+    idle: &mut K,
+    every: Duration,
+    work: impl Future<Output = T>,
+) -> T {
+    tokio::pin!(work);
+    let mut healthy = true;
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = tokio::time::sleep(every), if healthy => {
+                let noop = idle.keep_alive();
+                tokio::pin!(noop);
+                let mut done = None;
+                loop {
+                    tokio::select! {
+                        r = &mut noop => {
+                            healthy = r.is_ok();
+                            break;
+                        }
+                        out = &mut work, if done.is_none() => done = Some(out),
+                    }
+                }
+                if let Some(out) = done {
+                    return out;
+                }
+            }
+        }
     }
 }
 
@@ -102,6 +233,7 @@ impl Ctx {
             certs: s.certs.clone(),
             protocol: protocol.label(),
             timeout: self.opts.timeout,
+            connect_timeout: self.opts.connect_timeout,
         }
     }
 
@@ -131,6 +263,7 @@ impl Ctx {
             certs: s.certs.clone(),
             protocol: protocol.label(),
             timeout: self.opts.timeout,
+            connect_timeout: self.opts.connect_timeout,
         })
     }
 
@@ -159,6 +292,7 @@ impl Ctx {
             certs: d.certs.clone(),
             protocol,
             timeout: self.opts.timeout,
+            connect_timeout: self.opts.connect_timeout,
         }
     }
 
@@ -281,4 +415,54 @@ pub async fn run(
         verdict: outcome.verdict(),
     });
     Ok((run, outcome))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_double_with_jitter_up_to_the_cap() {
+        let o = Options {
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(1000),
+            ..Options::default()
+        };
+        for _ in 0..50 {
+            let p1 = o.pause_before(1);
+            assert!(
+                p1 >= Duration::from_millis(50) && p1 < Duration::from_millis(150),
+                "{p1:?}"
+            );
+            let p3 = o.pause_before(3);
+            assert!(
+                p3 >= Duration::from_millis(200) && p3 < Duration::from_millis(600),
+                "{p3:?}"
+            );
+            let p20 = o.pause_before(20);
+            assert!(
+                p20 >= Duration::from_millis(500) && p20 < Duration::from_millis(1500),
+                "{p20:?}"
+            );
+        }
+        let spread: std::collections::HashSet<_> = (0..20).map(|_| o.pause_before(2)).collect();
+        assert!(spread.len() > 10, "jitter should vary: {spread:?}");
+    }
+
+    #[tokio::test]
+    async fn cancel_wakes_a_waiter() {
+        let c = Cancel::default();
+        let waiter = tokio::spawn({
+            let c = c.clone();
+            async move { c.cancelled().await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        c.cancel();
+        tokio::time::timeout(Duration::from_secs(1), waiter)
+            .await
+            .unwrap()
+            .unwrap();
+        // Already cancelled: returns at once.
+        c.cancelled().await;
+    }
 }

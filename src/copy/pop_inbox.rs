@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::dest::{self, DestFolder, FolderState, Outgoing, Tally};
 use super::key::{content_key, key_fields_of};
 use super::mapping::FolderTask;
-use super::{pop_date, Ctx};
+use super::{pop_date, with_keepalive, Ctx};
 use crate::error::MailError;
 use crate::imap::ImapClient;
 use crate::pop3::Pop3Client;
@@ -71,9 +71,12 @@ pub(crate) async fn copy_pop_inbox(
             return Err(MailError::Cancelled);
         }
         let msgnos: Vec<u32> = batch.iter().map(|(n, _)| *n).collect();
-        let fetched = pop
-            .retr_many(&msgnos, ctx.opts.max_message_bytes as usize)
-            .await?;
+        let fetched = with_keepalive(
+            dst,
+            ctx.opts.keepalive,
+            pop.retr_many(&msgnos, ctx.opts.max_message_bytes as usize),
+        )
+        .await?;
         let mut found = Vec::new();
         let mut outgoing = Vec::new();
         for ((_, uid), body) in batch.iter().zip(fetched) {
@@ -87,7 +90,7 @@ pub(crate) async fn copy_pop_inbox(
             let header_fields = key_fields_of(&body);
             let key = content_key(body.len() as u64, &header_fields);
             if dest.take(&key) {
-                state.present(uid);
+                state.found(tally, uid, body.len() as u64);
                 found.push(LedgerEntry {
                     id: uid.clone(),
                     dest_uid: None,
@@ -104,7 +107,12 @@ pub(crate) async fn copy_pop_inbox(
             });
         }
         record(&found)?;
-        let entries = dest.deliver(dst, &outgoing, state, tally).await?;
+        let entries = with_keepalive(
+            pop,
+            ctx.opts.keepalive,
+            dest.deliver(dst, &outgoing, state, tally),
+        )
+        .await?;
         record(&entries)?;
         ctx.emit(tally.event(&task.source_name));
     }

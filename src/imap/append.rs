@@ -95,22 +95,19 @@ impl ImapClient {
         ))
     }
 
+    /// Writes bytes past async-imap (message literals); the stream's own
+    /// time limit applies to every write.
     async fn write_raw(&mut self, bytes: &[u8], flush: bool, doing: &str) -> Result<(), MailError> {
-        let timeout = self.timeout;
         let stream = self.session.get_mut();
-        let res = tokio::time::timeout(timeout, async {
+        let res = async {
             stream.write_all(bytes).await?;
             if flush {
                 stream.flush().await?;
             }
             Ok::<_, std::io::Error>(())
-        })
-        .await;
-        match res {
-            Err(_) => Err(self.timeout_err(doing)),
-            Ok(Err(_)) => Err(self.disconnected(doing)),
-            Ok(Ok(())) => Ok(()),
         }
+        .await;
+        res.map_err(|e| self.io_err(doing, &e))
     }
 }
 

@@ -10,9 +10,9 @@ use async_imap::{Authenticator, Client, Session};
 
 use super::raw::{self, RawError};
 use super::{quote, utf7};
-use crate::error::{MailError, Place, Side};
+use crate::error::{self, busy, Direction, MailError, Place, Side};
 use crate::job::CertPolicy;
-use crate::net::{self, NetError, Stream};
+use crate::net::{self, NetError, Stream, Timed};
 use crate::secret::Secret;
 
 /// The header fields that, with the size, identify a message's content on
@@ -41,8 +41,11 @@ pub struct Endpoint {
     pub transport: Transport,
     pub certs: CertPolicy,
     pub protocol: &'static str,
-    /// Limit for each read and write.
+    /// How long a read or write may wait for a byte; also the limit for
+    /// logging in.
     pub timeout: Duration,
+    /// How long connecting (TCP, then TLS) may take.
+    pub connect_timeout: Duration,
 }
 
 /// How to log in.
@@ -129,7 +132,7 @@ pub(super) struct Reply {
 
 /// A logged-in IMAP connection.
 pub struct ImapClient {
-    pub(super) session: Session<Stream>,
+    pub(super) session: Session<Timed<Stream>>,
     pub(super) place: Place,
     /// The mailbox logged in to, for messages.
     user: String,
@@ -159,11 +162,13 @@ impl Authenticator for PlainAuth<'_> {
     }
 }
 
-fn raw_err(place: &Place, doing: &str, e: RawError) -> MailError {
+fn raw_err(place: &Place, doing: &str, after: Duration, e: RawError) -> MailError {
     match e {
         RawError::Timeout => MailError::Timeout {
             place: place.clone(),
             doing: doing.into(),
+            after,
+            direction: Direction::Read,
         },
         RawError::Closed | RawError::Io => MailError::Disconnected {
             place: place.clone(),
@@ -206,7 +211,7 @@ impl ImapClient {
                 port,
                 protocol: ep.protocol,
             };
-            let tcp = match net::connect_tcp(&ep.host, port).await {
+            let tcp = match net::connect_tcp(&ep.host, port, ep.connect_timeout).await {
                 Ok(tcp) => tcp,
                 Err(e) => {
                     last = e;
@@ -238,22 +243,9 @@ impl ImapClient {
         ep: &Endpoint,
         place: &Place,
     ) -> Result<Stream, MailError> {
-        net::start_tls(tcp, &ep.host, &ep.certs)
+        net::start_tls(tcp, &ep.host, &ep.certs, ep.connect_timeout)
             .await
-            .map_err(|e| match e {
-                NetError::Certificate(reason) => MailError::Certificate {
-                    place: place.clone(),
-                    reason,
-                },
-                NetError::Timeout => MailError::Timeout {
-                    place: place.clone(),
-                    doing: "starting TLS".into(),
-                },
-                other => MailError::Certificate {
-                    place: place.clone(),
-                    reason: format!("{other} (is this port really speaking TLS?)"),
-                },
-            })
+            .map_err(|e| error::tls_failure(place, e, ep.connect_timeout))
     }
 
     /// Greeting, CAPABILITY and STARTTLS, read by hand before async-imap
@@ -264,32 +256,36 @@ impl ImapClient {
         place: Place,
     ) -> Result<(Stream, Place, HashSet<String>), MailError> {
         let t = ep.timeout;
-        let greeting = raw::read_line(&mut stream, t)
-            .await
-            .map_err(|e| raw_err(&place, "waiting for the server's greeting", e))?;
-        if !greeting.starts_with(b"* OK") && !greeting.starts_with(b"* PREAUTH") {
-            let text = String::from_utf8_lossy(&greeting).into_owned();
-            return Err(MailError::Protocol {
-                place,
-                doing: "waiting for the server's greeting".into(),
-                detail: format!(
-                    "this does not look like an IMAP server [{}]",
-                    truncate(&text, 200)
-                ),
-            });
-        }
+        let doing = "waiting for the server's greeting";
+        let greeting = match raw::read_line(&mut stream, t).await {
+            Ok(line) => line,
+            // Silence on a plain connection: a TLS port waiting for a
+            // handshake, or a slow server. Ask the port itself.
+            Err(RawError::Timeout)
+                if !stream.is_tls()
+                    && net::speaks_tls(&ep.host, place.port, ep.connect_timeout).await =>
+            {
+                return Err(MailError::WrongSecurity {
+                    place,
+                    server_uses_tls: true,
+                })
+            }
+            Err(e) => return Err(raw_err(&place, doing, t, e)),
+        };
+        check_greeting(&greeting, &place, stream.is_tls())?;
         let mut caps = Self::raw_capabilities(&mut stream, &place, t).await?;
         if let Transport::StartTls { allow_plaintext } = ep.transport {
             if caps.contains("STARTTLS") {
                 let (_, done) = raw::command(&mut stream, "S1", "STARTTLS", t)
                     .await
-                    .map_err(|e| raw_err(&place, "starting TLS", e))?;
+                    .map_err(|e| raw_err(&place, "starting TLS", t, e))?;
                 if !done.starts_with(b"OK") {
-                    return Err(MailError::Refused {
+                    return Err(error::refused(
                         place,
-                        command: "STARTTLS".into(),
-                        server_text: String::from_utf8_lossy(&done).into_owned(),
-                    });
+                        "STARTTLS",
+                        "starting TLS",
+                        String::from_utf8_lossy(&done).into_owned(),
+                    ));
                 }
                 let Stream::Plain(tcp) = stream else {
                     unreachable!("STARTTLS only runs on a plain connection")
@@ -310,7 +306,7 @@ impl ImapClient {
     ) -> Result<HashSet<String>, MailError> {
         let (lines, done) = raw::command(stream, "C1", "CAPABILITY", t)
             .await
-            .map_err(|e| raw_err(place, "asking for the server's capabilities", e))?;
+            .map_err(|e| raw_err(place, "asking for the server's capabilities", t, e))?;
         let mut caps = HashSet::new();
         for line in lines.iter().chain(std::iter::once(&done)) {
             if let Some(c) = raw::capabilities_in(line) {
@@ -327,7 +323,7 @@ impl ImapClient {
         timeout: Duration,
         login: &Login,
     ) -> Result<ImapClient, MailError> {
-        let client = Client::new(stream);
+        let client = Client::new(Timed::new(stream, timeout));
         let user = login.user().to_string();
         let doing = "logging in";
         // Post-login capabilities differ from pre-login ones; they come in
@@ -341,6 +337,8 @@ impl ImapClient {
                         return Err(MailError::Timeout {
                             place,
                             doing: doing.into(),
+                            after: timeout,
+                            direction: Direction::Read,
                         })
                     }
                     Ok(Ok((session, new_caps))) => {
@@ -368,6 +366,8 @@ impl ImapClient {
                         return Err(MailError::Timeout {
                             place,
                             doing: doing.into(),
+                            after: timeout,
+                            direction: Direction::Read,
                         })
                     }
                     Ok(Ok(session)) => Ok(session),
@@ -377,12 +377,22 @@ impl ImapClient {
         };
         let session = result.map_err(|e| match e {
             async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
-                MailError::Login {
-                    place: place.clone(),
-                    user: user.clone(),
-                    server_text: format!("NO {}", server_words(&text)),
+                let server_text = format!("NO {}", server_words(&text));
+                match busy(&server_text) {
+                    Some(b) => b.error(place.clone(), doing, server_text),
+                    None => MailError::Login {
+                        place: place.clone(),
+                        user: user.clone(),
+                        server_text,
+                    },
                 }
             }
+            async_imap::error::Error::Io(e) => io_err(&place, doing, timeout, &e),
+            async_imap::error::Error::Parse(e) => MailError::Protocol {
+                place: place.clone(),
+                doing: doing.into(),
+                detail: truncate(&e.to_string(), 300),
+            },
             _ => MailError::Disconnected {
                 place: place.clone(),
                 doing: doing.into(),
@@ -424,7 +434,7 @@ impl ImapClient {
             let t = self.timeout;
             let (lines, done) = raw::read_until_tag(self.session.get_mut(), &tag.0, t)
                 .await
-                .map_err(|e| raw_err(&self.place, doing, e))?;
+                .map_err(|e| raw_err(&self.place, doing, t, e))?;
             if done.starts_with(b"OK") {
                 if let Some((prefix, delimiter)) =
                     lines.iter().find_map(|l| raw::parse_namespace(l))
@@ -472,23 +482,23 @@ impl ImapClient {
 
     // ---- running commands ----
 
+    /// Sends a command line. Every read and write waits at most
+    /// `timeout` for a byte to move (see [`Timed`]).
     pub(super) async fn send(
         &mut self,
         cmd: &str,
         doing: &str,
     ) -> Result<imap_proto::RequestId, MailError> {
-        match tokio::time::timeout(self.timeout, self.session.run_command(cmd)).await {
-            Err(_) => Err(self.timeout_err(doing)),
-            Ok(Err(_)) => Err(self.disconnected(doing)),
-            Ok(Ok(tag)) => Ok(tag),
+        match self.session.run_command(cmd).await {
+            Err(async_imap::error::Error::Io(e)) => Err(self.io_err(doing, &e)),
+            Err(_) => Err(self.disconnected(doing)),
+            Ok(tag) => Ok(tag),
         }
     }
 
-    pub(super) fn timeout_err(&self, doing: &str) -> MailError {
-        MailError::Timeout {
-            place: self.place.clone(),
-            doing: doing.into(),
-        }
+    /// A failed read or write: a timeout, or a connection gone.
+    pub(super) fn io_err(&self, doing: &str, e: &std::io::Error) -> MailError {
+        io_err(&self.place, doing, self.timeout, e)
     }
 
     pub(super) fn disconnected(&self, doing: &str) -> MailError {
@@ -504,20 +514,10 @@ impl ImapClient {
         doing: &str,
         f: impl FnOnce(&Response<'_>) -> T,
     ) -> Result<T, MailError> {
-        match tokio::time::timeout(self.timeout, self.session.read_response()).await {
-            Err(_) => Err(self.timeout_err(doing)),
-            Ok(Ok(Some(r))) => Ok(f(r.parsed())),
-            Ok(Ok(None)) => Err(self.disconnected(doing)),
-            Ok(Err(e))
-                if e.kind() == std::io::ErrorKind::Other && e.to_string().contains("parsing") =>
-            {
-                Err(MailError::Protocol {
-                    place: self.place.clone(),
-                    doing: doing.into(),
-                    detail: truncate(&e.to_string(), 300),
-                })
-            }
-            Ok(Err(_)) => Err(self.disconnected(doing)),
+        match self.session.read_response().await {
+            Ok(Some(r)) => Ok(f(r.parsed())),
+            Ok(None) => Err(self.disconnected(doing)),
+            Err(e) => Err(self.io_err(doing, &e)),
         }
     }
 
@@ -551,8 +551,8 @@ impl ImapClient {
                     }
                     Response::Data {
                         status: Status::Bye,
-                        ..
-                    } => Some(Err(())),
+                        outcome,
+                    } => Some(Err(outcome_text(&Status::Bye, outcome))),
                     other => {
                         on_untagged(other);
                         None
@@ -562,7 +562,16 @@ impl ImapClient {
             match step {
                 None => continue,
                 Some(Ok(reply)) => return Ok(reply),
-                Some(Err(())) => return Err(self.disconnected(doing)),
+                Some(Err(bye)) => {
+                    return Err(match busy(&bye) {
+                        Some(b) => b.error(self.place.clone(), doing, bye),
+                        None => MailError::Bye {
+                            place: self.place.clone(),
+                            doing: doing.into(),
+                            server_text: bye,
+                        },
+                    })
+                }
             }
         }
     }
@@ -587,11 +596,12 @@ impl ImapClient {
     ) -> Result<Reply, MailError> {
         let reply = self.run(cmd, doing, on_untagged).await?;
         if !reply.ok {
-            return Err(MailError::Refused {
-                place: self.place.clone(),
-                command: what.into(),
-                server_text: reply.server_text,
-            });
+            return Err(error::refused(
+                self.place.clone(),
+                what,
+                doing,
+                reply.server_text,
+            ));
         }
         Ok(reply)
     }
@@ -750,9 +760,14 @@ impl ImapClient {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        let cmd = format!("UID FETCH {} (UID BODY.PEEK[])", super::uid_set(uids));
+        let set = super::uid_set(uids);
+        let cmd = format!("UID FETCH {set} (UID BODY.PEEK[])");
         let doing = "fetching messages";
-        let tag = self.send(&cmd, doing).await?;
+        let what = format!("UID {set}");
+        let tag = self
+            .send(&cmd, doing)
+            .await
+            .map_err(|e| e.on_fetch(what.clone()))?;
         let mut out = Vec::with_capacity(uids.len());
         let reply = self
             .collect(&tag, doing, |r| {
@@ -773,20 +788,86 @@ impl ImapClient {
                     }
                 }
             })
-            .await?;
+            .await
+            .map_err(|e| e.on_fetch(what))?;
         if !reply.ok {
-            return Err(MailError::Refused {
-                place: self.place.clone(),
-                command: "UID FETCH (message bodies)".into(),
-                server_text: reply.server_text,
-            });
+            return Err(error::refused(
+                self.place.clone(),
+                "UID FETCH (message bodies)",
+                doing,
+                reply.server_text,
+            ));
         }
         Ok(out)
+    }
+
+    /// NOOP: keeps an idle connection alive (and lets the server say BYE).
+    pub async fn noop(&mut self) -> Result<(), MailError> {
+        self.run_ok("NOOP", "NOOP", "keeping the connection alive", |_| {})
+            .await
+            .map(|_| ())
     }
 
     /// LOGOUT, ignoring a server that has already gone.
     pub async fn logout(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.session.logout()).await;
+    }
+}
+
+/// Checks the first line a server sends: `* OK` or `* PREAUTH`; a BYE
+/// (busy, throttled) is transient; anything else is not an IMAP server.
+fn check_greeting(greeting: &[u8], place: &Place, over_tls: bool) -> Result<(), MailError> {
+    if greeting.starts_with(b"* OK") || greeting.starts_with(b"* PREAUTH") {
+        return Ok(());
+    }
+    let text = truncate(&String::from_utf8_lossy(greeting), 200);
+    let doing = "waiting for the server's greeting";
+    if greeting.len() > 4 && greeting[..5].eq_ignore_ascii_case(b"* BYE") {
+        return Err(match busy(&text) {
+            Some(b) => b.error(place.clone(), doing, text),
+            None => MailError::Bye {
+                place: place.clone(),
+                doing: doing.into(),
+                server_text: text,
+            },
+        });
+    }
+    // A TLS record (handshake or alert) where text was expected.
+    if !over_tls && greeting.len() > 1 && matches!(greeting[0], 0x15 | 0x16) && greeting[1] == 3 {
+        return Err(MailError::WrongSecurity {
+            place: place.clone(),
+            server_uses_tls: true,
+        });
+    }
+    Err(MailError::NotMailServer {
+        place: place.clone(),
+        server_text: text,
+    })
+}
+
+/// A failed read or write on a connection.
+fn io_err(place: &Place, doing: &str, after: Duration, e: &std::io::Error) -> MailError {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::TimedOut => MailError::Timeout {
+            place: place.clone(),
+            doing: doing.into(),
+            after,
+            direction: if e.to_string().contains("write") {
+                Direction::Write
+            } else {
+                Direction::Read
+            },
+        },
+        K::Other if e.to_string().contains("parsing") => MailError::Protocol {
+            place: place.clone(),
+            doing: doing.into(),
+            detail: truncate(&e.to_string(), 300),
+        },
+        _ => MailError::Disconnected {
+            place: place.clone(),
+            doing: doing.into(),
+        },
     }
 }
 

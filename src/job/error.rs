@@ -50,6 +50,9 @@ pub enum JobError {
 
     #[error("The job name {0:?} is too long or holds a line break; use at most 100 characters on one line.")]
     BadName(String),
+
+    #[error("The option {key} is out of range: {reason}. Change it in the job's [options], or remove it to use the default.")]
+    BadOption { key: &'static str, reason: String },
 }
 
 impl JobError {
@@ -69,6 +72,7 @@ impl JobError {
             JobError::MissingMaster(_) => "destination.master",
             JobError::CaFile { .. } => "ca_file",
             JobError::BadName(_) => "name",
+            JobError::BadOption { .. } => "options",
         }
     }
 

@@ -147,6 +147,55 @@ pub struct Job {
     pub skip: Vec<String>,
     pub translations: Vec<Translation>,
     pub users: Vec<UserEntry>,
+    /// Time limits and retries; unset ones take the engine's defaults.
+    pub options: JobOptions,
+}
+
+/// The `[options]` of a job: each unset one keeps the engine's default
+/// (`copy::Options::default()`), and the command line may override them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobOptions {
+    /// How long a read or write may wait for the server (and logging in
+    /// may take).
+    pub timeout_seconds: Option<u64>,
+    /// How long connecting (TCP, then TLS) may take.
+    pub connect_timeout_seconds: Option<u64>,
+    /// Reconnects after a transient fault before a folder (or mailbox)
+    /// gives up; the count starts again whenever messages get through.
+    pub retries: Option<u32>,
+    /// NOOP on a connection idle this long while the other side works.
+    pub keepalive_seconds: Option<u64>,
+    /// Mailboxes copied at the same time.
+    pub parallel_mailboxes: Option<usize>,
+}
+
+impl JobOptions {
+    fn validate(self) -> Result<JobOptions, JobError> {
+        let range = |key: &'static str, v: Option<u64>, lo: u64, hi: u64| match v {
+            Some(v) if v < lo || v > hi => Err(JobError::BadOption {
+                key,
+                reason: format!("{v} is not between {lo} and {hi}"),
+            }),
+            _ => Ok(()),
+        };
+        range("timeout_seconds", self.timeout_seconds, 1, 3600)?;
+        range(
+            "connect_timeout_seconds",
+            self.connect_timeout_seconds,
+            1,
+            600,
+        )?;
+        range("retries", self.retries.map(u64::from), 0, 50)?;
+        range("keepalive_seconds", self.keepalive_seconds, 5, 3600)?;
+        range(
+            "parallel_mailboxes",
+            self.parallel_mailboxes.map(|n| n as u64),
+            1,
+            32,
+        )?;
+        Ok(self)
+    }
 }
 
 // ---- the file as written ----
@@ -162,6 +211,8 @@ pub struct JobFile {
     #[serde(default)]
     pub folders: FoldersFile,
     pub users: UsersFile,
+    #[serde(default)]
+    pub options: JobOptions,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -295,6 +346,7 @@ impl JobFile {
             skip: folders::parse_skip_list(&self.folders.skip),
             translations: folders::parse_translations(&self.folders.translate)?,
             users,
+            options: self.options.validate()?,
         })
     }
 }
@@ -565,6 +617,24 @@ list = "jane,pw1"
                 .contains("/nonexistent/ca.pem could not be read"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn options_are_optional_checked_and_named_in_errors() {
+        assert_eq!(parse(BASE).unwrap().options, JobOptions::default());
+        let text = format!("{BASE}\n[options]\ntimeout_seconds = 30\nretries = 2\n");
+        let o = parse(&text).unwrap().options;
+        assert_eq!((o.timeout_seconds, o.retries), (Some(30), Some(2)));
+        let err = parse(&format!("{BASE}\n[options]\ntimeout_seconds = 0\n")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "The option timeout_seconds is out of range: 0 is not between 1 and 3600. Change it in the job's [options], or remove it to use the default."
+        );
+        assert_eq!(err.field(), "options");
+        let err = parse(&format!("{BASE}\n[options]\ntimeout = 5\n")).unwrap_err();
+        assert!(matches!(err, JobError::Syntax(_)), "{err}");
+        let err = parse(&format!("{BASE}\n[options]\nretries = -1\n")).unwrap_err();
+        assert!(matches!(err, JobError::Syntax(_)), "{err}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use base64::Engine as _;
 
 use super::wire::{self, Body, Status, Wire, WireError};
 use super::{Fetched, Pop3Endpoint, Pop3MessageError, Pop3Transport};
-use crate::error::{MailError, Place};
+use crate::error::{self, busy, Direction, MailError, Place};
 use crate::net::{self, NetError, Stream};
 use crate::secret::Secret;
 
@@ -78,7 +78,7 @@ impl Pop3Client {
                 port,
                 protocol: ep.protocol,
             };
-            let tcp = match net::connect_tcp(&ep.host, port).await {
+            let tcp = match net::connect_tcp(&ep.host, port, ep.connect_timeout).await {
                 Ok(tcp) => tcp,
                 Err(e) => {
                     last = e;
@@ -113,28 +113,51 @@ impl Pop3Client {
 
     async fn start(mut self, ep: &Pop3Endpoint, password: &Secret) -> Result<Self, MailError> {
         let doing = "waiting for the server's greeting";
-        let greeting = self
-            .wire
-            .read_line()
-            .await
-            .map_err(|e| self.wire_err(doing, e))?;
+        let greeting = match self.wire.read_line().await {
+            Ok(line) => line,
+            // Silence on a plain connection: a TLS port waiting for a
+            // handshake, or a slow server. Ask the port itself.
+            Err(WireError::Timeout)
+                if !self.wire.get_ref().is_tls()
+                    && net::speaks_tls(&ep.host, self.place.port, ep.connect_timeout).await =>
+            {
+                return Err(MailError::WrongSecurity {
+                    place: self.place,
+                    server_uses_tls: true,
+                });
+            }
+            Err(e) => return Err(self.wire_err(doing, e)),
+        };
         match wire::status(&greeting) {
             Some(Status::Ok) => {}
             Some(Status::Err) => {
-                return Err(MailError::Refused {
+                let text = String::from_utf8_lossy(&greeting).into_owned();
+                // A server that turns connections away says so in its
+                // greeting; try again later.
+                return Err(match busy(&text) {
+                    Some(b) => b.error(self.place, doing, text),
+                    None => MailError::Unavailable {
+                        place: self.place,
+                        doing: doing.into(),
+                        server_text: text,
+                    },
+                });
+            }
+            _ if !self.wire.get_ref().is_tls()
+                && greeting.len() > 1
+                && matches!(greeting[0], 0x15 | 0x16)
+                && greeting[1] == 3 =>
+            {
+                return Err(MailError::WrongSecurity {
                     place: self.place,
-                    command: "the connection".into(),
-                    server_text: String::from_utf8_lossy(&greeting).into_owned(),
-                })
+                    server_uses_tls: true,
+                });
             }
             _ => {
-                return Err(self.protocol(
-                    doing,
-                    format!(
-                        "this does not look like a POP3 server [{}]",
-                        wire::excerpt(&greeting)
-                    ),
-                ))
+                return Err(MailError::NotMailServer {
+                    place: self.place,
+                    server_text: wire::excerpt(&greeting),
+                })
             }
         }
         self.capa().await?;
@@ -407,7 +430,11 @@ impl Pop3Client {
     /// The reply to a RETR or TOP already sent.
     async fn read_message(&mut self, msgno: u32, limit: usize) -> Result<Fetched, MailError> {
         let doing = format!("downloading message {msgno}");
-        let (status, text) = self.reply(&doing).await?;
+        let what = format!("message {msgno}");
+        let (status, text) = self
+            .reply(&doing)
+            .await
+            .map_err(|e| e.on_fetch(what.clone()))?;
         match status {
             Status::Ok => {}
             Status::Err => {
@@ -420,15 +447,24 @@ impl Pop3Client {
             Status::More => return Err(self.unexpected_more(&doing)),
         }
         let body = self.wire.read_body(limit, wire::octets(&text)).await;
-        Ok(match body.map_err(|e| self.wire_err(&doing, e))? {
-            Body::Data(data) => Ok(data),
-            Body::TooLarge(size) => Err(Pop3MessageError::TooLarge {
-                place: self.place.clone(),
-                msgno,
-                size,
-                limit: limit as u64,
-            }),
-        })
+        Ok(
+            match body.map_err(|e| self.wire_err(&doing, e).on_fetch(what))? {
+                Body::Data(data) => Ok(data),
+                Body::TooLarge(size) => Err(Pop3MessageError::TooLarge {
+                    place: self.place.clone(),
+                    msgno,
+                    size,
+                    limit: limit as u64,
+                }),
+            },
+        )
+    }
+
+    /// NOOP: keeps an idle session alive.
+    pub async fn noop(&mut self) -> Result<(), MailError> {
+        self.command_ok("NOOP", "keeping the connection alive")
+            .await
+            .map(|_| ())
     }
 
     /// RSET (so that nothing read is marked \Seen on servers that do that
@@ -447,7 +483,20 @@ impl Pop3Client {
 
     async fn send(&mut self, line: &str, doing: &str) -> Result<(), MailError> {
         let sent = self.wire.send(line.as_bytes()).await;
-        sent.map_err(|e| self.wire_err(doing, e))
+        sent.map_err(|e| match self.wire_err(doing, e) {
+            MailError::Timeout {
+                place,
+                doing,
+                after,
+                ..
+            } => MailError::Timeout {
+                place,
+                doing,
+                after,
+                direction: Direction::Write,
+            },
+            other => other,
+        })
     }
 
     /// Reads one status line: its status and the line itself.
@@ -474,11 +523,7 @@ impl Pop3Client {
     async fn command_ok(&mut self, cmd: &str, doing: &str) -> Result<String, MailError> {
         match self.command(cmd, doing).await? {
             (Status::Ok, text) => Ok(text),
-            (Status::Err, text) => Err(MailError::Refused {
-                place: self.place.clone(),
-                command: cmd.into(),
-                server_text: text,
-            }),
+            (Status::Err, text) => Err(error::refused(self.place.clone(), cmd, doing, text)),
             (Status::More, _) => Err(self.unexpected_more(doing)),
         }
     }
@@ -503,7 +548,12 @@ impl Pop3Client {
         let place = self.place.clone();
         let doing = doing.to_string();
         match e {
-            WireError::Timeout => MailError::Timeout { place, doing },
+            WireError::Timeout => MailError::Timeout {
+                place,
+                doing,
+                after: self.wire.timeout(),
+                direction: Direction::Read,
+            },
             WireError::Closed => MailError::Disconnected { place, doing },
             WireError::TooLong => MailError::Protocol {
                 place,
@@ -525,11 +575,16 @@ impl Pop3Client {
         self.protocol(doing, "a continuation (+) where none was expected".into())
     }
 
+    /// A refused login; `[IN-USE]`, `[SYS/TEMP]` or `[LOGIN-DELAY]` in its
+    /// words mean "later", not "wrong password".
     fn login_err(&self, server_text: String) -> MailError {
-        MailError::Login {
-            place: self.place.clone(),
-            user: self.user.clone(),
-            server_text,
+        match busy(&server_text) {
+            Some(b) => b.error(self.place.clone(), "logging in", server_text),
+            None => MailError::Login {
+                place: self.place.clone(),
+                user: self.user.clone(),
+                server_text,
+            },
         }
     }
 }
@@ -539,22 +594,9 @@ async fn secure(
     ep: &Pop3Endpoint,
     place: &Place,
 ) -> Result<Stream, MailError> {
-    net::start_tls(tcp, &ep.host, &ep.certs)
+    net::start_tls(tcp, &ep.host, &ep.certs, ep.connect_timeout)
         .await
-        .map_err(|e| match e {
-            NetError::Certificate(reason) => MailError::Certificate {
-                place: place.clone(),
-                reason,
-            },
-            NetError::Timeout => MailError::Timeout {
-                place: place.clone(),
-                doing: "starting TLS".into(),
-            },
-            other => MailError::Certificate {
-                place: place.clone(),
-                reason: format!("{other} (is this port really speaking TLS?)"),
-            },
-        })
+        .map_err(|e| error::tls_failure(place, e, ep.connect_timeout))
 }
 
 #[cfg(test)]
@@ -604,6 +646,7 @@ mod tests {
             certs: CertPolicy::System,
             protocol: "POP3",
             timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
         }
     }
 
@@ -679,14 +722,23 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(&err, MailError::Protocol { detail, .. } if detail.contains("* OK IMAP4rev1")),
+            matches!(&err, MailError::NotMailServer { server_text, .. } if server_text.contains("* OK IMAP4rev1")),
             "{err:?}"
         );
+        assert_eq!(err.class(), crate::error::ErrorClass::FatalForMailbox);
+        assert!(err.to_string().contains("is not a POP3 server"), "{err}");
+        // A server turning connections away: later, not never.
         let (port, _) = fake("-ERR [SYS/TEMP] too many connections\r\n", vec![]).await;
         let err = Pop3Client::connect(&endpoint(port, true), "u", &Secret::new("p"))
             .await
             .unwrap_err();
-        assert!(matches!(err, MailError::Refused { .. }), "{err:?}");
+        assert!(matches!(err, MailError::Throttled { .. }), "{err:?}");
+        assert_eq!(err.class(), crate::error::ErrorClass::Transient);
+        let (port, _) = fake("-ERR [IN-USE] mailbox locked\r\n", vec![]).await;
+        let err = Pop3Client::connect(&endpoint(port, true), "u", &Secret::new("p"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, MailError::Unavailable { .. }), "{err:?}");
     }
 
     #[tokio::test]
@@ -712,7 +764,9 @@ mod tests {
         caps: &[&str],
     ) -> (Pop3Client, tokio::task::JoinHandle<Vec<String>>) {
         let (port, server) = fake("+OK\r\n", replies).await;
-        let tcp = net::connect_tcp("127.0.0.1", port).await.unwrap();
+        let tcp = net::connect_tcp("127.0.0.1", port, Duration::from_secs(5))
+            .await
+            .unwrap();
         let mut client = Pop3Client {
             wire: Wire::new(Stream::Plain(tcp), Duration::from_secs(5)),
             place: Place {

@@ -36,6 +36,8 @@ pub struct Pop3Endpoint {
     pub protocol: &'static str,
     /// Limit for each read and write.
     pub timeout: Duration,
+    /// How long connecting (TCP, then TLS) may take.
+    pub connect_timeout: Duration,
 }
 
 /// One message that could not be read, while the session goes on.

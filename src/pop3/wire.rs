@@ -60,6 +60,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
         self.r.get_ref()
     }
 
+    /// The time limit of each read and write.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The stream, unless the server already sent more than was read (after
     /// STLS that would be an injection attempt).
     pub fn into_inner(self) -> Option<S> {
