@@ -346,6 +346,9 @@ fn is_too_big(text: &str) -> bool {
         "TOO LARGE",
         "APPENDLIMIT",
         "SIZE LIMIT",
+        "LARGER THAN THE MAXIMUM",
+        "MAXIMUM SIZE",
+        "MESSAGE SIZE EXCEEDS",
     ]
     .iter()
     .any(|w| upper.contains(w))
@@ -424,6 +427,9 @@ mod tests {
     fn quota_and_size_refusals_are_recognised() {
         assert!(is_too_big("NO [TOOBIG] Mail too large"));
         assert!(is_too_big("NO Message exceeds APPENDLIMIT"));
+        assert!(is_too_big(
+            "NO [LIMIT] Mail size is larger than the maximum size allowed by server configuration"
+        ));
         assert!(!is_too_big("NO [OVERQUOTA] Quota exceeded"));
     }
 }

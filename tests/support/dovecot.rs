@@ -94,6 +94,9 @@ pub struct ServerOptions {
     /// `false`: `ssl = no`. No imaps/pop3s listeners (their ports read 0),
     /// no STARTTLS/STLS offered; passwords go in clear on the plain ports.
     pub tls: bool,
+    /// More configuration, appended to the generated one (e.g. the quota
+    /// plugin and its limits).
+    pub extra_config: String,
 }
 
 impl ServerOptions {
@@ -103,6 +106,7 @@ impl ServerOptions {
             ports: None,
             dir: None,
             tls: true,
+            extra_config: String::new(),
         }
     }
 }
@@ -203,7 +207,9 @@ impl Dovecot {
             false => None,
         };
         let conf = root.join("dovecot.conf");
-        fs::write(&conf, config(&root, &instance, layout, ports, ssl)).unwrap();
+        let mut text = config(&root, &instance, layout, ports, ssl);
+        text.push_str(&options.extra_config);
+        fs::write(&conf, text).unwrap();
         let log = |name| fs::File::create(root.join(name)).unwrap();
         let child = Command::new("dovecot")
             .arg("-F")

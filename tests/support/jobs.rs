@@ -42,6 +42,8 @@ pub struct JobSpec {
     pub ports_line: Option<String>,
     /// More `[source]` lines, e.g. `allow_plaintext = true`.
     pub source_extra: String,
+    /// Lines of an `[options]` table, e.g. `timeout_seconds = 5`.
+    pub options: String,
 }
 
 impl JobSpec {
@@ -63,6 +65,7 @@ impl JobSpec {
             translate: String::new(),
             ports_line: None,
             source_extra: String::new(),
+            options: String::new(),
         }
     }
 
@@ -117,6 +120,9 @@ impl JobSpec {
             q(&self.translate)
         );
         t += &format!("\n[users]\nlist = {}\n", q(&self.users));
+        if !self.options.is_empty() {
+            t += &format!("\n[options]\n{}\n", self.options);
+        }
         t
     }
 
@@ -133,6 +139,18 @@ impl JobSpec {
             .and_then(|f| f.validate(Path::new(".")))
             .unwrap_or_else(|e| panic!("test job is invalid: {e}\n{}", self.toml()));
         run_job(job, db, Options::default())
+    }
+
+    /// Like `run`, with these engine options (short timeouts, retries...).
+    pub fn run_with(&self, db: &Path, opts: Options) -> (JobOutcome, Vec<Event>) {
+        run_job(self.job(), db, opts)
+    }
+
+    /// The validated job.
+    pub fn job(&self) -> mailferry::job::Job {
+        mailferry::job::JobFile::from_toml(&self.toml())
+            .and_then(|f| f.validate(Path::new(".")))
+            .unwrap_or_else(|e| panic!("test job is invalid: {e}\n{}", self.toml()))
     }
 }
 

@@ -4,5 +4,6 @@
 
 pub mod corpus;
 pub mod dovecot;
+pub mod faults;
 pub mod jobs;
 pub mod probe;
