@@ -7,6 +7,8 @@
 
 pub mod copy;
 pub mod error;
+#[cfg(test)]
+pub(crate) mod fuzzing;
 pub mod imap;
 pub mod job;
 pub mod net;

@@ -71,3 +71,54 @@ mod tests {
         assert_eq!(quote(r#"a"b\c"#), r#""a\"b\\c""#);
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// UID sets and quoting as MailFerry writes them: a set names exactly
+    /// its UIDs; a quoted string reads back as the original.
+    #[test]
+    fn fuzz_uid_sets_and_quoting() {
+        crate::fuzzing::fuzz(
+            "UID sets and quoting",
+            (
+                proptest::collection::vec(1u32..5000, 0..80),
+                any::<String>(),
+            ),
+            |(uids, s)| {
+                let set = uid_set(&uids);
+                let mut back = Vec::new();
+                for part in set.split(',').filter(|p| !p.is_empty()) {
+                    match part.split_once(':') {
+                        Some((a, b)) => {
+                            let (a, b): (u32, u32) = (a.parse().unwrap(), b.parse().unwrap());
+                            prop_assert!(a < b);
+                            back.extend(a..=b);
+                        }
+                        None => back.push(part.parse().unwrap()),
+                    }
+                }
+                let mut want = uids.clone();
+                want.sort_unstable();
+                want.dedup();
+                prop_assert_eq!(back, want);
+                let q = quote(&s);
+                let inner = &q[1..q.len() - 1];
+                let mut unquoted = String::new();
+                let mut chars = inner.chars();
+                while let Some(c) = chars.next() {
+                    if c == '\\' {
+                        unquoted.push(chars.next().unwrap());
+                    } else {
+                        prop_assert!(c != '"');
+                        unquoted.push(c);
+                    }
+                }
+                prop_assert_eq!(unquoted, s);
+                Ok(())
+            },
+        );
+    }
+}

@@ -195,3 +195,66 @@ mod tests {
         assert_eq!(rest, b"NEXT");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Our IMAP extensions, read by hand: lines and literals, NAMESPACE,
+    /// capabilities. Random replies never panic or read past the line they
+    /// return; a line with a literal comes back whole.
+    #[test]
+    fn fuzz_imap_extensions() {
+        let namespace = "\\* NAMESPACE (\\(\\(\"[A-Za-z./\\\\\"]{0,8}\" (\"[./]\"|NIL)\\)\\)|NIL)( NIL| \\(\\(\"#[a-z]{0,5}\" \"[./]\"\\)\\)){0,2}";
+        let strategy = (
+            any::<Vec<u8>>(),
+            namespace,
+            "[ -~]{0,30}",
+            proptest::collection::vec(any::<u8>(), 0..64),
+            "[A-Za-z0-9 =+-]{0,60}",
+        );
+        crate::fuzzing::fuzz(
+            "IMAP extensions",
+            strategy,
+            |(junk, ns, prefix, literal, caps)| {
+                let _ = parse_namespace(&junk);
+                let _ = capabilities_in(&junk);
+                let _ = literal_len(&junk);
+                if let Some((p, _)) = parse_namespace(ns.as_bytes()) {
+                    // The prefix is the first quoted string, unescaped.
+                    prop_assert!(p.len() <= ns.len());
+                }
+                let line = format!("* OK [CAPABILITY {caps}] ready");
+                let got = capabilities_in(line.as_bytes()).unwrap();
+                prop_assert_eq!(
+                    got.join(" "),
+                    caps.to_ascii_uppercase()
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+
+                // A line with a literal, then more: read whole, no over-read.
+                let mut wire = format!("* {prefix} {{{}}}\r\n", literal.len()).into_bytes();
+                wire.extend_from_slice(&literal);
+                wire.extend_from_slice(b" tail\r\nNEXT");
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let mut cur = std::io::Cursor::new(wire.clone());
+                let got = rt.block_on(read_line(&mut cur, Duration::from_secs(1)));
+                if let Ok(line) = got {
+                    let pos = cur.position() as usize;
+                    prop_assert_eq!(&wire[pos..], b"NEXT");
+                    prop_assert_eq!(line, wire[..pos - 2].to_vec());
+                }
+                // Random bytes: an error or a line, never a panic or hang.
+                let mut cur = std::io::Cursor::new(junk.clone());
+                let _ = rt.block_on(read_line(&mut cur, Duration::from_secs(1)));
+                Ok(())
+            },
+        );
+    }
+}

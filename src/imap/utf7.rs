@@ -347,3 +347,33 @@ mod tests {
         assert_eq!(decode("a\0"), None);
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any name survives the round trip; encoded names are printable ASCII;
+    /// whatever decodes (random text, near-misses of real encodings) encodes
+    /// back to exactly the same bytes, so a server's name maps to one
+    /// Unicode name and back.
+    #[test]
+    fn fuzz_modified_utf7() {
+        let near_misses = "([ -%'-~]|&[A-Za-z0-9+,/=]{0,10}-?|&-){0,8}";
+        crate::fuzzing::fuzz(
+            "modified UTF-7",
+            (any::<String>(), near_misses, any::<Vec<u8>>()),
+            |(name, wire, bytes)| {
+                let encoded = encode(&name);
+                prop_assert!(encoded.bytes().all(|b| (0x20..=0x7e).contains(&b)));
+                prop_assert_eq!(decode(&encoded), Some(name));
+                for candidate in [wire, String::from_utf8_lossy(&bytes).into_owned()] {
+                    if let Some(d) = decode(&candidate) {
+                        prop_assert_eq!(encode(&d), candidate);
+                    }
+                }
+                Ok(())
+            },
+        );
+    }
+}

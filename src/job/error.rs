@@ -33,7 +33,7 @@ pub enum JobError {
     #[error("The job has {count} mailboxes; a job can hold at most {max}. Split the user list into batches of {max} or fewer and run one job per batch.")]
     TooManyMailboxes { count: usize, max: usize },
 
-    #[error("The user-list delimiter must be a single character other than a space, a quote or a line break; {0:?} is not.")]
+    #[error("The user-list delimiter must be a single character other than a space, a quote or a line break (a tab is fine); {0:?} is not.")]
     BadDelimiter(String),
 
     #[error("Folder translations, line {line}: {reason}")]

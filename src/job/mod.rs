@@ -376,6 +376,7 @@ fn parse_delimiter(text: Option<&str>) -> Result<char, JobError> {
     let Some(text) = text else { return Ok(',') };
     let mut chars = text.chars();
     match (chars.next(), chars.next()) {
+        (Some('\t'), None) => Ok('\t'),
         (Some(c), None) if !c.is_whitespace() && c != '"' && !c.is_control() => Ok(c),
         _ => Err(JobError::BadDelimiter(text.to_string())),
     }

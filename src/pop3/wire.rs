@@ -539,3 +539,99 @@ mod tests {
         assert!(err.contains("\"2 big\""), "{err}");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Dot-stuffs a message as a server sends it, terminator included.
+    fn stuffed(msg: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut start = true;
+        for &b in msg {
+            if start && b == b'.' {
+                out.push(b'.');
+            }
+            out.push(b);
+            start = b == b'\n';
+        }
+        if !start {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+        out
+    }
+
+    /// Feeds `wire` to the unstuffer in the given chunk sizes.
+    fn unstuff_in(wire: &[u8], chunks: &[usize]) -> (Vec<u8>, Option<usize>) {
+        let mut sink = Sink::new(usize::MAX, None);
+        let mut at = At::LineStart;
+        let mut pos = 0;
+        let mut sizes = chunks.iter().cycle();
+        while pos < wire.len() {
+            let n = (*sizes.next().unwrap()).clamp(1, wire.len() - pos);
+            let (used, done) = unstuff(&mut at, &wire[pos..pos + n], &mut sink);
+            pos += used;
+            if done {
+                let Body::Data(d) = sink.finish() else {
+                    unreachable!()
+                };
+                return (d, Some(pos));
+            }
+        }
+        let Body::Data(d) = sink.finish() else {
+            unreachable!()
+        };
+        (d, None)
+    }
+
+    /// POP3 replies: any message survives dot-stuffing byte for byte, in any
+    /// split of the stream, and nothing after the terminator is eaten;
+    /// random bytes never panic the unstuffer, status, listing, STAT and
+    /// APOP parsers, and give the same result however they are split.
+    #[test]
+    fn fuzz_pop3_replies() {
+        let lines = proptest::collection::vec(
+            prop_oneof![
+                Just(b".".to_vec()),
+                Just(b"..".to_vec()),
+                Just(b".x".to_vec()),
+                Just(b"\r".to_vec()),
+                proptest::collection::vec(any::<u8>(), 0..40),
+            ],
+            0..12,
+        )
+        .prop_map(|ls| ls.join(&b"\r\n"[..]));
+        let strategy = (
+            lines,
+            any::<Vec<u8>>(),
+            proptest::collection::vec(1usize..20, 1..6),
+        );
+        crate::fuzzing::fuzz("POP3 replies", strategy, |(msg, junk, chunks)| {
+            // The message as sent; a final line without CRLF gets one.
+            let wire = stuffed(&msg);
+            let mut expected = msg.clone();
+            if !expected.is_empty() && !expected.ends_with(b"\n") {
+                expected.extend_from_slice(b"\r\n");
+            }
+            let mut with_next = wire.clone();
+            with_next.extend_from_slice(b"+OK next\r\n");
+            let (data, end) = unstuff_in(&with_next, &chunks);
+            prop_assert_eq!(&data, &expected);
+            prop_assert_eq!(end, Some(wire.len()));
+            // Random bytes: same answer whatever the split, no panic.
+            let whole = unstuff_in(&junk, &[usize::MAX]);
+            prop_assert_eq!(unstuff_in(&junk, &chunks), whole);
+            let text = String::from_utf8_lossy(&junk);
+            let _ = status(&junk);
+            let _ = octets(&text);
+            let _ = parse_stat(&text);
+            let _ = apop_timestamp(&junk);
+            let _ = excerpt(&junk);
+            let _ = parse_listing(&junk, uid);
+            let _ = parse_listing(&junk, |w| w.parse::<u64>().ok());
+            Ok(())
+        });
+    }
+}
