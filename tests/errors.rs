@@ -515,3 +515,48 @@ fn unknown_hosts_and_closed_ports_are_explained() {
     let err = alice_error(&o);
     assert!(err.contains("the connection was refused (nothing listens on that port). Check the ports and the protocol"), "{err}");
 }
+
+#[test]
+fn malformed_job_files_get_clear_errors_and_no_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |name: &str, content: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
+            .env("MAILFERRY_DB", dir.path().join("m.db"))
+            .arg("check")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        err
+    };
+    let err = check("binary.toml", &[0xff, 0xfe, 0x00, 0x01, b'[', 0x80]);
+    assert!(err.starts_with("The job file could not be read"), "{err}");
+    let err = check("empty.toml", b"");
+    assert!(
+        err.starts_with("The job file is not valid: missing field `source`"),
+        "{err}"
+    );
+    let err = check("types.toml", b"[source]\nhost = 5\n");
+    assert!(err.contains("See docs/job-file.md"), "{err}");
+    let base = "[source]\nhost = \"old.example\"\n[destination]\nhost = \"new.example\"\nauth = \"master\"\nmaster_user = \"a\"\nmaster_password = \"b\"\n";
+    let err = check(
+        "users.toml",
+        format!("{base}[users]\nlist = \"alice\\nbob,pw\\n\"\n").as_bytes(),
+    );
+    assert!(
+        err.starts_with("User list, line 1: no password after the delimiter ','"),
+        "{err}"
+    );
+    let err = check(
+        "options.toml",
+        format!("{base}[users]\nlist = \"a,b\"\n[options]\nretries = 99\n").as_bytes(),
+    );
+    assert!(
+        err.contains("The option retries is out of range: 99 is not between 0 and 50"),
+        "{err}"
+    );
+}
