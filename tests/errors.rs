@@ -124,7 +124,6 @@ fn persistent_source_fault(name: &str, fault: Fault) -> String {
     assert!(!proxy.fired().is_empty());
     bob_is_fine(&o);
     assert_eq!(retries_of(&events, "alice"), 2, "transient: retried");
-    assert_eq!(retries_of(&events, "bob"), 0);
     let err = alice_error(&o);
     assert!(
         err.ends_with("MailFerry reconnected 2 times without getting further, so it stopped here; run the job again later: it resumes where it stopped."),

@@ -348,8 +348,14 @@ fn an_append_cut_before_its_ok_is_found_and_not_sent_again() {
         )],
     );
     dst.add_user("bob", "unused");
+    // A long timeout: only the cut may interrupt this run, even on a busy
+    // machine.
+    let opts = Options {
+        timeout: Duration::from_secs(5),
+        ..quick()
+    };
     let (outcome, events) =
-        job("in-doubt", &sp, &dp, "bob").run_with(&db.path().join("m.db"), quick());
+        job("in-doubt", &sp, &dp, "bob").run_with(&db.path().join("m.db"), opts);
     assert_eq!(dp.fired().len(), 1);
     assert_eq!(outcome.verdict(), Verdict::Success, "{outcome:#?}");
     assert_eq!(retries(&events), 1);
@@ -375,8 +381,12 @@ fn an_append_cut_mid_literal_is_sent_again_and_arrives_once() {
         vec![Fault::new(Trigger::pattern(Dir::ToServer, "APPEND ", 200), Action::Cut).times(2)],
     );
     dst.add_user("bob", "unused");
+    let opts = Options {
+        timeout: Duration::from_secs(5),
+        ..quick()
+    };
     let (outcome, events) =
-        job("mid-literal", &sp, &dp, "bob").run_with(&db.path().join("m.db"), quick());
+        job("mid-literal", &sp, &dp, "bob").run_with(&db.path().join("m.db"), opts);
     assert_eq!(dp.fired().len(), 2);
     assert_eq!(outcome.verdict(), Verdict::Success, "{outcome:#?}");
     assert_eq!(retries(&events), 2);
@@ -408,7 +418,7 @@ fn a_slow_steady_source_is_no_timeout_and_the_idle_destination_gets_noops() {
     let dp = FaultProxy::start(dst.imap_port(), vec![]);
     dst.add_user("bob", "unused");
     let opts = Options {
-        timeout: Duration::from_millis(150),
+        timeout: Duration::from_millis(300),
         keepalive: Duration::from_millis(100),
         batch_messages: 10,
         batch_bytes: 1 << 20,
