@@ -486,7 +486,7 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_silent_peer_times_out_a_slow_one_does_not() {
         let (client, mut server) = tokio::io::duplex(64);
         let mut timed = Timed::new(client, Duration::from_millis(100));
@@ -509,7 +509,7 @@ mod tests {
         writer.abort();
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_peer_that_reads_nothing_times_out_a_write() {
         let (client, _server) = tokio::io::duplex(16);
         let mut timed = Timed::new(client, Duration::from_millis(50));

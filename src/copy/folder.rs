@@ -87,14 +87,25 @@ pub(crate) async fn copy_folder(
         to_copy.iter().map(|m| m.size).sum(),
     );
 
-    for batch in batches(&to_copy, ctx.opts.batch_bytes, ctx.opts.batch_messages) {
+    // Fetching batch N+1 from the source overlaps appending batch N to the
+    // destination: each server works while the other does. At most two
+    // batches are held, so memory stays bounded by twice the batch bytes.
+    let batches = batches(&to_copy, ctx.opts.batch_bytes, ctx.opts.batch_messages);
+    let uids_of = |batch: &[&MessageMeta]| batch.iter().map(|m| m.uid).collect::<Vec<u32>>();
+    let mut fetched = match batches.first() {
+        Some(first) => {
+            with_keepalive(dst, ctx.opts.keepalive, src.fetch_bodies(&uids_of(first))).await?
+        }
+        None => Vec::new(),
+    };
+    for (i, batch) in batches.iter().enumerate() {
         if ctx.cancel.is_cancelled() {
             return Err(MailError::Cancelled);
         }
-        let uids: Vec<u32> = batch.iter().map(|m| m.uid).collect();
-        let fetched = with_keepalive(dst, ctx.opts.keepalive, src.fetch_bodies(&uids)).await?;
-        let mut bodies: HashMap<u32, Vec<u8>> =
-            fetched.into_iter().map(|b| (b.uid, b.body)).collect();
+        let mut bodies: HashMap<u32, Vec<u8>> = std::mem::take(&mut fetched)
+            .into_iter()
+            .map(|b| (b.uid, b.body))
+            .collect();
         // A message expunged on the source since it was listed is gone;
         // there is nothing to copy.
         let outgoing: Vec<Outgoing> = batch
@@ -110,14 +121,32 @@ pub(crate) async fn copy_folder(
                 })
             })
             .collect();
-        let entries = with_keepalive(
-            src,
-            ctx.opts.keepalive,
-            dest.deliver(dst, &outgoing, state, tally),
-        )
-        .await?;
-        record(&entries)?;
+        let next = batches.get(i + 1).map(|b| uids_of(b));
+        let (entries, next_fetched) = match &next {
+            Some(next) => {
+                let (delivered, next_fetched) = tokio::join!(
+                    dest.deliver(dst, &outgoing, state, tally),
+                    src.fetch_bodies(next)
+                );
+                (delivered, Some(next_fetched))
+            }
+            None => (
+                with_keepalive(
+                    src,
+                    ctx.opts.keepalive,
+                    dest.deliver(dst, &outgoing, state, tally),
+                )
+                .await,
+                None,
+            ),
+        };
+        // What reached the destination is recorded even when the fetch
+        // running beside it failed.
+        record(&entries?)?;
         ctx.emit(tally.event(&task.source_name));
+        if let Some(next_fetched) = next_fetched {
+            fetched = next_fetched?;
+        }
     }
     Ok(())
 }

@@ -61,25 +61,33 @@ pub(crate) async fn copy_pop_inbox(
             .record(job, &account, POP3_INBOX, 0, &task.dest_raw, entries)
     };
 
-    for batch in batches(
+    // Downloading batch N+1 overlaps appending batch N, as for IMAP.
+    let batches = batches(
         &pending,
         &size_of,
         ctx.opts.batch_bytes,
         ctx.opts.batch_messages,
-    ) {
+    );
+    let msgnos_of = |batch: &[(u32, String)]| batch.iter().map(|(n, _)| *n).collect::<Vec<u32>>();
+    let max = ctx.opts.max_message_bytes as usize;
+    let mut fetched = match batches.first() {
+        Some(first) => {
+            with_keepalive(
+                dst,
+                ctx.opts.keepalive,
+                pop.retr_many(&msgnos_of(first), max),
+            )
+            .await?
+        }
+        None => Vec::new(),
+    };
+    for (i, batch) in batches.iter().enumerate() {
         if ctx.cancel.is_cancelled() {
             return Err(MailError::Cancelled);
         }
-        let msgnos: Vec<u32> = batch.iter().map(|(n, _)| *n).collect();
-        let fetched = with_keepalive(
-            dst,
-            ctx.opts.keepalive,
-            pop.retr_many(&msgnos, ctx.opts.max_message_bytes as usize),
-        )
-        .await?;
         let mut found = Vec::new();
         let mut outgoing = Vec::new();
-        for ((_, uid), body) in batch.iter().zip(fetched) {
+        for ((_, uid), body) in batch.iter().zip(std::mem::take(&mut fetched)) {
             let body = match body {
                 Ok(b) => b,
                 Err(e) => {
@@ -107,14 +115,32 @@ pub(crate) async fn copy_pop_inbox(
             });
         }
         record(&found)?;
-        let entries = with_keepalive(
-            pop,
-            ctx.opts.keepalive,
-            dest.deliver(dst, &outgoing, state, tally),
-        )
-        .await?;
-        record(&entries)?;
+        let (entries, next_fetched) = match batches.get(i + 1) {
+            Some(next) => {
+                let next = msgnos_of(next);
+                let (delivered, next_fetched) = tokio::join!(
+                    dest.deliver(dst, &outgoing, state, tally),
+                    pop.retr_many(&next, max)
+                );
+                (delivered, Some(next_fetched))
+            }
+            None => (
+                with_keepalive(
+                    pop,
+                    ctx.opts.keepalive,
+                    dest.deliver(dst, &outgoing, state, tally),
+                )
+                .await,
+                None,
+            ),
+        };
+        // What reached the destination is recorded even when the download
+        // running beside it failed.
+        record(&entries?)?;
         ctx.emit(tally.event(&task.source_name));
+        if let Some(next_fetched) = next_fetched {
+            fetched = next_fetched?;
+        }
     }
     Ok(())
 }
