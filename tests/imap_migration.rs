@@ -9,7 +9,7 @@ use mailferry::progress::Event;
 use support::corpus::{
     assert_same_mail, assert_unchanged, raw_name, seed_standard_corpus, snapshot, snapshot_with,
 };
-use support::dovecot::{Dovecot, Layout, MASTER_PASSWORD, MASTER_USER};
+use support::dovecot::{Dovecot, Layout, ServerOptions, MASTER_PASSWORD, MASTER_USER};
 use support::jobs::{DestAuth, JobSpec};
 use support::probe::Probe;
 
@@ -403,4 +403,59 @@ fn courier_destination_receives_nested_and_non_ascii_names_in_modified_utf7() {
         assert!(raw.contains(&expected), "{expected} not in {raw:?}");
     }
     assert!(raw.contains(&"INBOX.Entw&APw-rfe".to_string()));
+}
+
+#[test]
+fn folders_are_copied_over_several_connections_and_fewer_when_the_server_refuses_more() {
+    let (src, dst) = servers(Layout::Slash, Layout::Slash);
+    seed_standard_corpus(&src, USER, PASSWORD);
+    let db = tempfile::tempdir().unwrap();
+    let logins = |server: &Dovecot| {
+        server
+            .log()
+            .matches("imap-login: Info: Login: user=<alice>")
+            .count()
+    };
+    let before = logins(&src);
+    let opts = mailferry::copy::Options {
+        connections_per_mailbox: 3,
+        ..Default::default()
+    };
+    let (outcome, _) = JobSpec::new("three-connections", &src, &dst, "alice,secret1")
+        .run_with(&db.path().join("m.db"), opts);
+    assert_eq!(outcome.verdict(), Verdict::Success, "{outcome:#?}");
+    assert_eq!(logins(&src) - before, 3, "three source connections");
+    assert_same_mail(
+        &snapshot(&src, USER, PASSWORD),
+        &dest_snapshot(&dst, USER),
+        identity,
+    );
+
+    // A source that allows one connection per user: the extra workers are
+    // refused and the first copies everything alone.
+    let one = Dovecot::start_with(&ServerOptions {
+        extra_config: "protocol imap {\n  mail_max_userip_connections = 1\n}\n".into(),
+        ..ServerOptions::new(Layout::Slash)
+    });
+    one.add_user(USER, PASSWORD);
+    seed_standard_corpus(&one, USER, PASSWORD);
+    let dst2 = Dovecot::start(Layout::Courier);
+    dst2.add_user(USER, "x");
+    let opts = mailferry::copy::Options {
+        connections_per_mailbox: 3,
+        ..Default::default()
+    };
+    let (outcome, _) = JobSpec::new("one-connection", &one, &dst2, "alice,secret1")
+        .run_with(&db.path().join("m.db"), opts);
+    assert_eq!(outcome.verdict(), Verdict::Success, "{outcome:#?}");
+    assert!(
+        one.log().contains("mail_max_userip_connections=1"),
+        "the extra connections were refused: {}",
+        one.log_tail()
+    );
+    assert_same_mail(
+        &snapshot(&one, USER, PASSWORD),
+        &dest_snapshot(&dst2, USER),
+        dotted_rename,
+    );
 }

@@ -14,8 +14,15 @@ use crate::progress::Event;
 use crate::store::LedgerEntry;
 
 /// Running totals of one mailbox, for progress events.
+#[derive(Clone)]
 pub(crate) struct Tally {
     pub account: String,
+    /// Shared by the folders copied at the same time in one mailbox.
+    counts: std::sync::Arc<std::sync::Mutex<Counts>>,
+}
+
+#[derive(Default)]
+struct Counts {
     messages_done: u64,
     messages_total: u64,
     bytes_done: u64,
@@ -26,21 +33,29 @@ impl Tally {
     pub fn new(account: &str) -> Tally {
         Tally {
             account: account.to_string(),
-            messages_done: 0,
-            messages_total: 0,
-            bytes_done: 0,
-            bytes_total: 0,
+            counts: Default::default(),
         }
     }
 
+    /// Adds to the counts (negative to take back a planned message).
+    fn add(&self, done: (u64, u64), total: (i64, i64)) {
+        // The lock is never held across an await or a panic-prone call.
+        let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        c.messages_done += done.0;
+        c.bytes_done += done.1;
+        c.messages_total = c.messages_total.saturating_add_signed(total.0);
+        c.bytes_total = c.bytes_total.saturating_add_signed(total.1);
+    }
+
     pub fn event(&self, folder: &str) -> Event {
+        let c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         Event::Progress {
             account: self.account.clone(),
             folder: folder.to_string(),
-            messages_done: self.messages_done,
-            messages_total: self.messages_total,
-            bytes_done: self.bytes_done,
-            bytes_total: self.bytes_total,
+            messages_done: c.messages_done,
+            messages_total: c.messages_total,
+            bytes_done: c.bytes_done,
+            bytes_total: c.bytes_total,
         }
     }
 }
@@ -95,13 +110,11 @@ impl FolderState {
         if self.in_doubt.remove(id) {
             self.migrated.insert(id.to_string());
             self.bytes += size;
-            tally.messages_done += 1;
-            tally.bytes_done += size;
+            tally.add((1, size), (0, 0));
         } else {
             self.present.insert(id.to_string());
             if self.counted.remove(id) {
-                tally.messages_total -= 1;
-                tally.bytes_total -= size;
+                tally.add((0, 0), (-1, -(size as i64)));
             }
         }
     }
@@ -115,8 +128,7 @@ impl FolderState {
     /// Adds messages about to be copied to the mailbox's totals, once each.
     pub fn plan(&mut self, tally: &mut Tally, id: &str, size: u64) {
         if self.counted.insert(id.to_string()) {
-            tally.messages_total += 1;
-            tally.bytes_total += size;
+            tally.add((0, 0), (1, size as i64));
         }
     }
 }
@@ -280,8 +292,7 @@ fn stored(
     state.migrated.insert(m.id.clone());
     state.failures.remove(&m.id);
     state.bytes += size;
-    tally.messages_done += 1;
-    tally.bytes_done += size;
+    tally.add((1, size), (0, 0));
     LedgerEntry {
         id: m.id.clone(),
         dest_uid,

@@ -1,7 +1,9 @@
 //! One mailbox: connect, plan folders, copy each with retries. The Inbox is
 //! read over POP3 for POP3, POP3S and Auto jobs; every other folder over IMAP.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use super::dest::{FolderState, Tally};
@@ -251,10 +253,13 @@ async fn plan_and_create(ctx: &Ctx, conns: &mut Conns) -> Result<Vec<FolderTask>
     Ok(tasks)
 }
 
-/// Copies a mailbox folder by folder. A transient fault drops the
-/// connections and retries (with backoff) where the copy stopped: the
-/// ledger and the destination's content keys say what is already there, so
-/// nothing is lost or copied twice. Returns the mailbox's error words.
+/// Copies a mailbox: its folders are shared out to up to
+/// `connections_per_mailbox` workers, each with its own connections (a
+/// server that refuses the extra connections just gets fewer workers). A
+/// transient fault drops a worker's connections and retries (with backoff)
+/// where its folder stopped: the ledger and the destination's content keys
+/// say what is already there, so nothing is lost or copied twice. Returns
+/// the mailbox's error words.
 async fn copy_mailbox(
     ctx: &Ctx,
     user: &UserEntry,
@@ -275,72 +280,132 @@ async fn copy_mailbox(
             }
         }
     };
-    let mut conns = Some(conns);
-    let mut tally = Tally::new(&user.source_user);
-    for task in tasks.iter().filter(|t| t.selectable) {
-        if ctx.cancel.is_cancelled() {
-            if let Some(c) = conns.take() {
-                c.close().await;
-            }
-            return Err(MailError::Cancelled.to_string());
+    let queue: Mutex<VecDeque<(usize, &FolderTask)>> =
+        Mutex::new(tasks.iter().filter(|t| t.selectable).enumerate().collect());
+    let workers = ctx
+        .opts
+        .connections_per_mailbox
+        .clamp(1, queue.lock().map(|q| q.len()).unwrap_or(1).max(1));
+    let stop = AtomicBool::new(false);
+    let tally = Tally::new(&user.source_user);
+    let mut first = Some(conns);
+    let runs = (0..workers).map(|_| {
+        let conns = first.take();
+        worker(ctx, user, conns, &queue, &stop, tally.clone())
+    });
+    let results = futures_util::future::join_all(runs).await;
+    let mut stopped = None;
+    let mut done = Vec::new();
+    for (folders, words) in results {
+        done.extend(folders);
+        stopped = stopped.or(words);
+    }
+    done.sort_by_key(|(i, _)| *i);
+    outcome.folders.extend(done.into_iter().map(|(_, f)| f));
+    match stopped {
+        Some(words) => Err(words),
+        None if ctx.cancel.is_cancelled() && outcome.folders.len() < queue_len(&tasks) => {
+            Err(MailError::Cancelled.to_string())
         }
-        let mut state = FolderState::default();
-        let mut retry = Retry::new(ctx, account);
-        let mut connecting = false;
-        let folder_error = loop {
-            let mark = state.progress_mark();
-            let result = async {
-                if conns.is_none() {
-                    connecting = true;
-                    conns = Some(Conns::open(ctx, user).await?);
-                    connecting = false;
-                }
-                let c = conns.as_mut().expect("connected just above");
-                copy_one(ctx, user, c, task, &mut state, &mut tally).await
-            }
-            .await;
-            let Err(e) = result else { break None };
-            if state.progress_mark() != mark {
-                retry.progressed();
-            }
-            if e.class() == ErrorClass::Transient {
-                // The connection is broken or in an unknown state: drop it
-                // (a LOGOUT would only wait for a server that is not there).
-                conns = None;
-            }
-            match retry.again(e, &task.source_name).await {
-                Ok(()) => continue,
-                Err(e) => break Some(e),
-            }
-        };
-        let Some(e) = folder_error else {
-            let done = state.finish(task, None);
-            ctx.emit(Event::FolderFinished {
-                account: account.to_string(),
-                outcome: done.clone(),
-            });
-            outcome.folders.push(done);
-            continue;
-        };
-        let words = retry.final_words(&e);
-        let done: FolderOutcome = state.finish(task, Some(words.clone()));
+        None => Ok(()),
+    }
+}
+
+fn queue_len(tasks: &[FolderTask]) -> usize {
+    tasks.iter().filter(|t| t.selectable).count()
+}
+
+/// Takes folders from the queue until it is empty or the mailbox must stop.
+/// A worker without connections (all but the first) opens its own first; if
+/// the servers refuse them, it leaves the folders to the others.
+async fn worker<'a>(
+    ctx: &Ctx,
+    user: &UserEntry,
+    mut conns: Option<Conns>,
+    queue: &Mutex<VecDeque<(usize, &'a FolderTask)>>,
+    stop: &AtomicBool,
+    mut tally: Tally,
+) -> (Vec<(usize, FolderOutcome)>, Option<String>) {
+    let mut done = Vec::new();
+    if conns.is_none() {
+        match Conns::open(ctx, user).await {
+            Ok(c) => conns = Some(c),
+            Err(_) => return (done, None),
+        }
+    }
+    loop {
+        if stop.load(Ordering::SeqCst) || ctx.cancel.is_cancelled() {
+            break;
+        }
+        let next = queue.lock().ok().and_then(|mut q| q.pop_front());
+        let Some((i, task)) = next else { break };
+        let (folder, stop_words) = copy_with_retries(ctx, user, &mut conns, task, &mut tally).await;
         ctx.emit(Event::FolderFinished {
-            account: account.to_string(),
-            outcome: done.clone(),
+            account: user.source_user.clone(),
+            outcome: folder.clone(),
         });
-        outcome.folders.push(done);
-        // The mailbox stops when it cannot go on (a fatal error), and when
-        // the servers cannot even be reached any more; otherwise the next
-        // folder gets fresh connections and its own retries.
-        if e.class() == ErrorClass::FatalForMailbox || connecting {
+        done.push((i, folder));
+        if let Some(words) = stop_words {
+            stop.store(true, Ordering::SeqCst);
             if let Some(c) = conns.take() {
                 c.close().await;
             }
-            return Err(words);
+            return (done, Some(words));
         }
     }
     if let Some(c) = conns.take() {
         c.close().await;
     }
-    Ok(())
+    (done, None)
+}
+
+/// Copies one folder, reconnecting and resuming after transient faults.
+/// Returns its outcome, and the mailbox's error words when the mailbox
+/// cannot go on (a fatal error, or servers that can no longer be reached).
+async fn copy_with_retries(
+    ctx: &Ctx,
+    user: &UserEntry,
+    conns: &mut Option<Conns>,
+    task: &FolderTask,
+    tally: &mut Tally,
+) -> (FolderOutcome, Option<String>) {
+    let mut state = FolderState::default();
+    let mut retry = Retry::new(ctx, &user.source_user);
+    let mut connecting = false;
+    let folder_error = loop {
+        let mark = state.progress_mark();
+        let result = async {
+            if conns.is_none() {
+                connecting = true;
+                *conns = Some(Conns::open(ctx, user).await?);
+                connecting = false;
+            }
+            let c = conns.as_mut().expect("connected just above");
+            copy_one(ctx, user, c, task, &mut state, tally).await
+        }
+        .await;
+        let Err(e) = result else { break None };
+        if state.progress_mark() != mark {
+            retry.progressed();
+        }
+        if e.class() == ErrorClass::Transient {
+            // The connection is broken or in an unknown state: drop it
+            // (a LOGOUT would only wait for a server that is not there).
+            *conns = None;
+        }
+        match retry.again(e, &task.source_name).await {
+            Ok(()) => continue,
+            Err(e) => break Some(e),
+        }
+    };
+    let Some(e) = folder_error else {
+        return (state.finish(task, None), None);
+    };
+    let words = retry.final_words(&e);
+    let folder = state.finish(task, Some(words.clone()));
+    // The mailbox stops when it cannot go on (a fatal error), and when the
+    // servers cannot even be reached any more; otherwise the next folder
+    // gets fresh connections and its own retries.
+    let stop = e.class() == ErrorClass::FatalForMailbox || connecting;
+    (folder, stop.then_some(words))
 }

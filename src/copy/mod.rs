@@ -31,6 +31,10 @@ use crate::store::{history, BeginError, JobRun, Store};
 pub struct Options {
     /// Mailboxes copied at the same time.
     pub parallel_mailboxes: usize,
+    /// Folders of one mailbox copied at the same time, each over its own
+    /// source and destination connections. Extra connections a server
+    /// refuses are simply not used.
+    pub connections_per_mailbox: usize,
     /// How long each network read or write may wait for a byte to move (and
     /// logging in may take).
     pub timeout: Duration,
@@ -58,6 +62,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             parallel_mailboxes: 4,
+            connections_per_mailbox: 2,
             timeout: Duration::from_secs(60),
             connect_timeout: crate::net::CONNECT_TIMEOUT,
             batch_bytes: 16 * 1024 * 1024,
@@ -78,6 +83,9 @@ impl Options {
         let d = Options::default();
         Options {
             parallel_mailboxes: o.parallel_mailboxes.unwrap_or(d.parallel_mailboxes),
+            connections_per_mailbox: o
+                .connections_per_mailbox
+                .unwrap_or(d.connections_per_mailbox),
             timeout: o.timeout_seconds.map_or(d.timeout, Duration::from_secs),
             connect_timeout: o
                 .connect_timeout_seconds

@@ -168,6 +168,9 @@ pub struct JobOptions {
     pub keepalive_seconds: Option<u64>,
     /// Mailboxes copied at the same time.
     pub parallel_mailboxes: Option<usize>,
+    /// Folders of one mailbox copied at the same time, each over its own
+    /// pair of connections.
+    pub connections_per_mailbox: Option<usize>,
 }
 
 impl JobOptions {
@@ -193,6 +196,12 @@ impl JobOptions {
             self.parallel_mailboxes.map(|n| n as u64),
             1,
             32,
+        )?;
+        range(
+            "connections_per_mailbox",
+            self.connections_per_mailbox.map(|n| n as u64),
+            1,
+            8,
         )?;
         Ok(self)
     }

@@ -388,6 +388,11 @@ impl Dovecot {
     }
 
     /// The last lines of Dovecot's log and of its stderr.
+    /// The whole of this instance's dovecot.log.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.root.join("dovecot.log")).unwrap_or_default()
+    }
+
     pub fn log_tail(&self) -> String {
         let tail = |name: &str| {
             let text = fs::read_to_string(self.root.join(name)).unwrap_or_default();
