@@ -318,11 +318,11 @@ fn queue_len(tasks: &[FolderTask]) -> usize {
 /// Takes folders from the queue until it is empty or the mailbox must stop.
 /// A worker without connections (all but the first) opens its own first; if
 /// the servers refuse them, it leaves the folders to the others.
-async fn worker<'a>(
+async fn worker(
     ctx: &Ctx,
     user: &UserEntry,
     mut conns: Option<Conns>,
-    queue: &Mutex<VecDeque<(usize, &'a FolderTask)>>,
+    queue: &Mutex<VecDeque<(usize, &FolderTask)>>,
     stop: &AtomicBool,
     mut tally: Tally,
 ) -> (Vec<(usize, FolderOutcome)>, Option<String>) {
