@@ -106,6 +106,67 @@ pub fn render_log(job: &JobOutcome) -> String {
     s
 }
 
+/// One CSV field, quoted when it must be (RFC 4180).
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The log as CSV for a spreadsheet: a header, then one line per mailbox
+/// (`folder` empty) followed by one line per folder of that mailbox.
+pub fn render_csv(job: &JobOutcome) -> String {
+    let mut s = String::from(
+        "job,source_user,local_user,folder,destination_folder,status,migrated,skipped,failed,bytes,elapsed_s,error\r\n",
+    );
+    let mut line = |fields: &[String]| {
+        let cols: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        s.push_str(&cols.join(","));
+        s.push_str("\r\n");
+    };
+    for m in &job.mailboxes {
+        line(&[
+            job.name.clone(),
+            m.source_user.clone(),
+            m.local_user.clone(),
+            String::new(),
+            String::new(),
+            m.verdict().word().to_string(),
+            m.migrated().to_string(),
+            m.skipped().to_string(),
+            m.failed().to_string(),
+            m.bytes().to_string(),
+            format!("{:.1}", m.elapsed_ms as f64 / 1000.0),
+            m.error.clone().unwrap_or_default(),
+        ]);
+        for f in &m.folders {
+            let mut problems: Vec<String> = f.error.iter().cloned().collect();
+            problems.extend(
+                f.failures
+                    .iter()
+                    .map(|x| format!("{} ({}, {}): {}", x.subject, x.from, x.date, x.reason)),
+            );
+            line(&[
+                job.name.clone(),
+                m.source_user.clone(),
+                m.local_user.clone(),
+                f.source.clone(),
+                f.destination.clone(),
+                f.verdict().word().to_string(),
+                f.migrated.to_string(),
+                f.skipped.to_string(),
+                f.failed.to_string(),
+                f.bytes.to_string(),
+                String::new(),
+                problems.join("; "),
+            ]);
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +198,40 @@ mod tests {
         assert!(log.contains("[OK  ] INBOX: 3 migrated, 1 skipped, 0 failed"));
         assert!(log.trim_end().ends_with("copied."));
         assert_eq!(human_bytes(1_500_000), "1.5 MB");
+    }
+
+    #[test]
+    fn csv_has_a_line_per_mailbox_and_folder_and_quotes_commas() {
+        let job = JobOutcome {
+            name: "acme".into(),
+            mailboxes: vec![MailboxOutcome {
+                source_user: "jane".into(),
+                local_user: "jane".into(),
+                folders: vec![
+                    FolderOutcome {
+                        source: "INBOX".into(),
+                        destination: "INBOX".into(),
+                        migrated: 3,
+                        ..Default::default()
+                    },
+                    FolderOutcome {
+                        source: "Sent, old".into(),
+                        destination: "Sent".into(),
+                        error: Some("the server said \"no\"".into()),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let csv = render_csv(&job);
+        let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 4, "{csv}");
+        assert!(lines[0].starts_with("job,source_user,local_user,folder"));
+        assert!(lines[1].starts_with("acme,jane,jane,,,partial,3,0,0,"));
+        assert_eq!(lines[2], "acme,jane,jane,INBOX,INBOX,success,3,0,0,0,,");
+        assert!(lines[3].starts_with("acme,jane,jane,\"Sent, old\",Sent,failed,"));
+        assert!(lines[3].ends_with(",\"the server said \"\"no\"\"\""));
     }
 }

@@ -179,6 +179,26 @@ impl Store {
             .optional()?;
         Ok(log.flatten())
     }
+
+    /// A finished run's outcome (what History shows when a run is opened);
+    /// `None` for an unknown run or one that has not finished.
+    pub fn run_outcome(&self, run_id: i64) -> Result<Option<JobOutcome>, MailError> {
+        let json = self
+            .lock()
+            .query_row(
+                "SELECT result_json FROM runs WHERE id=?1",
+                params![run_id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten();
+        match json {
+            None => Ok(None),
+            Some(j) => serde_json::from_str(&j).map(Some).map_err(|e| {
+                MailError::Store(format!("run #{run_id} has an unreadable result: {e}"))
+            }),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -210,5 +230,19 @@ mod tests {
             .unwrap_err();
         assert_eq!(err, BeginError::NameTaken("acme".into()));
         assert!(err.to_string().contains("Choose another name"));
+    }
+
+    #[test]
+    fn run_outcome_is_there_once_the_run_finished() {
+        let (_d, s) = store();
+        let run = s.begin_run(Some("acme"), "f", "src", "dst", 1).unwrap();
+        assert_eq!(s.run_outcome(run.run_id).unwrap(), None);
+        let outcome = JobOutcome {
+            name: "acme".into(),
+            ..Default::default()
+        };
+        s.finish_run(run.run_id, &outcome, "log").unwrap();
+        assert_eq!(s.run_outcome(run.run_id).unwrap(), Some(outcome));
+        assert_eq!(s.run_outcome(999).unwrap(), None);
     }
 }

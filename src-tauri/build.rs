@@ -1,0 +1,30 @@
+//! Generates the app's context and its permission set: one `allow-<command>`
+//! per command below, granted (or not) by capabilities/main.json.
+
+const COMMANDS: &[&str] = &[
+    "validate_job",
+    "test_logins",
+    "start_job",
+    "attach_job",
+    "list_jobs",
+    "cancel_job",
+    "history",
+    "run_details",
+    "rerun_job",
+    "download_log",
+    "vault_status",
+    "vault_use_memory",
+    "vault_retry",
+    "watch_app",
+    "confirm_close",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            // The configuration sits at the repository's root.
+            .config_path("../tauri.conf.json")
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri-build failed");
+}

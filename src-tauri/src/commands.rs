@@ -1,0 +1,354 @@
+//! The commands the page may call (and nothing else: see
+//! capabilities/main.json). Each translates between the page and the engine.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use mailferry::copy::{self, LoginCheck, Options};
+use mailferry::outcome::JobOutcome;
+use mailferry::report::{render_csv, render_log};
+use mailferry::store::{BeginError, RunSummary, Store};
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager, Runtime, State};
+use tauri_plugin_dialog::DialogExt;
+
+use crate::form::{self, FieldError, JobRequest, Validation};
+use crate::jobs::{engine_runtime, JobView, Push, RowView};
+use crate::vault::VaultStatus;
+use crate::{saved, AppState, Notice};
+
+/// Test only: when set, "Download log" writes into this folder instead of
+/// asking with the save dialog (a WebDriver cannot drive a native dialog).
+pub const SAVE_DIR_FOR_TESTS: &str = "MAILFERRY_TEST_SAVE_DIR";
+
+fn store(state: &AppState) -> Result<&Store, String> {
+    state.store.as_ref().map_err(Clone::clone)
+}
+
+/// Checks the form with the engine's own parser; the first problem comes
+/// back with its field and line.
+#[tauri::command(rename_all = "snake_case")]
+pub fn validate_job(request: JobRequest) -> Validation {
+    form::validate(&request, &form::base_dir())
+}
+
+/// Logs in to both servers for every mailbox, copying nothing.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn test_logins(request: JobRequest) -> Result<Vec<LoginCheck>, FieldError> {
+    let job = form::parse(&request, &form::base_dir())?;
+    let opts = Options::for_job(&job);
+    engine_runtime()
+        .spawn(copy::test_logins(job, opts))
+        .await
+        .map_err(|e| FieldError::new("job", format!("Testing the logins stopped: {e}")))
+}
+
+/// Starts a job on the engine's runtime. Returns once the engine has begun
+/// it (and named it); its progress then flows over `on_event`.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn start_job(
+    state: State<'_, AppState>,
+    request: JobRequest,
+    on_event: Channel<Push>,
+) -> Result<JobView, FieldError> {
+    let job = form::parse(&request, &form::base_dir())?;
+    let store = store(&state)
+        .map_err(|e| FieldError::new("job", e))?
+        .clone();
+    // Passwords must have somewhere safe to go before anything starts.
+    let status = state.vault.status();
+    if status.kind == "unavailable" {
+        return Err(FieldError::new("vault", status.message));
+    }
+    let live = state
+        .jobs
+        .start(
+            job.clone(),
+            store.clone(),
+            Options::for_job(&job),
+            Some(on_event),
+        )
+        .await
+        .map_err(|e| match e {
+            BeginError::NameTaken(_) => FieldError::new("name", e.to_string()),
+            other => FieldError::new("job", other.to_string()),
+        })?;
+    let view = live.snapshot();
+    remember(&state, &store, &view.name, &request.job, &job);
+    Ok(view)
+}
+
+/// Puts the job's passwords in the vault and the references in SQLite, so
+/// History can run it again. A failure here does not stop the job.
+fn remember(
+    state: &AppState,
+    store: &Store,
+    name: &str,
+    form_json: &serde_json::Value,
+    job: &mailferry::job::Job,
+) {
+    let mut form_json = form_json.clone();
+    if let Some(o) = form_json.as_object_mut() {
+        o.insert("name".into(), name.into());
+    }
+    match form::store_secrets(&state.vault, name, &form_json, job) {
+        Ok(saved_job) => {
+            if let Err(e) = saved::save(store.path(), &saved_job) {
+                eprintln!("MailFerry: could not record job {name} for re-runs: {e}");
+            }
+        }
+        Err(e) => eprintln!("MailFerry: could not keep the passwords of job {name}: {e}"),
+    }
+}
+
+/// Watches a job of this session again (after leaving the page or a
+/// reload): where it stands now; further messages go to `on_event`.
+#[tauri::command(rename_all = "snake_case")]
+pub fn attach_job(
+    state: State<'_, AppState>,
+    job_id: u64,
+    on_event: Channel<Push>,
+) -> Option<JobView> {
+    state.jobs.get(job_id).map(|j| j.attach(on_event))
+}
+
+/// Every job started in this session, running or finished.
+#[tauri::command(rename_all = "snake_case")]
+pub fn list_jobs(state: State<'_, AppState>) -> Vec<JobView> {
+    state.jobs.views()
+}
+
+/// Stops a job after the current batch; it then finishes and is recorded
+/// like any other (a later run resumes it).
+#[tauri::command(rename_all = "snake_case")]
+pub fn cancel_job(state: State<'_, AppState>, job_id: u64) -> bool {
+    match state.jobs.get(job_id) {
+        Some(j) => {
+            j.cancel();
+            true
+        }
+        None => false,
+    }
+}
+
+/// One line of History: the run, and the live job when this session runs it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryRow {
+    #[serde(flatten)]
+    pub run: RunSummary,
+    pub live_job_id: Option<u64>,
+    /// Whether History can run it again (its passwords are in the vault).
+    pub can_rerun: bool,
+}
+
+/// Every run in MailFerry's database (the CLI's too), newest first.
+#[tauri::command(rename_all = "snake_case")]
+pub fn history(state: State<'_, AppState>) -> Result<Vec<HistoryRow>, String> {
+    let store = store(&state)?;
+    let runs = store.runs().map_err(|e| e.to_string())?;
+    let live = state.jobs.views();
+    Ok(runs
+        .into_iter()
+        .map(|run| {
+            let live_job_id = live
+                .iter()
+                .find(|v| {
+                    v.run_id == Some(run.run_id)
+                        || (v.run_id.is_none()
+                            && v.name == run.job_name
+                            && run.finished_at.is_none())
+                })
+                .map(|v| v.job_id);
+            let can_rerun = matches!(saved::load(store.path(), &run.job_name), Ok(Some(_)));
+            HistoryRow {
+                run,
+                live_job_id,
+                can_rerun,
+            }
+        })
+        .collect())
+}
+
+/// A finished run as the Results page shows it.
+#[tauri::command(rename_all = "snake_case")]
+pub fn run_details(state: State<'_, AppState>, run_id: i64) -> Result<JobView, String> {
+    let store = store(&state)?;
+    let outcome = store
+        .run_outcome(run_id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("Run #{run_id} has not finished, or is not in the history."))?;
+    Ok(view_of(run_id, &outcome))
+}
+
+pub fn view_of(run_id: i64, outcome: &JobOutcome) -> JobView {
+    JobView {
+        job_id: 0,
+        name: outcome.name.clone(),
+        run_id: Some(run_id),
+        state: "finished",
+        verdict: Some(outcome.verdict()),
+        error: None,
+        source: outcome.source.clone(),
+        destination: outcome.destination.clone(),
+        warnings: Vec::new(),
+        elapsed_ms: outcome
+            .mailboxes
+            .iter()
+            .map(|m| m.elapsed_ms)
+            .max()
+            .unwrap_or(0),
+        rows: outcome
+            .mailboxes
+            .iter()
+            .map(RowView::from_outcome)
+            .collect(),
+    }
+}
+
+/// Runs a job of the history again with the passwords from the vault
+/// (a re-run copies only what is missing).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn rerun_job(
+    state: State<'_, AppState>,
+    run_id: i64,
+    on_event: Channel<Push>,
+) -> Result<JobView, FieldError> {
+    let store = store(&state)
+        .map_err(|e| FieldError::new("job", e))?
+        .clone();
+    let name = store
+        .runs()
+        .map_err(|e| FieldError::new("job", e.to_string()))?
+        .into_iter()
+        .find(|r| r.run_id == run_id)
+        .map(|r| r.job_name)
+        .ok_or_else(|| FieldError::new("job", format!("Run #{run_id} is not in the history.")))?;
+    let saved_job = saved::load(store.path(), &name)
+        .map_err(|e| FieldError::new("job", e.to_string()))?
+        .ok_or_else(|| {
+            FieldError::new(
+                "job",
+                format!("Job {name} was not started from this app, so its passwords are not kept: start it from New migration."),
+            )
+        })?;
+    let form_json = form::restore(&state.vault, &saved_job)?;
+    let request = JobRequest { job: form_json };
+    start_job(state, request, on_event).await
+}
+
+/// Saves a run's log through the native save dialog: `text` (the log as
+/// the CLI writes it) or `csv` (one line per mailbox and folder). Returns
+/// where it went, or nothing when the user cancelled.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn download_log<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    run_id: i64,
+    format: String,
+) -> Result<Option<String>, String> {
+    let store = store(&state)?;
+    let outcome = store
+        .run_outcome(run_id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("Run #{run_id} has no log yet: it has not finished."))?;
+    let (text, ext, kind) = match format.as_str() {
+        "csv" => (render_csv(&outcome), "csv", "CSV"),
+        _ => (
+            store
+                .run_log(run_id)
+                .map_err(|e| e.to_string())?
+                .unwrap_or_else(|| render_log(&outcome)),
+            "log",
+            "Text",
+        ),
+    };
+    let file_name = format!("mailferry-{}-run{run_id}.{ext}", sanitize(&outcome.name));
+    let path: PathBuf = match std::env::var_os(SAVE_DIR_FOR_TESTS) {
+        Some(dir) => PathBuf::from(dir).join(&file_name),
+        None => {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            app.dialog()
+                .file()
+                .set_title("Save the job's log")
+                .set_file_name(&file_name)
+                .add_filter(kind, &[ext])
+                .save_file(move |p| {
+                    let _ = tx.send(p);
+                });
+            match rx.await {
+                Ok(Some(p)) => p
+                    .into_path()
+                    .map_err(|e| format!("That place cannot be written to: {e}"))?,
+                _ => return Ok(None),
+            }
+        }
+    };
+    std::fs::write(&path, text).map_err(|e| {
+        format!(
+            "The log could not be saved to {}: {e}. Choose another folder.",
+            path.display()
+        )
+    })?;
+    Ok(Some(path.display().to_string()))
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Where passwords go: the keyring, memory, or nowhere yet (and why).
+#[tauri::command(rename_all = "snake_case")]
+pub fn vault_status(state: State<'_, AppState>) -> VaultStatus {
+    state.vault.status()
+}
+
+/// The user's choice when no keyring is available: keep passwords in
+/// memory for this run of the app only.
+#[tauri::command(rename_all = "snake_case")]
+pub fn vault_use_memory(state: State<'_, AppState>) -> VaultStatus {
+    state.vault.use_memory()
+}
+
+/// Tries the keyring again (after the user started or unlocked it).
+#[tauri::command(rename_all = "snake_case")]
+pub fn vault_retry(state: State<'_, AppState>) -> VaultStatus {
+    state.vault.retry_keyring()
+}
+
+/// The page's channel for the app's notices (one page: the latest wins).
+#[tauri::command(rename_all = "snake_case")]
+pub fn watch_app(state: State<'_, AppState>, on_notice: Channel<Notice>) {
+    *state.notices.lock().unwrap_or_else(|p| p.into_inner()) = Some(on_notice);
+}
+
+/// The user chose to close while jobs run: they are cancelled (each
+/// finishes its current batch and is recorded), then the app closes.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn confirm_close<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Result<(), String> {
+    state.close_confirmed.store(true, Ordering::SeqCst);
+    state.jobs.cancel_all();
+    for _ in 0..150 {
+        if state.jobs.running() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.close();
+    }
+    app.exit(0);
+    Ok(())
+}

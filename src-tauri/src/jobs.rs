@@ -1,0 +1,449 @@
+//! Jobs the app has started in this session. Each runs on the engine's own
+//! runtime, independent of the page: the page attaches a Channel to watch it,
+//! and may leave, reload and attach again; the job goes on meanwhile.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use mailferry::copy::{self, Cancel, Options};
+use mailferry::job::Job;
+use mailferry::outcome::{FolderOutcome, MailboxOutcome, Verdict};
+use mailferry::progress::{Event, Sink};
+use mailferry::store::{BeginError, Store};
+use serde::Serialize;
+use tauri::ipc::Channel;
+
+/// The runtime every migration runs on: the engine's, not the page's.
+pub fn engine_runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .thread_name("mailferry-engine")
+            .enable_all()
+            .build()
+            .expect("the engine's runtime could not start")
+    })
+}
+
+/// A row's state: the page colours it, and always shows the word too.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RowState {
+    Pending,
+    Running,
+    Success,
+    Partial,
+    Failed,
+}
+
+impl From<Verdict> for RowState {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Success => RowState::Success,
+            Verdict::Partial => RowState::Partial,
+            Verdict::Failed => RowState::Failed,
+        }
+    }
+}
+
+/// One account of a running (or finished) job.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowView {
+    pub account: String,
+    pub local_user: String,
+    pub state: RowState,
+    pub folder: Option<String>,
+    pub messages_done: u64,
+    pub messages_total: u64,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub migrated: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub elapsed_ms: u64,
+    pub folders: Vec<FolderOutcome>,
+    pub error: Option<String>,
+    /// The latest transient fault being retried, while it is.
+    pub retrying: Option<String>,
+    #[serde(skip)]
+    started: Option<Instant>,
+}
+
+impl RowView {
+    fn pending(account: &str, local_user: &str) -> RowView {
+        RowView {
+            account: account.to_string(),
+            local_user: local_user.to_string(),
+            state: RowState::Pending,
+            folder: None,
+            messages_done: 0,
+            messages_total: 0,
+            bytes_done: 0,
+            bytes_total: 0,
+            migrated: 0,
+            skipped: 0,
+            failed: 0,
+            elapsed_ms: 0,
+            folders: Vec::new(),
+            error: None,
+            retrying: None,
+            started: None,
+        }
+    }
+
+    /// A finished mailbox as History shows it.
+    pub fn from_outcome(m: &MailboxOutcome) -> RowView {
+        let done = m.migrated() + m.skipped() + m.failed();
+        RowView {
+            state: m.verdict().into(),
+            messages_done: done,
+            messages_total: done,
+            bytes_done: m.bytes(),
+            bytes_total: m.bytes(),
+            migrated: m.migrated(),
+            skipped: m.skipped(),
+            failed: m.failed(),
+            elapsed_ms: m.elapsed_ms,
+            folders: m.folders.clone(),
+            error: m.error.clone(),
+            ..RowView::pending(&m.source_user, &m.local_user)
+        }
+    }
+}
+
+/// What the page shows of a job.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobView {
+    pub job_id: u64,
+    /// Empty until the engine has named the job (a number when left blank).
+    pub name: String,
+    pub run_id: Option<i64>,
+    /// `starting`, `running`, `cancelling` or `finished`.
+    pub state: &'static str,
+    pub verdict: Option<Verdict>,
+    /// Why the job could not start, or stopped as a whole.
+    pub error: Option<String>,
+    pub source: String,
+    pub destination: String,
+    pub warnings: Vec<String>,
+    pub elapsed_ms: u64,
+    pub rows: Vec<RowView>,
+}
+
+/// What flows to the page over a job's Channel: the engine's own events,
+/// and the app's word that the job has ended.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Push {
+    Engine(Event),
+    App(AppPush),
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum AppPush {
+    JobEnded { view: Box<JobView> },
+}
+
+/// Least time between two progress messages of one account to the page.
+const PROGRESS_EVERY: Duration = Duration::from_millis(120);
+
+struct Inner {
+    view: JobView,
+    channel: Option<Channel<Push>>,
+    started: Instant,
+    last_sent: HashMap<String, Instant>,
+    /// A progress event held back by the throttle, per account.
+    held: HashMap<String, Event>,
+    begun: Option<tokio::sync::oneshot::Sender<Result<String, BeginError>>>,
+}
+
+pub struct Live {
+    pub id: u64,
+    cancel: Cancel,
+    inner: Mutex<Inner>,
+}
+
+impl Live {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn snapshot(&self) -> JobView {
+        snapshot(&self.lock())
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.lock().view.state != "finished"
+    }
+
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+        let mut g = self.lock();
+        if g.view.state != "finished" {
+            g.view.state = "cancelling";
+        }
+    }
+
+    /// Points the job's messages at `channel` (a page that just opened or
+    /// reloaded) and returns where the job stands, atomically: nothing is
+    /// lost or doubled between the two.
+    pub fn attach(&self, channel: Channel<Push>) -> JobView {
+        let mut g = self.lock();
+        g.channel = Some(channel);
+        g.held.clear();
+        snapshot(&g)
+    }
+
+    fn apply(&self, e: &Event) {
+        let mut g = self.lock();
+        update(&mut g, e);
+        let now = Instant::now();
+        match e {
+            Event::Progress { account, .. } => {
+                let recent = g
+                    .last_sent
+                    .get(account)
+                    .is_some_and(|t| now.duration_since(*t) < PROGRESS_EVERY);
+                if recent {
+                    g.held.insert(account.clone(), e.clone());
+                    return;
+                }
+                g.held.remove(account);
+                g.last_sent.insert(account.clone(), now);
+            }
+            Event::FolderStarted { account, .. }
+            | Event::FolderFinished { account, .. }
+            | Event::MailboxFinished { account, .. }
+            | Event::Retrying { account, .. } => {
+                if let Some(held) = g.held.remove(account) {
+                    send(&mut g, Push::Engine(held));
+                }
+            }
+            _ => {}
+        }
+        send(&mut g, Push::Engine(e.clone()));
+        if let Event::JobStarted { job, .. } = e {
+            if let Some(tx) = g.begun.take() {
+                let _ = tx.send(Ok(job.clone()));
+            }
+        }
+    }
+
+    fn finish(&self, result: Result<(i64, Verdict), BeginError>) {
+        let mut g = self.lock();
+        match result {
+            Ok((run_id, verdict)) => {
+                g.view.run_id = Some(run_id);
+                g.view.verdict = Some(verdict);
+            }
+            Err(e) => {
+                g.view.error = Some(e.to_string());
+                g.view.verdict = Some(Verdict::Failed);
+                if let Some(tx) = g.begun.take() {
+                    let _ = tx.send(Err(e));
+                }
+            }
+        }
+        g.view.elapsed_ms = g.started.elapsed().as_millis() as u64;
+        g.view.state = "finished";
+        let view = snapshot(&g);
+        send(
+            &mut g,
+            Push::App(AppPush::JobEnded {
+                view: Box::new(view),
+            }),
+        );
+    }
+}
+
+fn send(g: &mut Inner, push: Push) {
+    if let Some(ch) = &g.channel {
+        if ch.send(push).is_err() {
+            g.channel = None;
+        }
+    }
+}
+
+fn snapshot(g: &Inner) -> JobView {
+    let mut view = g.view.clone();
+    if view.state != "finished" {
+        view.elapsed_ms = g.started.elapsed().as_millis() as u64;
+    }
+    for row in &mut view.rows {
+        if let (RowState::Running, Some(t)) = (row.state, row.started) {
+            row.elapsed_ms = t.elapsed().as_millis() as u64;
+        }
+    }
+    view
+}
+
+fn update(g: &mut Inner, e: &Event) {
+    let row = |g: &mut Inner, account: &str| -> Option<usize> {
+        g.view.rows.iter().position(|r| r.account == account)
+    };
+    match e {
+        Event::JobStarted { job, .. } => {
+            g.view.name = job.clone();
+            if g.view.state == "starting" {
+                g.view.state = "running";
+            }
+        }
+        Event::MailboxStarted { account } => {
+            if let Some(i) = row(g, account) {
+                let r = &mut g.view.rows[i];
+                r.state = RowState::Running;
+                r.started = Some(Instant::now());
+            }
+        }
+        Event::FolderStarted {
+            account, folder, ..
+        } => {
+            if let Some(i) = row(g, account) {
+                g.view.rows[i].folder = Some(folder.clone());
+            }
+        }
+        Event::Progress {
+            account,
+            folder,
+            messages_done,
+            messages_total,
+            bytes_done,
+            bytes_total,
+        } => {
+            if let Some(i) = row(g, account) {
+                let r = &mut g.view.rows[i];
+                r.folder = Some(folder.clone());
+                r.messages_done = *messages_done;
+                r.messages_total = *messages_total;
+                r.bytes_done = *bytes_done;
+                r.bytes_total = *bytes_total;
+                r.retrying = None;
+            }
+        }
+        Event::FolderFinished { account, outcome } => {
+            if let Some(i) = row(g, account) {
+                let r = &mut g.view.rows[i];
+                r.migrated += outcome.migrated;
+                r.skipped += outcome.skipped;
+                r.failed += outcome.failed;
+                r.folders.push(outcome.clone());
+            }
+        }
+        Event::Retrying {
+            account, reason, ..
+        } => {
+            if let Some(i) = row(g, account) {
+                g.view.rows[i].retrying = Some(reason.clone());
+            }
+        }
+        Event::MailboxFinished {
+            account, outcome, ..
+        } => {
+            if let Some(i) = row(g, account) {
+                let started = g.view.rows[i].started;
+                let (done, total) = (g.view.rows[i].messages_done, g.view.rows[i].messages_total);
+                let mut r = RowView::from_outcome(outcome);
+                // Keep the live counts when they say more (messages the
+                // engine scanned but a failure stopped).
+                r.messages_done = r.messages_done.max(done);
+                r.messages_total = r.messages_total.max(total);
+                r.started = started;
+                g.view.rows[i] = r;
+            }
+        }
+        Event::JobFinished { verdict, .. } => {
+            g.view.verdict = Some(*verdict);
+        }
+    }
+}
+
+/// Every job of this session.
+#[derive(Default)]
+pub struct Jobs {
+    next: AtomicU64,
+    all: Mutex<Vec<Arc<Live>>>,
+}
+
+impl Jobs {
+    fn list(&self) -> MutexGuard<'_, Vec<Arc<Live>>> {
+        self.all.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<Live>> {
+        self.list().iter().find(|j| j.id == id).cloned()
+    }
+
+    pub fn views(&self) -> Vec<JobView> {
+        self.list().iter().map(|j| j.snapshot()).collect()
+    }
+
+    pub fn running(&self) -> usize {
+        self.list().iter().filter(|j| j.is_running()).count()
+    }
+
+    pub fn cancel_all(&self) {
+        for j in self.list().iter() {
+            j.cancel();
+        }
+    }
+
+    /// Starts `job` on the engine's runtime and waits until the engine has
+    /// begun it (named it, recorded it in the history) or refused to.
+    pub async fn start(
+        &self,
+        job: Job,
+        store: Store,
+        opts: Options,
+        channel: Option<Channel<Push>>,
+    ) -> Result<Arc<Live>, BeginError> {
+        let id = self.next.fetch_add(1, Ordering::SeqCst) + 1;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let view = JobView {
+            job_id: id,
+            name: job.name.clone().unwrap_or_default(),
+            run_id: None,
+            state: "starting",
+            verdict: None,
+            error: None,
+            source: format!("{} ({})", job.source.host, job.source.protocol.label()),
+            destination: format!("{} (port {})", job.destination.host, job.destination.port),
+            warnings: job.warnings(),
+            elapsed_ms: 0,
+            rows: job
+                .users
+                .iter()
+                .map(|u| RowView::pending(&u.source_user, &u.local_user))
+                .collect(),
+        };
+        let live = Arc::new(Live {
+            id,
+            cancel: Cancel::default(),
+            inner: Mutex::new(Inner {
+                view,
+                channel,
+                started: Instant::now(),
+                last_sent: HashMap::new(),
+                held: HashMap::new(),
+                begun: Some(tx),
+            }),
+        });
+        self.list().push(live.clone());
+        let for_sink = live.clone();
+        let sink: Sink = Arc::new(move |e: &Event| for_sink.apply(e));
+        let cancel = live.cancel.clone();
+        let for_end = live.clone();
+        engine_runtime().spawn(async move {
+            let result = copy::run(job, store, sink, opts, cancel).await;
+            for_end.finish(result.map(|(run, outcome)| (run.run_id, outcome.verdict())));
+        });
+        match rx.await {
+            Ok(Ok(_name)) => Ok(live),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Ok(live),
+        }
+    }
+}

@@ -1,0 +1,274 @@
+// End to end: the real app binary (target/debug/mailferry-app) driven
+// through tauri-driver and WebKitWebDriver, migrating between two real
+// private Dovecot instances (examples/demo_servers.rs), with passwords in a
+// real Secret Service. test.sh runs this under Xvfb inside a D-Bus session
+// with an unlocked gnome-keyring.
+//
+// Run: node --test tests-ui/e2e.test.mjs  (see test.sh for the set-up)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { remote } from 'webdriverio';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const APP = path.join(ROOT, 'target/debug/mailferry-app');
+const CLI = path.join(ROOT, 'target/debug/mailferry');
+const DEMO = path.join(ROOT, 'target/debug/examples/demo_servers');
+const SHOTS = path.join(ROOT, process.env.MAILFERRY_SHOTS || 'target/e2e-shots');
+const CA = path.join(ROOT, 'target/demo/ca.pem');
+const DRIVER_PORT = Number(process.env.TAURI_DRIVER_PORT || 4444);
+const PASSWORDS = ['bench-pw', 'demo-pw', 'adminpw', 'wrong-pw-e2e'];
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mailferry-e2e-'));
+const DATA = path.join(tmp, 'data');
+const SAVES = path.join(tmp, 'saves');
+const LOGS = path.join(tmp, 'logs');
+for (const d of [DATA, SAVES, LOGS, SHOTS]) fs.mkdirSync(d, { recursive: true });
+const DB = path.join(DATA, 'mailferry/mailferry.db');
+
+const env = {
+  ...process.env,
+  XDG_DATA_HOME: DATA,
+  XDG_CONFIG_HOME: path.join(tmp, 'config'),
+  XDG_CACHE_HOME: path.join(tmp, 'cache'),
+  MAILFERRY_TEST_SAVE_DIR: SAVES,
+};
+delete env.MAILFERRY_DB;
+
+let servers, driver, browser;
+
+function waitPort(port, ms) {
+  const until = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const tryOnce = () => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.end(); resolve(); });
+      s.once('error', () => {
+        if (Date.now() > until) reject(new Error(`port ${port} did not open`));
+        else setTimeout(tryOnce, 200);
+      });
+    };
+    tryOnce();
+  });
+}
+
+function logTo(child, name) {
+  const out = fs.createWriteStream(path.join(LOGS, `${name}.log`));
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+}
+
+before(async () => {
+  for (const f of [APP, CLI, DEMO]) assert.ok(fs.existsSync(f), `${f} is missing: build it first (test.sh does)`);
+  // Two Dovecot servers: demo (38 messages in 9 folders) and bench
+  // (generated, big enough that a mid-run screenshot finds it running).
+  servers = spawn(DEMO, ['--bench-messages', '1500', '--bench-mb', '45', '--seconds', '900'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  servers.stdout.on('data', (d) => { out += d; });
+  logTo(servers, 'demo-servers');
+  const until = Date.now() + 180_000;
+  while (!out.includes('demo servers are up')) {
+    if (servers.exitCode !== null || Date.now() > until) throw new Error(`the demo servers did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+
+  driver = spawn('tauri-driver', ['--port', String(DRIVER_PORT)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  logTo(driver, 'tauri-driver-and-app');
+  await waitPort(DRIVER_PORT, 30_000);
+  browser = await remote({
+    hostname: '127.0.0.1',
+    port: DRIVER_PORT,
+    logLevel: 'warn',
+    connectionRetryTimeout: 120_000,
+    capabilities: {
+      browserName: 'wry',
+      'wdio:enforceWebDriverClassic': true,
+      'tauri:options': { application: APP },
+    },
+  });
+  await browser.setTimeout({ implicit: 0 });
+  await browser.waitUntil(async () => (await browser.execute(() => document.body.dataset.ready)) === 'true', { timeout: 30_000 });
+});
+
+after(async () => {
+  try { await browser?.deleteSession(); } catch { /* the window may be gone */ }
+  driver?.kill();
+  if (servers && servers.exitCode === null) {
+    servers.kill('SIGTERM');
+    await new Promise((r) => { servers.once('exit', r); setTimeout(r, 10_000); });
+  }
+});
+
+/** A screenshot after two animation frames, so it shows the latest frame. */
+async function shot(name) {
+  await browser.executeAsync((done) => requestAnimationFrame(() => requestAnimationFrame(() => done())));
+  await browser.saveScreenshot(path.join(SHOTS, `${name}.png`));
+}
+
+/** Clicks an element scrolled to the middle (the action bar sticks to the bottom). */
+async function click(selOrEl) {
+  const e = typeof selOrEl === 'string' ? await browser.$(selOrEl) : selOrEl;
+  await browser.execute((x) => x.scrollIntoView({ block: 'center' }), e);
+  await e.click();
+}
+
+async function setValue(sel, value) {
+  const e = await browser.$(sel);
+  await browser.execute((x) => x.scrollIntoView({ block: 'center' }), e);
+  await e.clearValue();
+  if (value !== '') await e.setValue(value);
+}
+
+/** Multi-line text: typed line by line with Enter between lines. */
+async function setLines(sel, lines) {
+  const e = await browser.$(sel);
+  await browser.execute((x) => x.scrollIntoView({ block: 'center' }), e);
+  await e.clearValue();
+  await e.click();
+  for (const [i, line] of lines.entries()) {
+    if (i > 0) await browser.keys(['Enter']);
+    await browser.keys(line.split(''));
+  }
+  assert.equal(await e.getValue(), lines.join('\n'));
+}
+
+const state = (account) => browser.execute((a) => {
+  const b = document.querySelector(`tbody[data-account="${a}"]`);
+  return b ? { state: b.dataset.state, messages: b.querySelector('.messages').textContent } : null;
+}, account);
+
+test('fill the form, test logins, migrate, watch rows turn green, see History, download the log', { timeout: 600_000 }, async () => {
+  // The keyring is the real Secret Service here.
+  const note = await browser.$('#vault-note');
+  await note.waitForDisplayed({ timeout: 10_000 });
+  assert.equal(await note.getAttribute('data-kind'), 'keyring', await note.getText());
+
+  // ---- the form
+  await setValue('#name', 'e2e-demo');
+  await setValue('#source-host', 'localhost');
+  await click('input[name="protocol"][value="imap4s"]');
+  await setValue('tr[data-proto="imap4s"] .port', '10993');
+  await click('details.advanced summary');
+  await setValue('#source-ca', CA);
+  await setValue('#dest-host', 'localhost');
+  await setValue('#dest-port', '11993');
+  await (await browser.$('#dest-security')).selectByAttribute('value', 'tls');
+  await click((await browser.$$('details.advanced summary'))[1]);
+  await setValue('#dest-ca', CA);
+  await click('input[name="auth"][value="master"]');
+  await setValue('#master-user', 'admin');
+  await setValue('#master-password', 'adminpw');
+  await setValue('#parallel', '1');
+
+  // A wrong password first: Test logins says which login fails.
+  await setLines('#users', ['bench,bench-pw', 'demo,wrong-pw-e2e']);
+  await click('#test-logins');
+  const summary = await browser.$('#login-summary');
+  await browser.waitUntil(async () => /mailboxes can log in/.test(await summary.getText()), { timeout: 60_000 });
+  assert.equal(await summary.getText(), '1 of 2 mailboxes can log in on both sides. Fix the failing logins before starting.', await (await browser.$('#login-rows')).getText());
+  const bad = await browser.$('#login-rows tr[data-account="demo"]');
+  assert.equal(await bad.getAttribute('data-ok'), 'false');
+  assert.match(await bad.getText(), /Failed/);
+  assert.equal(await (await browser.$('#login-rows tr[data-account="bench"]')).getAttribute('data-ok'), 'true');
+
+  // Fixed: every login works.
+  await setLines('#users', ['bench,bench-pw', 'demo,demo-pw']);
+  await click('#test-logins');
+  await browser.waitUntil(async () => (await summary.getText()).startsWith('2 of 2'), { timeout: 60_000 });
+  await shot('login-test');
+  await browser.execute(() => window.scrollTo(0, 0));
+  await shot('form');
+
+  // ---- start, and watch it run
+  await click('#start');
+  await (await browser.$('#page-results')).waitForDisplayed({ timeout: 30_000 });
+  await browser.waitUntil(async () => {
+    const s = await state('bench');
+    return s && s.state === 'running' && !s.messages.startsWith('0 /');
+  }, { timeout: 60_000, interval: 50 });
+  await shot('results-running');
+  // One mailbox at a time: while bench runs, demo is either done or waits.
+  assert.ok(['pending', 'success'].includes((await state('demo')).state));
+
+  // Leaving the page and reloading keeps the job running; the page
+  // attaches to it again.
+  await click('#tab-history');
+  await click('#tab-results');
+  await browser.refresh();
+  await browser.waitUntil(async () => (await browser.execute(() => document.body.dataset.ready)) === 'true', { timeout: 30_000 });
+  await (await browser.$('#page-results')).waitForDisplayed({ timeout: 10_000 });
+
+  await browser.waitUntil(async () => {
+    const [b, d] = [await state('bench'), await state('demo')];
+    return b && d && b.state === 'success' && d.state === 'success';
+  }, { timeout: 300_000, interval: 250, timeoutMsg: 'the rows did not both turn green' });
+  const green = await browser.execute(() => getComputedStyle(document.querySelector('tbody[data-account="demo"] tr.main .badge')).color);
+  assert.equal(green, 'rgb(30, 123, 52)');
+  assert.equal((await state('demo')).messages, '38 / 38');
+  assert.equal((await state('bench')).messages, '1500 / 1500');
+  await browser.waitUntil(async () => (await (await browser.$('#job-state')).getText()).includes('Success'), { timeout: 20_000 });
+  // Expand demo's folders.
+  await click('tbody[data-account="demo"] button.expand');
+  await (await browser.$('tbody[data-account="demo"] tr[data-folder="Folder.With.Dots"]')).waitForDisplayed();
+  await shot('results-finished');
+
+  // ---- a job from the command line shares the history
+  execFileSync(CLI, ['run', path.join(ROOT, 'examples/local-demo.toml'), '--log', path.join(LOGS, 'cli-run.log')], { env, stdio: 'pipe' });
+
+  // ---- History
+  await click('#tab-history');
+  const appRow = await browser.$('#history-rows tr[data-job="e2e-demo"]');
+  await appRow.waitForDisplayed({ timeout: 10_000 });
+  assert.equal(await appRow.getAttribute('data-state'), 'success');
+  assert.match(await appRow.getText(), /1538 copied, 0 already there, 0 failed/);
+  const cliRow = await browser.$('#history-rows tr[data-job="local-demo"]');
+  assert.equal(await cliRow.getAttribute('data-state'), 'success');
+  assert.match(await cliRow.getText(), /0 copied, 38 already there, 0 failed/);
+  await shot('history');
+
+  // Download the log, as text and as CSV.
+  await click(await appRow.$('.download-log'));
+  const status = await browser.$('#history-status');
+  await browser.waitUntil(async () => /Saved to .*\.log$/.test(await status.getText()), { timeout: 10_000 });
+  const logPath = (await status.getText()).replace('Saved to ', '');
+  const log = fs.readFileSync(logPath, 'utf8');
+  assert.match(log, /^MailFerry migration log\nJob: +e2e-demo\n/);
+  assert.match(log, /== bench : SUCCESS — 1500 migrated, 0 skipped/);
+  assert.match(log, /== demo : SUCCESS — 38 migrated, 0 skipped/);
+  assert.match(log, /\[OK {2}\] Folder\.With\.Dots -> INBOX\.Folder_With_Dots: 2 migrated/);
+  assert.match(log, /Summary: SUCCESS — 2 mailboxes; 1538 messages migrated/);
+  await click(await appRow.$('.download-csv'));
+  await browser.waitUntil(async () => /\.csv$/.test(await status.getText()), { timeout: 10_000 });
+  const csv = fs.readFileSync((await status.getText()).replace('Saved to ', ''), 'utf8');
+  const lines = csv.trim().split('\r\n');
+  assert.equal(lines[0], 'job,source_user,local_user,folder,destination_folder,status,migrated,skipped,failed,bytes,elapsed_s,error');
+  assert.ok(lines.some((l) => l.startsWith('e2e-demo,demo,demo,,,success,38,0,0,')), csv);
+  assert.ok(lines.some((l) => l.startsWith('e2e-demo,demo,demo,Folder.With.Dots,INBOX.Folder_With_Dots,success,2,0,0,')), csv);
+
+  // Opening the run shows its results.
+  await click(await appRow.$('.open-run'));
+  await (await browser.$('#page-results')).waitForDisplayed();
+  assert.equal(await (await browser.$('#job-name')).getText(), 'Job e2e-demo');
+
+  // ---- the passwords are in the keyring, and nowhere on disk
+  const fromKeyring = execFileSync('secret-tool', ['lookup', 'service', 'MailFerry', 'username', 'job e2e-demo: admin admin@localhost'], { env }).toString();
+  assert.equal(fromKeyring, 'adminpw');
+  const files = [];
+  const walk = (d) => { for (const f of fs.readdirSync(d, { withFileTypes: true })) { const p = path.join(d, f.name); if (f.isDirectory()) walk(p); else files.push(p); } };
+  walk(tmp);
+  // The test bed's own output names its accounts' passwords: not the app's.
+  files.splice(files.indexOf(path.join(LOGS, 'demo-servers.log')), 1);
+  assert.ok(files.includes(DB), `the app's database is at ${DB}: ${files.join(', ')}`);
+  for (const f of files) {
+    const bytes = fs.readFileSync(f);
+    for (const pw of PASSWORDS) {
+      assert.equal(bytes.includes(Buffer.from(pw)), false, `${pw} found in ${f}`);
+    }
+  }
+});

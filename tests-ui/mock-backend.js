@@ -1,0 +1,58 @@
+// Loaded before the app's own module in the page tests: the backend is
+// mocked with @tauri-apps/api's mockIPC, and window.__TAURI__ (what
+// withGlobalTauri gives the real app) is built from @tauri-apps/api/core.
+import { mockIPC, mockWindows } from '/__api__/mocks.js';
+import * as core from '/__api__/core.js';
+
+const calls = [];
+const channels = {};
+let index = 0;
+
+const mock = window.__mock = Object.assign({
+  vault: { kind: 'keyring', message: 'Passwords are kept in the system keyring; MailFerry\'s database keeps only references to them.' },
+  jobs: [],
+  validate: () => ({ ok: true, error: null, warnings: [], mailboxes: 1 }),
+  logins: [],
+  startView: null,
+  history: [],
+  details: {},
+}, window.__scenario || {});
+
+mock.calls = calls;
+// Sends a message over the Channel the page gave to start_job/attach_job.
+mock.push = (msg, name = 'job') => {
+  const ch = channels[name];
+  window.__TAURI_INTERNALS__.runCallback(ch.id, { index: ch.next++, message: msg });
+};
+
+mockWindows('main');
+mockIPC((cmd, args) => {
+  calls.push({ cmd, args: JSON.parse(JSON.stringify(args || {}, (k, v) => (v instanceof core.Channel ? `channel:${v.id}` : v))) });
+  switch (cmd) {
+    case 'vault_status': return mock.vault;
+    case 'vault_use_memory':
+      mock.vault = { kind: 'memory', message: 'Passwords are kept in memory for this run of MailFerry only: they are forgotten when it closes.' };
+      return mock.vault;
+    case 'vault_retry': return mock.vault;
+    case 'watch_app': channels.app = { id: args.on_notice.id, next: 0 }; return null;
+    case 'list_jobs': return mock.jobs;
+    case 'validate_job': return mock.validate(args.request);
+    case 'test_logins': return mock.logins;
+    case 'start_job':
+      if (mock.startError) throw mock.startError;
+      channels.job = { id: args.on_event.id, next: 0 };
+      mock.jobs = [mock.startView];
+      return mock.startView;
+    case 'attach_job':
+      channels.job = { id: args.on_event.id, next: 0 };
+      return mock.jobs.find((j) => j.job_id === args.job_id) || null;
+    case 'cancel_job': return true;
+    case 'history': return mock.history;
+    case 'run_details': return mock.details[args.run_id];
+    case 'download_log': return `/home/user/mailferry-run${args.run_id}.${args.format === 'csv' ? 'csv' : 'log'}`;
+    case 'confirm_close': return null;
+    default: throw new Error(`unexpected command ${cmd}`);
+  }
+});
+
+window.__TAURI__ = { core };

@@ -1,0 +1,384 @@
+// Page tests: ui/ alone in headless Chromium (Debian's), driven by
+// playwright-core, with the backend mocked through @tauri-apps/api's mockIPC.
+// Run: node --test tests-ui/pages.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const UI = path.join(ROOT, 'ui');
+const API = path.join(ROOT, 'node_modules/@tauri-apps/api');
+const SHOTS = path.join(ROOT, 'target/ui-tests');
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.png': 'image/png' };
+
+let server, browser, base;
+
+function serve(req, res) {
+  const url = new URL(req.url, 'http://x');
+  let file;
+  if (url.pathname.startsWith('/__api__/')) file = path.join(API, url.pathname.slice(9));
+  else if (url.pathname === '/__test__/mock-backend.js') file = path.join(ROOT, 'tests-ui/mock-backend.js');
+  else file = path.join(UI, url.pathname === '/' ? 'index.html' : url.pathname);
+  if (!file.startsWith(ROOT) || !fs.existsSync(file)) { res.writeHead(404); res.end(); return; }
+  let body = fs.readFileSync(file);
+  if (file.endsWith('index.html')) {
+    // The mocked backend loads before the app's module (document order).
+    body = body.toString().replace('<script type="module" src="app.js"></script>',
+      '<script type="module" src="/__test__/mock-backend.js"></script>\n  <script type="module" src="app.js"></script>');
+  }
+  res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream' });
+  res.end(body);
+}
+
+before(async () => {
+  server = http.createServer(serve);
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${server.address().port}/`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  fs.mkdirSync(SHOTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+/** A fresh page with the given mocked backend (functions as source text). */
+async function open(scenario = {}, fns = {}) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  const init = `window.__scenario = ${JSON.stringify(scenario)};`
+    + Object.entries(fns).map(([k, f]) => `window.__scenario.${k} = ${f};`).join('');
+  await page.addInitScript(init);
+  await page.goto(base);
+  await page.waitForSelector('body[data-ready="true"]');
+  page.errors = errors;
+  return page;
+}
+
+const calls = (page, cmd) => page.evaluate((c) => window.__mock.calls.filter((x) => x.cmd === c), cmd);
+
+function row(account, state, extra = {}) {
+  return {
+    account, local_user: account, state, folder: null, messages_done: 0, messages_total: 0,
+    bytes_done: 0, bytes_total: 0, migrated: 0, skipped: 0, failed: 0, elapsed_ms: 0,
+    folders: [], error: null, retrying: null, ...extra,
+  };
+}
+
+const folder = (source, extra = {}) => ({
+  source, destination: source, migrated: 0, skipped: 0, failed: 0, bytes: 0, notes: [], failures: [], error: null, ...extra,
+});
+
+const VIEW = {
+  job_id: 1, name: 'acme', run_id: null, state: 'running', verdict: null, error: null,
+  source: 'old.example (IMAP4S)', destination: 'new.example (port 993)', warnings: [], elapsed_ms: 1000,
+  rows: [
+    row('pending@x', 'pending'),
+    row('running@x', 'running', { folder: 'Archive/2019', messages_done: 12, messages_total: 40, bytes_done: 120000, bytes_total: 400000, elapsed_ms: 3000 }),
+    row('success@x', 'success', { messages_done: 5, messages_total: 5, migrated: 5, bytes_done: 5000, bytes_total: 5000, folders: [folder('INBOX', { migrated: 5, bytes: 5000 })] }),
+    row('partial@x', 'partial', {
+      messages_done: 4, messages_total: 5, migrated: 3, skipped: 1, failed: 1,
+      folders: [folder('INBOX', { migrated: 3, skipped: 1 }),
+        folder('Sent', { failed: 1, failures: [{ source_id: '7', date: '2019-01-02', from: 'bob@x', subject: 'Quarterly report', reason: 'The destination refused the message: it is larger than the server accepts.' }] })],
+    }),
+    row('failed@x', 'failed', { error: 'Could not log in to old.example as failed@x (IMAP4S, port 993): the server refused the password. Check the email, username and password. [NO LOGIN failed.]' }),
+  ],
+};
+
+const COLOURS = {
+  pending: 'rgb(107, 114, 128)', running: 'rgb(29, 95, 168)', success: 'rgb(30, 123, 52)',
+  partial: 'rgb(138, 90, 0)', failed: 'rgb(179, 38, 30)',
+};
+
+async function startWith(page) {
+  await page.fill('#source-host', 'old.example');
+  await page.fill('#dest-host', 'new.example');
+  await page.fill('#users', 'a,b,c,d');
+  await page.click('#start');
+  await page.waitForSelector('#page-results:not([hidden])');
+}
+
+test('the form sends a JobFile to the engine and shows its line-numbered error next to the field', async () => {
+  const page = await open({}, {
+    validate: `(req) => req.job.users.list.split('\\n').length > 1
+      ? { ok: false, error: { field: 'users', line: 2, message: 'User list, line 2: no password after the delimiter \\',\\'. Add the source password: source_user,source_password.' }, warnings: [], mailboxes: 0 }
+      : { ok: true, error: null, warnings: [], mailboxes: 1 }`,
+  });
+  await page.fill('#name', 'acme');
+  await page.fill('#source-host', 'old.example');
+  await page.fill('#dest-host', 'new.example');
+  await page.fill('#users', 'jane,secret-1,jane,secret-2\nbob');
+  await page.click('#check');
+  const err = page.locator('#err-users');
+  await err.waitFor();
+  assert.match(await err.textContent(), /^Line 2 User list, line 2: no password after the delimiter/);
+  assert.equal(await page.getAttribute('#users', 'aria-invalid'), 'true');
+  assert.equal(await page.getAttribute('#users', 'data-error-line'), '2');
+  const sent = (await calls(page, 'validate_job')).at(-1).args.request;
+  assert.deepEqual(sent.job.source.ports, { imap4: [143], imap4s: [993], pop3: [110], pop3s: [995] });
+  assert.equal(sent.job.source.protocol, 'imap4s');
+  assert.equal(sent.job.name, 'acme');
+  assert.equal(sent.job.destination.auth, 'user');
+  assert.deepEqual(sent.job.options, {});
+  await page.screenshot({ path: path.join(SHOTS, 'form-error.png'), fullPage: true });
+
+  await page.fill('#users', 'jane,secret-1,jane,secret-2');
+  await page.click('#check');
+  await page.waitForFunction(() => document.querySelector('#err-users').hidden);
+  assert.match(await page.textContent('#form-status'), /The job is valid: 1 mailbox\./);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('ports: a plus button adds a port per protocol, and 0 is sent as typed', async () => {
+  const page = await open();
+  await page.click('tr[data-proto="imap4s"] .add-port');
+  const focused = await page.evaluate(() => document.activeElement.getAttribute('aria-label'));
+  assert.equal(focused, 'IMAP4S port 2');
+  await page.keyboard.type('10993');
+  await page.fill('tr[data-proto="pop3"] .port', '0');
+  await page.fill('#parallel', '2');
+  await page.fill('#timeout', '30');
+  await page.click('#check');
+  const sent = (await calls(page, 'validate_job')).at(-1).args.request.job;
+  assert.deepEqual(sent.options, { parallel_mailboxes: 2, timeout_seconds: 30 });
+  assert.deepEqual(sent.source.ports.imap4s, [993, 10993]);
+  assert.deepEqual(sent.source.ports.pop3, [0]);
+  await page.close();
+});
+
+test('POP3 disables folders to skip with a note; Auto and IMAP do not', async () => {
+  const page = await open();
+  assert.equal(await page.isVisible('#pop3-note'), false);
+  await page.check('input[name="protocol"][value="pop3"]');
+  assert.equal(await page.isDisabled('#skip'), true);
+  assert.match(await page.textContent('#pop3-note'), /POP3 reads only the Inbox: folders to skip do not apply/);
+  await page.check('input[name="protocol"][value="pop3s"]');
+  assert.equal(await page.isDisabled('#skip'), true);
+  await page.check('input[name="protocol"][value="auto"]');
+  assert.equal(await page.isDisabled('#skip'), false);
+  assert.equal(await page.isVisible('#pop3-note'), false);
+  // Each protocol has its one-line hint; Auto is recommended for POP users.
+  assert.match(await page.textContent('#protocol-group'), /Auto The Inbox over POP3 and every other folder over IMAP4\. Recommended for POP users\./);
+  await page.close();
+});
+
+test('an admin login shows its fields and sends them', async () => {
+  const page = await open();
+  assert.equal(await page.isVisible('#master-fields'), false);
+  await page.check('input[name="auth"][value="master"]');
+  await page.fill('#master-user', 'admin');
+  await page.fill('#master-password', 'pw');
+  await page.selectOption('#master-method', 'separator');
+  await page.click('#check');
+  const d = (await calls(page, 'validate_job')).at(-1).args.request.job.destination;
+  assert.deepEqual([d.auth, d.master_user, d.master_password, d.master_method], ['master', 'admin', 'pw', 'separator']);
+  await page.close();
+});
+
+test('a CSV file picked for the users fills the list', async () => {
+  const page = await open();
+  await page.setInputFiles('#users-file', { name: 'users.csv', mimeType: 'text/csv', buffer: Buffer.from('\uFEFFjane;pw1\r\nbob;pw2\r\n') });
+  await page.waitForFunction(() => document.querySelector('#users').value.includes('bob'));
+  assert.equal(await page.inputValue('#delimiter'), ';');
+  assert.match(await page.inputValue('#users'), /^jane;pw1\r?\nbob;pw2/);
+  await page.close();
+});
+
+test('test logins shows which logins fail', async () => {
+  const page = await open({
+    logins: [
+      { source_user: 'jane', local_user: 'jane', source_error: null, destination_error: null },
+      { source_user: 'bob', local_user: 'bob', source_error: 'Could not log in to old.example as bob (IMAP4S, port 993): the server refused the password. Check the email, username and password. [NO LOGIN failed.]', destination_error: null },
+    ],
+  });
+  await page.click('#test-logins');
+  await page.waitForSelector('#login-results:not([hidden])');
+  assert.equal(await page.textContent('#login-summary'), '1 of 2 mailboxes can log in on both sides. Fix the failing logins before starting.');
+  assert.equal(await page.getAttribute('#login-rows tr[data-account="bob"]', 'data-ok'), 'false');
+  assert.match(await page.textContent('#login-rows tr[data-account="bob"] td:nth-of-type(1)'), /✕ Failed.*refused the password/);
+  assert.match(await page.textContent('#login-rows tr[data-account="jane"]'), /✓ Success.*✓ Success/);
+  await page.close();
+});
+
+test('every result state has its colour, icon and word', async () => {
+  const page = await open({ startView: VIEW });
+  await startWith(page);
+  for (const [account, state] of [['pending@x', 'pending'], ['running@x', 'running'], ['success@x', 'success'], ['partial@x', 'partial'], ['failed@x', 'failed']]) {
+    const body = page.locator(`tbody[data-account="${account}"]`);
+    assert.equal(await body.getAttribute('data-state'), state);
+    const b = body.locator('tr.main .badge');
+    const word = { pending: '○ Pending', running: '➜ Running', success: '✓ Success', partial: '! Partial', failed: '✕ Failed' }[state];
+    assert.equal((await b.textContent()).trim(), word);
+    assert.equal(await b.evaluate((e) => getComputedStyle(e).color), COLOURS[state], state);
+  }
+  const running = page.locator('tbody[data-account="running@x"]');
+  assert.equal(await running.locator('.messages').textContent(), '12 / 40');
+  assert.equal(await running.locator('.bytes').textContent(), '120.0 KB / 400.0 KB');
+  assert.equal(await running.locator('.folder').textContent(), 'Archive/2019');
+  assert.equal(await running.locator('[role="progressbar"]').getAttribute('aria-valuenow'), '30');
+  assert.match(await page.textContent('tbody[data-account="failed@x"]'), /the server refused the password/);
+  await page.screenshot({ path: path.join(SHOTS, 'results-states.png'), fullPage: true });
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('progress events move a row from pending to running to success', async () => {
+  const page = await open({ startView: { ...VIEW, rows: [row('jane', 'pending')] } });
+  await startWith(page);
+  const body = page.locator('tbody[data-account="jane"]');
+  assert.equal(await body.getAttribute('data-state'), 'pending');
+  await page.evaluate(() => {
+    window.__mock.push({ event: 'job-started', job: 'acme', mailboxes: 1 });
+    window.__mock.push({ event: 'mailbox-started', account: 'jane' });
+    window.__mock.push({ event: 'progress', account: 'jane', folder: 'INBOX', messages_done: 3, messages_total: 10, bytes_done: 3000, bytes_total: 10000 });
+  });
+  await page.waitForFunction(() => document.querySelector('tbody[data-account="jane"]').dataset.state === 'running');
+  assert.equal(await body.locator('.messages').textContent(), '3 / 10');
+  const outcome = { source_user: 'jane', local_user: 'jane', folders: [folder('INBOX', { migrated: 10, bytes: 10000 })], error: null, elapsed_ms: 1500 };
+  await page.evaluate((o) => {
+    window.__mock.push({ event: 'folder-finished', account: 'jane', outcome: o.folders[0] });
+    window.__mock.push({ event: 'mailbox-finished', account: 'jane', verdict: 'success', outcome: o });
+  }, outcome);
+  await page.waitForFunction(() => document.querySelector('tbody[data-account="jane"]').dataset.state === 'success');
+  assert.equal(await body.locator('.messages').textContent(), '10 / 10');
+  assert.equal(await body.locator('.elapsed').textContent(), '1.5 s');
+  await page.close();
+});
+
+test('a row expands to its folders with counts and plain-language errors, by mouse and keyboard', async () => {
+  const page = await open({ startView: VIEW });
+  await startWith(page);
+  const body = page.locator('tbody[data-account="partial@x"]');
+  const toggle = body.locator('button.expand');
+  assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+  assert.equal(await body.locator('tr.details').isVisible(), false);
+  await toggle.click();
+  await page.waitForSelector('tbody[data-account="partial@x"] tr.details:not([hidden])');
+  assert.equal(await body.locator('button.expand').getAttribute('aria-expanded'), 'true');
+  const sent = body.locator('tr[data-folder="Sent"]');
+  assert.equal(await sent.getAttribute('data-state'), 'partial');
+  assert.match(await sent.textContent(), /“Quarterly report” from bob@x, 2019-01-02: The destination refused the message/);
+  assert.match(await body.locator('tr[data-folder="INBOX"]').textContent(), /INBOX✓ Success310/);
+  await page.screenshot({ path: path.join(SHOTS, 'results-expanded.png'), fullPage: true });
+  // Keyboard: focus the toggle and press Enter to collapse.
+  await body.locator('button.expand').focus();
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('tbody[data-account="partial@x"] tr.details[hidden]', { state: 'attached' });
+  assert.equal(await body.locator('button.expand').getAttribute('aria-expanded'), 'false');
+  await page.close();
+});
+
+test('the whole job can be cancelled', async () => {
+  const page = await open({ startView: VIEW });
+  await startWith(page);
+  await page.click('#cancel-job');
+  await page.waitForFunction(() => document.querySelector('#cancel-job').textContent === 'Cancelling…');
+  assert.deepEqual((await calls(page, 'cancel_job')).map((c) => c.args), [{ job_id: 1 }]);
+  await page.close();
+});
+
+const HISTORY = [
+  { run_id: 2, job_name: 'acme', started_at: '2026-11-28 10:00:00 +0000', finished_at: '2026-11-28 10:01:00 +0000', source_host: 'old.example', dest_host: 'new.example', mailboxes: 2, verdict: 'partial', migrated: 30, skipped: 2, failed: 1, bytes: 1000, live_job_id: null, can_rerun: true },
+  { run_id: 1, job_name: '1001', started_at: '2026-11-27 09:00:00 +0000', finished_at: null, source_host: 'a', dest_host: 'b', mailboxes: 1, verdict: null, migrated: 0, skipped: 0, failed: 0, bytes: 0, live_job_id: null, can_rerun: false },
+];
+
+test('history lists past jobs, opens one, and downloads its log as text and CSV', async () => {
+  const details = { 2: { ...VIEW, job_id: 0, run_id: 2, state: 'finished', verdict: 'partial', rows: [VIEW.rows[2], VIEW.rows[3]] } };
+  const page = await open({ history: HISTORY, details });
+  await page.click('#tab-history');
+  await page.waitForSelector('#history-rows tr[data-run="2"]');
+  const r2 = page.locator('tr[data-run="2"]');
+  assert.match(await r2.textContent(), /#2acme2026-11-28 10:00:00 \+0000old\.example → new\.example230 copied, 2 already there, 1 failed! Partial/);
+  assert.equal(await page.locator('tr[data-run="1"] .badge').textContent(), '? Unfinished');
+  assert.equal(await page.locator('tr[data-run="1"] .download-log').count(), 0);
+  await page.screenshot({ path: path.join(SHOTS, 'history.png'), fullPage: true });
+
+  await r2.locator('.download-log').click();
+  await page.waitForFunction(() => /Saved to/.test(document.querySelector('#history-status').textContent));
+  await r2.locator('.download-csv').click();
+  await page.waitForFunction(() => /\.csv$/.test(document.querySelector('#history-status').textContent));
+  assert.deepEqual((await calls(page, 'download_log')).map((c) => c.args), [{ run_id: 2, format: 'text' }, { run_id: 2, format: 'csv' }]);
+
+  await r2.locator('.open-run').click();
+  await page.waitForSelector('#page-results:not([hidden])');
+  assert.equal(await page.textContent('#job-name'), 'Job acme');
+  assert.equal((await page.textContent('#job-state')).trim(), '! Partial');
+  assert.equal(await page.locator('tbody.account').count(), 2);
+  assert.equal(await page.isVisible('#cancel-job'), false);
+  assert.equal(await page.isVisible('#results-log'), true);
+  await page.close();
+});
+
+test('without a keyring the page says so and offers memory for this run', async () => {
+  const page = await open({ vault: { kind: 'unavailable', message: 'No keyring is available: MailFerry could not reach the system\'s password store.' } });
+  assert.equal(await page.isVisible('#vault-banner'), true);
+  assert.match(await page.textContent('#vault-message'), /^No keyring is available/);
+  await page.click('#vault-memory');
+  await page.waitForSelector('#vault-banner', { state: 'hidden' });
+  assert.match(await page.textContent('#vault-note'), /in memory for this run of MailFerry only/);
+  await page.close();
+});
+
+test('a job name taken by other servers is shown next to the name', async () => {
+  const page = await open({ startError: { field: 'name', line: null, message: 'Another job, for different servers, already uses the name "acme". Choose another name, or leave it blank to get a generated one.' } });
+  await page.fill('#name', 'acme');
+  await page.click('#start');
+  await page.waitForSelector('#err-name:not([hidden])');
+  assert.match(await page.textContent('#err-name'), /already uses the name "acme"/);
+  assert.equal(await page.isVisible('#page-new'), true);
+  await page.close();
+});
+
+test('a reload re-attaches to the running job', async () => {
+  const page = await open({ jobs: [VIEW] });
+  await page.waitForSelector('#page-results:not([hidden])');
+  assert.equal(await page.locator('tbody.account').count(), 5);
+  assert.deepEqual((await calls(page, 'attach_job')).map((c) => c.args.job_id), [1]);
+  assert.equal(await page.textContent('#running-badge'), '1 running');
+  await page.close();
+});
+
+test('closing while a job runs asks first', async () => {
+  const page = await open({ jobs: [VIEW] });
+  await page.evaluate(() => window.__mock.push({ notice: 'close-requested', running: 1 }, 'app'));
+  await page.waitForSelector('#close-dialog[open]');
+  assert.match(await page.textContent('#close-text'), /A migration is still running/);
+  await page.click('#close-keep');
+  await page.waitForSelector('#close-dialog:not([open])', { state: 'attached' });
+  assert.equal((await calls(page, 'confirm_close')).length, 0);
+  await page.evaluate(() => window.__mock.push({ notice: 'close-requested', running: 1 }, 'app'));
+  await page.click('#close-stop');
+  await page.waitForFunction(() => window.__mock.calls.some((c) => c.cmd === 'confirm_close'));
+  await page.close();
+});
+
+test('every control is reachable with the keyboard', async () => {
+  const page = await open();
+  const seen = new Set();
+  for (let i = 0; i < 80; i++) {
+    await page.keyboard.press('Tab');
+    const id = await page.evaluate(() => {
+      const e = document.activeElement;
+      return e.id || e.getAttribute('aria-label') || `${e.tagName}:${e.getAttribute('name')}:${e.value}`;
+    });
+    seen.add(id);
+  }
+  for (const id of ['tab-new', 'tab-results', 'tab-history', 'name', 'source-host', 'skip', 'translate', 'users',
+    'delimiter', 'users-file', 'dest-host', 'dest-port', 'dest-security', 'parallel', 'timeout', 'retries', 'check', 'test-logins', 'start',
+    'Add a port for IMAP4', 'IMAP4 port 1']) {
+    assert.ok(seen.has(id), `${id} is not reachable with Tab: ${[...seen].join(', ')}`);
+  }
+  await page.close();
+});

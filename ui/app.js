@@ -1,0 +1,702 @@
+// MailFerry's page. Plain JS, no build step. The backend is reached only
+// through the app's own commands (window.__TAURI__.core.invoke) and
+// Channels; the engine validates the form (no second parser here).
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+
+const tauri = () => window.__TAURI__.core;
+const invoke = (cmd, args) => tauri().invoke(cmd, args);
+const newChannel = (onmessage) => {
+  const ch = new (tauri().Channel)();
+  ch.onmessage = onmessage;
+  return ch;
+};
+
+// ---------------------------------------------------------------- helpers
+
+export function humanBytes(n) {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = n, u = 0;
+  while (v >= 1000 && u < units.length - 1) { v /= 1000; u++; }
+  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+export function duration(ms) {
+  if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.floor(ms / 1000);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const two = (x) => String(x).padStart(2, '0');
+  return h > 0 ? `${h}:${two(m)}:${two(r)}` : `${m}:${two(r)}`;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+// A status is never colour alone: an icon and a word go with it.
+export const STATES = {
+  pending: { icon: '○', word: 'Pending' },
+  running: { icon: '➜', word: 'Running' },
+  success: { icon: '✓', word: 'Success' },
+  partial: { icon: '!', word: 'Partial' },
+  failed: { icon: '✕', word: 'Failed' },
+  cancelling: { icon: '■', word: 'Cancelling' },
+  unfinished: { icon: '?', word: 'Unfinished' },
+  starting: { icon: '➜', word: 'Starting' },
+};
+
+function badge(state, extra = '') {
+  const s = STATES[state] || STATES.unfinished;
+  return el('span', { class: `badge state-${state}`, 'data-state': state },
+    el('span', { class: 'icon', 'aria-hidden': 'true', text: s.icon }), ` ${s.word}${extra}`);
+}
+
+// ---------------------------------------------------------------- pages
+
+function show(page) {
+  for (const p of ['new', 'results', 'history']) {
+    $(`#page-${p}`).hidden = p !== page;
+    const tab = $(`#tab-${p}`);
+    if (p === page) tab.setAttribute('aria-current', 'page');
+    else tab.removeAttribute('aria-current');
+  }
+  if (page === 'history') loadHistory();
+  if (page === 'results') refreshJobs();
+}
+
+// ---------------------------------------------------------------- the form
+
+const PROTOS = ['imap4', 'imap4s', 'pop3', 'pop3s'];
+const DEFAULT_PORTS = { imap4: 143, imap4s: 993, pop3: 110, pop3s: 995 };
+
+function addPort(proto, value = '') {
+  const row = $(`tr[data-proto="${proto}"] .port-list`);
+  const n = row.children.length + 1;
+  const input = el('input', {
+    type: 'number', min: '0', max: '65535', class: 'port', value: String(value),
+    'aria-label': `${proto.toUpperCase()} port ${n}`,
+  });
+  row.append(input);
+  return input;
+}
+
+function protocol() {
+  return $('input[name="protocol"]:checked').value;
+}
+
+function authMode() {
+  return $('input[name="auth"]:checked').value;
+}
+
+function applyProtocolRules() {
+  const pop = ['pop3', 'pop3s'].includes(protocol());
+  $('#skip').disabled = pop;
+  $('#pop3-note').hidden = !pop;
+  $('#skip').setAttribute('aria-describedby', pop ? 'pop3-note' : '');
+  $('#translate').setAttribute('aria-describedby', pop ? 'pop3-note' : '');
+}
+
+function applyAuthRules() {
+  $('#master-fields').hidden = authMode() !== 'master';
+}
+
+function text(id) {
+  return $(id).value;
+}
+
+function optional(id) {
+  const v = $(id).value.trim();
+  return v === '' ? null : v;
+}
+
+/** The form as the engine's JobFile (docs/job-file.md), as JSON. */
+export function formJob() {
+  const ports = {};
+  for (const p of PROTOS) {
+    ports[p] = $$(`tr[data-proto="${p}"] .port`).map((i) => i.value.trim())
+      .filter((v) => v !== '').map(Number);
+  }
+  const destPort = optional('#dest-port');
+  const job = {
+    name: text('#name'),
+    source: {
+      host: text('#source-host'),
+      protocol: protocol(),
+      ports,
+      ca_file: optional('#source-ca'),
+      accept_invalid_certs: $('#source-invalid').checked,
+      allow_plaintext: $('#source-plaintext').checked,
+    },
+    destination: {
+      host: text('#dest-host'),
+      port: destPort === null ? null : Number(destPort),
+      security: $('#dest-security').value,
+      ca_file: optional('#dest-ca'),
+      accept_invalid_certs: $('#dest-invalid').checked,
+      auth: authMode(),
+    },
+    folders: {
+      skip: $('#skip').disabled ? '' : text('#skip'),
+      translate: text('#translate'),
+    },
+    users: { delimiter: $('#delimiter').value, list: text('#users') },
+    options: {},
+  };
+  for (const [key, id] of [['parallel_mailboxes', '#parallel'], ['timeout_seconds', '#timeout'], ['retries', '#retries']]) {
+    const v = optional(id);
+    if (v !== null) job.options[key] = Number(v);
+  }
+  if (job.destination.auth === 'master') {
+    Object.assign(job.destination, {
+      master_user: text('#master-user'),
+      master_password: text('#master-password'),
+      master_method: $('#master-method').value,
+    });
+  }
+  return job;
+}
+
+function request() {
+  return { request: { job: formJob() } };
+}
+
+// The engine names the field of each error; this is where it is shown.
+const ERROR_SLOTS = {
+  name: '#err-name',
+  'source.host': '#err-source-host',
+  'source.ports': '#err-source-ports',
+  ca_file: '#err-ca_file',
+  'folders.translate': '#err-folders-translate',
+  'folders.skip': '#err-folders-skip',
+  users: '#err-users',
+  'users.delimiter': '#err-users-delimiter',
+  'destination.host': '#err-destination-host',
+  'destination.master': '#err-destination-master',
+  options: '#err-options',
+  vault: '#err-vault',
+  job: '#err-job',
+};
+const FIELD_INPUTS = {
+  name: '#name', 'source.host': '#source-host', 'folders.translate': '#translate',
+  users: '#users', 'users.delimiter': '#delimiter', 'destination.host': '#dest-host',
+  'destination.master': '#master-user', ca_file: '#source-ca', options: '#parallel',
+};
+
+function clearErrors() {
+  for (const e of $$('.field-error')) { e.hidden = true; e.textContent = ''; }
+  for (const i of $$('[aria-invalid]')) i.removeAttribute('aria-invalid');
+}
+
+/** Shows an engine error next to its field, with its line when it has one. */
+function showError(err) {
+  const slot = $(ERROR_SLOTS[err.field] || '#err-form');
+  slot.textContent = '';
+  if (err.line) slot.append(el('span', { class: 'line', text: `Line ${err.line}` }), ' ');
+  slot.append(err.message);
+  slot.dataset.field = err.field;
+  slot.hidden = false;
+  const input = FIELD_INPUTS[err.field] && $(FIELD_INPUTS[err.field]);
+  if (input) {
+    input.setAttribute('aria-invalid', 'true');
+    input.setAttribute('aria-errormessage', slot.id);
+    if (err.line && input.tagName === 'TEXTAREA') selectLine(input, err.line);
+  }
+  if (err.field === 'vault') showVault({ kind: 'unavailable', message: err.message });
+}
+
+function selectLine(textarea, line) {
+  const lines = textarea.value.split(/\r\n|\r|\n/);
+  let start = 0;
+  for (let i = 0; i < line - 1 && i < lines.length; i++) start += lines[i].length + 1;
+  const end = start + (lines[line - 1] || '').length;
+  textarea.dataset.errorLine = String(line);
+  try { textarea.setSelectionRange(start, end); } catch { /* not focused */ }
+}
+
+function showWarnings(warnings) {
+  const box = $('#warnings');
+  box.textContent = '';
+  box.hidden = !warnings || warnings.length === 0;
+  for (const w of warnings || []) box.append(el('p', { text: `Note: ${w}` }));
+}
+
+function status(msg) { $('#form-status').textContent = msg; }
+
+async function check() {
+  clearErrors();
+  const v = await invoke('validate_job', request());
+  if (v.ok) {
+    showWarnings(v.warnings);
+    status(`The job is valid: ${v.mailboxes} mailbox${v.mailboxes === 1 ? '' : 'es'}.`);
+  } else {
+    showWarnings([]);
+    showError(v.error);
+    status('');
+  }
+  return v.ok;
+}
+
+let validateTimer = null;
+function validateSoon() {
+  clearTimeout(validateTimer);
+  validateTimer = setTimeout(() => { check().catch(() => {}); }, 500);
+}
+
+async function testLogins() {
+  if (!(await check())) return;
+  const btn = $('#test-logins');
+  btn.disabled = true;
+  status('Testing every login…');
+  const box = $('#login-results');
+  try {
+    const checks = await invoke('test_logins', request());
+    const tbody = $('#login-rows');
+    tbody.textContent = '';
+    let ok = 0;
+    for (const c of checks) {
+      const good = !c.source_error && !c.destination_error;
+      if (good) ok++;
+      const cell = (err) => el('td', {},
+        err ? badge('failed') : badge('success', ''),
+        err ? el('div', { class: 'reason', text: err }) : null);
+      tbody.append(el('tr', { 'data-account': c.source_user, 'data-ok': String(good) },
+        el('th', { scope: 'row', text: c.source_user === c.local_user ? c.source_user : `${c.source_user} → ${c.local_user}` }),
+        cell(c.source_error), cell(c.destination_error)));
+    }
+    $('#login-summary').textContent = `${ok} of ${checks.length} mailboxes can log in on both sides.`
+      + (ok < checks.length ? ' Fix the failing logins before starting.' : '');
+    box.hidden = false;
+    status('');
+  } catch (e) {
+    if (e && e.field) showError(e); else showError({ field: 'job', message: String(e) });
+    status('');
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+async function start(ev) {
+  ev.preventDefault();
+  if (!(await check())) return;
+  const btn = $('#start');
+  btn.disabled = true;
+  status('Starting…');
+  const channel = newChannel((m) => onPush(m));
+  try {
+    const view = await invoke('start_job', { ...request(), on_event: channel });
+    watching = { jobId: view.job_id, channel };
+    sessionStorage.setItem('mailferry-job', String(view.job_id));
+    current = view;
+    status('');
+    show('results');
+    render();
+  } catch (e) {
+    status('');
+    showError(e && e.field ? e : { field: 'job', message: String(e) });
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+async function readUsersFile(file) {
+  const content = await file.text();
+  const area = $('#users');
+  const body = content.replace(/^\uFEFF/, '');
+  area.value = area.value.trim() === '' ? body : `${area.value.replace(/\s*$/, '')}\n${body}`;
+  if (/\.csv$/i.test(file.name) && !body.includes($('#delimiter').value) && body.includes(';')) {
+    $('#delimiter').value = ';';
+  }
+  validateSoon();
+}
+
+// ---------------------------------------------------------------- keyring
+
+function showVault(s) {
+  const banner = $('#vault-banner');
+  banner.hidden = s.kind !== 'unavailable';
+  $('#vault-message').textContent = s.kind === 'unavailable' ? s.message : '';
+  const note = $('#vault-note');
+  note.hidden = s.kind === 'unavailable';
+  note.textContent = s.message;
+  note.dataset.kind = s.kind;
+}
+
+// ---------------------------------------------------------------- results
+
+let current = null;     // the JobView shown on Results
+let watching = null;    // { jobId, channel }
+let jobs = [];          // this session's jobs
+let receivedAt = Date.now();
+
+function onPush(m) {
+  if (!current) return;
+  const row = m.account !== undefined ? current.rows.find((r) => r.account === m.account) : null;
+  switch (m.event) {
+    case 'job-started':
+      current.name = m.job; current.state = 'running'; break;
+    case 'mailbox-started':
+      if (row) { row.state = 'running'; row.elapsed_ms = 0; row.t0 = Date.now(); } break;
+    case 'folder-started':
+      if (row) row.folder = m.folder; break;
+    case 'progress':
+      if (row) {
+        Object.assign(row, {
+          folder: m.folder, messages_done: m.messages_done, messages_total: m.messages_total,
+          bytes_done: m.bytes_done, bytes_total: m.bytes_total, retrying: null,
+        });
+        if (row.state === 'pending') row.state = 'running';
+      }
+      break;
+    case 'folder-finished':
+      if (row) {
+        row.folders.push(m.outcome);
+        row.migrated += m.outcome.migrated; row.skipped += m.outcome.skipped; row.failed += m.outcome.failed;
+      }
+      break;
+    case 'retrying':
+      if (row) row.retrying = m.reason; break;
+    case 'mailbox-finished':
+      if (row) {
+        const o = m.outcome;
+        const sum = (k) => o.folders.reduce((a, f) => a + f[k], 0);
+        Object.assign(row, {
+          state: m.verdict, folders: o.folders, error: o.error, elapsed_ms: o.elapsed_ms, t0: null,
+          migrated: sum('migrated'), skipped: sum('skipped'), failed: sum('failed'),
+          bytes_done: Math.max(row.bytes_done, sum('bytes')),
+          messages_done: Math.max(row.messages_done, sum('migrated') + sum('skipped') + sum('failed')),
+        });
+        row.messages_total = Math.max(row.messages_total, row.messages_done);
+        row.bytes_total = Math.max(row.bytes_total, row.bytes_done);
+      }
+      break;
+    case 'job-finished':
+      current.verdict = m.verdict; break;
+    case 'job-ended':
+      current = m.view; receivedAt = Date.now();
+      refreshJobs();
+      break;
+    default:
+      return;
+  }
+  scheduleRender();
+}
+
+let renderQueued = false;
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => { renderQueued = false; render(); });
+}
+
+const expanded = new Set();
+
+function rowElapsed(r) {
+  if (r.state === 'running' && r.t0) return r.elapsed_ms + (Date.now() - r.t0);
+  return r.elapsed_ms;
+}
+
+function jobState(v) {
+  if (v.state === 'finished') return v.verdict || 'failed';
+  return v.state;
+}
+
+function folderTable(r) {
+  if (r.folders.length === 0 && !r.error) {
+    return el('p', { class: 'muted', text: r.state === 'pending' ? 'Not started yet.' : 'No folder finished yet.' });
+  }
+  const rows = r.folders.map((f) => {
+    const state = f.error ? (f.migrated + f.skipped > 0 ? 'partial' : 'failed') : (f.failed > 0 ? 'partial' : 'success');
+    const problems = [];
+    if (f.error) problems.push(el('div', { class: 'reason', text: f.error }));
+    for (const x of f.failures) {
+      problems.push(el('div', { class: 'reason', text: `“${x.subject || '(no subject)'}” from ${x.from || '(unknown)'}, ${x.date || 'no date'}: ${x.reason}` }));
+    }
+    for (const n of f.notes) problems.push(el('div', { class: 'note-line', text: n }));
+    return el('tr', { 'data-folder': f.source, 'data-state': state },
+      el('th', { scope: 'row', text: f.source === f.destination ? f.source : `${f.source} → ${f.destination}` }),
+      el('td', {}, badge(state)),
+      el('td', { class: 'num', text: f.migrated }), el('td', { class: 'num', text: f.skipped }),
+      el('td', { class: 'num', text: f.failed }), el('td', { class: 'num', text: humanBytes(f.bytes) }),
+      el('td', {}, problems));
+  });
+  return el('div', {},
+    r.error ? el('p', { class: 'reason mailbox-error', text: r.error }) : null,
+    r.folders.length ? el('table', { class: 'grid folders' },
+      el('thead', {}, el('tr', {},
+        ...['Folder', 'Status', 'Copied', 'Already there', 'Failed', 'Bytes', 'Details'].map((h) => el('th', { scope: 'col', text: h })))),
+      el('tbody', {}, rows)) : null);
+}
+
+function render() {
+  const v = current;
+  $('#no-results').hidden = !!v;
+  $('#job-head').hidden = !v;
+  $('#rows').hidden = !v;
+  const running = jobs.filter((j) => j.state !== 'finished').length;
+  $('#running-badge').hidden = running === 0;
+  $('#running-badge').textContent = running ? `${running} running` : '';
+  if (!v) return;
+  const state = jobState(v);
+  $('#job-name').textContent = v.name ? `Job ${v.name}` : 'Starting…';
+  $('#job-state').replaceWith(Object.assign(badge(state), { id: 'job-state' }));
+  $('#job-route').textContent = `${v.source} → ${v.destination}`;
+  const sum = (k) => v.rows.reduce((a, r) => a + (r[k] || 0), 0);
+  const done = v.rows.filter((r) => !['pending', 'running'].includes(r.state)).length;
+  $('#job-totals').textContent = `${done} of ${v.rows.length} mailboxes done · ${sum('messages_done')} messages, ${humanBytes(sum('bytes_done'))}`
+    + (v.state === 'finished' ? ` · ${sum('migrated')} copied, ${sum('skipped')} already there, ${sum('failed')} failed` : '')
+    + (v.run_id ? ` · run #${v.run_id}` : '');
+  $('#job-error').hidden = !v.error;
+  $('#job-error').textContent = v.error || '';
+  $('#job-warnings').hidden = !(v.warnings && v.warnings.length);
+  $('#job-warnings').textContent = (v.warnings || []).map((w) => `Note: ${w}`).join(' ');
+  const cancel = $('#cancel-job');
+  cancel.hidden = v.state === 'finished' || !v.job_id;
+  cancel.disabled = v.state === 'cancelling';
+  cancel.textContent = v.state === 'cancelling' ? 'Cancelling…' : 'Cancel the job';
+  $('#results-log').hidden = !(v.state === 'finished' && v.run_id);
+  $('#results-csv').hidden = !(v.state === 'finished' && v.run_id);
+
+  const table = $('#rows');
+  for (const b of $$('tbody', table)) b.remove();
+  v.rows.forEach((r, i) => {
+    const key = `${v.job_id}:${v.run_id}:${r.account}`;
+    const open = expanded.has(key);
+    const pct = r.messages_total > 0 ? Math.round((100 * r.messages_done) / r.messages_total)
+      : (['success', 'partial'].includes(r.state) ? 100 : 0);
+    const detailsId = `details-${i}`;
+    const toggle = el('button', {
+      type: 'button', class: 'expand', 'aria-expanded': String(open), 'aria-controls': detailsId,
+      'aria-label': `${open ? 'Hide' : 'Show'} the folders of ${r.account}`,
+      onclick: () => { if (open) expanded.delete(key); else expanded.add(key); render(); },
+    }, el('span', { 'aria-hidden': 'true', text: open ? '▾' : '▸' }));
+    // Set through the CSSOM: the CSP allows no inline style attributes.
+    const fill = el('div', { class: 'fill' });
+    fill.style.width = `${pct}%`;
+    const bar = el('div', {
+      class: 'bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(pct),
+      'aria-label': `${r.account}: ${pct}%`,
+    }, fill);
+    const body = el('tbody', { class: `account state-${r.state}`, 'data-account': r.account, 'data-state': r.state },
+      el('tr', { class: 'main' },
+        el('td', {}, toggle),
+        el('td', {}, badge(r.state)),
+        el('th', { scope: 'row' }, r.account === r.local_user ? r.account : `${r.account} → ${r.local_user}`,
+          r.retrying ? el('div', { class: 'muted', text: `Retrying: ${r.retrying}` }) : null,
+          r.error && !open ? el('div', { class: 'reason', text: r.error }) : null),
+        el('td', { class: 'progress-cell' }, bar, el('span', { class: 'pct', text: `${pct}%` })),
+        el('td', { class: 'num messages', text: `${r.messages_done} / ${r.messages_total}` }),
+        el('td', { class: 'num bytes', text: `${humanBytes(r.bytes_done)} / ${humanBytes(r.bytes_total)}` }),
+        el('td', { class: 'folder', text: r.state === 'running' ? (r.folder || 'connecting…') : (r.state === 'pending' ? '—' : `${r.folders.length} folder${r.folders.length === 1 ? '' : 's'}`) }),
+        el('td', { class: 'num elapsed', text: r.state === 'pending' ? '—' : duration(rowElapsed(r)) })),
+      el('tr', { class: 'details', id: detailsId, hidden: !open },
+        el('td', { colspan: '8' }, folderTable(r))));
+    table.append(body);
+  });
+}
+
+async function attach(jobId) {
+  const channel = newChannel((m) => onPush(m));
+  const view = await invoke('attach_job', { job_id: jobId, on_event: channel });
+  if (!view) return false;
+  watching = { jobId, channel };
+  current = view;
+  for (const r of current.rows) if (r.state === 'running') r.t0 = Date.now();
+  receivedAt = Date.now();
+  sessionStorage.setItem('mailferry-job', String(jobId));
+  render();
+  return true;
+}
+
+async function refreshJobs() {
+  try { jobs = await invoke('list_jobs'); } catch { jobs = []; }
+  const picker = $('#job-picker');
+  const sel = $('#job-select');
+  picker.hidden = jobs.length < 2;
+  sel.textContent = '';
+  for (const j of [...jobs].reverse()) {
+    sel.append(el('option', { value: String(j.job_id), text: `${j.name || 'Starting…'} — ${(STATES[jobState(j)] || STATES.unfinished).word}` }));
+  }
+  if (current && current.job_id) sel.value = String(current.job_id);
+  render();
+}
+
+async function restoreWatch() {
+  await refreshJobs();
+  const saved = Number(sessionStorage.getItem('mailferry-job'));
+  const target = jobs.find((j) => j.job_id === saved) || jobs[jobs.length - 1];
+  if (target) await attach(target.job_id);
+  if (jobs.some((j) => j.state !== 'finished')) show('results');
+}
+
+// ---------------------------------------------------------------- history
+
+function outcomeOf(run) {
+  if (run.verdict) return run.verdict;
+  return run.live_job_id ? 'running' : 'unfinished';
+}
+
+async function loadHistory() {
+  const err = $('#history-error');
+  let runs;
+  try {
+    runs = await invoke('history');
+    err.hidden = true;
+  } catch (e) {
+    err.hidden = false;
+    err.textContent = String(e);
+    return;
+  }
+  $('#history-empty').hidden = runs.length > 0;
+  $('#history').hidden = runs.length === 0;
+  const tbody = $('#history-rows');
+  tbody.textContent = '';
+  for (const r of runs) {
+    const state = outcomeOf(r);
+    const actions = el('td', { class: 'actions-cell' },
+      el('button', { type: 'button', class: 'secondary open-run', onclick: () => openRun(r), text: 'Open' }),
+      r.verdict ? el('button', { type: 'button', class: 'secondary download-log', onclick: () => download(r.run_id, 'text', '#history-status'), text: 'Download log' }) : null,
+      r.verdict ? el('button', { type: 'button', class: 'secondary download-csv', onclick: () => download(r.run_id, 'csv', '#history-status'), text: 'CSV' }) : null,
+      r.can_rerun && !r.live_job_id ? el('button', { type: 'button', class: 'secondary rerun', onclick: () => rerun(r.run_id), text: 'Run again' }) : null);
+    tbody.append(el('tr', { 'data-run': String(r.run_id), 'data-job': r.job_name, 'data-state': state },
+      el('td', { class: 'num', text: `#${r.run_id}` }),
+      el('th', { scope: 'row', text: r.job_name }),
+      el('td', { text: r.started_at }),
+      el('td', { text: `${r.source_host} → ${r.dest_host}` }),
+      el('td', { class: 'num', text: r.mailboxes }),
+      el('td', { class: 'counts', text: `${r.migrated} copied, ${r.skipped} already there, ${r.failed} failed` }),
+      el('td', {}, badge(state)),
+      actions));
+  }
+}
+
+async function openRun(r) {
+  if (r.live_job_id) {
+    await attach(r.live_job_id);
+    show('results');
+    return;
+  }
+  if (!r.verdict) {
+    $('#history-status').textContent = `Run #${r.run_id} did not finish (MailFerry was closed while it ran). Run the job again to resume it.`;
+    return;
+  }
+  try {
+    current = await invoke('run_details', { run_id: r.run_id });
+    watching = null;
+    show('results');
+    render();
+  } catch (e) {
+    $('#history-status').textContent = String(e);
+  }
+}
+
+async function rerun(runId) {
+  const channel = newChannel((m) => onPush(m));
+  try {
+    const view = await invoke('rerun_job', { run_id: runId, on_event: channel });
+    watching = { jobId: view.job_id, channel };
+    current = view;
+    show('results');
+    render();
+  } catch (e) {
+    $('#history-status').textContent = e && e.message ? e.message : String(e);
+  }
+}
+
+async function download(runId, format, statusSel) {
+  const out = $(statusSel);
+  try {
+    const path = await invoke('download_log', { run_id: runId, format });
+    out.textContent = path ? `Saved to ${path}` : 'Not saved.';
+  } catch (e) {
+    out.textContent = String(e);
+  }
+}
+
+// ---------------------------------------------------------------- closing
+
+function onNotice(n) {
+  if (n.notice !== 'close-requested') return;
+  $('#close-text').textContent = `${n.running === 1 ? 'A migration is' : `${n.running} migrations are`} still running. `
+    + 'Closing MailFerry stops it after the current batch; running the job again later resumes it.';
+  const d = $('#close-dialog');
+  if (!d.open) d.showModal();
+}
+
+// ---------------------------------------------------------------- set-up
+
+function setUp() {
+  for (const p of PROTOS) addPort(p, DEFAULT_PORTS[p]);
+  for (const b of $$('.add-port')) {
+    b.addEventListener('click', () => addPort(b.closest('tr').dataset.proto).focus());
+  }
+  for (const t of $$('.tab')) t.addEventListener('click', () => show(t.dataset.page));
+  for (const r of $$('input[name="protocol"]')) r.addEventListener('change', () => { applyProtocolRules(); validateSoon(); });
+  for (const r of $$('input[name="auth"]')) r.addEventListener('change', () => { applyAuthRules(); validateSoon(); });
+  $('#dest-security').addEventListener('change', () => {
+    $('#dest-port').placeholder = $('#dest-security').value === 'tls' ? '993' : '143';
+  });
+  $('#job-form').addEventListener('input', (e) => { if (e.target.id !== 'users-file') validateSoon(); });
+  $('#job-form').addEventListener('submit', start);
+  $('#check').addEventListener('click', () => check());
+  $('#test-logins').addEventListener('click', testLogins);
+  $('#users-file').addEventListener('change', (e) => { if (e.target.files[0]) readUsersFile(e.target.files[0]); });
+  const area = $('#users');
+  area.addEventListener('dragover', (e) => { e.preventDefault(); area.classList.add('dropping'); });
+  area.addEventListener('dragleave', () => area.classList.remove('dropping'));
+  area.addEventListener('drop', (e) => {
+    e.preventDefault();
+    area.classList.remove('dropping');
+    const f = e.dataTransfer && e.dataTransfer.files[0];
+    if (f) readUsersFile(f);
+  });
+  $('#vault-memory').addEventListener('click', async () => { showVault(await invoke('vault_use_memory')); clearErrors(); });
+  $('#vault-retry').addEventListener('click', async () => showVault(await invoke('vault_retry')));
+  $('#cancel-job').addEventListener('click', async () => {
+    if (current && current.job_id) {
+      await invoke('cancel_job', { job_id: current.job_id });
+      current.state = 'cancelling';
+      render();
+    }
+  });
+  $('#results-log').addEventListener('click', () => current && download(current.run_id, 'text', '#save-status'));
+  $('#results-csv').addEventListener('click', () => current && download(current.run_id, 'csv', '#save-status'));
+  $('#job-select').addEventListener('change', (e) => attach(Number(e.target.value)));
+  $('#close-keep').addEventListener('click', () => $('#close-dialog').close());
+  $('#close-stop').addEventListener('click', async () => {
+    $('#close-stop').disabled = true;
+    $('#close-stop').textContent = 'Stopping…';
+    await invoke('confirm_close');
+  });
+  setInterval(() => { if (current && current.rows.some((r) => r.state === 'running')) render(); }, 1000);
+  applyProtocolRules();
+  applyAuthRules();
+}
+
+async function boot() {
+  setUp();
+  try {
+    showVault(await invoke('vault_status'));
+    await invoke('watch_app', { on_notice: newChannel(onNotice) });
+    await restoreWatch();
+  } catch (e) {
+    $('#err-form').hidden = false;
+    $('#err-form').textContent = `MailFerry's backend did not answer: ${e}`;
+  }
+  document.body.dataset.ready = 'true';
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);
+else boot();
