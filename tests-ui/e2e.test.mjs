@@ -256,6 +256,18 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   await (await browser.$('#page-results')).waitForDisplayed();
   assert.equal(await (await browser.$('#job-name')).getText(), 'Job e2e-demo');
 
+  // Run again: the passwords come back from the keyring, and the re-run
+  // copies nothing (everything is already there).
+  await click('#tab-history');
+  await (await browser.$('#history-rows tr[data-job="e2e-demo"]')).waitForDisplayed();
+  await click(await (await browser.$('#history-rows tr[data-job="e2e-demo"]')).$('.rerun'));
+  await (await browser.$('#page-results')).waitForDisplayed({ timeout: 30_000 });
+  await browser.waitUntil(async () => /Success/.test(await (await browser.$('#job-state')).getText())
+    && /0 copied, 1538 already there, 0 failed/.test(await (await browser.$('#job-totals')).getText()),
+  { timeout: 120_000, interval: 250, timeoutMsg: 'the re-run did not finish green' });
+  await click('#tab-history');
+  await browser.waitUntil(async () => (await browser.$$('#history-rows tr[data-job="e2e-demo"]')).length === 2, { timeout: 10_000 });
+
   // ---- the passwords are in the keyring, and nowhere on disk
   const fromKeyring = execFileSync('secret-tool', ['lookup', 'service', 'MailFerry', 'username', 'job e2e-demo: admin admin@localhost'], { env }).toString();
   assert.equal(fromKeyring, 'adminpw');

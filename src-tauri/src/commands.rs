@@ -148,20 +148,22 @@ pub struct HistoryRow {
 pub fn history(state: State<'_, AppState>) -> Result<Vec<HistoryRow>, String> {
     let store = store(&state)?;
     let runs = store.runs().map_err(|e| e.to_string())?;
-    let live = state.jobs.views();
+    // Jobs of this session still running: History opens them live.
+    let live: Vec<JobView> = state
+        .jobs
+        .views()
+        .into_iter()
+        .filter(|v| v.state != "finished")
+        .collect();
+    let saved_names = saved::names(store.path()).unwrap_or_default();
     Ok(runs
         .into_iter()
         .map(|run| {
             let live_job_id = live
                 .iter()
-                .find(|v| {
-                    v.run_id == Some(run.run_id)
-                        || (v.run_id.is_none()
-                            && v.name == run.job_name
-                            && run.finished_at.is_none())
-                })
+                .find(|v| v.name == run.job_name && run.finished_at.is_none())
                 .map(|v| v.job_id);
-            let can_rerun = matches!(saved::load(store.path(), &run.job_name), Ok(Some(_)));
+            let can_rerun = saved_names.contains(&run.job_name);
             HistoryRow {
                 run,
                 live_job_id,

@@ -80,6 +80,16 @@ pub fn save(db: &Path, job: &SavedJob) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The names of every saved job.
+pub fn names(db: &Path) -> rusqlite::Result<std::collections::HashSet<String>> {
+    let conn = open(db)?;
+    let mut stmt = conn.prepare("SELECT job_name FROM app_saved_jobs")?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(names)
+}
+
 pub fn load(db: &Path, job_name: &str) -> rusqlite::Result<Option<SavedJob>> {
     let conn = open(db)?;
     conn.query_row(
@@ -126,5 +136,6 @@ mod tests {
         save(&db, &job).unwrap();
         assert_eq!(load(&db, "acme").unwrap().unwrap().vault, "memory");
         assert_eq!(load(&db, "other").unwrap(), None);
+        assert_eq!(names(&db).unwrap(), ["acme".to_string()].into());
     }
 }
