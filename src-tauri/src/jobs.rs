@@ -447,3 +447,165 @@ impl Jobs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex as StdMutex;
+    use tauri::ipc::InvokeResponseBody;
+
+    fn live(accounts: &[&str]) -> (Arc<Live>, Arc<StdMutex<Vec<serde_json::Value>>>) {
+        let got = Arc::new(StdMutex::new(Vec::new()));
+        let sink = got.clone();
+        let channel: Channel<Push> = Channel::new(move |body| {
+            if let InvokeResponseBody::Json(j) = body {
+                sink.lock().unwrap().push(serde_json::from_str(&j).unwrap());
+            }
+            Ok(())
+        });
+        let view = JobView {
+            job_id: 1,
+            name: String::new(),
+            run_id: None,
+            state: "starting",
+            verdict: None,
+            error: None,
+            source: "old (IMAP4S)".into(),
+            destination: "new (port 993)".into(),
+            warnings: Vec::new(),
+            elapsed_ms: 0,
+            rows: accounts.iter().map(|a| RowView::pending(a, a)).collect(),
+        };
+        let live = Arc::new(Live {
+            id: 1,
+            cancel: Cancel::default(),
+            inner: Mutex::new(Inner {
+                view,
+                channel: Some(channel),
+                started: Instant::now(),
+                last_sent: HashMap::new(),
+                held: HashMap::new(),
+                begun: None,
+            }),
+        });
+        (live, got)
+    }
+
+    fn progress(account: &str, done: u64) -> Event {
+        Event::Progress {
+            account: account.into(),
+            folder: "INBOX".into(),
+            messages_done: done,
+            messages_total: 10,
+            bytes_done: done * 100,
+            bytes_total: 1000,
+        }
+    }
+
+    #[test]
+    fn events_move_a_row_from_pending_to_running_to_its_verdict() {
+        let (live, got) = live(&["jane", "bob"]);
+        live.apply(&Event::JobStarted {
+            job: "1001".into(),
+            mailboxes: 2,
+        });
+        live.apply(&Event::MailboxStarted {
+            account: "jane".into(),
+        });
+        live.apply(&progress("jane", 4));
+        let v = live.snapshot();
+        assert_eq!(v.name, "1001");
+        assert_eq!(v.state, "running");
+        assert_eq!(v.rows[0].state, RowState::Running);
+        assert_eq!(v.rows[0].messages_done, 4);
+        assert_eq!(v.rows[1].state, RowState::Pending);
+        let folder = FolderOutcome {
+            source: "INBOX".into(),
+            destination: "INBOX".into(),
+            migrated: 9,
+            failed: 1,
+            ..Default::default()
+        };
+        live.apply(&Event::FolderFinished {
+            account: "jane".into(),
+            outcome: folder.clone(),
+        });
+        let outcome = MailboxOutcome {
+            source_user: "jane".into(),
+            local_user: "jane".into(),
+            folders: vec![folder],
+            ..Default::default()
+        };
+        live.apply(&Event::MailboxFinished {
+            account: "jane".into(),
+            verdict: outcome.verdict(),
+            outcome,
+        });
+        let v = live.snapshot();
+        assert_eq!(v.rows[0].state, RowState::Partial);
+        assert_eq!((v.rows[0].migrated, v.rows[0].failed), (9, 1));
+        assert_eq!(v.rows[0].messages_done, 10);
+        let kinds: Vec<String> = got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| m["event"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "job-started",
+                "mailbox-started",
+                "progress",
+                "folder-finished",
+                "mailbox-finished"
+            ]
+        );
+    }
+
+    #[test]
+    fn progress_is_throttled_but_the_latest_is_sent_before_the_folder_ends() {
+        let (live, got) = live(&["jane"]);
+        for n in 1..=5 {
+            live.apply(&progress("jane", n));
+        }
+        // The first went out; the rest are held back by the throttle.
+        assert_eq!(got.lock().unwrap().len(), 1);
+        live.apply(&Event::FolderFinished {
+            account: "jane".into(),
+            outcome: FolderOutcome::default(),
+        });
+        let got = got.lock().unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[1]["event"], "progress");
+        assert_eq!(got[1]["messages_done"], 5);
+        assert_eq!(got[2]["event"], "folder-finished");
+    }
+
+    #[test]
+    fn a_reloaded_page_attaches_and_gets_the_state_then_the_news() {
+        let (live, old) = live(&["jane"]);
+        live.apply(&Event::MailboxStarted {
+            account: "jane".into(),
+        });
+        let (_, fresh) = super::tests::live(&[]);
+        let sink = fresh.clone();
+        let channel: Channel<Push> = Channel::new(move |body| {
+            if let InvokeResponseBody::Json(j) = body {
+                sink.lock().unwrap().push(serde_json::from_str(&j).unwrap());
+            }
+            Ok(())
+        });
+        let view = live.attach(channel);
+        assert_eq!(view.rows[0].state, RowState::Running);
+        live.apply(&progress("jane", 2));
+        assert_eq!(old.lock().unwrap().len(), 1);
+        assert_eq!(fresh.lock().unwrap().len(), 1);
+        live.cancel();
+        assert_eq!(live.snapshot().state, "cancelling");
+        live.finish(Ok((7, Verdict::Partial)));
+        let v = live.snapshot();
+        assert_eq!((v.state, v.run_id), ("finished", Some(7)));
+        assert_eq!(fresh.lock().unwrap().last().unwrap()["event"], "job-ended");
+    }
+}
