@@ -176,12 +176,12 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   assert.equal(await bad.getAttribute('data-ok'), 'false');
   assert.match(await bad.getText(), /Failed/);
   assert.equal(await (await browser.$('#login-rows tr[data-account="bench"]')).getAttribute('data-ok'), 'true');
+  await shot('login-test');
 
   // Fixed: every login works.
   await setLines('#users', ['bench,bench-pw', 'demo,demo-pw']);
   await click('#test-logins');
   await browser.waitUntil(async () => (await summary.getText()).startsWith('2 of 2'), { timeout: 60_000 });
-  await shot('login-test');
   await browser.execute(() => window.scrollTo(0, 0));
   await shot('form');
 

@@ -279,6 +279,7 @@ async function testLogins() {
     $('#login-summary').textContent = `${ok} of ${checks.length} mailboxes can log in on both sides.`
       + (ok < checks.length ? ' Fix the failing logins before starting.' : '');
     box.hidden = false;
+    box.scrollIntoView({ block: 'center' });
     status('');
   } catch (e) {
     if (e && e.field) showError(e); else showError({ field: 'job', message: String(e) });
