@@ -1,0 +1,1170 @@
+//! The benchmark of issue 6: MailFerry side by side with Dovecot's own
+//! replicator (dsync: `doveadm backup` over imapc) and mbsync (Debian's
+//! `isync`), between two private Dovecot instances on 127.0.0.1.
+//!
+//! ```text
+//! cargo run --release --example bench              # full run, 3 rounds (a few minutes)
+//! cargo run --release --example bench -- --quick   # smoke run (about half a minute)
+//! ```
+//!
+//! It builds `target/release/mailferry` (unless `--mailferry PATH`), starts a
+//! source and a destination Dovecot (both "/"-separated, no prefix, maildir),
+//! seeds the source and then, round after round, lets each tool copy onto
+//! fresh, empty destination accounts: a fresh copy, then a re-run with
+//! nothing left to copy. Each run is a subprocess under `/usr/bin/time -v`
+//! (wall clock, peak RSS, CPU time); the CPU time both Dovecot servers spent
+//! meanwhile comes from /proc. After every run the destination's message
+//! count is checked with `doveadm mailbox status` (a run that lost mail
+//! fails the benchmark instead of winning it), and its byte total is shown.
+//! The order of the tools rotates from round to round.
+//!
+//! Scenario 1: one account, 2,000 messages, 66 MB in 10 folders (1 KB to
+//! 4 MB, mostly small). Scenario 2: 50 accounts x 200 messages (6.6 MB
+//! each) in one MailFerry job; dsync and mbsync run one process per account,
+//! as many at once as MailFerry copies mailboxes at once (`--parallel`).
+//!
+//! How the three tools are set up:
+//! - MailFerry: `mailferry run JOB` with an IMAPS source (trusting the test
+//!   certificate), a TLS destination with the master login, a throw-away
+//!   database in `target/bench/`.
+//! - dsync: `doveadm -c DEST.conf -o imapc_host=127.0.0.1 -o imapc_port=IMAPS
+//!   -o imapc_ssl=imaps -o ssl_client_ca_file=CA -o imapc_user=U
+//!   -o imapc_password=P -o "imapc_features=rfc822.size fetch-headers"
+//!   -o mail_prefetch_count=20 backup -R -u DEST_USER imapc:` (run on the
+//!   destination host, so it writes the maildir directly).
+//! - mbsync: IMAPS on both sides (`Host localhost`: mbsync checks the
+//!   certificate's DNS names, not its IP address), `Patterns *`,
+//!   `Create Near`, `Sync Pull`, `CopyArrivalDate yes`, own `SyncState`.
+//!
+//! Needs root, Dovecot (`dovecot-imapd dovecot-pop3d`), openssl, GNU time
+//! (`time`) and, for its column, `isync` (all Debian packages). Files stay
+//! in `target/bench/` (jobs, configs, each run's output and `results.txt`).
+//! See docs/performance.md for measured figures.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use support::corpus::seed_bench_account;
+use support::dovecot::{Dovecot, Layout, ServerOptions};
+use support::jobs::JobSpec;
+
+/// Password of every destination account (mbsync logs in with it; MailFerry
+/// uses the master login, dsync needs none).
+const DEST_PASSWORD: &str = "bench-dest-pw";
+/// The bench account's average message size (66 MB / 2,000).
+const AVERAGE_MESSAGE: u64 = 33_000;
+const TIME: &str = "/usr/bin/time";
+/// dsync's imapc settings (see the module comment).
+const IMAPC_FEATURES: &str = "rfc822.size fetch-headers";
+const PREFETCH: &str = "20";
+
+/// MailFerry next to dsync and mbsync on two local Dovecot servers (issue 6).
+#[derive(Parser)]
+#[command(name = "bench")]
+struct Args {
+    /// Smaller, for a smoke run: 400 messages (13 MB), 10 accounts x 50
+    /// messages, one round.
+    #[arg(long)]
+    quick: bool,
+    /// Rounds, each onto fresh destination accounts; the tables show the
+    /// best round and the range. [default: 3, 1 with --quick]
+    #[arg(long, value_name = "N")]
+    rounds: Option<usize>,
+    /// Messages in the single account. [default: 2000, 400 with --quick]
+    #[arg(long, value_name = "N")]
+    messages: Option<usize>,
+    /// Size of the single account in MB (1,000,000 bytes). [default: 66, 13
+    /// with --quick]
+    #[arg(long, value_name = "MB")]
+    mb: Option<u64>,
+    /// Accounts of the second scenario, 0 to skip it. [default: 50, 10 with
+    /// --quick]
+    #[arg(long, value_name = "N")]
+    accounts: Option<usize>,
+    /// Messages per account of the second scenario (33 KB each on average).
+    /// [default: 200, 50 with --quick]
+    #[arg(long, value_name = "N")]
+    per_account: Option<usize>,
+    /// Mailboxes MailFerry copies at once (its `--parallel`); also the dsync
+    /// and mbsync processes run at once in the second scenario.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    parallel: usize,
+    /// MailFerry's `connections_per_mailbox` (folders of one mailbox copied
+    /// at once). [default: the job file's default]
+    #[arg(long, value_name = "N")]
+    connections: Option<usize>,
+    /// Leave dsync out.
+    #[arg(long)]
+    no_dsync: bool,
+    /// Leave mbsync out.
+    #[arg(long)]
+    no_mbsync: bool,
+    /// The mailferry binary to measure (default: `cargo build --release`,
+    /// then target/release/mailferry).
+    #[arg(long, value_name = "PATH")]
+    mailferry: Option<PathBuf>,
+    /// Keep the servers up this long after the run (to profile a job in
+    /// target/bench/ by hand).
+    #[arg(long, value_name = "SECONDS")]
+    hold: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Tool {
+    MailFerry,
+    Dsync,
+    Mbsync,
+}
+
+impl Tool {
+    fn name(self) -> &'static str {
+        match self {
+            Tool::MailFerry => "MailFerry",
+            Tool::Dsync => "dsync",
+            Tool::Mbsync => "mbsync",
+        }
+    }
+
+    /// Prefix of its destination accounts.
+    fn tag(self) -> &'static str {
+        match self {
+            Tool::MailFerry => "mf",
+            Tool::Dsync => "ds",
+            Tool::Mbsync => "mb",
+        }
+    }
+}
+
+/// One timed run (of one process, or of a pool of them).
+#[derive(Clone, Copy, Debug, Default)]
+struct Measure {
+    /// Seconds.
+    wall: f64,
+    /// The largest peak RSS of its processes, in KiB.
+    rss_kb: u64,
+    /// CPU seconds (user + system) of its processes.
+    cpu: f64,
+    /// CPU seconds the source and the destination Dovecot spent meanwhile.
+    source_cpu: f64,
+    dest_cpu: f64,
+}
+
+/// What the destination holds after a run.
+#[derive(Clone, Copy, Debug, Default)]
+struct Stored {
+    messages: u64,
+    bytes: u64,
+}
+
+#[derive(Default)]
+struct ToolResults {
+    fresh: Vec<Measure>,
+    rerun: Vec<Measure>,
+    /// After each fresh copy.
+    stored: Vec<Stored>,
+    /// Processes per run (1, or one per account).
+    processes: usize,
+    /// Why a round failed ("round 2, fresh copy: ...").
+    failures: Vec<String>,
+}
+
+struct Scenario {
+    title: String,
+    /// Source accounts: (user, password).
+    accounts: Vec<(String, String)>,
+    /// Messages per account, and in all.
+    per_account: usize,
+    messages: usize,
+    bytes: u64,
+    results: BTreeMap<Tool, ToolResults>,
+    /// MailFerry / dsync per round (fresh copies).
+    ratios: Vec<f64>,
+}
+
+/// A command to time, with where its output goes.
+struct Cmd {
+    program: OsString,
+    args: Vec<OsString>,
+    env: Vec<(&'static str, OsString)>,
+    /// Its stdout and stderr; `/usr/bin/time` writes to `log.time`.
+    log: PathBuf,
+}
+
+struct Bed {
+    src: Dovecot,
+    dst: Dovecot,
+    work: PathBuf,
+    mailferry: PathBuf,
+    parallel: usize,
+    connections: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Ok(false): it ran, but a tool failed a round.
+fn run(args: Args) -> Result<bool, String> {
+    let quick = args.quick;
+    let rounds = args.rounds.unwrap_or(if quick { 1 } else { 3 }).max(1);
+    let messages = args.messages.unwrap_or(if quick { 400 } else { 2000 });
+    let mb = args.mb.unwrap_or(if quick { 13 } else { 66 });
+    let accounts = args.accounts.unwrap_or(if quick { 10 } else { 50 });
+    let per_account = args.per_account.unwrap_or(if quick { 50 } else { 200 });
+
+    preflight()?;
+    // One benchmark at a time: a second one would stop this one's servers.
+    let lock_path = std::env::temp_dir().join("mailferry-bench.lock");
+    let lock = fs::File::create(&lock_path).map_err(|e| e.to_string())?;
+    if lock.try_lock().is_err() {
+        return Err(format!(
+            "another benchmark is running (it holds {})",
+            lock_path.display()
+        ));
+    }
+
+    let mut tools = vec![Tool::MailFerry];
+    if !args.no_dsync {
+        tools.push(Tool::Dsync);
+    }
+    if !args.no_mbsync {
+        if tool_version("mbsync", "--version").is_some() {
+            tools.push(Tool::Mbsync);
+        } else {
+            println!("mbsync is not installed (apt-get install -y isync): left out.");
+        }
+    }
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let mailferry = match args.mailferry {
+        Some(path) => path,
+        None => build_mailferry(root, &target)?,
+    };
+    let work = target.join("bench");
+    if work.exists() {
+        fs::remove_dir_all(&work).map_err(|e| format!("cannot empty {}: {e}", work.display()))?;
+    }
+    fs::create_dir_all(work.join("logs")).map_err(|e| e.to_string())?;
+
+    let mut header = machine_header(&mailferry, root);
+    header.push_str(&format!(
+        "Settings: {rounds} round(s); MailFerry --parallel {}{}; tools: {}\n",
+        args.parallel,
+        match args.connections {
+            Some(n) => format!(", connections_per_mailbox = {n}"),
+            None => String::new(),
+        },
+        tools
+            .iter()
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    print!("{header}");
+
+    let t = Instant::now();
+    let bed = start_bed(work.clone(), mailferry, args.parallel, args.connections)?;
+    println!(
+        "Servers up in {:.1?}: source imaps {}, destination imaps {} (127.0.0.1).",
+        t.elapsed(),
+        bed.src.imaps_port(),
+        bed.dst.imaps_port()
+    );
+
+    let mut scenarios = Vec::new();
+    let t = Instant::now();
+    let single = vec![("bench".to_string(), "bench-pw".to_string())];
+    scenarios.push(seed(
+        &bed,
+        single,
+        messages,
+        mb * 1_000_000,
+        "Scenario 1: one account".into(),
+    ));
+    if accounts > 0 {
+        let many: Vec<(String, String)> = (1..=accounts)
+            .map(|i| (format!("acct{i:02}"), format!("pw-acct{i:02}")))
+            .collect();
+        let title = format!("Scenario 2: {accounts} accounts x {per_account} messages, one job");
+        scenarios.push(seed(
+            &bed,
+            many,
+            per_account,
+            per_account as u64 * AVERAGE_MESSAGE,
+            title,
+        ));
+    }
+    println!("Seeded in {:.1?}.", t.elapsed());
+    for s in &scenarios {
+        println!(
+            "  {}: {} messages, {} in {} account(s), 10 folders each",
+            s.title,
+            s.messages,
+            megabytes(s.bytes),
+            s.accounts.len()
+        );
+    }
+
+    for scenario in &mut scenarios {
+        println!();
+        println!("{}", scenario.title);
+        for round in 1..=rounds {
+            // Rotate the order, so that no tool always goes first.
+            let mut order = tools.clone();
+            order.rotate_left((round - 1) % tools.len());
+            let mut fresh = BTreeMap::new();
+            for tool in order {
+                if let Some(wall) = run_round(&bed, scenario, tool, round) {
+                    fresh.insert(tool, wall);
+                }
+            }
+            if let (Some(mf), Some(ds)) = (fresh.get(&Tool::MailFerry), fresh.get(&Tool::Dsync)) {
+                scenario.ratios.push(mf / ds);
+            }
+        }
+    }
+
+    let mut report = header;
+    for (i, scenario) in scenarios.iter().enumerate() {
+        report.push('\n');
+        report.push_str(&table(scenario, &tools, rounds, bed.parallel));
+        if i == 0 {
+            report.push('\n');
+            report.push_str(&goals(scenario));
+        }
+    }
+    println!();
+    print!("{report}");
+    let saved = bed.work.join("results.txt");
+    let _ = fs::write(&saved, &report);
+    println!(
+        "\n(Saved in {}; each run's output in {}.)",
+        saved.display(),
+        bed.work.join("logs").display()
+    );
+
+    if let Some(seconds) = args.hold {
+        println!(
+            "Holding the servers for {seconds} s: source {} (imaps {}), destination {} (imaps {}).",
+            bed.src.config_path().display(),
+            bed.src.imaps_port(),
+            bed.dst.config_path().display(),
+            bed.dst.imaps_port()
+        );
+        std::thread::sleep(Duration::from_secs(seconds));
+    }
+    let ok = scenarios
+        .iter()
+        .all(|s| s.results.values().all(|r| r.failures.is_empty()));
+    stop_bed(bed);
+    drop(lock);
+    Ok(ok)
+}
+
+// ---------------------------------------------------------------- setup --
+
+fn preflight() -> Result<(), String> {
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map_err(|e| e.to_string())?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Err("run it as root (it starts private Dovecot servers, like the tests)".into());
+    }
+    if !Path::new(TIME).exists() {
+        return Err(format!("{TIME} is missing: apt-get install -y time"));
+    }
+    for program in ["dovecot", "doveadm", "openssl"] {
+        let found = Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {program}"))
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            return Err(format!(
+                "{program} is missing: apt-get install -y dovecot-imapd dovecot-pop3d openssl"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `cargo build --release --bin mailferry`; returns the binary.
+fn build_mailferry(root: &Path, target: &Path) -> Result<PathBuf, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    println!("Building target/release/mailferry ...");
+    let mut command = Command::new(cargo);
+    // Not the variables `cargo run` set for us: a build script (ring's)
+    // watches CARGO_MANIFEST_DIR, and a changed value would rebuild it and
+    // everything above it, here and again in the next `cargo run`.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let ours = key.starts_with("CARGO_PKG_")
+            || matches!(
+                &*key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_RUSTC_CURRENT_DIR"
+            );
+        if ours {
+            command.env_remove(&*key);
+        }
+    }
+    let status = command
+        .args(["build", "--release", "--quiet", "--bin", "mailferry"])
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("cargo build --release --bin mailferry failed".into());
+    }
+    Ok(target.join("release/mailferry"))
+}
+
+/// First line of `program flag`'s output, if it runs.
+fn tool_version(program: &str, flag: &str) -> Option<String> {
+    let out = Command::new(program).arg(flag).output().ok()?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    text.lines().next().map(|l| l.trim().to_string())
+}
+
+fn machine_header(mailferry: &Path, root: &Path) -> String {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map_or("unknown".to_string(), |m| m.trim().to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    let head = git(&["rev-parse", "--short", "HEAD"]);
+    let dirty = git(&[
+        "status",
+        "--porcelain",
+        "--",
+        "src",
+        "Cargo.toml",
+        "Cargo.lock",
+    ]);
+    let source = match (head.is_empty(), dirty.is_empty()) {
+        (true, _) => String::new(),
+        (false, true) => format!(" (git {head})"),
+        (false, false) => format!(" (git {head} + uncommitted changes)"),
+    };
+    let mut h = String::new();
+    h += "MailFerry benchmark (issue 6)\n";
+    h += &format!(
+        "Date: {}\n",
+        chrono::Local::now().format("%Y-%m-%d %H:%M %z")
+    );
+    h += &format!(
+        "Machine: {cores} cores, {model}; load average at start {}\n",
+        load.join(" ")
+    );
+    h += &format!(
+        "Versions: {}{source}; Dovecot {}; {}\n",
+        tool_version(&mailferry.to_string_lossy(), "--version")
+            .unwrap_or_else(|| "mailferry ?".into()),
+        tool_version("dovecot", "--version").unwrap_or_else(|| "?".into()),
+        tool_version("mbsync", "--version").unwrap_or_else(|| "no mbsync".into()),
+    );
+    h
+}
+
+/// Fixed directories, so that a killed run's servers are stopped by the next.
+fn bed_dir(role: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("mailferry-bench-{role}"))
+}
+
+fn start_bed(
+    work: PathBuf,
+    mailferry: PathBuf,
+    parallel: usize,
+    connections: Option<usize>,
+) -> Result<Bed, String> {
+    for role in ["source", "destination"] {
+        let pids = Dovecot::stop_leftover(&bed_dir(role));
+        if !pids.is_empty() {
+            println!("Stopped the {role} server of an earlier, killed run.");
+        }
+    }
+    let options = |role| ServerOptions {
+        dir: Some(bed_dir(role)),
+        ..ServerOptions::new(Layout::Slash)
+    };
+    let (src, dst) = (options("source"), options("destination"));
+    let (src, dst) = std::thread::scope(|s| {
+        let src = s.spawn(|| Dovecot::try_start_with(&src));
+        let dst = s.spawn(|| Dovecot::try_start_with(&dst));
+        (src.join().unwrap(), dst.join().unwrap())
+    });
+    match (src, dst) {
+        (Ok(src), Ok(dst)) => Ok(Bed {
+            src,
+            dst,
+            work,
+            mailferry,
+            parallel: parallel.max(1),
+            connections,
+        }),
+        (src, dst) => Err(format!(
+            "a server did not start:\n{}",
+            [src.err(), dst.err()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("\n")
+        )),
+    }
+}
+
+fn stop_bed(bed: Bed) {
+    let Bed { src, dst, .. } = bed;
+    std::thread::scope(|s| {
+        s.spawn(move || drop(src));
+        s.spawn(move || drop(dst));
+    });
+}
+
+/// Creates and fills the source accounts (a few at once).
+fn seed(
+    bed: &Bed,
+    accounts: Vec<(String, String)>,
+    per_account: usize,
+    bytes_per_account: u64,
+    title: String,
+) -> Scenario {
+    for (user, password) in &accounts {
+        bed.src.add_user(user, password);
+    }
+    let next = AtomicUsize::new(0);
+    let stored = Mutex::new(0u64);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some((user, password)) = accounts.get(i) else {
+                    break;
+                };
+                let summary =
+                    seed_bench_account(&bed.src, user, password, per_account, bytes_per_account);
+                *stored.lock().unwrap() += summary.bytes;
+            });
+        }
+    });
+    let bytes = stored.into_inner().unwrap();
+    Scenario {
+        title,
+        messages: per_account * accounts.len(),
+        accounts,
+        per_account,
+        bytes,
+        results: BTreeMap::new(),
+        ratios: Vec::new(),
+    }
+}
+
+// ------------------------------------------------------------------ runs --
+
+/// One round of one tool: fresh copy onto new accounts, check, re-run, check.
+/// Returns the fresh copy's wall time if the round succeeded.
+fn run_round(bed: &Bed, scenario: &mut Scenario, tool: Tool, round: usize) -> Option<f64> {
+    let dests: Vec<String> = scenario
+        .accounts
+        .iter()
+        .map(|(user, _)| format!("{}{round}-{user}", tool.tag()))
+        .collect();
+    for d in &dests {
+        bed.dst.add_user(d, DEST_PASSWORD);
+    }
+    let name = format!("{}-{}acct-r{round}", tool.tag(), scenario.accounts.len());
+    let cmds = |phase: &str| commands(bed, scenario, tool, &dests, &format!("{name}-{phase}"));
+    let expected = scenario.per_account as u64;
+    let outcome = (|| -> Result<(Measure, Measure, Stored, usize), String> {
+        let fresh_cmds = cmds("fresh")?;
+        let processes = fresh_cmds.len();
+        let fresh = measure(bed, fresh_cmds).map_err(|e| format!("fresh copy: {e}"))?;
+        let stored = check_stored(bed, &dests, expected).map_err(|e| format!("fresh copy: {e}"))?;
+        let rerun = measure(bed, cmds("rerun")?).map_err(|e| format!("re-run: {e}"))?;
+        check_stored(bed, &dests, expected).map_err(|e| format!("re-run: {e}"))?;
+        Ok((fresh, rerun, stored, processes))
+    })();
+    // (The copies stay until the servers stop: deleting thousands of
+    // files between runs slows down ext4's inode allocation for the next.)
+    let results = scenario.results.entry(tool).or_default();
+    match outcome {
+        Ok((fresh, rerun, stored, processes)) => {
+            println!(
+                "  round {round}  {:<9}  fresh {:>7} ({:>8}, CPU s: {:.2} + source {:.2} + dest {:.2})   \
+                 re-run {:>7} ({:>8})   {} messages stored",
+                tool.name(),
+                seconds(fresh.wall),
+                mib(fresh.rss_kb),
+                fresh.cpu,
+                fresh.source_cpu,
+                fresh.dest_cpu,
+                seconds(rerun.wall),
+                mib(rerun.rss_kb),
+                stored.messages
+            );
+            results.fresh.push(fresh);
+            results.rerun.push(rerun);
+            results.stored.push(stored);
+            results.processes = processes;
+            Some(fresh.wall)
+        }
+        Err(e) => {
+            println!("  round {round}  {:<9}  FAILED: {e}", tool.name());
+            results.failures.push(format!("round {round}, {e}"));
+            None
+        }
+    }
+}
+
+/// The processes one run of `tool` consists of (one, or one per account).
+fn commands(
+    bed: &Bed,
+    scenario: &Scenario,
+    tool: Tool,
+    dests: &[String],
+    name: &str,
+) -> Result<Vec<Cmd>, String> {
+    let logs = bed.work.join("logs");
+    let ca = bed.src.ca_file();
+    match tool {
+        Tool::MailFerry => {
+            // The same job file for the fresh copy and the re-run.
+            let job_name = name.trim_end_matches("-fresh").trim_end_matches("-rerun");
+            let users: String = scenario
+                .accounts
+                .iter()
+                .zip(dests)
+                .map(|((user, password), dest)| format!("{user},{password},{dest}\n"))
+                .collect();
+            let spec = JobSpec::new(&format!("bench-{job_name}"), &bed.src, &bed.dst, &users);
+            let mut toml = spec.toml();
+            if let Some(n) = bed.connections {
+                toml += &format!("\n[options]\nconnections_per_mailbox = {n}\n");
+            }
+            let job = bed.work.join(format!("{}.toml", spec.name));
+            fs::write(&job, toml).map_err(|e| format!("cannot write {}: {e}", job.display()))?;
+            let db = bed.work.join("mailferry.db");
+            let mut args: Vec<OsString> = vec!["--db".into(), db.clone().into(), "run".into()];
+            args.push("--parallel".into());
+            args.push(bed.parallel.to_string().into());
+            args.push("--log".into());
+            args.push(logs.join(format!("{name}.mailferry-log")).into());
+            args.push(job.into());
+            Ok(vec![Cmd {
+                program: bed.mailferry.clone().into(),
+                args,
+                env: vec![("MAILFERRY_DB", db.into())],
+                log: logs.join(format!("{name}.out")),
+            }])
+        }
+        Tool::Dsync => Ok(scenario
+            .accounts
+            .iter()
+            .zip(dests)
+            .map(|((user, password), dest)| {
+                let mut args: Vec<OsString> = vec!["-c".into(), bed.dst.config_path().into()];
+                let settings = [
+                    ("imapc_host", "127.0.0.1".to_string()),
+                    ("imapc_port", bed.src.imaps_port().to_string()),
+                    ("imapc_ssl", "imaps".into()),
+                    ("ssl_client_ca_file", ca.display().to_string()),
+                    ("imapc_user", user.clone()),
+                    ("imapc_password", password.clone()),
+                    ("imapc_features", IMAPC_FEATURES.into()),
+                    ("mail_prefetch_count", PREFETCH.into()),
+                ];
+                for (key, value) in settings {
+                    args.push("-o".into());
+                    args.push(format!("{key}={value}").into());
+                }
+                for a in ["backup", "-R", "-u", dest, "imapc:"] {
+                    args.push(a.into());
+                }
+                Cmd {
+                    program: "doveadm".into(),
+                    args,
+                    env: Vec::new(),
+                    log: logs.join(format!("{name}-{dest}.out")),
+                }
+            })
+            .collect()),
+        Tool::Mbsync => {
+            // One configuration per round (channel i: account i); the fresh
+            // copy and the re-run share it and its sync state.
+            let round_name = name.trim_end_matches("-fresh").trim_end_matches("-rerun");
+            let rc = bed.work.join(format!("{round_name}.mbsyncrc"));
+            let state = bed.work.join(format!("{round_name}.mbsync-state"));
+            if !rc.exists() {
+                fs::create_dir_all(&state).map_err(|e| e.to_string())?;
+                let mut text = String::new();
+                for (i, ((user, password), dest)) in scenario.accounts.iter().zip(dests).enumerate()
+                {
+                    text += &mbsync_channel(bed, i, (user, password), dest, &state);
+                }
+                fs::write(&rc, text).map_err(|e| e.to_string())?;
+            }
+            Ok(dests
+                .iter()
+                .enumerate()
+                .map(|(i, dest)| Cmd {
+                    program: "mbsync".into(),
+                    args: vec!["-c".into(), rc.clone().into(), format!("ch{i}").into()],
+                    env: Vec::new(),
+                    log: logs.join(format!("{name}-{dest}.out")),
+                })
+                .collect())
+        }
+    }
+}
+
+fn mbsync_channel(
+    bed: &Bed,
+    i: usize,
+    (user, password): (&str, &str),
+    dest: &str,
+    state: &Path,
+) -> String {
+    let ca = bed.src.ca_file();
+    let account = |side: &str, port: u16, user: &str, password: &str| {
+        format!(
+            "IMAPAccount {side}{i}\nHost localhost\nPort {port}\nUser {user}\nPass \"{password}\"\n\
+             SSLType IMAPS\nCertificateFile {}\n\nIMAPStore {side}{i}\nAccount {side}{i}\n\n",
+            ca.display()
+        )
+    };
+    let mut text = account("far", bed.src.imaps_port(), user, password);
+    text += &account("near", bed.dst.imaps_port(), dest, DEST_PASSWORD);
+    text += &format!(
+        "Channel ch{i}\nFar :far{i}:\nNear :near{i}:\nPatterns *\nCreate Near\nSync Pull\n\
+         Expunge None\nCopyArrivalDate yes\nSyncState {}/{i}-\n\n",
+        state.display()
+    );
+    text
+}
+
+/// Runs `cmds` (`bed.parallel` at a time) and adds what the servers spent.
+fn measure(bed: &Bed, cmds: Vec<Cmd>) -> Result<Measure, String> {
+    let before = (server_cpu(&bed.src), server_cpu(&bed.dst));
+    let mut m = run_pool(cmds, bed.parallel)?;
+    // Let the servers' last processes end and be reaped.
+    std::thread::sleep(Duration::from_millis(100));
+    m.source_cpu = (server_cpu(&bed.src) - before.0).max(0.0);
+    m.dest_cpu = (server_cpu(&bed.dst) - before.1).max(0.0);
+    Ok(m)
+}
+
+/// CPU seconds used so far by a server: every live process of its own plus,
+/// through the master's children times, every one that has ended.
+fn server_cpu(server: &Dovecot) -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let ticks = *TICKS.get_or_init(|| {
+        let out = Command::new("getconf").arg("CLK_TCK").output();
+        out.ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    });
+    let process = |pid: u32| -> f64 {
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return 0.0;
+        };
+        // After "pid (name)": state is field 3; utime, stime, cutime and
+        // cstime are fields 14 to 17.
+        let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let sum: i64 = fields
+            .get(11..15)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|f| f.parse::<i64>().ok())
+            .sum();
+        sum.max(0) as f64 / ticks
+    };
+    server.processes().into_iter().map(process).sum()
+}
+
+/// Runs `cmds`, `workers` at a time. Wall clock: `/usr/bin/time`'s for a
+/// single process, else from the first start to the last end.
+fn run_pool(cmds: Vec<Cmd>, workers: usize) -> Result<Measure, String> {
+    if cmds.len() == 1 {
+        return timed(&cmds[0]);
+    }
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..workers.min(cmds.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(cmd) = cmds.get(i) else { break };
+                let result = timed(cmd);
+                results.lock().unwrap().push(result);
+            });
+        }
+    });
+    let mut total = Measure {
+        wall: t.elapsed().as_secs_f64(),
+        ..Measure::default()
+    };
+    for result in results.into_inner().unwrap() {
+        let m = result?;
+        total.rss_kb = total.rss_kb.max(m.rss_kb);
+        total.cpu += m.cpu;
+    }
+    Ok(total)
+}
+
+/// Runs one command under `/usr/bin/time -v`; fails unless it exits with 0.
+fn timed(cmd: &Cmd) -> Result<Measure, String> {
+    let report = cmd.log.with_extension("time");
+    let out = fs::File::create(&cmd.log).map_err(|e| e.to_string())?;
+    let err = out.try_clone().map_err(|e| e.to_string())?;
+    let status = Command::new(TIME)
+        .arg("-v")
+        .arg("-o")
+        .arg(&report)
+        .arg(&cmd.program)
+        .args(&cmd.args)
+        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .status()
+        .map_err(|e| format!("cannot run {TIME}: {e}"))?;
+    let text = fs::read_to_string(&report).unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(|rest| rest.trim().to_string())
+    };
+    let program = Path::new(&cmd.program)
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
+    if !status.success() {
+        let output = fs::read_to_string(&cmd.log).unwrap_or_default();
+        let lines: Vec<&str> = output.lines().collect();
+        return Err(format!(
+            "{program} exited with {} ({}):\n    {}",
+            field("Exit status:").unwrap_or_else(|| status.to_string()),
+            cmd.log.display(),
+            lines[lines.len().saturating_sub(5)..].join("\n    ")
+        ));
+    }
+    let wall = field("Elapsed (wall clock) time (h:mm:ss or m:ss):")
+        .and_then(|v| parse_elapsed(&v))
+        .ok_or_else(|| format!("no wall clock time in {}", report.display()))?;
+    let rss_kb = field("Maximum resident set size (kbytes):")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("no peak RSS in {}", report.display()))?;
+    let seconds = |name| field(name).and_then(|v| v.parse::<f64>().ok());
+    let cpu = seconds("User time (seconds):").unwrap_or(0.0)
+        + seconds("System time (seconds):").unwrap_or(0.0);
+    Ok(Measure {
+        wall,
+        rss_kb,
+        cpu,
+        source_cpu: 0.0,
+        dest_cpu: 0.0,
+    })
+}
+
+/// "1:02:03.45", "2:03.45" -> seconds.
+fn parse_elapsed(text: &str) -> Option<f64> {
+    text.split(':').try_fold(0.0, |acc, part| {
+        Some(acc * 60.0 + part.parse::<f64>().ok()?)
+    })
+}
+
+/// Every destination account must hold exactly `expected` messages; returns
+/// the totals.
+fn check_stored(bed: &Bed, dests: &[String], expected: u64) -> Result<Stored, String> {
+    let list = bed.work.join("users.txt");
+    fs::write(&list, dests.join("\n") + "\n").map_err(|e| e.to_string())?;
+    let out = Command::new("doveadm")
+        .arg("-c")
+        .arg(bed.dst.config_path())
+        .args(["-f", "tab", "mailbox", "status", "-F"])
+        .arg(&list)
+        .args(["-t", "messages vsize", "*"])
+        .output()
+        .map_err(|e| format!("cannot run doveadm: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "doveadm mailbox status failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut total = Stored::default();
+    let mut seen = 0;
+    let mut wrong = Vec::new();
+    for line in text.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [user, messages, bytes] = cols[..] else {
+            continue;
+        };
+        let (Ok(messages), Ok(bytes)) = (messages.parse::<u64>(), bytes.parse::<u64>()) else {
+            continue;
+        };
+        seen += 1;
+        total.messages += messages;
+        total.bytes += bytes;
+        if messages != expected {
+            wrong.push(format!("{user}: {messages}"));
+        }
+    }
+    if seen != dests.len() {
+        return Err(format!(
+            "doveadm reported {seen} of {} accounts:\n{text}",
+            dests.len()
+        ));
+    }
+    if !wrong.is_empty() {
+        return Err(format!(
+            "the destination does not hold {expected} messages per account ({})",
+            wrong.join(", ")
+        ));
+    }
+    Ok(total)
+}
+
+// --------------------------------------------------------------- report --
+
+fn seconds(s: f64) -> String {
+    if s < 10.0 {
+        format!("{s:.2} s")
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
+fn mib(kb: u64) -> String {
+    format!("{:.1} MiB", kb as f64 / 1024.0)
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+fn best(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn worst(v: &[f64]) -> f64 {
+    v.iter().copied().fold(0.0, f64::max)
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// "1.26 s (1.20-1.40)" with more than one round.
+fn best_and_range(walls: &[f64]) -> String {
+    match walls.len() {
+        0 => "-".into(),
+        1 => seconds(walls[0]),
+        _ => format!(
+            "{} ({:.2}-{:.2})",
+            seconds(best(walls)),
+            best(walls),
+            worst(walls)
+        ),
+    }
+}
+
+fn table(s: &Scenario, tools: &[Tool], rounds: usize, parallel: usize) -> String {
+    let mut t = String::new();
+    t += &format!(
+        "{}: {} messages, {} in {} account(s) of 10 folders; {} round(s): best (range)\n",
+        s.title,
+        s.messages,
+        megabytes(s.bytes),
+        s.accounts.len(),
+        rounds
+    );
+    if s.accounts.len() > 1 {
+        t += &format!(
+            "(MailFerry: one job, --parallel {parallel}; dsync, mbsync: one process per account, {parallel} at once)\n"
+        );
+    }
+    t += "\n";
+    t += "| tool | fresh copy | msg/s | MB/s | peak RSS | CPU s: tool + source + dest | re-run | re-run RSS | re-run CPU s | stored after the fresh copy |\n";
+    t += "|---|---|---|---|---|---|---|---|---|---|\n";
+    for &tool in tools {
+        let Some(r) = s.results.get(&tool) else {
+            continue;
+        };
+        if r.fresh.is_empty() {
+            t += &format!("| {} | FAILED | | | | | | | | |\n", tool.name());
+            continue;
+        }
+        let fresh: Vec<f64> = r.fresh.iter().map(|m| m.wall).collect();
+        let rerun: Vec<f64> = r.rerun.iter().map(|m| m.wall).collect();
+        let top = best(&fresh);
+        let rss = r.fresh.iter().map(|m| m.rss_kb).max().unwrap_or(0);
+        let rerun_rss = r.rerun.iter().map(|m| m.rss_kb).max().unwrap_or(0);
+        let per_process = if r.processes > 1 { " per process" } else { "" };
+        let cpu = |ms: &[Measure]| {
+            let tool: Vec<f64> = ms.iter().map(|m| m.cpu).collect();
+            let source: Vec<f64> = ms.iter().map(|m| m.source_cpu).collect();
+            let dest: Vec<f64> = ms.iter().map(|m| m.dest_cpu).collect();
+            format!(
+                "{:.2} + {:.2} + {:.2}",
+                median(&tool),
+                median(&source),
+                median(&dest)
+            )
+        };
+        let stored = r.stored.last().copied().unwrap_or_default();
+        let bytes = match stored.bytes as i64 - s.bytes as i64 {
+            0 => "all bytes".to_string(),
+            d => format!(
+                "{d:+} bytes ({:+.0} per message)",
+                d as f64 / s.messages as f64
+            ),
+        };
+        t += &format!(
+            "| {} | {} | {:.0} | {:.1} | {}{per_process} | {} | {} | {}{per_process} | {} | {} messages, {bytes} |\n",
+            tool.name(),
+            best_and_range(&fresh),
+            s.messages as f64 / top,
+            s.bytes as f64 / 1e6 / top,
+            mib(rss),
+            cpu(&r.fresh),
+            best_and_range(&rerun),
+            mib(rerun_rss),
+            cpu(&r.rerun),
+            stored.messages,
+        );
+    }
+    t += "\n(msg/s and MB/s from the best fresh copy; peak RSS: the largest of the rounds; CPU s: median of the rounds, user + system seconds of the tool's processes, of the source Dovecot and of the destination Dovecot.)\n";
+    let wall = |tool: Tool, rerun: bool| -> Option<f64> {
+        let r = s.results.get(&tool)?;
+        let v: Vec<f64> = match rerun {
+            false => r.fresh.iter().map(|m| m.wall).collect(),
+            true => r.rerun.iter().map(|m| m.wall).collect(),
+        };
+        (!v.is_empty()).then(|| best(&v))
+    };
+    if let (Some(mf), Some(ds)) = (wall(Tool::MailFerry, false), wall(Tool::Dsync, false)) {
+        t += &format!(
+            "\nMailFerry / dsync, fresh copy: {:.2}x (best vs best)",
+            mf / ds
+        );
+        if s.ratios.len() > 1 {
+            t += &format!(
+                "; within a round: median {:.2}x, {:.2}x-{:.2}x",
+                median(&s.ratios),
+                best(&s.ratios),
+                worst(&s.ratios)
+            );
+        }
+        if let (Some(mfr), Some(dsr)) = (wall(Tool::MailFerry, true), wall(Tool::Dsync, true)) {
+            t += &format!("; re-run: {:.2}x", mfr / dsr);
+        }
+        t += "\n";
+    }
+    for &tool in tools {
+        if let Some(r) = s.results.get(&tool) {
+            for f in &r.failures {
+                t += &format!("{} FAILED in {f}\n", tool.name());
+            }
+        }
+    }
+    t
+}
+
+fn goals(s: &Scenario) -> String {
+    let Some(mf) = s
+        .results
+        .get(&Tool::MailFerry)
+        .filter(|r| !r.fresh.is_empty())
+    else {
+        return "Goals: MailFerry did not complete a round.\n".into();
+    };
+    let verdict = |ok: bool| if ok { "met" } else { "NOT MET" };
+    let fresh: Vec<f64> = mf.fresh.iter().map(|m| m.wall).collect();
+    let rerun: Vec<f64> = mf.rerun.iter().map(|m| m.wall).collect();
+    let rss = mf
+        .fresh
+        .iter()
+        .chain(&mf.rerun)
+        .map(|m| m.rss_kb)
+        .max()
+        .unwrap_or(0);
+    let mut t = String::from("Goals of issue 6 (scenario 1, MailFerry):\n");
+    match s.results.get(&Tool::Dsync).filter(|r| !r.fresh.is_empty()) {
+        Some(ds) => {
+            let dsync: Vec<f64> = ds.fresh.iter().map(|m| m.wall).collect();
+            let ratio = best(&fresh) / best(&dsync);
+            t += &format!(
+                "- fresh copy <= 1.0 x dsync: {:.2}x ({} vs {}): {}\n",
+                ratio,
+                seconds(best(&fresh)),
+                seconds(best(&dsync)),
+                verdict(ratio <= 1.0)
+            );
+        }
+        None => t += "- fresh copy <= 1.0 x dsync: dsync was not measured\n",
+    }
+    t += &format!(
+        "- re-run with nothing to copy <= 0.25 s: {}: {}\n",
+        seconds(best(&rerun)),
+        verdict(best(&rerun) <= 0.25)
+    );
+    t += &format!(
+        "- peak RSS <= 64 MB: {} ({:.1} MB): {}\n",
+        mib(rss),
+        rss as f64 * 1024.0 / 1e6,
+        verdict(rss * 1024 <= 64_000_000)
+    );
+    t
+}
