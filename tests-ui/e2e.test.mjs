@@ -63,6 +63,52 @@ function logTo(child, name) {
   child.stderr?.pipe(out);
 }
 
+/** Starts tauri-driver (with the app's environment) and a session of the app. */
+async function startApp(appEnv, logName) {
+  driver = spawn('tauri-driver', ['--port', String(DRIVER_PORT)], { env: appEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  logTo(driver, logName);
+  await waitPort(DRIVER_PORT, 30_000);
+  browser = await remote({
+    hostname: '127.0.0.1',
+    port: DRIVER_PORT,
+    logLevel: 'warn',
+    connectionRetryTimeout: 120_000,
+    capabilities: {
+      browserName: 'wry',
+      'wdio:enforceWebDriverClassic': true,
+      'tauri:options': { application: APP },
+    },
+  });
+  await browser.setTimeout({ implicit: 0 });
+  await browser.waitUntil(async () => (await browser.execute(() => document.body.dataset.ready)) === 'true', { timeout: 30_000 });
+}
+
+async function stopApp() {
+  try { await browser?.deleteSession(); } catch { /* the window may be gone */ }
+  browser = null;
+  if (driver && driver.exitCode === null) {
+    driver.kill();
+    await new Promise((r) => { driver.once('exit', r); setTimeout(r, 5_000); });
+  }
+  driver = null;
+}
+
+/** Every file the app wrote (database, logs, saved logs): no password in any. */
+function assertNoPasswordOnDisk() {
+  const files = [];
+  const walk = (d) => { for (const f of fs.readdirSync(d, { withFileTypes: true })) { const p = path.join(d, f.name); if (f.isDirectory()) walk(p); else files.push(p); } };
+  walk(tmp);
+  // The test bed's own output names its accounts' passwords: not the app's.
+  files.splice(files.indexOf(path.join(LOGS, 'demo-servers.log')), 1);
+  assert.ok(files.includes(DB), `the app's database is at ${DB}: ${files.join(', ')}`);
+  for (const f of files) {
+    const bytes = fs.readFileSync(f);
+    for (const pw of PASSWORDS) {
+      assert.equal(bytes.includes(Buffer.from(pw)), false, `${pw} found in ${f}`);
+    }
+  }
+}
+
 before(async () => {
   for (const f of [APP, CLI, DEMO]) assert.ok(fs.existsSync(f), `${f} is missing: build it first (test.sh does)`);
   // Two Dovecot servers: demo (38 messages in 9 folders) and bench
@@ -78,27 +124,11 @@ before(async () => {
   }
   await new Promise((r) => setTimeout(r, 300));
 
-  driver = spawn('tauri-driver', ['--port', String(DRIVER_PORT)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  logTo(driver, 'tauri-driver-and-app');
-  await waitPort(DRIVER_PORT, 30_000);
-  browser = await remote({
-    hostname: '127.0.0.1',
-    port: DRIVER_PORT,
-    logLevel: 'warn',
-    connectionRetryTimeout: 120_000,
-    capabilities: {
-      browserName: 'wry',
-      'wdio:enforceWebDriverClassic': true,
-      'tauri:options': { application: APP },
-    },
-  });
-  await browser.setTimeout({ implicit: 0 });
-  await browser.waitUntil(async () => (await browser.execute(() => document.body.dataset.ready)) === 'true', { timeout: 30_000 });
+  await startApp(env, 'tauri-driver-and-app');
 });
 
 after(async () => {
-  try { await browser?.deleteSession(); } catch { /* the window may be gone */ }
-  driver?.kill();
+  await stopApp();
   if (servers && servers.exitCode === null) {
     servers.kill('SIGTERM');
     await new Promise((r) => { servers.once('exit', r); setTimeout(r, 10_000); });
@@ -271,16 +301,54 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   // ---- the passwords are in the keyring, and nowhere on disk
   const fromKeyring = execFileSync('secret-tool', ['lookup', 'service', 'MailFerry', 'username', 'job e2e-demo: admin admin@localhost'], { env }).toString();
   assert.equal(fromKeyring, 'adminpw');
-  const files = [];
-  const walk = (d) => { for (const f of fs.readdirSync(d, { withFileTypes: true })) { const p = path.join(d, f.name); if (f.isDirectory()) walk(p); else files.push(p); } };
-  walk(tmp);
-  // The test bed's own output names its accounts' passwords: not the app's.
-  files.splice(files.indexOf(path.join(LOGS, 'demo-servers.log')), 1);
-  assert.ok(files.includes(DB), `the app's database is at ${DB}: ${files.join(', ')}`);
-  for (const f of files) {
-    const bytes = fs.readFileSync(f);
-    for (const pw of PASSWORDS) {
-      assert.equal(bytes.includes(Buffer.from(pw)), false, `${pw} found in ${f}`);
-    }
+  assertNoPasswordOnDisk();
+});
+
+test('without a keyring the app says so, keeps the passwords in memory for this run, and runs the job', { timeout: 300_000 }, async () => {
+  await stopApp();
+  // No Secret Service: a session bus address that leads nowhere.
+  await startApp({ ...env, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/mailferry-bus' }, 'app-without-keyring');
+  const banner = await browser.$('#vault-banner');
+  await banner.waitForDisplayed({ timeout: 10_000 });
+  assert.match(await (await browser.$('#vault-message')).getText(), /^No keyring is available/);
+  await shot('no-keyring');
+
+  await setValue('#name', 'e2e-memory');
+  await setValue('#source-host', 'localhost');
+  await setValue('tr[data-proto="imap4s"] .port', '10993');
+  await click('details.advanced summary');
+  await setValue('#source-ca', CA);
+  await setValue('#dest-host', 'localhost');
+  await setValue('#dest-port', '11993');
+  await click((await browser.$$('details.advanced summary'))[1]);
+  await setValue('#dest-ca', CA);
+  await click('input[name="auth"][value="master"]');
+  await setValue('#master-user', 'admin');
+  await setValue('#master-password', 'adminpw');
+  await setLines('#users', ['demo,demo-pw']);
+  // Starting without a choice is refused, with the keyring notice.
+  await click('#start');
+  const err = await browser.$('#err-vault');
+  await err.waitForDisplayed({ timeout: 10_000 }).catch(async (e) => {
+    const shown = await browser.execute(() => [...document.querySelectorAll('.field-error:not([hidden]), #form-status')].map((x) => `${x.id}: ${x.textContent}`));
+    await shot('no-keyring-failure');
+    throw new Error(`${e.message}; the page shows: ${shown.join(' | ')}`);
+  });
+  assert.match(await err.getText(), /No keyring is available/);
+  // Memory for this run: the job starts and ends green.
+  await click('#vault-memory');
+  await banner.waitForDisplayed({ reverse: true });
+  assert.match(await (await browser.$('#vault-note')).getText(), /in memory for this run of MailFerry only/);
+  await click('#start');
+  await (await browser.$('#page-results')).waitForDisplayed({ timeout: 30_000 });
+  await browser.waitUntil(async () => (await state('demo'))?.state === 'success', { timeout: 60_000, interval: 250 });
+  // Nothing went to the keyring, nothing secret to disk.
+  let found = true;
+  try {
+    execFileSync('secret-tool', ['lookup', 'service', 'MailFerry', 'username', 'job e2e-memory: admin admin@localhost'], { env, stdio: 'pipe' });
+  } catch {
+    found = false;
   }
+  assert.equal(found, false, 'a password of the in-memory job is in the keyring');
+  assertNoPasswordOnDisk();
 });

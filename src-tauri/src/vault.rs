@@ -58,11 +58,12 @@ pub fn explain(e: &keyring::Error) -> String {
         keyring::Error::PlatformFailure(inner) => format!(
             "No keyring is available: MailFerry could not reach the system's password store \
              (on Linux, the Secret Service of GNOME Keyring or KWallet). Start or unlock it and \
-             restart MailFerry, or keep passwords in memory for this run only. [{inner}]"
+             try the keyring again, or keep passwords in memory for this run only. [{inner}]"
         ),
         keyring::Error::NoStorageAccess(inner) => format!(
-            "No keyring is available: the system's password store is locked or refused access. \
-             Unlock it and restart MailFerry, or keep passwords in memory for this run only. [{inner}]"
+            "No keyring is available: the system's password store (on Linux, the Secret Service of \
+             GNOME Keyring or KWallet) is not set up, is locked, or refused access. Unlock or set it up \
+             and try the keyring again, or keep passwords in memory for this run only. [{inner}]"
         ),
         other => format!(
             "The system's password store failed: {other}. Keep passwords in memory for this \
