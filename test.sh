@@ -41,6 +41,7 @@ section "page tests in headless Chromium"
 node --test tests-ui/pages.test.mjs
 
 section "end-to-end: the app under Xvfb through tauri-driver"
-in_keyring_session xvfb-run -a -s "-screen 0 1280x900x24" node --test tests-ui/e2e.test.mjs
+# (A time limit, so that a stuck window cannot hold CI until its own limit.)
+in_keyring_session timeout 1200 xvfb-run -a -s "-screen 0 1280x900x24" node --test tests-ui/e2e.test.mjs
 
 section "all tests passed"

@@ -57,16 +57,19 @@ function waitPort(port, ms) {
   });
 }
 
-function logTo(child, name) {
-  const out = fs.createWriteStream(path.join(LOGS, `${name}.log`));
-  child.stdout?.pipe(out);
-  child.stderr?.pipe(out);
+/**
+ * Output of a child (and of whatever it starts: the app) goes straight to a
+ * file, not through a pipe to this process: a pipe held open by a leftover
+ * grandchild would keep the test run from ending.
+ */
+function logFile(name) {
+  const fd = fs.openSync(path.join(LOGS, `${name}.log`), 'a');
+  return ['ignore', fd, fd];
 }
 
 /** Starts tauri-driver (with the app's environment) and a session of the app. */
 async function startApp(appEnv, logName) {
-  driver = spawn('tauri-driver', ['--port', String(DRIVER_PORT)], { env: appEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  logTo(driver, logName);
+  driver = spawn('tauri-driver', ['--port', String(DRIVER_PORT)], { env: appEnv, stdio: logFile(logName) });
   await waitPort(DRIVER_PORT, 30_000);
   browser = await remote({
     hostname: '127.0.0.1',
@@ -113,12 +116,10 @@ before(async () => {
   for (const f of [APP, CLI, DEMO]) assert.ok(fs.existsSync(f), `${f} is missing: build it first (test.sh does)`);
   // Two Dovecot servers: demo (38 messages in 9 folders) and bench
   // (generated, big enough that a mid-run screenshot finds it running).
-  servers = spawn(DEMO, ['--bench-messages', '1500', '--bench-mb', '45', '--seconds', '900'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  servers.stdout.on('data', (d) => { out += d; });
-  logTo(servers, 'demo-servers');
+  servers = spawn(DEMO, ['--bench-messages', '1500', '--bench-mb', '45', '--seconds', '900'], { env, stdio: logFile('demo-servers') });
   const until = Date.now() + 180_000;
-  while (!out.includes('demo servers are up')) {
+  let out = '';
+  while (!(out = fs.readFileSync(path.join(LOGS, 'demo-servers.log'), 'utf8')).includes('demo servers are up')) {
     if (servers.exitCode !== null || Date.now() > until) throw new Error(`the demo servers did not start:\n${out}`);
     await new Promise((r) => setTimeout(r, 200));
   }
