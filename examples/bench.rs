@@ -103,6 +103,11 @@ struct Args {
     /// at once). [default: the job file's default]
     #[arg(long, value_name = "N")]
     connections: Option<usize>,
+    /// Keep both servers' mail in /dev/shm (tmpfs) instead of the temp
+    /// folder's disk: takes the file system's own cost and noise out of the
+    /// figures (each copy is deleted after its round to bound the memory).
+    #[arg(long)]
+    tmpfs: bool,
     /// Leave dsync out.
     #[arg(long)]
     no_dsync: bool,
@@ -207,6 +212,8 @@ struct Bed {
     mailferry: PathBuf,
     parallel: usize,
     connections: Option<usize>,
+    /// Mail in /dev/shm: copies are deleted after each round.
+    tmpfs: bool,
 }
 
 fn main() -> ExitCode {
@@ -269,7 +276,12 @@ fn run(args: Args) -> Result<bool, String> {
 
     let mut header = machine_header(&mailferry, root);
     header.push_str(&format!(
-        "Settings: {rounds} round(s); MailFerry --parallel {}{}; tools: {}\n",
+        "Settings: {rounds} round(s); mail on {}; MailFerry --parallel {}{}; tools: {}\n",
+        if args.tmpfs {
+            "tmpfs (/dev/shm)"
+        } else {
+            "disk"
+        },
         args.parallel,
         match args.connections {
             Some(n) => format!(", connections_per_mailbox = {n}"),
@@ -284,7 +296,13 @@ fn run(args: Args) -> Result<bool, String> {
     print!("{header}");
 
     let t = Instant::now();
-    let bed = start_bed(work.clone(), mailferry, args.parallel, args.connections)?;
+    let bed = start_bed(
+        work.clone(),
+        mailferry,
+        args.parallel,
+        args.connections,
+        args.tmpfs,
+    )?;
     println!(
         "Servers up in {:.1?}: source imaps {}, destination imaps {} (127.0.0.1).",
         t.elapsed(),
@@ -508,8 +526,12 @@ fn machine_header(mailferry: &Path, root: &Path) -> String {
 }
 
 /// Fixed directories, so that a killed run's servers are stopped by the next.
-fn bed_dir(role: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("mailferry-bench-{role}"))
+fn bed_dir(role: &str, tmpfs: bool) -> PathBuf {
+    let base = match tmpfs {
+        true => PathBuf::from("/dev/shm"),
+        false => std::env::temp_dir(),
+    };
+    base.join(format!("mailferry-bench-{role}"))
 }
 
 fn start_bed(
@@ -517,15 +539,18 @@ fn start_bed(
     mailferry: PathBuf,
     parallel: usize,
     connections: Option<usize>,
+    tmpfs: bool,
 ) -> Result<Bed, String> {
     for role in ["source", "destination"] {
-        let pids = Dovecot::stop_leftover(&bed_dir(role));
-        if !pids.is_empty() {
-            println!("Stopped the {role} server of an earlier, killed run.");
+        for on_tmpfs in [false, true] {
+            let pids = Dovecot::stop_leftover(&bed_dir(role, on_tmpfs));
+            if !pids.is_empty() {
+                println!("Stopped the {role} server of an earlier, killed run.");
+            }
         }
     }
     let options = |role| ServerOptions {
-        dir: Some(bed_dir(role)),
+        dir: Some(bed_dir(role, tmpfs)),
         ..ServerOptions::new(Layout::Slash)
     };
     let (src, dst) = (options("source"), options("destination"));
@@ -542,6 +567,7 @@ fn start_bed(
             mailferry,
             parallel: parallel.max(1),
             connections,
+            tmpfs,
         }),
         (src, dst) => Err(format!(
             "a server did not start:\n{}",
@@ -625,8 +651,14 @@ fn run_round(bed: &Bed, scenario: &mut Scenario, tool: Tool, round: usize) -> Op
         check_stored(bed, &dests, expected).map_err(|e| format!("re-run: {e}"))?;
         Ok((fresh, rerun, stored, processes))
     })();
-    // (The copies stay until the servers stop: deleting thousands of
-    // files between runs slows down ext4's inode allocation for the next.)
+    // On a disk the copies stay until the servers stop: deleting thousands
+    // of files slows down ext4's inode allocation for the next run. In
+    // memory they go at once.
+    if bed.tmpfs {
+        for d in &dests {
+            let _ = fs::remove_dir_all(bed.dst.home(d));
+        }
+    }
     let results = scenario.results.entry(tool).or_default();
     match outcome {
         Ok((fresh, rerun, stored, processes)) => {
