@@ -17,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "vault_retry",
     "watch_app",
     "confirm_close",
+    "error_catalogue",
 ];
 
 fn main() {

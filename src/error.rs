@@ -37,6 +37,8 @@ pub enum ErrorClass {
     Transient,
     /// Only this message failed; the folder goes on.
     PerMessage,
+    /// This folder cannot be copied; the mailbox's other folders go on.
+    FatalForFolder,
     /// This mailbox cannot go on; the other mailboxes do.
     FatalForMailbox,
 }
@@ -426,13 +428,14 @@ impl MailError {
                 _ => ErrorClass::FatalForMailbox,
             },
             TooBig { .. } | AppendRejected { .. } => ErrorClass::PerMessage,
+            // Opening or reading one folder refused: the others may work.
+            Refused { .. } => ErrorClass::FatalForFolder,
             Certificate { .. }
             | WrongSecurity { .. }
             | NotMailServer { .. }
             | Login { .. }
             | AdminLogin { .. }
             | PlaintextRefused { .. }
-            | Refused { .. }
             | OverQuota { .. }
             | CreateFolder { .. }
             | Store(_)
@@ -601,48 +604,98 @@ impl From<rusqlite::Error> for MailError {
     }
 }
 
-/// One kind of error as the app lists it: its code, its class, a title, and
-/// what to do. `docs/errors.md` says the same at greater length.
+/// One kind of error as the app lists it: its code, its class, a title,
+/// what it usually means and what to do. `docs/errors.md` says the same at
+/// greater length.
 #[derive(Debug, Clone, Serialize)]
 pub struct CatalogueEntry {
     pub code: &'static str,
     pub class: ErrorClass,
     pub title: &'static str,
+    pub meaning: &'static str,
     pub what_to_do: &'static str,
 }
 
 /// Every kind of error a user may see, in the order of `docs/errors.md`.
 pub fn catalogue() -> Vec<CatalogueEntry> {
     use ErrorClass::*;
-    let e = |code, class, title, what_to_do| CatalogueEntry {
+    let e = |code, class, title, meaning, what_to_do| CatalogueEntry {
         code,
         class,
         title,
+        meaning,
         what_to_do,
     };
     vec![
-        e("timed-out-on-fetch", Transient, "Error fetching … timed out on fetch", "The source is overloaded or slowing the account down. Try again later; if it keeps happening, wait 24–48 hours and run the job again."),
-        e("socket-came-disconnected", Transient, "Socket came disconnected", "The server stopped answering within the expected interval. MailFerry reconnects; if it keeps happening, check the network or try again later."),
-        e("timed-out-during-read", Transient, "Timed out during read", "The server is too slow to respond. Try again at a quieter time, or raise timeout_seconds."),
-        e("timed-out-during-write", Transient, "Timed out during write", "The server accepts no data. Try again at a quieter time, or raise timeout_seconds."),
-        e("login-failed", FatalForMailbox, "Login failed", "Check the email, username and password in the user list."),
-        e("admin-login-failed", FatalForMailbox, "Admin login failed for a mailbox", "Create the mailbox on the new server, or check the admin login."),
-        e("certificate", FatalForMailbox, "Certificate rejected (expired, self-signed, other host)", "Ask the host to fix the certificate, add its certificate file to the job, use the host name it was issued for, or accept invalid certificates if you trust the server."),
-        e("wrong-security", FatalForMailbox, "TLS and plain text mixed up", "Choose the protocol that matches the port: IMAP4S/POP3S for TLS ports (993/995), IMAP4/POP3 for plain ones (143/110)."),
-        e("not-a-mail-server", FatalForMailbox, "Not an IMAP or POP3 server", "Check the port and the protocol."),
-        e("connect", FatalForMailbox, "Could not connect", "Check the server name, the ports and the protocol, and that no firewall blocks the connection."),
-        e("plaintext-refused", FatalForMailbox, "No STARTTLS: password would travel unencrypted", "Use the TLS protocol and port, or allow plaintext logins for the job."),
-        e("over-quota", FatalForMailbox, "Destination mailbox over quota", "Ask the new host to raise the quota, then run the job again."),
-        e("message-too-big", PerMessage, "Message too big for the destination", "Ask the new host to raise the message size limit, then run the job again."),
-        e("message-rejected", PerMessage, "Message content rejected", "Forward the message by hand if it matters."),
-        e("throttled", Transient, "Throttled (too many connections or requests)", "MailFerry waits and retries; copy fewer mailboxes at once, or wait a few hours."),
-        e("unavailable", Transient, "Server temporarily unavailable", "MailFerry waits and retries; try again later."),
-        e("bye", Transient, "The server closed the connection (BYE)", "MailFerry reconnects; if it keeps happening, try again later."),
-        e("garbled-reply", Transient, "A reply MailFerry could not understand", "MailFerry retries; check the port and protocol, and send the log to the host's support."),
-        e("refused", FatalForMailbox, "A command was refused", "Read the server's words in brackets; send the log to the host's support."),
-        e("folder-not-created", FatalForMailbox, "A folder could not be created", "Translate the folder to another name in the job, or skip it."),
-        e("database", FatalForMailbox, "MailFerry's database could not be used", "Check that the disk is not full and the data folder is writable."),
-        e("cancelled", FatalForMailbox, "Cancelled", "Run the job again to resume."),
+        e("timed-out-on-fetch", Transient, "Error fetching … timed out on fetch",
+          "The source stopped sending messages in the middle of a download. Hosts that limit how much an account may download per day do this, and so do overloaded servers.",
+          "MailFerry retries on its own. If the folder still fails, try again later; if it keeps happening, wait 24–48 hours and run the job again: it resumes where it stopped."),
+        e("socket-came-disconnected", Transient, "Socket came disconnected",
+          "The connection closed without warning: the server stopped answering within the expected interval, restarted, or dropped a long session, or a router or the network lost the connection.",
+          "MailFerry reconnects and resumes. If it keeps happening, check the network (Wi-Fi, VPN) or try at another time."),
+        e("timed-out-during-read", Transient, "Timed out during read",
+          "The server accepted the connection but did not answer a command within the time limit: it is too slow to respond, usually because it is busy.",
+          "MailFerry retries. If it keeps happening, try at a quieter time, or allow more seconds to wait for a server (timeout_seconds)."),
+        e("login-failed", FatalForMailbox, "Login failed",
+          "The server refused the user name or password (older tools said \"login failed [NO - …]\"). Some hosts want the full email address as the user name, others only the part before @; hosts with two-step verification need an app password.",
+          "Check the email, username and password in the user list, then use Test logins before starting again."),
+        e("connect", FatalForMailbox, "Could not connect",
+          "No port in the list accepted a connection: the host name does not resolve, nothing listens on the port, or a firewall drops the connection (MailFerry retries when it timed out).",
+          "Check the server name, the ports and the protocol, and that no firewall blocks the connection."),
+        e("certificate", FatalForMailbox, "Certificate rejected (expired, self-signed, other host)",
+          "The server's certificate could not be trusted: it has expired, is self-signed or from an unknown authority, was issued for another host name, or is not valid yet (then this computer's clock is wrong).",
+          "Ask the host to fix the certificate, add its certificate file to the job, use the host name it was issued for, or accept invalid certificates if you trust the server."),
+        e("wrong-security", FatalForMailbox, "TLS and plain text mixed up",
+          "The protocol does not match the port: a TLS protocol was used on a plain port, or plain text on a TLS port.",
+          "Choose the protocol that matches the port: IMAP4S/POP3S for TLS ports (993/995), IMAP4/POP3 for plain ones (143/110)."),
+        e("not-a-mail-server", FatalForMailbox, "Not an IMAP or POP3 server",
+          "Something answered on that port, but not a mail server of that kind (a web or SMTP server, say).",
+          "Check the port and the protocol."),
+        e("plaintext-refused", FatalForMailbox, "No STARTTLS: password would travel unencrypted",
+          "The server offers no encryption on that port, so logging in would send the password in plain text.",
+          "Use the TLS protocol and port, or allow plaintext logins for the job if you accept the risk."),
+        e("admin-login-failed", FatalForMailbox, "Admin login failed for a mailbox",
+          "The destination refused the admin acting for this user: the mailbox does not exist there yet (MailFerry never creates accounts), or the admin login is wrong, and then every mailbox fails the same way.",
+          "Create the mailbox on the new server, or check the admin user and password."),
+        e("throttled", Transient, "Throttled (too many connections or requests)",
+          "The server limits how many connections, commands or bytes an account may use per period (\"Request is throttled\", \"Too many simultaneous connections\").",
+          "MailFerry waits and retries. If it keeps happening, copy fewer mailboxes at once, or wait a few hours and run the job again."),
+        e("unavailable", Transient, "Server temporarily unavailable",
+          "The server is busy or under maintenance, or the mailbox is open in another program ([UNAVAILABLE], [IN-USE], [SYS/TEMP]).",
+          "MailFerry waits and retries. If it keeps happening, close other mail programs on that mailbox, or try later."),
+        e("bye", Transient, "The server closed the connection (BYE)",
+          "The server said goodbye: it is restarting, or it ends sessions it considers idle or excessive.",
+          "MailFerry reconnects and resumes. If it keeps happening, try again later."),
+        e("timed-out-during-write", Transient, "Timed out during write",
+          "The server accepted no data for the time limit while MailFerry was sending, usually a message to the destination.",
+          "MailFerry reconnects and checks whether the message arrived before sending it again. If it keeps happening, try at a quieter time, or allow more seconds to wait."),
+        e("garbled-reply", Transient, "A reply MailFerry could not understand",
+          "The server's reply was garbled or cut short, or the port belongs to another kind of server.",
+          "MailFerry reconnects and retries. If it keeps happening, check the port and protocol, and send the log to the host's support."),
+        e("over-quota", FatalForMailbox, "Destination mailbox over quota",
+          "The new server refused more mail for this mailbox: it is full.",
+          "Ask the new host to raise the quota, or remove mail there, then run the job again: it copies only what is missing."),
+        e("message-too-big", PerMessage, "Message too big",
+          "One message is larger than the new server accepts ([TOOBIG], APPENDLIMIT), or a POP3 message is over MailFerry's 256 MB limit. The log names it by folder, date, sender and subject.",
+          "Ask the new host to raise the message size limit and run the job again, or forward the message by hand."),
+        e("message-rejected", PerMessage, "Message content rejected",
+          "The destination refused one message for its content (malformed, or caught by a filter). The other messages are copied.",
+          "Forward the message by hand if it matters."),
+        e("message-not-sent", PerMessage, "The source would not send a message",
+          "The POP3 server refused to send one message, usually because it was deleted while the job ran.",
+          "Run the job again: it tries the messages that are still there."),
+        e("refused", FatalForFolder, "A command was refused",
+          "The server refused a command MailFerry needs (to open or read a folder, say), for a reason MailFerry does not recognise. That folder is not copied; the mailbox's other folders are.",
+          "Read the server's words in brackets; send the log to the host's support."),
+        e("folder-not-created", FatalForMailbox, "A folder could not be created",
+          "The destination does not allow that folder name, or the mailbox is full.",
+          "Translate the folder to another name in the job, or skip it."),
+        e("database", FatalForMailbox, "MailFerry's database could not be used",
+          "The ledger and history live in a SQLite file in your data folder, which could not be written.",
+          "Check that the disk is not full and the data folder is writable."),
+        e("cancelled", FatalForMailbox, "Cancelled",
+          "The job was stopped. Connections were logged out, and everything copied so far is in the ledger.",
+          "Run the job again to resume."),
     ]
 }
 
@@ -699,7 +752,7 @@ mod tests {
             "opening folder X",
             "NO [NONEXISTENT] gone".into(),
         );
-        assert_eq!(e.class(), ErrorClass::FatalForMailbox);
+        assert_eq!(e.class(), ErrorClass::FatalForFolder);
     }
 
     #[test]
@@ -756,6 +809,37 @@ mod tests {
         ];
         for e in samples {
             assert!(codes.contains(&e.code()));
+        }
+        let pop3 = crate::pop3::Pop3MessageError::Refused {
+            place: place(),
+            msgno: 1,
+            server_text: "t".into(),
+        };
+        assert!(codes.contains(&pop3.code()));
+    }
+
+    /// The app lists the catalogue in the order of docs/errors.md, and each
+    /// entry's class is the one its heading there gives.
+    #[test]
+    fn the_catalogue_follows_the_docs() {
+        let docs = include_str!("../docs/errors.md");
+        let mut last = 0;
+        for entry in catalogue() {
+            let anchor = format!("<a id=\"{}\"></a>", entry.code);
+            let at = docs.find(&anchor).expect("every code is in the docs");
+            assert!(at > last, "{} is out of the docs' order", entry.code);
+            last = at;
+            let heading = docs[at..].lines().next().unwrap_or_default();
+            let word = match entry.class {
+                ErrorClass::Transient => "*transient*",
+                ErrorClass::PerMessage => "*per message*",
+                ErrorClass::FatalForFolder => "*fatal for the folder*",
+                ErrorClass::FatalForMailbox => "*fatal for the mailbox*",
+            };
+            assert!(
+                heading.contains(word) || entry.code == "cancelled",
+                "{heading} should say {word}"
+            );
         }
     }
 

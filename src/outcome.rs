@@ -45,6 +45,10 @@ pub struct MessageFailure {
     pub from: String,
     pub subject: String,
     pub reason: String,
+    /// The reason's entry in the error catalogue (`docs/errors.md`, the
+    /// app's help page); empty in runs recorded before codes were kept.
+    #[serde(default)]
+    pub code: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -64,6 +68,9 @@ pub struct FolderOutcome {
     pub failures: Vec<MessageFailure>,
     /// Set when the folder as a whole could not be copied.
     pub error: Option<String>,
+    /// The error's entry in the error catalogue.
+    #[serde(default)]
+    pub error_code: Option<String>,
 }
 
 impl FolderOutcome {
@@ -83,6 +90,9 @@ pub struct MailboxOutcome {
     pub folders: Vec<FolderOutcome>,
     /// Why the mailbox stopped, when it could not finish.
     pub error: Option<String>,
+    /// The error's entry in the error catalogue.
+    #[serde(default)]
+    pub error_code: Option<String>,
     pub elapsed_ms: u64,
 }
 

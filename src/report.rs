@@ -119,7 +119,7 @@ fn csv_field(s: &str) -> String {
 /// (`folder` empty) followed by one line per folder of that mailbox.
 pub fn render_csv(job: &JobOutcome) -> String {
     let mut s = String::from(
-        "job,source_user,local_user,folder,destination_folder,status,migrated,skipped,failed,bytes,elapsed_s,error\r\n",
+        "job,source_user,local_user,folder,destination_folder,status,migrated,skipped,failed,bytes,elapsed_s,error,error_codes\r\n",
     );
     let mut line = |fields: &[String]| {
         let cols: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
@@ -140,6 +140,7 @@ pub fn render_csv(job: &JobOutcome) -> String {
             m.bytes().to_string(),
             format!("{:.1}", m.elapsed_ms as f64 / 1000.0),
             m.error.clone().unwrap_or_default(),
+            m.error_code.clone().unwrap_or_default(),
         ]);
         for f in &m.folders {
             let mut problems: Vec<String> = f.error.iter().cloned().collect();
@@ -148,6 +149,13 @@ pub fn render_csv(job: &JobOutcome) -> String {
                     .iter()
                     .map(|x| format!("{} ({}, {}): {}", x.subject, x.from, x.date, x.reason)),
             );
+            // The catalogue entries behind those problems, each once.
+            let mut codes: Vec<&str> = f.error_code.iter().map(String::as_str).collect();
+            for x in &f.failures {
+                if !x.code.is_empty() && !codes.contains(&x.code.as_str()) {
+                    codes.push(&x.code);
+                }
+            }
             line(&[
                 job.name.clone(),
                 m.source_user.clone(),
@@ -161,6 +169,7 @@ pub fn render_csv(job: &JobOutcome) -> String {
                 f.bytes.to_string(),
                 String::new(),
                 problems.join("; "),
+                codes.join(" "),
             ]);
         }
     }
@@ -218,6 +227,7 @@ mod tests {
                         source: "Sent, old".into(),
                         destination: "Sent".into(),
                         error: Some("the server said \"no\"".into()),
+                        error_code: Some("refused".into()),
                         ..Default::default()
                     },
                 ],
@@ -230,8 +240,8 @@ mod tests {
         assert_eq!(lines.len(), 4, "{csv}");
         assert!(lines[0].starts_with("job,source_user,local_user,folder"));
         assert!(lines[1].starts_with("acme,jane,jane,,,partial,3,0,0,"));
-        assert_eq!(lines[2], "acme,jane,jane,INBOX,INBOX,success,3,0,0,0,,");
+        assert_eq!(lines[2], "acme,jane,jane,INBOX,INBOX,success,3,0,0,0,,,");
         assert!(lines[3].starts_with("acme,jane,jane,\"Sent, old\",Sent,failed,"));
-        assert!(lines[3].ends_with(",\"the server said \"\"no\"\"\""));
+        assert!(lines[3].ends_with(",\"the server said \"\"no\"\"\",refused"));
     }
 }

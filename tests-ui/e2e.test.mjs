@@ -209,6 +209,23 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   assert.equal(await (await browser.$('#login-rows tr[data-account="bench"]')).getAttribute('data-ok'), 'true');
   await shot('login-test');
 
+  // Its "What to do" opens Help at the engine's entry for a failed login.
+  await click(await bad.$('.help-link'));
+  await (await browser.$('#page-help')).waitForDisplayed({ timeout: 10_000 });
+  const entry = await browser.$('#err-login-failed');
+  await entry.waitForDisplayed({ timeout: 10_000 });
+  assert.match(await entry.getAttribute('class'), /current/);
+  assert.match(await entry.getText(), /Login failed[\s\S]*What it means:[\s\S]*What to do: Check the email, username and password/);
+  assert.equal(await browser.execute(() => document.activeElement.id), 'err-login-failed');
+  // Every entry of the engine's catalogue, each with a class.
+  const entries = await browser.execute(() => [...document.querySelectorAll('#catalogue .entry')].map((a) => [a.dataset.code, a.querySelector('.class-tag').textContent]));
+  assert.ok(entries.length >= 20, JSON.stringify(entries));
+  assert.ok(entries.every(([code, tag]) => code && tag), JSON.stringify(entries));
+  await shot('help');
+  await click('#tab-new');
+  await (await browser.$('#page-new')).waitForDisplayed();
+  assert.equal(await (await browser.$('#name')).getValue(), 'e2e-demo');
+
   // Fixed: every login works.
   await setLines('#users', ['bench,bench-pw', 'demo,demo-pw']);
   await click('#test-logins');
@@ -278,7 +295,7 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   await browser.waitUntil(async () => /\.csv$/.test(await status.getText()), { timeout: 10_000 });
   const csv = fs.readFileSync((await status.getText()).replace('Saved to ', ''), 'utf8');
   const lines = csv.trim().split('\r\n');
-  assert.equal(lines[0], 'job,source_user,local_user,folder,destination_folder,status,migrated,skipped,failed,bytes,elapsed_s,error');
+  assert.equal(lines[0], 'job,source_user,local_user,folder,destination_folder,status,migrated,skipped,failed,bytes,elapsed_s,error,error_codes');
   assert.ok(lines.some((l) => l.startsWith('e2e-demo,demo,demo,,,success,38,0,0,')), csv);
   assert.ok(lines.some((l) => l.startsWith('e2e-demo,demo,demo,Folder.With.Dots,INBOX.Folder_With_Dots,success,2,0,0,')), csv);
 

@@ -16,6 +16,12 @@ const mock = window.__mock = Object.assign({
   startView: null,
   history: [],
   details: {},
+  catalogue: [
+    { code: 'timed-out-on-fetch', class: 'transient', title: 'Error fetching … timed out on fetch', meaning: 'The source stopped sending messages in the middle of a download.', what_to_do: 'Try again later; if it keeps happening, wait 24–48 hours.' },
+    { code: 'login-failed', class: 'fatal-for-mailbox', title: 'Login failed', meaning: 'The server refused the user name or password.', what_to_do: 'Check the email, username and password in the user list.' },
+    { code: 'message-too-big', class: 'per-message', title: 'Message too big', meaning: 'One message is larger than the new server accepts.', what_to_do: 'Ask the new host to raise the message size limit.' },
+    { code: 'refused', class: 'fatal-for-folder', title: 'A command was refused', meaning: 'That folder is not copied; the others are.', what_to_do: 'Send the log to the host\'s support.' },
+  ],
 }, window.__scenario || {});
 
 mock.calls = calls;
@@ -51,6 +57,7 @@ mockIPC((cmd, args) => {
     case 'run_details': return mock.details[args.run_id];
     case 'download_log': return `/home/user/mailferry-run${args.run_id}.${args.format === 'csv' ? 'csv' : 'log'}`;
     case 'confirm_close': return null;
+    case 'error_catalogue': return mock.catalogue;
     default: throw new Error(`unexpected command ${cmd}`);
   }
 });

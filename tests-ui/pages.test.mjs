@@ -90,9 +90,9 @@ const VIEW = {
     row('partial@x', 'partial', {
       messages_done: 4, messages_total: 5, migrated: 3, skipped: 1, failed: 1,
       folders: [folder('INBOX', { migrated: 3, skipped: 1 }),
-        folder('Sent', { failed: 1, failures: [{ source_id: '7', date: '2019-01-02', from: 'bob@x', subject: 'Quarterly report', reason: 'The destination refused the message: it is larger than the server accepts.' }] })],
+        folder('Sent', { failed: 1, failures: [{ source_id: '7', date: '2019-01-02', from: 'bob@x', subject: 'Quarterly report', reason: 'The destination refused the message: it is larger than the server accepts.', code: 'message-too-big' }] })],
     }),
-    row('failed@x', 'failed', { error: 'Could not log in to old.example as failed@x (IMAP4S, port 993): the server refused the password. Check the email, username and password. [NO LOGIN failed.]' }),
+    row('failed@x', 'failed', { error: 'Could not log in to old.example as failed@x (IMAP4S, port 993): the server refused the password. Check the email, username and password. [NO LOGIN failed.]', error_code: 'login-failed' }),
   ],
 };
 
@@ -280,6 +280,53 @@ test('a row expands to its folders with counts and plain-language errors, by mou
   await page.close();
 });
 
+test('an error links to its entry in Help, which explains every class and can be searched', async () => {
+  const page = await open({ startView: VIEW });
+  await startWith(page);
+  // A mailbox's error, collapsed: its link opens Help at "Login failed".
+  await page.click('tbody[data-account="failed@x"] .help-link');
+  await page.waitForSelector('#page-help:not([hidden])');
+  assert.equal(await page.getAttribute('#tab-help', 'aria-current'), 'page');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'err-login-failed');
+  assert.match(await page.getAttribute('#err-login-failed', 'class'), /current/);
+  assert.match(await page.textContent('#err-login-failed'), /Login failed\s*Stops the mailbox\s*What it means: The server refused the user name or password\.\s*What to do: Check the email, username and password in the user list\./);
+  assert.equal(await page.locator('#catalogue .entry').count(), 4);
+  assert.equal((await calls(page, 'error_catalogue')).length, 1);
+  await page.screenshot({ path: path.join(SHOTS, 'help.png'), fullPage: true });
+  // A message's failure inside an expanded folder links to its own entry.
+  await page.click('#tab-results');
+  const partial = page.locator('tbody[data-account="partial@x"]');
+  await partial.locator('button.expand').click();
+  await partial.locator('tr[data-folder="Sent"] .help-link').click();
+  await page.waitForSelector('#page-help:not([hidden])');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'err-message-too-big');
+  assert.equal(await page.locator('#catalogue .entry.current').count(), 1);
+  // The search keeps only the entries holding every word typed.
+  await page.fill('#help-filter', 'FOLDER copied');
+  assert.deepEqual(await page.evaluate(() => [...document.querySelectorAll('#catalogue .entry')].filter((a) => !a.hidden).map((a) => a.dataset.code)), ['refused']);
+  await page.fill('#help-filter', 'no such words');
+  assert.equal(await page.isVisible('#help-none'), true);
+  await page.fill('#help-filter', '');
+  assert.equal(await page.locator('#catalogue .entry:visible').count(), 4);
+  // An error without a code (older runs) has no link.
+  assert.equal(await page.locator('tbody[data-account="partial@x"] tr[data-folder="INBOX"] .help-link').count(), 0);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('test logins links a failed login to Help', async () => {
+  const page = await open({
+    logins: [{ source_user: 'bob', local_user: 'bob', source_error: 'Could not log in … [NO LOGIN failed.]', source_code: 'login-failed', destination_error: null, destination_code: null }],
+  });
+  await page.click('#test-logins');
+  await page.waitForSelector('#login-results:not([hidden])');
+  assert.equal(await page.locator('#login-rows .help-link').count(), 1);
+  await page.click('#login-rows .help-link');
+  await page.waitForSelector('#page-help:not([hidden])');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'err-login-failed');
+  await page.close();
+});
+
 test('the whole job can be cancelled', async () => {
   const page = await open({ startView: VIEW });
   await startWith(page);
@@ -375,7 +422,7 @@ test('every control is reachable with the keyboard', async () => {
     });
     seen.add(id);
   }
-  for (const id of ['tab-new', 'tab-results', 'tab-history', 'name', 'source-host', 'skip', 'translate', 'users',
+  for (const id of ['tab-new', 'tab-results', 'tab-history', 'tab-help', 'name', 'source-host', 'skip', 'translate', 'users',
     'delimiter', 'users-file', 'dest-host', 'dest-port', 'dest-security', 'parallel', 'timeout', 'retries', 'check', 'test-logins', 'start',
     'Add a port for IMAP4', 'IMAP4 port 1']) {
     assert.ok(seen.has(id), `${id} is not reachable with Tab: ${[...seen].join(', ')}`);

@@ -472,6 +472,52 @@ fn a_message_too_big_for_the_destination_is_listed_and_the_rest_copied() {
 }
 
 #[test]
+fn a_folder_the_source_refuses_to_open_fails_alone_and_the_others_are_copied() {
+    use std::os::unix::fs::PermissionsExt;
+    let (src, dst) = pair();
+    // Dovecot reads alice's mail as uid 8: a Sent it may not read is a
+    // folder it lists but refuses to open.
+    let sent = src.home("alice").join("Maildir/Sent");
+    std::fs::set_permissions(&sent, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let mut s = spec("refused-folder", src.imap_port(), dst.imap_port());
+    s.skip = "Archive\nEntwürfe\n".into();
+    let (o, events) = run(&s);
+    std::fs::set_permissions(&sent, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(
+        retries_of(&events, "alice"),
+        0,
+        "fatal for the folder: not retried"
+    );
+    let alice = mailbox(&o, "alice");
+    assert!(alice.error.is_none(), "the mailbox went on: {alice:#?}");
+    assert_eq!(alice.verdict(), Verdict::Partial, "{alice:#?}");
+    let folder = |m: &MailboxOutcome, name: &str| {
+        m.folders
+            .iter()
+            .find(|f| f.source == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name}: {m:#?}"))
+    };
+    let failed = folder(alice, "Sent");
+    let err = failed.error.clone().unwrap_or_default();
+    assert!(
+        err.starts_with("The source server 127.0.0.1 (IMAP4, port "),
+        "{err}"
+    );
+    assert!(err.contains(" refused EXAMINE"), "{err}");
+    assert!(err.contains("Its reason is in its own words below; if it is not clear, send this log to the host's support. [NO"), "{err}");
+    assert_eq!(failed.error_code.as_deref(), Some("refused"));
+    assert_eq!((failed.migrated, failed.verdict()), (0, Verdict::Failed));
+    assert_eq!(folder(alice, "INBOX").migrated, 9, "{alice:#?}");
+    let bob = mailbox(&o, "bob");
+    assert_eq!(bob.verdict(), Verdict::Success, "{bob:#?}");
+    assert_eq!(
+        (folder(bob, "INBOX").migrated, folder(bob, "Sent").migrated),
+        (9, 6)
+    );
+}
+
+#[test]
 fn a_missing_destination_mailbox_is_named_as_such() {
     let (src, dst) = pair();
     let mut s = spec("missing", src.imap_port(), dst.imap_port());

@@ -67,7 +67,7 @@ function badge(state, extra = '') {
 // ---------------------------------------------------------------- pages
 
 function show(page) {
-  for (const p of ['new', 'results', 'history']) {
+  for (const p of ['new', 'results', 'history', 'help']) {
     $(`#page-${p}`).hidden = p !== page;
     const tab = $(`#tab-${p}`);
     if (p === page) tab.setAttribute('aria-current', 'page');
@@ -75,6 +75,68 @@ function show(page) {
   }
   if (page === 'history') loadHistory();
   if (page === 'results') refreshJobs();
+  if (page === 'help') loadCatalogue();
+}
+
+// ---------------------------------------------------------------- help
+
+// The engine's error catalogue, loaded once: the Help page lists it, and
+// every error shown elsewhere links to its entry by code.
+let catalogue = null;
+
+const CLASSES = {
+  transient: 'Retried',
+  'per-message': 'One message',
+  'fatal-for-folder': 'One folder',
+  'fatal-for-mailbox': 'Stops the mailbox',
+};
+
+function loadCatalogue() {
+  catalogue ||= invoke('error_catalogue').then((list) => {
+    $('#help-error').hidden = true;
+    $('#catalogue').replaceChildren(...list.map((c) => el('article', { class: 'entry', id: `err-${c.code}`, tabindex: '-1', 'data-code': c.code },
+      el('h3', {}, c.title, ' ', el('span', { class: `class-tag class-${c.class}`, text: CLASSES[c.class] || c.class })),
+      el('p', {}, el('b', { text: 'What it means: ' }), c.meaning),
+      el('p', {}, el('b', { text: 'What to do: ' }), c.what_to_do))));
+  }).catch((e) => {
+    catalogue = null; // the next visit tries again
+    $('#help-error').hidden = false;
+    $('#help-error').textContent = `The list of errors could not be loaded: ${e}`;
+  });
+  return catalogue.then(filterCatalogue);
+}
+
+function filterCatalogue() {
+  const words = $('#help-filter').value.toLowerCase().split(/\s+/).filter(Boolean);
+  let shown = 0;
+  for (const a of $$('#catalogue .entry')) {
+    const text = a.textContent.toLowerCase();
+    a.hidden = !words.every((w) => text.includes(w));
+    if (!a.hidden) shown++;
+  }
+  $('#help-none').hidden = shown > 0 || !$('#catalogue .entry');
+}
+
+// Opens the Help page at one error's entry.
+async function explain(code) {
+  $('#help-filter').value = '';
+  show('help');
+  await loadCatalogue();
+  const entry = document.getElementById(`err-${code}`);
+  if (!entry) return;
+  for (const a of $$('#catalogue .entry.current')) a.classList.remove('current');
+  entry.classList.add('current');
+  entry.scrollIntoView({ block: 'center' });
+  entry.focus();
+}
+
+// An error as the user reads it, with a link to its entry in Help when the
+// engine gave its code.
+function reason(text, code, cls = 'reason') {
+  return el('div', { class: cls }, text, code ? [' ', el('button', {
+    type: 'button', class: 'link help-link', 'data-code': code,
+    'aria-label': 'What to do about this error', onclick: () => explain(code),
+  }, 'What to do')] : null);
 }
 
 // ---------------------------------------------------------------- the form
@@ -269,12 +331,12 @@ async function testLogins() {
     for (const c of checks) {
       const good = !c.source_error && !c.destination_error;
       if (good) ok++;
-      const cell = (err) => el('td', {},
+      const cell = (err, code) => el('td', {},
         err ? badge('failed') : badge('success', ''),
-        err ? el('div', { class: 'reason', text: err }) : null);
+        err ? reason(err, code) : null);
       tbody.append(el('tr', { 'data-account': c.source_user, 'data-ok': String(good) },
         el('th', { scope: 'row', text: c.source_user === c.local_user ? c.source_user : `${c.source_user} → ${c.local_user}` }),
-        cell(c.source_error), cell(c.destination_error)));
+        cell(c.source_error, c.source_code), cell(c.destination_error, c.destination_code)));
     }
     $('#login-summary').textContent = `${ok} of ${checks.length} mailboxes can log in on both sides.`
       + (ok < checks.length ? ' Fix the failing logins before starting.' : '');
@@ -421,9 +483,9 @@ function folderTable(r) {
   const rows = r.folders.map((f) => {
     const state = f.error ? (f.migrated + f.skipped > 0 ? 'partial' : 'failed') : (f.failed > 0 ? 'partial' : 'success');
     const problems = [];
-    if (f.error) problems.push(el('div', { class: 'reason', text: f.error }));
+    if (f.error) problems.push(reason(f.error, f.error_code));
     for (const x of f.failures) {
-      problems.push(el('div', { class: 'reason', text: `“${x.subject || '(no subject)'}” from ${x.from || '(unknown)'}, ${x.date || 'no date'}: ${x.reason}` }));
+      problems.push(reason(`“${x.subject || '(no subject)'}” from ${x.from || '(unknown)'}, ${x.date || 'no date'}: ${x.reason}`, x.code));
     }
     for (const n of f.notes) problems.push(el('div', { class: 'note-line', text: n }));
     return el('tr', { 'data-folder': f.source, 'data-state': state },
@@ -434,7 +496,7 @@ function folderTable(r) {
       el('td', {}, problems));
   });
   return el('div', {},
-    r.error ? el('p', { class: 'reason mailbox-error', text: r.error }) : null,
+    r.error ? reason(r.error, r.error_code, 'reason mailbox-error') : null,
     r.folders.length ? el('table', { class: 'grid folders' },
       el('thead', {}, el('tr', {},
         ...['Folder', 'Status', 'Copied', 'Already there', 'Failed', 'Bytes', 'Details'].map((h) => el('th', { scope: 'col', text: h })))),
@@ -496,7 +558,7 @@ function render() {
         el('td', {}, badge(r.state)),
         el('th', { scope: 'row' }, r.account === r.local_user ? r.account : `${r.account} → ${r.local_user}`,
           r.retrying ? el('div', { class: 'muted', text: `Retrying: ${r.retrying}` }) : null,
-          r.error && !open ? el('div', { class: 'reason', text: r.error }) : null),
+          r.error && !open ? reason(r.error, r.error_code) : null),
         el('td', { class: 'progress-cell' }, bar, el('span', { class: 'pct', text: `${pct}%` })),
         el('td', { class: 'num messages', text: `${r.messages_done} / ${r.messages_total}` }),
         el('td', { class: 'num bytes', text: `${humanBytes(r.bytes_done)} / ${humanBytes(r.bytes_total)}` }),
@@ -644,6 +706,7 @@ function setUp() {
     b.addEventListener('click', () => addPort(b.closest('tr').dataset.proto).focus());
   }
   for (const t of $$('.tab')) t.addEventListener('click', () => show(t.dataset.page));
+  $('#help-filter').addEventListener('input', filterCatalogue);
   for (const r of $$('input[name="protocol"]')) r.addEventListener('change', () => { applyProtocolRules(); validateSoon(); });
   for (const r of $$('input[name="auth"]')) r.addEventListener('change', () => { applyAuthRules(); validateSoon(); });
   $('#dest-security').addEventListener('change', () => {

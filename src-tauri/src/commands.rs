@@ -308,6 +308,13 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
+/// Every kind of error a user may meet, what it means and what to do: the
+/// Help page.
+#[tauri::command(rename_all = "snake_case")]
+pub fn error_catalogue() -> Vec<mailferry::error::CatalogueEntry> {
+    mailferry::error::catalogue()
+}
+
 /// Where passwords go: the keyring, memory, or nowhere yet (and why).
 #[tauri::command(rename_all = "snake_case")]
 pub fn vault_status(state: State<'_, AppState>) -> VaultStatus {

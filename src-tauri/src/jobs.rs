@@ -66,6 +66,8 @@ pub struct RowView {
     pub elapsed_ms: u64,
     pub folders: Vec<FolderOutcome>,
     pub error: Option<String>,
+    /// The error's entry in the error catalogue (the Help page).
+    pub error_code: Option<String>,
     /// The latest transient fault being retried, while it is.
     pub retrying: Option<String>,
     #[serde(skip)]
@@ -89,6 +91,7 @@ impl RowView {
             elapsed_ms: 0,
             folders: Vec::new(),
             error: None,
+            error_code: None,
             retrying: None,
             started: None,
         }
@@ -109,6 +112,7 @@ impl RowView {
             elapsed_ms: m.elapsed_ms,
             folders: m.folders.clone(),
             error: m.error.clone(),
+            error_code: m.error_code.clone(),
             ..RowView::pending(&m.source_user, &m.local_user)
         }
     }

@@ -83,6 +83,7 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>, state: AppState) -> 
             commands::vault_retry,
             commands::watch_app,
             commands::confirm_close,
+            commands::error_catalogue,
         ])
         .on_window_event(|window, event| {
             if let tauri::WindowEvent::CloseRequested { api, .. } = event {

@@ -193,6 +193,24 @@ fn vault_status_and_memory_choice() {
 }
 
 #[test]
+fn the_error_catalogue_reaches_the_page_with_codes_classes_and_advice() {
+    let app = app();
+    let list = call(&app, "error_catalogue", json!({})).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), mailferry::error::catalogue().len());
+    let login = list.iter().find(|e| e["code"] == "login-failed").unwrap();
+    assert_eq!(login["class"], "fatal-for-mailbox");
+    assert!(login["title"].as_str().unwrap().contains("Login failed"));
+    assert!(login["meaning"]
+        .as_str()
+        .unwrap()
+        .contains("user name or password"));
+    assert!(login["what_to_do"].as_str().unwrap().contains("user list"));
+    let refused = list.iter().find(|e| e["code"] == "refused").unwrap();
+    assert_eq!(refused["class"], "fatal-for-folder");
+}
+
+#[test]
 fn jobs_of_the_session_are_listed_and_unknown_ones_are_not_cancelled() {
     let app = app();
     assert_eq!(call(&app, "list_jobs", json!({})).unwrap(), json!([]));

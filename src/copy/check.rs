@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{Ctx, Options};
+use crate::error::MailError;
 use crate::imap::ImapClient;
 use crate::job::Job;
 use crate::pop3::Pop3Client;
@@ -19,6 +20,26 @@ pub struct LoginCheck {
     /// `None` when the source login worked; else the user-facing error.
     pub source_error: Option<String>,
     pub destination_error: Option<String>,
+    /// The errors' entries in the error catalogue.
+    pub source_code: Option<&'static str>,
+    pub destination_code: Option<&'static str>,
+}
+
+impl LoginCheck {
+    fn new(
+        (source_user, local_user): (&str, &str),
+        source: Option<MailError>,
+        destination: Option<MailError>,
+    ) -> Self {
+        LoginCheck {
+            source_user: source_user.into(),
+            local_user: local_user.into(),
+            source_error: source.as_ref().map(ToString::to_string),
+            destination_error: destination.as_ref().map(ToString::to_string),
+            source_code: source.map(|e| e.code()),
+            destination_code: destination.map(|e| e.code()),
+        }
+    }
 }
 
 impl LoginCheck {
@@ -36,14 +57,7 @@ pub async fn test_logins(job: Job, opts: Options) -> Vec<LoginCheck> {
         // Nothing is recorded: an in-memory store satisfies the context.
         store: match Store::open_in_memory() {
             Ok(s) => s,
-            Err(e) => {
-                return vec![LoginCheck {
-                    source_user: String::new(),
-                    local_user: String::new(),
-                    source_error: Some(e.to_string()),
-                    destination_error: None,
-                }]
-            }
+            Err(e) => return vec![LoginCheck::new(("", ""), Some(e), None)],
         },
         sink: crate::progress::discard(),
         opts,
@@ -58,20 +72,20 @@ pub async fn test_logins(job: Job, opts: Options) -> Vec<LoginCheck> {
         let limit = limit.clone();
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            let mut source_error = None;
+            let mut source = None;
             if ctx.reads_imap() {
                 match ImapClient::connect(&ctx.source_endpoint(), &ctx.source_login(&user)).await {
                     Ok(c) => c.logout().await,
-                    Err(e) => source_error = Some(e.to_string()),
+                    Err(e) => source = Some(e),
                 }
             }
-            if let (None, Some(ep)) = (&source_error, ctx.pop3_endpoint()) {
+            if let (None, Some(ep)) = (&source, ctx.pop3_endpoint()) {
                 match Pop3Client::connect(&ep, &user.source_user, &user.source_password).await {
                     Ok(c) => c.quit().await,
-                    Err(e) => source_error = Some(e.to_string()),
+                    Err(e) => source = Some(e),
                 }
             }
-            let destination_error = match ImapClient::connect(
+            let destination = match ImapClient::connect(
                 &ctx.destination_endpoint(),
                 &ctx.destination_login(&user),
             )
@@ -81,16 +95,11 @@ pub async fn test_logins(job: Job, opts: Options) -> Vec<LoginCheck> {
                     c.logout().await;
                     None
                 }
-                Err(e) => Some(e.to_string()),
+                Err(e) => Some(e),
             };
             (
                 i,
-                LoginCheck {
-                    source_user: user.source_user.clone(),
-                    local_user: user.local_user.clone(),
-                    source_error,
-                    destination_error,
-                },
+                LoginCheck::new((&user.source_user, &user.local_user), source, destination),
             )
         });
     }

@@ -80,7 +80,9 @@ pub(crate) struct FolderState {
 }
 
 impl FolderState {
-    pub fn finish(&self, task: &FolderTask, error: Option<String>) -> FolderOutcome {
+    /// The folder's outcome; `error` is what stopped it (its words and its
+    /// catalogue code), if anything did.
+    pub fn finish(&self, task: &FolderTask, error: Option<(String, &str)>) -> FolderOutcome {
         let mut failures: Vec<MessageFailure> = self.failures.values().cloned().collect();
         failures.sort_by(|a, b| a.source_id.cmp(&b.source_id));
         let mut notes = task.notes.clone();
@@ -94,7 +96,8 @@ impl FolderState {
             bytes: self.bytes,
             notes,
             failures,
-            error,
+            error_code: error.as_ref().map(|(_, code)| code.to_string()),
+            error: error.map(|(words, _)| words),
         }
     }
 
@@ -275,6 +278,7 @@ impl DestFolder {
                 from,
                 subject,
                 reason: reason.to_string(),
+                code: reason.code().into(),
             },
         );
     }
@@ -306,6 +310,7 @@ pub(crate) fn source_failure(
     id: &str,
     header_fields: &[u8],
     reason: String,
+    code: &str,
 ) {
     let (date, from, subject) = describe(header_fields);
     state.failures.insert(
@@ -316,6 +321,7 @@ pub(crate) fn source_failure(
             from,
             subject,
             reason,
+            code: code.into(),
         },
     );
 }

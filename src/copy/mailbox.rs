@@ -26,7 +26,7 @@ pub(crate) async fn run_mailbox(ctx: &Ctx, user: &UserEntry) -> MailboxOutcome {
     };
     if ctx.cancel.is_cancelled() {
         // Never started: nothing to log out of, nothing to record.
-        outcome.error = Some(MailError::Cancelled.to_string());
+        Stop::from(&MailError::Cancelled).record(&mut outcome);
         ctx.emit(Event::MailboxFinished {
             account,
             verdict: outcome.verdict(),
@@ -37,8 +37,8 @@ pub(crate) async fn run_mailbox(ctx: &Ctx, user: &UserEntry) -> MailboxOutcome {
     ctx.emit(Event::MailboxStarted {
         account: account.clone(),
     });
-    if let Err(e) = copy_mailbox(ctx, user, &mut outcome).await {
-        outcome.error = Some(e);
+    if let Err(stop) = copy_mailbox(ctx, user, &mut outcome).await {
+        stop.record(&mut outcome);
     }
     outcome.elapsed_ms = started.elapsed().as_millis() as u64;
     ctx.emit(Event::MailboxFinished {
@@ -47,6 +47,29 @@ pub(crate) async fn run_mailbox(ctx: &Ctx, user: &UserEntry) -> MailboxOutcome {
         outcome: outcome.clone(),
     });
     outcome
+}
+
+/// Why a mailbox (or a folder) stopped: the words a user reads, and the
+/// code of their entry in the error catalogue.
+struct Stop {
+    words: String,
+    code: &'static str,
+}
+
+impl From<&MailError> for Stop {
+    fn from(e: &MailError) -> Stop {
+        Stop {
+            words: e.to_string(),
+            code: e.code(),
+        }
+    }
+}
+
+impl Stop {
+    fn record(self, outcome: &mut MailboxOutcome) {
+        outcome.error = Some(self.words);
+        outcome.error_code = Some(self.code.into());
+    }
 }
 
 /// Counts reconnects after transient faults, and pauses before each.
@@ -92,8 +115,8 @@ impl<'a> Retry<'a> {
 
     /// The words for an error given up on: a transient one says that
     /// MailFerry tried again, and what then.
-    fn final_words(&self, e: &MailError) -> String {
-        if e.class() == ErrorClass::Transient && self.attempt > 0 {
+    fn final_words(&self, e: &MailError) -> Stop {
+        let words = if e.class() == ErrorClass::Transient && self.attempt > 0 {
             format!(
                 "{e} MailFerry reconnected {} time{} without getting further, so it stopped here; run the job again later: it resumes where it stopped.",
                 self.attempt,
@@ -101,6 +124,10 @@ impl<'a> Retry<'a> {
             )
         } else {
             e.to_string()
+        };
+        Stop {
+            words,
+            code: e.code(),
         }
     }
 }
@@ -259,17 +286,17 @@ async fn plan_and_create(ctx: &Ctx, conns: &mut Conns) -> Result<Vec<FolderTask>
 /// transient fault drops a worker's connections and retries (with backoff)
 /// where its folder stopped: the ledger and the destination's content keys
 /// say what is already there, so nothing is lost or copied twice. Returns
-/// the mailbox's error words.
+/// why the mailbox stopped.
 async fn copy_mailbox(
     ctx: &Ctx,
     user: &UserEntry,
     outcome: &mut MailboxOutcome,
-) -> Result<(), String> {
+) -> Result<(), Stop> {
     let account = user.source_user.as_str();
     let mut retry = Retry::new(ctx, account);
     let (conns, tasks) = loop {
         if ctx.cancel.is_cancelled() {
-            return Err(MailError::Cancelled.to_string());
+            return Err(Stop::from(&MailError::Cancelled));
         }
         match prepare(ctx, user).await {
             Ok(ready) => break ready,
@@ -286,26 +313,26 @@ async fn copy_mailbox(
         .opts
         .connections_per_mailbox
         .clamp(1, queue.lock().map(|q| q.len()).unwrap_or(1).max(1));
-    let stop = AtomicBool::new(false);
+    let stopping = AtomicBool::new(false);
     let tally = Tally::new(&user.source_user);
     let mut first = Some(conns);
     let runs = (0..workers).map(|_| {
         let conns = first.take();
-        worker(ctx, user, conns, &queue, &stop, tally.clone())
+        worker(ctx, user, conns, &queue, &stopping, tally.clone())
     });
     let results = futures_util::future::join_all(runs).await;
     let mut stopped = None;
     let mut done = Vec::new();
-    for (folders, words) in results {
+    for (folders, why) in results {
         done.extend(folders);
-        stopped = stopped.or(words);
+        stopped = stopped.or(why);
     }
     done.sort_by_key(|(i, _)| *i);
     outcome.folders.extend(done.into_iter().map(|(_, f)| f));
     match stopped {
-        Some(words) => Err(words),
+        Some(stop) => Err(stop),
         None if ctx.cancel.is_cancelled() && outcome.folders.len() < queue_len(&tasks) => {
-            Err(MailError::Cancelled.to_string())
+            Err(Stop::from(&MailError::Cancelled))
         }
         None => Ok(()),
     }
@@ -323,9 +350,9 @@ async fn worker(
     user: &UserEntry,
     mut conns: Option<Conns>,
     queue: &Mutex<VecDeque<(usize, &FolderTask)>>,
-    stop: &AtomicBool,
+    stopping: &AtomicBool,
     mut tally: Tally,
-) -> (Vec<(usize, FolderOutcome)>, Option<String>) {
+) -> (Vec<(usize, FolderOutcome)>, Option<Stop>) {
     let mut done = Vec::new();
     if conns.is_none() {
         match Conns::open(ctx, user).await {
@@ -334,23 +361,23 @@ async fn worker(
         }
     }
     loop {
-        if stop.load(Ordering::SeqCst) || ctx.cancel.is_cancelled() {
+        if stopping.load(Ordering::SeqCst) || ctx.cancel.is_cancelled() {
             break;
         }
         let next = queue.lock().ok().and_then(|mut q| q.pop_front());
         let Some((i, task)) = next else { break };
-        let (folder, stop_words) = copy_with_retries(ctx, user, &mut conns, task, &mut tally).await;
+        let (folder, stop) = copy_with_retries(ctx, user, &mut conns, task, &mut tally).await;
         ctx.emit(Event::FolderFinished {
             account: user.source_user.clone(),
             outcome: folder.clone(),
         });
         done.push((i, folder));
-        if let Some(words) = stop_words {
-            stop.store(true, Ordering::SeqCst);
+        if let Some(why) = stop {
+            stopping.store(true, Ordering::SeqCst);
             if let Some(c) = conns.take() {
                 c.close().await;
             }
-            return (done, Some(words));
+            return (done, Some(why));
         }
     }
     if let Some(c) = conns.take() {
@@ -360,15 +387,15 @@ async fn worker(
 }
 
 /// Copies one folder, reconnecting and resuming after transient faults.
-/// Returns its outcome, and the mailbox's error words when the mailbox
-/// cannot go on (a fatal error, or servers that can no longer be reached).
+/// Returns its outcome, and why the mailbox stops when it cannot go on (a
+/// fatal error, or servers that can no longer be reached).
 async fn copy_with_retries(
     ctx: &Ctx,
     user: &UserEntry,
     conns: &mut Option<Conns>,
     task: &FolderTask,
     tally: &mut Tally,
-) -> (FolderOutcome, Option<String>) {
+) -> (FolderOutcome, Option<Stop>) {
     let mut state = FolderState::default();
     let mut retry = Retry::new(ctx, &user.source_user);
     let mut connecting = false;
@@ -401,11 +428,11 @@ async fn copy_with_retries(
     let Some(e) = folder_error else {
         return (state.finish(task, None), None);
     };
-    let words = retry.final_words(&e);
-    let folder = state.finish(task, Some(words.clone()));
+    let why = retry.final_words(&e);
+    let folder = state.finish(task, Some((why.words.clone(), why.code)));
     // The mailbox stops when it cannot go on (a fatal error), and when the
     // servers cannot even be reached any more; otherwise the next folder
     // gets fresh connections and its own retries.
     let stop = e.class() == ErrorClass::FatalForMailbox || connecting;
-    (folder, stop.then_some(words))
+    (folder, stop.then_some(why))
 }

@@ -91,7 +91,7 @@ pub(crate) async fn copy_pop_inbox(
             let body = match body {
                 Ok(b) => b,
                 Err(e) => {
-                    dest::source_failure(state, uid, &[], e.to_string());
+                    dest::source_failure(state, uid, &[], e.to_string(), e.code());
                     continue;
                 }
             };

@@ -68,6 +68,14 @@ impl Pop3MessageError {
         }
     }
 
+    /// Its entry in the error catalogue.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Pop3MessageError::TooLarge { .. } => "message-too-big",
+            Pop3MessageError::Refused { .. } => "message-not-sent",
+        }
+    }
+
     /// Always [`ErrorClass::PerMessage`]: the other messages go on.
     pub fn class(&self) -> ErrorClass {
         ErrorClass::PerMessage
