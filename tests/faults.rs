@@ -436,3 +436,49 @@ fn a_slow_steady_source_is_no_timeout_and_the_idle_destination_gets_noops() {
     assert!(noops > 0, "the idle destination should have had NOOPs");
     compare(&snapshot(&src, USER, PASSWORD), &dest_snapshot(&dst, "bob")).unwrap();
 }
+
+/// Auto reads the Inbox over POP3 while the IMAP source waits for the other
+/// folders: that idle IMAP connection gets NOOPs, not silence.
+#[test]
+fn the_idle_imap_source_of_an_auto_job_gets_noops_while_pop3_reads_the_inbox() {
+    let (src, dst, total) = servers();
+    let db = tempfile::tempdir().unwrap();
+    let pop = FaultProxy::start(
+        src.pop3_port(),
+        vec![Fault::new(
+            Trigger::pattern(Dir::ToClient, "+OK", 0),
+            Action::Delay {
+                every: Duration::from_millis(25),
+                chunk: 2048,
+            },
+        )
+        .always()],
+    );
+    let imap = FaultProxy::start(src.imap_port(), vec![]);
+    let dp = FaultProxy::start(dst.imap_port(), vec![]);
+    dst.add_user("carol", "unused");
+    let mut spec = job("auto-idle", &imap, &dp, "carol");
+    spec.source_protocol = "auto";
+    spec.ports_line = Some(format!(
+        "ports = {{ imap4 = [{}], pop3 = [{}] }}",
+        imap.port(),
+        pop.port()
+    ));
+    let opts = Options {
+        keepalive: Duration::from_millis(100),
+        // One connection pair: the Inbox first, the IMAP source idle meanwhile.
+        connections_per_mailbox: 1,
+        ..quick()
+    };
+    let (outcome, events) = spec.run_with(&db.path().join("m.db"), opts);
+    assert_eq!(outcome.verdict(), Verdict::Success, "{outcome:#?}");
+    assert_eq!(outcome.migrated() as usize, total);
+    assert_eq!(retries(&events), 0, "{events:#?}");
+    assert!(!pop.fired().is_empty(), "the POP3 replies were slowed");
+    let noops: usize = imap
+        .client_bytes()
+        .iter()
+        .map(|c| c.windows(6).filter(|w| w == b" NOOP\r").count())
+        .sum();
+    assert!(noops > 0, "the idle IMAP source should have had NOOPs");
+}

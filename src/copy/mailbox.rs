@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::dest::{FolderState, Tally};
 use super::mapping::{self, FolderTask, Naming};
-use super::{folder, pop_inbox, Ctx};
+use super::{folder, pop_inbox, with_keepalive, Ctx};
 use crate::error::{ErrorClass, MailError};
 use crate::imap::{utf7, ImapClient, ListedFolder};
 use crate::job::{DestinationAuth, UserEntry};
@@ -188,11 +188,16 @@ async fn copy_one(
         .pop3_endpoint()
         .filter(|_| task.source_name.eq_ignore_ascii_case("INBOX"));
     match (pop, conns.imap.as_mut()) {
-        (Some(ep), _) => {
+        (Some(ep), imap) => {
             let mut pop =
                 Pop3Client::connect(&ep, &user.source_user, &user.source_password).await?;
-            let res =
-                pop_inbox::copy_pop_inbox(ctx, &mut pop, &mut conns.dst, task, state, tally).await;
+            let copy = pop_inbox::copy_pop_inbox(ctx, &mut pop, &mut conns.dst, task, state, tally);
+            // An Auto job's IMAP source waits for the other folders
+            // meanwhile: NOOPs keep it from being dropped for silence.
+            let res = match imap {
+                Some(imap) => with_keepalive(imap, ctx.opts.keepalive, copy).await,
+                None => copy.await,
+            };
             pop.quit().await;
             res
         }
