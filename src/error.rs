@@ -396,7 +396,7 @@ impl std::fmt::Display for MailError {
                 server_text,
             } => write!(
                 f,
-                "The folder {folder} could not be created on the destination: the new server does not allow that name, or the mailbox is full. Translate the folder to another name in the job, or skip it. [{server_text}]"
+                "The folder {folder} could not be created on the destination: the new server does not allow that name. Its messages were not copied; the other folders were. Translate the folder to another name in the job, or skip it, then run the job again. [{server_text}]"
             ),
             Store(e) => write!(
                 f,
@@ -428,8 +428,9 @@ impl MailError {
                 _ => ErrorClass::FatalForMailbox,
             },
             TooBig { .. } | AppendRejected { .. } => ErrorClass::PerMessage,
-            // Opening or reading one folder refused: the others may work.
-            Refused { .. } => ErrorClass::FatalForFolder,
+            // One folder refused (opening, reading or creating it): the
+            // others may work.
+            Refused { .. } | CreateFolder { .. } => ErrorClass::FatalForFolder,
             Certificate { .. }
             | WrongSecurity { .. }
             | NotMailServer { .. }
@@ -437,7 +438,6 @@ impl MailError {
             | AdminLogin { .. }
             | PlaintextRefused { .. }
             | OverQuota { .. }
-            | CreateFolder { .. }
             | Store(_)
             | Cancelled => ErrorClass::FatalForMailbox,
         }
@@ -558,13 +558,27 @@ impl Busy {
 
 /// A refused command: transient when its words say the server is busy.
 pub fn refused(place: Place, command: &str, doing: &str, server_text: String) -> MailError {
-    match busy(&server_text) {
-        Some(b) => b.error(place, doing, server_text),
-        None => MailError::Refused {
-            place,
+    let at = place.clone();
+    refused_or(place, doing, server_text, |server_text| {
+        MailError::Refused {
+            place: at,
             command: command.to_string(),
             server_text,
-        },
+        }
+    })
+}
+
+/// A refusal: transient when its words say the server is busy, else the
+/// error `otherwise` makes of the server's words.
+pub fn refused_or(
+    place: Place,
+    doing: &str,
+    server_text: String,
+    otherwise: impl FnOnce(String) -> MailError,
+) -> MailError {
+    match busy(&server_text) {
+        Some(b) => b.error(place, doing, server_text),
+        None => otherwise(server_text),
     }
 }
 
@@ -687,8 +701,8 @@ pub fn catalogue() -> Vec<CatalogueEntry> {
         e("refused", FatalForFolder, "A command was refused",
           "The server refused a command MailFerry needs (to open or read a folder, say), for a reason MailFerry does not recognise. That folder is not copied; the mailbox's other folders are.",
           "Read the server's words in brackets; send the log to the host's support."),
-        e("folder-not-created", FatalForMailbox, "A folder could not be created",
-          "The destination does not allow that folder name, or the mailbox is full.",
+        e("folder-not-created", FatalForFolder, "A folder could not be created",
+          "The destination does not allow that folder name (too long, or a character it refuses). That folder is not copied; the mailbox's other folders are.",
           "Translate the folder to another name in the job, or skip it."),
         e("database", FatalForMailbox, "MailFerry's database could not be used",
           "The ledger and history live in a SQLite file in your data folder, which could not be written.",

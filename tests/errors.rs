@@ -518,6 +518,34 @@ fn a_folder_the_source_refuses_to_open_fails_alone_and_the_others_are_copied() {
 }
 
 #[test]
+fn a_folder_name_the_destination_refuses_fails_that_folder_alone() {
+    let (src, dst) = pair();
+    let mut s = spec("refused-name", src.imap_port(), dst.imap_port());
+    s.skip = "Archive\nEntwürfe\n".into();
+    // Longer than a file name may be on the destination's disk.
+    let long = "S".repeat(300);
+    s.translate = format!("Sent,{long}\n");
+    let (o, events) = run(&s);
+    for user in ["alice", "bob"] {
+        let m = mailbox(&o, user);
+        assert_eq!(retries_of(&events, user), 0);
+        assert!(m.error.is_none(), "the mailbox went on: {m:#?}");
+        assert_eq!(m.verdict(), Verdict::Partial, "{m:#?}");
+        let sent = m.folders.iter().find(|f| f.source == "Sent").unwrap();
+        let err = sent.error.clone().unwrap_or_default();
+        assert!(err.starts_with(&format!("The folder {long} could not be created on the destination: the new server does not allow that name. Its messages were not copied; the other folders were. Translate the folder to another name in the job, or skip it, then run the job again. [NO")), "{err}");
+        assert_eq!(sent.error_code.as_deref(), Some("folder-not-created"));
+        assert_eq!((sent.migrated, sent.verdict()), (0, Verdict::Failed));
+        let inbox = m.folders.iter().find(|f| f.source == "INBOX").unwrap();
+        assert_eq!(
+            (inbox.migrated, inbox.verdict()),
+            (9, Verdict::Success),
+            "{m:#?}"
+        );
+    }
+}
+
+#[test]
 fn a_missing_destination_mailbox_is_named_as_such() {
     let (src, dst) = pair();
     let mut s = spec("missing", src.imap_port(), dst.imap_port());

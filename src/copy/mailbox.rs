@@ -1,7 +1,7 @@
 //! One mailbox: connect, plan folders, copy each with retries. The Inbox is
 //! read over POP3 for POP3, POP3S and Auto jobs; every other folder over IMAP.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -227,9 +227,16 @@ fn admin_login(ctx: &Ctx, user: &UserEntry, e: MailError) -> MailError {
     }
 }
 
+/// The folders of a mailbox, planned, and the ones the destination refused
+/// to create (by destination name) with why.
+struct Plan {
+    tasks: Vec<FolderTask>,
+    not_created: HashMap<String, MailError>,
+}
+
 /// Connects, lists both sides, plans the folders and creates them on the
 /// destination (parents and empty folders too, so the tree is complete).
-async fn prepare(ctx: &Ctx, user: &UserEntry) -> Result<(Conns, Vec<FolderTask>), MailError> {
+async fn prepare(ctx: &Ctx, user: &UserEntry) -> Result<(Conns, Plan), MailError> {
     let mut conns = Conns::open(ctx, user).await?;
     match plan_and_create(ctx, &mut conns).await {
         Ok(tasks) => Ok((conns, tasks)),
@@ -242,7 +249,7 @@ async fn prepare(ctx: &Ctx, user: &UserEntry) -> Result<(Conns, Vec<FolderTask>)
     }
 }
 
-async fn plan_and_create(ctx: &Ctx, conns: &mut Conns) -> Result<Vec<FolderTask>, MailError> {
+async fn plan_and_create(ctx: &Ctx, conns: &mut Conns) -> Result<Plan, MailError> {
     let (listed, src_naming, skip) = match conns.imap.as_mut() {
         Some(imap) => (imap.list().await?, naming(imap), ctx.job.skip.clone()),
         // POP3 has the Inbox only; folder skips don't apply (the job warns).
@@ -271,18 +278,26 @@ async fn plan_and_create(ctx: &Ctx, conns: &mut Conns) -> Result<Vec<FolderTask>
     );
     let mut existing: HashSet<String> = dst_listed.iter().map(|f| f.raw.clone()).collect();
     existing.insert("INBOX".into());
+    let mut not_created = HashMap::new();
     for task in &tasks {
         let mut names = mapping::ancestors(&task.dest_name, &dst_naming);
         names.push(task.dest_name.clone());
         for name in names {
             let raw = utf7::encode(&name);
             if existing.insert(raw.clone()) {
-                conns.dst.create(&raw).await?;
-                conns.dst.subscribe(&raw).await?;
+                match conns.dst.create(&raw).await {
+                    Ok(()) => conns.dst.subscribe(&raw).await?,
+                    // A name this server refuses fails that folder alone.
+                    Err(e) if e.class() == ErrorClass::FatalForFolder => {
+                        not_created.insert(task.dest_name.clone(), e);
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
     }
-    Ok(tasks)
+    Ok(Plan { tasks, not_created })
 }
 
 /// Copies a mailbox: its folders are shared out to up to
@@ -299,7 +314,7 @@ async fn copy_mailbox(
 ) -> Result<(), Stop> {
     let account = user.source_user.as_str();
     let mut retry = Retry::new(ctx, account);
-    let (conns, tasks) = loop {
+    let (conns, Plan { tasks, not_created }) = loop {
         if ctx.cancel.is_cancelled() {
             return Err(Stop::from(&MailError::Cancelled));
         }
@@ -312,8 +327,22 @@ async fn copy_mailbox(
             }
         }
     };
-    let queue: Mutex<VecDeque<(usize, &FolderTask)>> =
-        Mutex::new(tasks.iter().filter(|t| t.selectable).enumerate().collect());
+    let mut done = Vec::new();
+    let mut queue = VecDeque::new();
+    for (i, task) in tasks.iter().filter(|t| t.selectable).enumerate() {
+        match not_created.get(&task.dest_name) {
+            Some(e) => {
+                let folder = FolderState::default().finish(task, Some((e.to_string(), e.code())));
+                ctx.emit(Event::FolderFinished {
+                    account: user.source_user.clone(),
+                    outcome: folder.clone(),
+                });
+                done.push((i, folder));
+            }
+            None => queue.push_back((i, task)),
+        }
+    }
+    let queue = Mutex::new(queue);
     let workers = ctx
         .opts
         .connections_per_mailbox
@@ -327,7 +356,6 @@ async fn copy_mailbox(
     });
     let results = futures_util::future::join_all(runs).await;
     let mut stopped = None;
-    let mut done = Vec::new();
     for (folders, why) in results {
         done.extend(folders);
         stopped = stopped.or(why);

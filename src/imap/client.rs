@@ -650,10 +650,22 @@ impl ImapClient {
         {
             return Ok(());
         }
-        Err(MailError::CreateFolder {
-            folder: utf7::decode(raw).unwrap_or_else(|| raw.to_string()),
-            server_text: reply.server_text,
-        })
+        let folder = utf7::decode(raw).unwrap_or_else(|| raw.to_string());
+        if reply.server_text.to_ascii_uppercase().contains("OVERQUOTA") {
+            return Err(MailError::OverQuota {
+                user: self.user.clone(),
+                server_text: reply.server_text,
+            });
+        }
+        Err(error::refused_or(
+            self.place.clone(),
+            "creating a folder",
+            reply.server_text,
+            |server_text| MailError::CreateFolder {
+                folder,
+                server_text,
+            },
+        ))
     }
 
     /// SUBSCRIBE; failures are harmless and ignored (the folder exists).
