@@ -5,6 +5,7 @@
 //! ([`imap`]), records what it did in the [`store`] and reports [`progress`].
 //! Nothing here knows about Tauri or any user interface.
 
+pub mod compress;
 pub mod copy;
 pub mod error;
 #[cfg(test)]

@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::rustls::{self, pki_types::ServerName, ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
+use crate::compress::Deflate;
 use crate::job::CertPolicy;
 
 /// How long connecting (TCP, then the TLS handshake) may take by default.
@@ -22,12 +23,40 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 pub enum Stream {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// COMPRESS=DEFLATE over either of the others.
+    Compressed(Box<Deflate<Stream>>),
+    /// Only for the moment a stream is being wrapped: never read or written.
+    Gone,
 }
 
 impl Stream {
     pub fn is_tls(&self) -> bool {
-        matches!(self, Stream::Tls(_))
+        match self {
+            Stream::Tls(_) => true,
+            Stream::Compressed(z) => z.get_ref().is_tls(),
+            Stream::Plain(_) | Stream::Gone => false,
+        }
     }
+
+    /// The server's address, to judge whether compressing pays.
+    pub fn peer_ip(&self) -> Option<std::net::IpAddr> {
+        match self {
+            Stream::Plain(tcp) => tcp.peer_addr().ok().map(|a| a.ip()),
+            Stream::Tls(tls) => tls.get_ref().0.peer_addr().ok().map(|a| a.ip()),
+            Stream::Compressed(z) => z.get_ref().peer_ip(),
+            Stream::Gone => None,
+        }
+    }
+
+    /// From now on, every byte each way is DEFLATE-compressed.
+    pub fn compress(&mut self) {
+        let plain = std::mem::replace(self, Stream::Gone);
+        *self = Stream::Compressed(Box::new(Deflate::new(plain)));
+    }
+}
+
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the connection is closed")
 }
 
 impl AsyncRead for Stream {
@@ -39,6 +68,8 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Compressed(z) => Pin::new(z.as_mut()).poll_read(cx, buf),
+            Stream::Gone => Poll::Ready(Err(gone())),
         }
     }
 }
@@ -52,6 +83,8 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Compressed(z) => Pin::new(z.as_mut()).poll_write(cx, buf),
+            Stream::Gone => Poll::Ready(Err(gone())),
         }
     }
 
@@ -59,6 +92,8 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Compressed(z) => Pin::new(z.as_mut()).poll_flush(cx),
+            Stream::Gone => Poll::Ready(Err(gone())),
         }
     }
 
@@ -66,6 +101,8 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Compressed(z) => Pin::new(z.as_mut()).poll_shutdown(cx),
+            Stream::Gone => Poll::Ready(Err(gone())),
         }
     }
 }
@@ -402,6 +439,10 @@ impl<S> Timed<S> {
 
     pub fn get_ref(&self) -> &S {
         &self.inner
+    }
+
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
     }
 }
 

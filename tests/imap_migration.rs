@@ -459,3 +459,88 @@ fn folders_are_copied_over_several_connections_and_fewer_when_the_server_refuses
         dotted_rename,
     );
 }
+
+/// COMPRESS=DEFLATE both ways (RFC 4978) against Dovecot's imap_zlib: the
+/// same mail arrives, and far fewer bytes cross the wire than without it.
+#[test]
+fn compress_deflate_copies_the_same_mail_with_fewer_bytes_on_the_wire() {
+    use mailferry::compress::CompressMode;
+    use support::corpus::seed_bench_account;
+    use support::faults::FaultProxy;
+    let zlib = || ServerOptions {
+        tls: false,
+        extra_config: "protocol imap {\n  mail_plugins = $mail_plugins imap_zlib\n}\n".into(),
+        ..ServerOptions::new(Layout::Slash)
+    };
+    let (src, dst) = (Dovecot::start_with(&zlib()), Dovecot::start_with(&zlib()));
+    src.add_user(USER, PASSWORD);
+    let seeded = seed_bench_account(&src, USER, PASSWORD, 200, 3_000_000);
+    let source = snapshot(&src, USER, PASSWORD);
+    let mut wire = Vec::new();
+    for (mode, local) in [("always", "zipped"), ("never", "plain")] {
+        dst.add_user(local, "unused");
+        let (sp, dp) = (
+            FaultProxy::start(src.imap_port(), vec![]),
+            FaultProxy::start(dst.imap_port(), vec![]),
+        );
+        let spec = JobSpec {
+            name: format!("compress-{mode}"),
+            source_host: "127.0.0.1".into(),
+            source_protocol: "imap4",
+            source_ports: vec![sp.port()],
+            source_ca: None,
+            dest_host: "127.0.0.1".into(),
+            dest_port: dp.port(),
+            dest_security: "plain",
+            dest_ca: None,
+            auth: DestAuth::MasterSaslPlain,
+            users: format!("{USER},{PASSWORD},{local}"),
+            skip: String::new(),
+            translate: String::new(),
+            ports_line: None,
+            source_extra: "allow_plaintext = true\n".into(),
+            options: format!("compress = \"{mode}\""),
+        };
+        let job = spec.job();
+        let opts = mailferry::copy::Options::for_job(&job);
+        assert_eq!(
+            opts.compress,
+            if mode == "always" {
+                CompressMode::Always
+            } else {
+                CompressMode::Never
+            }
+        );
+        let db = tempfile::tempdir().unwrap();
+        let (outcome, _) = spec.run_with(&db.path().join("m.db"), opts);
+        assert_eq!(outcome.verdict(), Verdict::Success, "{outcome:#?}");
+        assert_eq!(outcome.migrated() as usize, seeded.messages);
+        assert_same_mail(&source, &dest_snapshot(&dst, local), identity);
+        let sent: Vec<Vec<u8>> = dp.client_bytes();
+        let asked = |c: &Vec<u8>| c.windows(16).any(|w| w == b"COMPRESS DEFLATE");
+        let appended: usize = sent.iter().map(Vec::len).sum();
+        assert_eq!(
+            sent.iter().all(asked),
+            mode == "always",
+            "every connection, both sides"
+        );
+        assert_eq!(sp.client_bytes().iter().all(asked), mode == "always");
+        // Nothing readable after COMPRESS: the fetches are compressed too.
+        let fetches = sp
+            .client_bytes()
+            .iter()
+            .map(|c| c.windows(9).filter(|w| w == b"BODY.PEEK").count())
+            .sum::<usize>();
+        assert_eq!(fetches == 0, mode == "always", "{fetches} readable fetches");
+        wire.push(appended);
+    }
+    let (zipped, plain) = (wire[0], wire[1]);
+    eprintln!(
+        "compress: {} messages, {} bytes: {zipped} bytes sent to the destination compressed, {plain} plain ({:.0}%)",
+        seeded.messages,
+        seeded.bytes,
+        100.0 * zipped as f64 / plain as f64
+    );
+    assert!(plain as u64 > seeded.bytes, "{plain} vs {}", seeded.bytes);
+    assert!(zipped * 10 < plain * 8, "{zipped} vs {plain}");
+}

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::compress::CompressMode;
 use crate::error::MailError;
 use crate::imap::{Endpoint, ImapClient, Login, Transport};
 use crate::job::{DestinationAuth, Job, MasterMethod, Protocol, Security, UserEntry};
@@ -56,6 +57,8 @@ pub struct Options {
     pub keepalive: Duration,
     /// A POP3 message larger than this is not downloaded (and is reported).
     pub max_message_bytes: u64,
+    /// When IMAP connections are compressed.
+    pub compress: CompressMode,
 }
 
 impl Default for Options {
@@ -72,6 +75,7 @@ impl Default for Options {
             max_backoff: Duration::from_secs(60),
             keepalive: Duration::from_secs(120),
             max_message_bytes: 256 * 1024 * 1024,
+            compress: CompressMode::Auto,
         }
     }
 }
@@ -92,6 +96,7 @@ impl Options {
                 .map_or(d.connect_timeout, Duration::from_secs),
             retries: o.retries.unwrap_or(d.retries),
             keepalive: o.keepalive_seconds.map_or(d.keepalive, Duration::from_secs),
+            compress: o.compress.unwrap_or(d.compress),
             ..d
         }
     }
@@ -242,6 +247,7 @@ impl Ctx {
             protocol: protocol.label(),
             timeout: self.opts.timeout,
             connect_timeout: self.opts.connect_timeout,
+            compress: self.opts.compress,
         }
     }
 
@@ -301,6 +307,7 @@ impl Ctx {
             protocol,
             timeout: self.opts.timeout,
             connect_timeout: self.opts.connect_timeout,
+            compress: self.opts.compress,
         }
     }
 

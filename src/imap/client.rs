@@ -10,6 +10,7 @@ use async_imap::{Authenticator, Client, Session};
 
 use super::raw::{self, RawError};
 use super::{quote, utf7};
+use crate::compress::CompressMode;
 use crate::error::{self, busy, Direction, MailError, Place, Side};
 use crate::job::CertPolicy;
 use crate::net::{self, NetError, Stream, Timed};
@@ -46,6 +47,8 @@ pub struct Endpoint {
     pub timeout: Duration,
     /// How long connecting (TCP, then TLS) may take.
     pub connect_timeout: Duration,
+    /// When to ask the server for COMPRESS=DEFLATE.
+    pub compress: CompressMode,
 }
 
 /// How to log in.
@@ -198,8 +201,34 @@ impl ImapClient {
     pub async fn connect(ep: &Endpoint, login: &Login) -> Result<ImapClient, MailError> {
         let (stream, place, caps) = Self::open(ep).await?;
         let mut client = Self::login(stream, place, caps, ep.timeout, login).await?;
+        if client.has("COMPRESS=DEFLATE")
+            && ep
+                .compress
+                .wanted_for(client.session.get_ref().get_ref().peer_ip())
+        {
+            client.compress().await?;
+        }
         client.load_namespace().await?;
         Ok(client)
+    }
+
+    /// COMPRESS DEFLATE (RFC 4978). A server that declines leaves the
+    /// connection as it was: compression is only ever a saving.
+    async fn compress(&mut self) -> Result<(), MailError> {
+        let reply = self
+            .run("COMPRESS DEFLATE", "turning on compression", |_| {})
+            .await?;
+        if reply.ok {
+            // The server compresses from the byte after its OK: nothing of
+            // it is buffered yet, as it sends nothing before our next command.
+            self.session.get_mut().get_mut().compress();
+        }
+        Ok(())
+    }
+
+    /// Whether this connection is compressed.
+    pub fn is_compressed(&self) -> bool {
+        matches!(self.session.get_ref().get_ref(), Stream::Compressed(_))
     }
 
     async fn open(ep: &Endpoint) -> Result<(Stream, Place, HashSet<String>), MailError> {

@@ -171,6 +171,9 @@ pub struct JobOptions {
     /// Folders of one mailbox copied at the same time, each over its own
     /// pair of connections.
     pub connections_per_mailbox: Option<usize>,
+    /// COMPRESS=DEFLATE: `auto` (servers beyond the local network),
+    /// `always` or `never`.
+    pub compress: Option<crate::compress::CompressMode>,
 }
 
 impl JobOptions {
@@ -645,6 +648,12 @@ list = "jane,pw1"
         assert!(matches!(err, JobError::Syntax(_)), "{err}");
         let err = parse(&format!("{BASE}\n[options]\nretries = -1\n")).unwrap_err();
         assert!(matches!(err, JobError::Syntax(_)), "{err}");
+        let o = parse(&format!("{BASE}\n[options]\ncompress = \"never\"\n"))
+            .unwrap()
+            .options;
+        assert_eq!(o.compress, Some(crate::compress::CompressMode::Never));
+        let err = parse(&format!("{BASE}\n[options]\ncompress = \"sometimes\"\n")).unwrap_err();
+        assert!(err.to_string().contains("sometimes"), "{err}");
     }
 
     #[test]
