@@ -98,6 +98,15 @@ fn bodies_sent(proxy: &FaultProxy) -> usize {
         .sum()
 }
 
+/// How many NOOPs the engine sent through `proxy`.
+fn noops(proxy: &FaultProxy) -> usize {
+    proxy
+        .client_bytes()
+        .iter()
+        .map(|c| c.windows(6).filter(|w| w == b" NOOP\r").count())
+        .sum()
+}
+
 /// One fault of a random plan, and which proxy it goes on.
 #[derive(Clone, Debug)]
 struct Planned {
@@ -428,12 +437,7 @@ fn a_slow_steady_source_is_no_timeout_and_the_idle_destination_gets_noops() {
     assert_eq!(outcome.verdict(), Verdict::Success, "{outcome:#?}");
     assert_eq!(retries(&events), 0, "{events:#?}");
     assert!(!sp.fired().is_empty());
-    let noops: usize = dp
-        .client_bytes()
-        .iter()
-        .map(|c| c.windows(6).filter(|w| w == b" NOOP\r").count())
-        .sum();
-    assert!(noops > 0, "the idle destination should have had NOOPs");
+    assert!(noops(&dp) > 0, "the idle destination should have had NOOPs");
     compare(&snapshot(&src, USER, PASSWORD), &dest_snapshot(&dst, "bob")).unwrap();
 }
 
@@ -475,10 +479,8 @@ fn the_idle_imap_source_of_an_auto_job_gets_noops_while_pop3_reads_the_inbox() {
     assert_eq!(outcome.migrated() as usize, total);
     assert_eq!(retries(&events), 0, "{events:#?}");
     assert!(!pop.fired().is_empty(), "the POP3 replies were slowed");
-    let noops: usize = imap
-        .client_bytes()
-        .iter()
-        .map(|c| c.windows(6).filter(|w| w == b" NOOP\r").count())
-        .sum();
-    assert!(noops > 0, "the idle IMAP source should have had NOOPs");
+    assert!(
+        noops(&imap) > 0,
+        "the idle IMAP source should have had NOOPs"
+    );
 }
