@@ -239,7 +239,7 @@ struct Plan {
 async fn prepare(ctx: &Ctx, user: &UserEntry) -> Result<(Conns, Plan), MailError> {
     let mut conns = Conns::open(ctx, user).await?;
     match plan_and_create(ctx, &mut conns).await {
-        Ok(tasks) => Ok((conns, tasks)),
+        Ok(plan) => Ok((conns, plan)),
         Err(e) => {
             if e.class() != ErrorClass::Transient {
                 conns.close().await;
