@@ -139,6 +139,9 @@ pub(crate) struct Outgoing {
     pub id: String,
     /// The identifying header fields, for the content key and for messages.
     pub header_fields: Vec<u8>,
+    /// The content key of `body`, when the source side already made it for
+    /// this very size (one SHA-256 per message, not two).
+    pub content_key: Option<String>,
     pub flags: Vec<String>,
     pub internal_date: Option<String>,
     pub body: Vec<u8>,
@@ -296,7 +299,10 @@ fn stored(
     LedgerEntry {
         id: m.id.clone(),
         dest_uid,
-        content_key: content_key(size, &m.header_fields),
+        content_key: m
+            .content_key
+            .clone()
+            .unwrap_or_else(|| content_key(size, &m.header_fields)),
     }
 }
 

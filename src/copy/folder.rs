@@ -51,6 +51,8 @@ pub(crate) async fn copy_folder(
     let metas = src.fetch_meta(Some(&pending)).await?;
     let mut found = Vec::new();
     let mut to_copy = Vec::new();
+    // Each key is made once, here, and goes with its message to the ledger.
+    let mut keys: HashMap<u32, String> = HashMap::new();
     for m in metas {
         let key = content_key(m.size, &m.header_fields);
         if dest.take(&key) {
@@ -61,6 +63,7 @@ pub(crate) async fn copy_folder(
                 content_key: key,
             });
         } else {
+            keys.insert(m.uid, key);
             to_copy.push(m);
         }
     }
@@ -112,9 +115,13 @@ pub(crate) async fn copy_folder(
             .iter()
             .filter_map(|m| {
                 let body = bodies.remove(&m.uid)?;
+                // The ledger's key is made from the bytes stored, as the
+                // destination will report them; RFC822.SIZE normally agrees.
+                let content_key = keys.remove(&m.uid).filter(|_| m.size == body.len() as u64);
                 Some(Outgoing {
                     id: m.uid.to_string(),
                     header_fields: m.header_fields.clone(),
+                    content_key,
                     flags: dest.keep_flags(&m.flags, state),
                     internal_date: m.internal_date.clone(),
                     body,

@@ -110,6 +110,7 @@ pub(crate) async fn copy_pop_inbox(
                 id: uid.clone(),
                 internal_date: pop_date::internal_date(&body),
                 header_fields,
+                content_key: Some(key),
                 flags: Vec::new(),
                 body,
             });
