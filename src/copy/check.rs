@@ -46,6 +46,7 @@ pub async fn test_logins(job: Job, opts: Options) -> Vec<LoginCheck> {
             }
         },
         sink: crate::progress::discard(),
+        budget: super::budget::Budget::new(opts.memory_bytes),
         opts,
         cancel: super::Cancel::default(),
     });

@@ -91,15 +91,21 @@ pub(crate) async fn copy_folder(
     );
 
     // Fetching batch N+1 from the source overlaps appending batch N to the
-    // destination: each server works while the other does. At most two
-    // batches are held, so memory stays bounded by twice the batch bytes.
-    let batches = batches(&to_copy, ctx.opts.batch_bytes, ctx.opts.batch_messages);
+    // destination: each server works while the other does. Each batch takes
+    // its bytes from the job's budget before it is fetched and gives them
+    // back once appended, so memory stays bounded across the whole job.
+    let batches = batches(&to_copy, ctx.opts.batch_bytes(), ctx.opts.batch_messages);
     let uids_of = |batch: &[&MessageMeta]| batch.iter().map(|m| m.uid).collect::<Vec<u32>>();
-    let mut fetched = match batches.first() {
+    let bytes_of = |batch: &[&MessageMeta]| batch.iter().map(|m| m.size).sum::<u64>();
+    let (mut fetched, mut share) = match batches.first() {
         Some(first) => {
-            with_keepalive(dst, ctx.opts.keepalive, src.fetch_bodies(&uids_of(first))).await?
+            let fetch = async {
+                let share = ctx.budget.take(bytes_of(first)).await;
+                Ok::<_, MailError>((src.fetch_bodies(&uids_of(first)).await?, Some(share)))
+            };
+            with_keepalive(dst, ctx.opts.keepalive, fetch).await?
         }
-        None => Vec::new(),
+        None => (Vec::new(), None),
     };
     for (i, batch) in batches.iter().enumerate() {
         if ctx.cancel.is_cancelled() {
@@ -128,22 +134,31 @@ pub(crate) async fn copy_folder(
                 })
             })
             .collect();
-        let next = batches.get(i + 1).map(|b| uids_of(b));
-        let (entries, next_fetched) = match &next {
+        drop(bodies);
+        // The batch's bytes go back to the budget as soon as it is appended,
+        // while the next fetch may still be waiting for them.
+        let appended = {
+            let (dest, dst, state, tally) = (&dest, &mut *dst, &mut *state, &mut *tally);
+            let share = share.take();
+            async move {
+                let delivered = dest.deliver(dst, &outgoing, state, tally).await;
+                drop(outgoing);
+                drop(share);
+                delivered
+            }
+        };
+        let next = batches.get(i + 1);
+        let (entries, next_fetched) = match next {
             Some(next) => {
-                let (delivered, next_fetched) = tokio::join!(
-                    dest.deliver(dst, &outgoing, state, tally),
-                    src.fetch_bodies(next)
-                );
+                let fetch = async {
+                    let share = ctx.budget.take(bytes_of(next)).await;
+                    Ok::<_, MailError>((src.fetch_bodies(&uids_of(next)).await?, Some(share)))
+                };
+                let (delivered, next_fetched) = tokio::join!(appended, fetch);
                 (delivered, Some(next_fetched))
             }
             None => (
-                with_keepalive(
-                    src,
-                    ctx.opts.keepalive,
-                    dest.deliver(dst, &outgoing, state, tally),
-                )
-                .await,
+                with_keepalive(src, ctx.opts.keepalive, appended).await,
                 None,
             ),
         };
@@ -152,7 +167,7 @@ pub(crate) async fn copy_folder(
         record(&entries?)?;
         ctx.emit(tally.event(&task.source_name));
         if let Some(next_fetched) = next_fetched {
-            fetched = next_fetched?;
+            (fetched, share) = next_fetched?;
         }
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! The copy engine: runs a job, mailbox by mailbox, folder by folder.
 
+mod budget;
 mod check;
 mod dest;
 mod folder;
@@ -40,8 +41,14 @@ pub struct Options {
     pub timeout: Duration,
     /// How long connecting (TCP, then TLS) may take.
     pub connect_timeout: Duration,
-    /// Most message bytes fetched and appended as one batch.
+    /// Most message bytes fetched and appended as one batch (at most a
+    /// quarter of `memory_bytes`, so the two batches in flight of two
+    /// connection pairs fit in it).
     pub batch_bytes: u64,
+    /// Most message bytes the whole job holds in memory at once, over all
+    /// its mailboxes and batches in flight. A message larger than this is
+    /// still copied, alone.
+    pub memory_bytes: u64,
     /// Most messages in one batch.
     pub batch_messages: usize,
     /// Reconnects in a row after transient faults before a folder (or the
@@ -66,6 +73,7 @@ impl Default for Options {
             timeout: Duration::from_secs(60),
             connect_timeout: crate::net::CONNECT_TIMEOUT,
             batch_bytes: 16 * 1024 * 1024,
+            memory_bytes: 32 * 1024 * 1024,
             batch_messages: 200,
             retries: 5,
             backoff: Duration::from_secs(1),
@@ -94,6 +102,11 @@ impl Options {
             keepalive: o.keepalive_seconds.map_or(d.keepalive, Duration::from_secs),
             ..d
         }
+    }
+
+    /// The byte bound of one batch.
+    pub fn batch_bytes(&self) -> u64 {
+        self.batch_bytes.min(self.memory_bytes / 4).max(1)
     }
 
     /// The pause before retry number `attempt` (1-based): the backoff
@@ -215,6 +228,8 @@ pub(crate) struct Ctx {
     pub sink: Sink,
     pub opts: Options,
     pub cancel: Cancel,
+    /// Message bytes in memory, shared by every batch of the job.
+    pub budget: budget::Budget,
 }
 
 impl Ctx {
@@ -369,6 +384,7 @@ pub async fn run(
         job,
         store: store.clone(),
         sink,
+        budget: budget::Budget::new(opts.memory_bytes),
         opts,
         cancel,
     });
