@@ -8,7 +8,7 @@ use super::key::{content_key, describe};
 use super::mapping::FolderTask;
 use super::Ctx;
 use crate::error::MailError;
-use crate::imap::{AppendItem, AppendResult, ImapClient, Selected};
+use crate::imap::{AppendItem, AppendResult, ImapClient, MessageBytes, Selected};
 use crate::outcome::{FolderOutcome, MessageFailure};
 use crate::progress::Event;
 use crate::store::LedgerEntry;
@@ -144,7 +144,7 @@ pub(crate) struct Outgoing {
     pub content_key: Option<String>,
     pub flags: Vec<String>,
     pub internal_date: Option<String>,
-    pub body: Vec<u8>,
+    pub body: MessageBytes,
 }
 
 /// A destination folder, opened for appending, with the content keys it
@@ -220,7 +220,7 @@ impl DestFolder {
             .map(|m| AppendItem {
                 flags: &m.flags,
                 internal_date: m.internal_date.as_deref(),
-                body: &m.body,
+                body: &m.body[..],
             })
             .collect();
         // Until the server's tagged reply arrives, each message is in doubt:

@@ -8,7 +8,7 @@ use super::key::content_key;
 use super::mapping::FolderTask;
 use super::{with_keepalive, Ctx};
 use crate::error::MailError;
-use crate::imap::{ImapClient, MessageMeta};
+use crate::imap::{ImapClient, MessageBytes, MessageMeta};
 use crate::store::{LedgerEntry, POP3_INBOX};
 
 pub(crate) async fn copy_folder(
@@ -111,7 +111,7 @@ pub(crate) async fn copy_folder(
         if ctx.cancel.is_cancelled() {
             return Err(MailError::Cancelled);
         }
-        let mut bodies: HashMap<u32, Vec<u8>> = std::mem::take(&mut fetched)
+        let mut bodies: HashMap<u32, MessageBytes> = std::mem::take(&mut fetched)
             .into_iter()
             .map(|b| (b.uid, b.body))
             .collect();

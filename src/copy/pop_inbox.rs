@@ -113,7 +113,7 @@ pub(crate) async fn copy_pop_inbox(
                 header_fields,
                 content_key: Some(key),
                 flags: Vec::new(),
-                body,
+                body: body.into(),
             });
         }
         record(&found)?;
