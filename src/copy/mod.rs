@@ -379,6 +379,7 @@ pub async fn run(
         job.users.len(),
     )?;
     let started_at = history::now();
+    budget::release_large_blocks();
     let ctx = Arc::new(Ctx {
         job_name: run.name.clone(),
         job,
