@@ -19,6 +19,9 @@ pub(crate) struct Tally {
     pub account: String,
     /// Shared by the folders copied at the same time in one mailbox.
     counts: std::sync::Arc<std::sync::Mutex<Counts>>,
+    /// Becomes true once a folder of the mailbox has messages to copy (or
+    /// the first worker is done): extra connections are opened only then.
+    work: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 #[derive(Default)]
@@ -34,7 +37,21 @@ impl Tally {
         Tally {
             account: account.to_string(),
             counts: Default::default(),
+            work: std::sync::Arc::new(tokio::sync::watch::Sender::new(false)),
         }
+    }
+
+    /// Wakes the workers waiting in [`Tally::wait_for_work`].
+    pub fn release_helpers(&self) {
+        self.work.send_if_modified(|w| !std::mem::replace(w, true));
+    }
+
+    /// Waits until a folder has something to copy or the first worker is
+    /// done.
+    pub async fn wait_for_work(&self) {
+        let mut rx = self.work.subscribe();
+        // Never fails: `self` holds the sender.
+        let _ = rx.wait_for(|w| *w).await;
     }
 
     /// Adds to the counts (negative to take back a planned message).
@@ -130,6 +147,7 @@ impl FolderState {
         if self.counted.insert(id.to_string()) {
             tally.add((0, 0), (1, size as i64));
         }
+        tally.release_helpers();
     }
 }
 

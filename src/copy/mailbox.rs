@@ -321,6 +321,23 @@ fn queue_len(tasks: &[FolderTask]) -> usize {
 async fn worker(
     ctx: &Ctx,
     user: &UserEntry,
+    conns: Option<Conns>,
+    queue: &Mutex<VecDeque<(usize, &FolderTask)>>,
+    stop: &AtomicBool,
+    tally: Tally,
+) -> (Vec<(usize, FolderOutcome)>, Option<String>) {
+    let first = conns.is_some();
+    let result = work(ctx, user, conns, queue, stop, tally.clone()).await;
+    if first {
+        // Workers still waiting for a folder with work need not wait longer.
+        tally.release_helpers();
+    }
+    result
+}
+
+async fn work(
+    ctx: &Ctx,
+    user: &UserEntry,
     mut conns: Option<Conns>,
     queue: &Mutex<VecDeque<(usize, &FolderTask)>>,
     stop: &AtomicBool,
@@ -328,6 +345,16 @@ async fn worker(
 ) -> (Vec<(usize, FolderOutcome)>, Option<String>) {
     let mut done = Vec::new();
     if conns.is_none() {
+        // Another pair of logins pays off only once a folder has messages
+        // to copy: a re-run with nothing new never opens it.
+        tokio::select! {
+            _ = tally.wait_for_work() => {}
+            _ = ctx.cancel.cancelled() => return (done, None),
+        }
+        let empty = queue.lock().map(|q| q.is_empty()).unwrap_or(true);
+        if empty || stop.load(Ordering::SeqCst) {
+            return (done, None);
+        }
         match Conns::open(ctx, user).await {
             Ok(c) => conns = Some(c),
             Err(_) => return (done, None),
