@@ -47,6 +47,8 @@ pub async fn test_logins(job: Job, opts: Options) -> Vec<LoginCheck> {
         },
         sink: crate::progress::discard(),
         budget: super::budget::Budget::new(opts.memory_bytes),
+        // Logins are only tested: no workers, no extra pairs.
+        pairs: super::budget::Pairs::new(1, 0),
         opts,
         cancel: super::Cancel::default(),
     });

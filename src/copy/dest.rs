@@ -13,15 +13,19 @@ use crate::outcome::{FolderOutcome, MessageFailure};
 use crate::progress::Event;
 use crate::store::LedgerEntry;
 
+const WORK: u8 = 1;
+const DONE: u8 = 2;
+
 /// Running totals of one mailbox, for progress events.
 #[derive(Clone)]
 pub(crate) struct Tally {
     pub account: String,
     /// Shared by the folders copied at the same time in one mailbox.
     counts: std::sync::Arc<std::sync::Mutex<Counts>>,
-    /// Becomes true once a folder of the mailbox has messages to copy (or
-    /// the first worker is done): extra connections are opened only then.
-    work: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    /// [`WORK`] once a folder of the mailbox has messages to copy (extra
+    /// connections are opened only then), [`DONE`] once the first worker
+    /// has finished.
+    work: std::sync::Arc<tokio::sync::watch::Sender<u8>>,
 }
 
 #[derive(Default)]
@@ -37,13 +41,27 @@ impl Tally {
         Tally {
             account: account.to_string(),
             counts: Default::default(),
-            work: std::sync::Arc::new(tokio::sync::watch::Sender::new(false)),
+            work: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 
-    /// Wakes the workers waiting in [`Tally::wait_for_work`].
-    pub fn release_helpers(&self) {
-        self.work.send_if_modified(|w| !std::mem::replace(w, true));
+    /// A folder has messages to copy: wakes the workers waiting in
+    /// [`Tally::wait_for_work`].
+    pub fn work_found(&self) {
+        self.work.send_if_modified(|w| {
+            let old = *w;
+            *w |= WORK;
+            *w != old
+        });
+    }
+
+    /// The first worker is done: wakes every waiting worker.
+    pub fn first_done(&self) {
+        self.work.send_if_modified(|w| {
+            let old = *w;
+            *w |= WORK | DONE;
+            *w != old
+        });
     }
 
     /// Waits until a folder has something to copy or the first worker is
@@ -51,7 +69,13 @@ impl Tally {
     pub async fn wait_for_work(&self) {
         let mut rx = self.work.subscribe();
         // Never fails: `self` holds the sender.
-        let _ = rx.wait_for(|w| *w).await;
+        let _ = rx.wait_for(|w| *w & WORK != 0).await;
+    }
+
+    /// Waits until the first worker is done.
+    pub async fn wait_for_first_done(&self) {
+        let mut rx = self.work.subscribe();
+        let _ = rx.wait_for(|w| *w & DONE != 0).await;
     }
 
     /// Adds to the counts (negative to take back a planned message).
@@ -147,7 +171,7 @@ impl FolderState {
         if self.counted.insert(id.to_string()) {
             tally.add((0, 0), (1, size as i64));
         }
-        tally.release_helpers();
+        tally.work_found();
     }
 }
 

@@ -34,7 +34,9 @@ pub struct Options {
     pub parallel_mailboxes: usize,
     /// Folders of one mailbox copied at the same time, each over its own
     /// source and destination connections. Extra connections a server
-    /// refuses are simply not used.
+    /// refuses are simply not used; they are opened only once a folder has
+    /// messages to copy, and only while the job has fewer connection pairs
+    /// than `parallel_mailboxes` (or this number, if larger).
     pub connections_per_mailbox: usize,
     /// How long each network read or write may wait for a byte to move (and
     /// logging in may take).
@@ -230,6 +232,8 @@ pub(crate) struct Ctx {
     pub cancel: Cancel,
     /// Message bytes in memory, shared by every batch of the job.
     pub budget: budget::Budget,
+    /// Connection pairs in use, for opening extra ones only when useful.
+    pub pairs: budget::Pairs,
 }
 
 impl Ctx {
@@ -380,12 +384,17 @@ pub async fn run(
     )?;
     let started_at = history::now();
     budget::release_large_blocks();
+    let mailboxes = job.users.len();
     let ctx = Arc::new(Ctx {
         job_name: run.name.clone(),
         job,
         store: store.clone(),
         sink,
         budget: budget::Budget::new(opts.memory_bytes),
+        pairs: budget::Pairs::new(
+            opts.parallel_mailboxes.max(opts.connections_per_mailbox),
+            mailboxes,
+        ),
         opts,
         cancel,
     });
