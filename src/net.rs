@@ -1,8 +1,9 @@
 //! TCP and TLS connections with timeouts, and the certificate policies.
 
+use std::collections::HashMap;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -163,7 +164,7 @@ pub async fn start_tls(
     let config = client_config(policy)?;
     let name = ServerName::try_from(host.to_string())
         .map_err(|_| NetError::Tls(format!("{host:?} is not a valid server name")))?;
-    let connector = TlsConnector::from(Arc::new(config));
+    let connector = TlsConnector::from(config);
     let tls = tokio::time::timeout(limit, connector.connect(name, tcp))
         .await
         .map_err(|_| NetError::Timeout)?
@@ -214,10 +215,68 @@ fn describe_cert_error(e: &rustls::CertificateError) -> String {
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    static PROVIDER: OnceLock<Arc<rustls::crypto::CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
 }
 
-fn client_config(policy: &CertPolicy) -> Result<ClientConfig, NetError> {
+/// The operating system's trust store, read once per process: parsing the
+/// bundle cost more than a TLS handshake, and it was read for every
+/// connection. (A long-lived app sees a changed bundle after a restart.)
+fn system_roots() -> Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let mut roots = RootCertStore::empty();
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+            Arc::new(roots)
+        })
+        .clone()
+}
+
+/// What a client configuration depends on: the policy, and for a
+/// certificate file its certificates (not its path: a file changed between
+/// two jobs of the app is read afresh).
+#[derive(PartialEq, Eq, Hash)]
+enum ConfigKey {
+    System,
+    AcceptInvalid,
+    CaFile(Vec<Vec<u8>>),
+}
+
+/// One configuration per policy and process, shared by every connection:
+/// built once, and its TLS session cache lets later connections to the same
+/// server resume instead of doing a full handshake.
+fn client_config(policy: &CertPolicy) -> Result<Arc<ClientConfig>, NetError> {
+    static CONFIGS: OnceLock<Mutex<HashMap<ConfigKey, Arc<ClientConfig>>>> = OnceLock::new();
+    let pinned = match policy {
+        CertPolicy::CaFile(path) => read_pem(path)?,
+        _ => Vec::new(),
+    };
+    let key = match policy {
+        CertPolicy::System => ConfigKey::System,
+        CertPolicy::AcceptInvalid => ConfigKey::AcceptInvalid,
+        CertPolicy::CaFile(_) => ConfigKey::CaFile(pinned.iter().map(|c| c.to_vec()).collect()),
+    };
+    let configs = CONFIGS.get_or_init(Default::default);
+    if let Some(config) = configs.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(config.clone());
+    }
+    let config = Arc::new(build_config(policy, pinned)?);
+    configs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, config.clone());
+    Ok(config)
+}
+
+fn build_config(
+    policy: &CertPolicy,
+    pinned: Vec<rustls::pki_types::CertificateDer<'static>>,
+) -> Result<ClientConfig, NetError> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| NetError::Tls(e.to_string()))?;
@@ -227,37 +286,40 @@ fn client_config(policy: &CertPolicy) -> Result<ClientConfig, NetError> {
             .with_custom_certificate_verifier(Arc::new(AcceptAnything(provider())))
             .with_no_client_auth(),
         CertPolicy::System | CertPolicy::CaFile(_) => {
-            let mut roots = RootCertStore::empty();
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
+            let mut own = RootCertStore::empty();
+            for cert in &pinned {
+                // A self-signed server certificate is often not a valid
+                // CA; it is still honoured below as a pinned certificate.
+                let _ = own.add(cert.clone());
             }
-            let mut pinned = Vec::new();
-            if let CertPolicy::CaFile(path) = policy {
-                pinned = read_pem(path)?;
-                for cert in &pinned {
-                    // A self-signed server certificate is often not a valid
-                    // CA; it is still honoured below as a pinned certificate.
-                    let _ = roots.add(cert.clone());
-                }
+            let verifier = Pinned {
+                own: match own.is_empty() {
+                    true => None,
+                    false => Some(webpki_verifier(Arc::new(own))?),
+                },
+                all: OnceLock::new(),
+                pinned,
+            };
+            if verifier.own.is_none() {
+                // Nothing to try before the system's roots: check now
+                // that there are any, to say so before connecting.
+                verifier.all_roots()?;
             }
-            if roots.is_empty() {
-                return Err(NetError::Certificate(
-                    "this computer has no trusted certificate authorities; add the server's certificate authority file to the job".into(),
-                ));
-            }
-            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
-                Arc::new(roots),
-                provider(),
-            )
-            .build()
-            .map_err(|e| NetError::Tls(e.to_string()))?;
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(Pinned { webpki, pinned }))
+                .with_custom_certificate_verifier(Arc::new(verifier))
                 .with_no_client_auth()
         }
     };
     Ok(config)
+}
+
+fn webpki_verifier(
+    roots: Arc<RootCertStore>,
+) -> Result<Arc<rustls::client::WebPkiServerVerifier>, NetError> {
+    rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
+        .build()
+        .map_err(|e| NetError::Tls(e.to_string()))
 }
 
 /// TCP keep-alive probes after a minute of silence.
@@ -288,13 +350,61 @@ fn read_pem(
     Ok(certs)
 }
 
-/// The usual chain verification, plus: a server certificate that is itself
-/// in the job's certificate file is trusted as it is (a pinned self-signed
-/// certificate), whatever its CA flags say.
+/// The usual chain verification against the system's roots plus the job's
+/// certificate file, plus: a server certificate that is itself in the job's
+/// certificate file is trusted as it is (a pinned self-signed certificate),
+/// whatever its CA flags say.
 #[derive(Debug)]
 struct Pinned {
-    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    /// The file's certificates alone, tried first: a chain they anchor is
+    /// valid against the union too, and the server a job names a file for
+    /// usually has its CA in it, so the system bundle is never needed.
+    own: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+    /// The system's roots and the file's: the verdict whenever `own` has
+    /// none, built on first need.
+    all: OnceLock<Arc<rustls::client::WebPkiServerVerifier>>,
     pinned: Vec<rustls::pki_types::CertificateDer<'static>>,
+}
+
+impl Pinned {
+    fn all_roots(&self) -> Result<&Arc<rustls::client::WebPkiServerVerifier>, NetError> {
+        if let Some(v) = self.all.get() {
+            return Ok(v);
+        }
+        let mut roots = (*system_roots()).clone();
+        for cert in &self.pinned {
+            let _ = roots.add(cert.clone());
+        }
+        if roots.is_empty() {
+            return Err(NetError::Certificate(
+                "this computer has no trusted certificate authorities; add the server's certificate authority file to the job".into(),
+            ));
+        }
+        let v = webpki_verifier(Arc::new(roots))?;
+        Ok(self.all.get_or_init(|| v))
+    }
+
+    fn chain(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::client::danger::ServerCertVerifier as _;
+        if let Some(own) = &self.own {
+            if let Ok(v) =
+                own.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            {
+                return Ok(v);
+            }
+        }
+        let all = self
+            .all_roots()
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        all.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
 }
 
 impl rustls::client::danger::ServerCertVerifier for Pinned {
@@ -306,33 +416,32 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
         ocsp_response: &[u8],
         now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        match self.webpki.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
-            Ok(v) => Ok(v),
-            Err(_)
-                if self
-                    .pinned
-                    .iter()
-                    .any(|p| p.as_ref() == end_entity.as_ref()) =>
-            {
-                Ok(rustls::client::danger::ServerCertVerified::assertion())
-            }
-            Err(e) => Err(e),
+        // A pinned certificate is trusted whatever the chain check would
+        // say, so it is looked for first: no chain to build, and no system
+        // bundle to read for a self-signed server.
+        if self
+            .pinned
+            .iter()
+            .any(|p| p.as_ref() == end_entity.as_ref())
+        {
+            return Ok(rustls::client::danger::ServerCertVerified::assertion());
         }
+        self.chain(end_entity, intermediates, server_name, ocsp_response, now)
     }
 
+    // Handshake signatures do not depend on the roots.
     fn verify_tls12_signature(
         &self,
         message: &[u8],
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -341,11 +450,18 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &provider().signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.webpki.supported_verify_schemes()
+        provider()
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 

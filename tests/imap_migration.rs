@@ -544,3 +544,33 @@ fn compress_deflate_copies_the_same_mail_with_fewer_bytes_on_the_wire() {
     assert!(plain as u64 > seeded.bytes, "{plain} vs {}", seeded.bytes);
     assert!(zipped * 10 < plain * 8, "{zipped} vs {plain}");
 }
+
+#[test]
+fn a_rerun_with_nothing_new_logs_in_once_per_mailbox() {
+    let (src, dst) = servers(Layout::Slash, Layout::Slash);
+    seed_standard_corpus(&src, USER, PASSWORD);
+    let db = tempfile::tempdir().unwrap();
+    let logins = |server: &Dovecot| {
+        server
+            .log()
+            .matches("imap-login: Info: Login: user=<alice>")
+            .count()
+    };
+    let opts = || mailferry::copy::Options {
+        connections_per_mailbox: 3,
+        ..Default::default()
+    };
+    let spec = JobSpec::new("rerun-logins", &src, &dst, "alice,secret1");
+    let (outcome, _) = spec.run_with(&db.path().join("m.db"), opts());
+    assert_eq!(outcome.verdict(), Verdict::Success, "{outcome:#?}");
+    let before = logins(&src);
+    // Nothing new: the extra connection pairs are never opened.
+    let (outcome, _) = spec.run_with(&db.path().join("m.db"), opts());
+    assert_eq!(outcome.verdict(), Verdict::Success, "{outcome:#?}");
+    assert_eq!(logins(&src) - before, 1, "one source connection");
+    assert_same_mail(
+        &snapshot(&src, USER, PASSWORD),
+        &dest_snapshot(&dst, USER),
+        identity,
+    );
+}

@@ -60,6 +60,9 @@ pub async fn test_logins(job: Job, opts: Options) -> Vec<LoginCheck> {
             Err(e) => return vec![LoginCheck::new(("", ""), Some(e), None)],
         },
         sink: crate::progress::discard(),
+        budget: super::budget::Budget::new(opts.memory_bytes),
+        // Logins are only tested: no workers, no extra pairs.
+        pairs: super::budget::Pairs::new(1, 0),
         opts,
         cancel: super::Cancel::default(),
     });

@@ -8,10 +8,13 @@ use super::key::{content_key, describe};
 use super::mapping::FolderTask;
 use super::Ctx;
 use crate::error::MailError;
-use crate::imap::{AppendItem, AppendResult, ImapClient, Selected};
+use crate::imap::{AppendItem, AppendResult, ImapClient, MessageBytes, Selected};
 use crate::outcome::{FolderOutcome, MessageFailure};
 use crate::progress::Event;
 use crate::store::LedgerEntry;
+
+const WORK: u8 = 1;
+const DONE: u8 = 2;
 
 /// Running totals of one mailbox, for progress events.
 #[derive(Clone)]
@@ -19,6 +22,10 @@ pub(crate) struct Tally {
     pub account: String,
     /// Shared by the folders copied at the same time in one mailbox.
     counts: std::sync::Arc<std::sync::Mutex<Counts>>,
+    /// [`WORK`] once a folder of the mailbox has messages to copy (extra
+    /// connections are opened only then), [`DONE`] once the first worker
+    /// has finished.
+    work: std::sync::Arc<tokio::sync::watch::Sender<u8>>,
 }
 
 #[derive(Default)]
@@ -34,7 +41,41 @@ impl Tally {
         Tally {
             account: account.to_string(),
             counts: Default::default(),
+            work: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)),
         }
+    }
+
+    /// A folder has messages to copy: wakes the workers waiting in
+    /// [`Tally::wait_for_work`].
+    pub fn work_found(&self) {
+        self.work.send_if_modified(|w| {
+            let old = *w;
+            *w |= WORK;
+            *w != old
+        });
+    }
+
+    /// The first worker is done: wakes every waiting worker.
+    pub fn first_done(&self) {
+        self.work.send_if_modified(|w| {
+            let old = *w;
+            *w |= WORK | DONE;
+            *w != old
+        });
+    }
+
+    /// Waits until a folder has something to copy or the first worker is
+    /// done.
+    pub async fn wait_for_work(&self) {
+        let mut rx = self.work.subscribe();
+        // Never fails: `self` holds the sender.
+        let _ = rx.wait_for(|w| *w & WORK != 0).await;
+    }
+
+    /// Waits until the first worker is done.
+    pub async fn wait_for_first_done(&self) {
+        let mut rx = self.work.subscribe();
+        let _ = rx.wait_for(|w| *w & DONE != 0).await;
     }
 
     /// Adds to the counts (negative to take back a planned message).
@@ -133,6 +174,7 @@ impl FolderState {
         if self.counted.insert(id.to_string()) {
             tally.add((0, 0), (1, size as i64));
         }
+        tally.work_found();
     }
 }
 
@@ -142,9 +184,12 @@ pub(crate) struct Outgoing {
     pub id: String,
     /// The identifying header fields, for the content key and for messages.
     pub header_fields: Vec<u8>,
+    /// The content key of `body`, when the source side already made it for
+    /// this very size (one SHA-256 per message, not two).
+    pub content_key: Option<String>,
     pub flags: Vec<String>,
     pub internal_date: Option<String>,
-    pub body: Vec<u8>,
+    pub body: MessageBytes,
 }
 
 /// A destination folder, opened for appending, with the content keys it
@@ -220,7 +265,7 @@ impl DestFolder {
             .map(|m| AppendItem {
                 flags: &m.flags,
                 internal_date: m.internal_date.as_deref(),
-                body: &m.body,
+                body: &m.body[..],
             })
             .collect();
         // Until the server's tagged reply arrives, each message is in doubt:
@@ -300,7 +345,10 @@ fn stored(
     LedgerEntry {
         id: m.id.clone(),
         dest_uid,
-        content_key: content_key(size, &m.header_fields),
+        content_key: m
+            .content_key
+            .clone()
+            .unwrap_or_else(|| content_key(size, &m.header_fields)),
     }
 }
 

@@ -8,7 +8,7 @@ use super::key::content_key;
 use super::mapping::FolderTask;
 use super::{with_keepalive, Ctx};
 use crate::error::MailError;
-use crate::imap::{ImapClient, MessageMeta};
+use crate::imap::{ImapClient, MessageBytes, MessageMeta};
 use crate::store::{LedgerEntry, POP3_INBOX};
 
 pub(crate) async fn copy_folder(
@@ -51,6 +51,8 @@ pub(crate) async fn copy_folder(
     let metas = src.fetch_meta(Some(&pending)).await?;
     let mut found = Vec::new();
     let mut to_copy = Vec::new();
+    // Each key is made once, here, and goes with its message to the ledger.
+    let mut keys: HashMap<u32, String> = HashMap::new();
     for m in metas {
         let key = content_key(m.size, &m.header_fields);
         if dest.take(&key) {
@@ -61,6 +63,7 @@ pub(crate) async fn copy_folder(
                 content_key: key,
             });
         } else {
+            keys.insert(m.uid, key);
             to_copy.push(m);
         }
     }
@@ -88,21 +91,27 @@ pub(crate) async fn copy_folder(
     );
 
     // Fetching batch N+1 from the source overlaps appending batch N to the
-    // destination: each server works while the other does. At most two
-    // batches are held, so memory stays bounded by twice the batch bytes.
-    let batches = batches(&to_copy, ctx.opts.batch_bytes, ctx.opts.batch_messages);
+    // destination: each server works while the other does. Each batch takes
+    // its bytes from the job's budget before it is fetched and gives them
+    // back once appended, so memory stays bounded across the whole job.
+    let batches = batches(&to_copy, ctx.opts.batch_bytes(), ctx.opts.batch_messages);
     let uids_of = |batch: &[&MessageMeta]| batch.iter().map(|m| m.uid).collect::<Vec<u32>>();
-    let mut fetched = match batches.first() {
+    let bytes_of = |batch: &[&MessageMeta]| batch.iter().map(|m| m.size).sum::<u64>();
+    let (mut fetched, mut share) = match batches.first() {
         Some(first) => {
-            with_keepalive(dst, ctx.opts.keepalive, src.fetch_bodies(&uids_of(first))).await?
+            let fetch = async {
+                let share = ctx.budget.take(bytes_of(first)).await;
+                Ok::<_, MailError>((src.fetch_bodies(&uids_of(first)).await?, Some(share)))
+            };
+            with_keepalive(dst, ctx.opts.keepalive, fetch).await?
         }
-        None => Vec::new(),
+        None => (Vec::new(), None),
     };
     for (i, batch) in batches.iter().enumerate() {
         if ctx.cancel.is_cancelled() {
             return Err(MailError::Cancelled);
         }
-        let mut bodies: HashMap<u32, Vec<u8>> = std::mem::take(&mut fetched)
+        let mut bodies: HashMap<u32, MessageBytes> = std::mem::take(&mut fetched)
             .into_iter()
             .map(|b| (b.uid, b.body))
             .collect();
@@ -112,31 +121,44 @@ pub(crate) async fn copy_folder(
             .iter()
             .filter_map(|m| {
                 let body = bodies.remove(&m.uid)?;
+                // The ledger's key is made from the bytes stored, as the
+                // destination will report them; RFC822.SIZE normally agrees.
+                let content_key = keys.remove(&m.uid).filter(|_| m.size == body.len() as u64);
                 Some(Outgoing {
                     id: m.uid.to_string(),
                     header_fields: m.header_fields.clone(),
+                    content_key,
                     flags: dest.keep_flags(&m.flags, state),
                     internal_date: m.internal_date.clone(),
                     body,
                 })
             })
             .collect();
-        let next = batches.get(i + 1).map(|b| uids_of(b));
-        let (entries, next_fetched) = match &next {
+        drop(bodies);
+        // The batch's bytes go back to the budget as soon as it is appended,
+        // while the next fetch may still be waiting for them.
+        let appended = {
+            let (dest, dst, state, tally) = (&dest, &mut *dst, &mut *state, &mut *tally);
+            let share = share.take();
+            async move {
+                let delivered = dest.deliver(dst, &outgoing, state, tally).await;
+                drop(outgoing);
+                drop(share);
+                delivered
+            }
+        };
+        let next = batches.get(i + 1);
+        let (entries, next_fetched) = match next {
             Some(next) => {
-                let (delivered, next_fetched) = tokio::join!(
-                    dest.deliver(dst, &outgoing, state, tally),
-                    src.fetch_bodies(next)
-                );
+                let fetch = async {
+                    let share = ctx.budget.take(bytes_of(next)).await;
+                    Ok::<_, MailError>((src.fetch_bodies(&uids_of(next)).await?, Some(share)))
+                };
+                let (delivered, next_fetched) = tokio::join!(appended, fetch);
                 (delivered, Some(next_fetched))
             }
             None => (
-                with_keepalive(
-                    src,
-                    ctx.opts.keepalive,
-                    dest.deliver(dst, &outgoing, state, tally),
-                )
-                .await,
+                with_keepalive(src, ctx.opts.keepalive, appended).await,
                 None,
             ),
         };
@@ -145,7 +167,7 @@ pub(crate) async fn copy_folder(
         record(&entries?)?;
         ctx.emit(tally.event(&task.source_name));
         if let Some(next_fetched) = next_fetched {
-            fetched = next_fetched?;
+            (fetched, share) = next_fetched?;
         }
     }
     Ok(())

@@ -55,7 +55,7 @@ pub fn key_fields_of(message: &[u8]) -> Vec<u8> {
 /// Hex SHA-256 over the size and the normalized header fields.
 pub fn content_key(size: u64, header_fields: &[u8]) -> String {
     let mut fields = parse_fields(header_fields);
-    fields.sort();
+    fields.sort_unstable();
     let mut h = Sha256::new();
     h.update(size.to_be_bytes());
     for (name, value) in &fields {
@@ -64,7 +64,19 @@ pub fn content_key(size: u64, header_fields: &[u8]) -> String {
         h.update(value);
         h.update(b"\n");
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex(&h.finalize())
+}
+
+/// Lower-case hex, without a `format!` per byte (keys are made for every
+/// message on both servers).
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 /// (lower-case name, unfolded value with runs of white space collapsed).
@@ -77,26 +89,41 @@ fn parse_fields(raw: &[u8]) -> Vec<(String, Vec<u8>)> {
         }
         if line[0] == b' ' || line[0] == b'\t' {
             if let Some(last) = out.last_mut() {
-                last.1.push(b' ');
-                last.1.extend_from_slice(line);
+                // Unfolding joins the lines with white space, which
+                // collapsing then turns into one space between words.
+                collapse_into(&mut last.1, line);
             }
             continue;
         }
         if let Some(colon) = line.iter().position(|&b| b == b':') {
-            let name = String::from_utf8_lossy(&line[..colon])
-                .trim()
-                .to_ascii_lowercase();
-            out.push((name, line[colon + 1..].to_vec()));
+            let mut value = Vec::with_capacity(line.len() - colon);
+            collapse_into(&mut value, &line[colon + 1..]);
+            out.push((field_name(&line[..colon]), value));
         }
-    }
-    for (_, v) in &mut out {
-        *v = collapse(v);
     }
     out
 }
 
-fn collapse(v: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(v.len());
+/// The name trimmed and lower-cased, as `str::trim` and
+/// `to_ascii_lowercase` would after a lossy UTF-8 conversion (keys stored in
+/// ledgers depend on it), with no conversion for the usual ASCII name.
+fn field_name(raw: &[u8]) -> String {
+    if !raw.is_ascii() {
+        return String::from_utf8_lossy(raw).trim().to_ascii_lowercase();
+    }
+    // ASCII white space as `char::is_whitespace` has it: \t \n VT FF \r and space.
+    let white = |b: &u8| matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ');
+    let start = raw.iter().position(|b| !white(b)).unwrap_or(raw.len());
+    let end = raw.iter().rposition(|b| !white(b)).map_or(start, |e| e + 1);
+    let name: String = raw[start..end]
+        .iter()
+        .map(|b| b.to_ascii_lowercase() as char)
+        .collect();
+    name
+}
+
+/// Appends the words of `v` to `out`, one space between words.
+fn collapse_into(out: &mut Vec<u8>, v: &[u8]) {
     for word in v
         .split(|b| b.is_ascii_whitespace())
         .filter(|w| !w.is_empty())
@@ -106,7 +133,6 @@ fn collapse(v: &[u8]) -> Vec<u8> {
         }
         out.extend_from_slice(word);
     }
-    out
 }
 
 /// Header values for describing a message in the log: (date, from, subject).
@@ -175,5 +201,81 @@ mod field_list {
             .map(|f| f.to_ascii_lowercase())
             .collect();
         assert_eq!(imap, super::KEY_FIELDS.to_vec());
+    }
+}
+
+/// Keys already stored in ledgers must not change: the faster key is checked
+/// against the first implementation on random header blocks.
+#[cfg(test)]
+mod same_keys {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn reference_key(size: u64, raw: &[u8]) -> String {
+        let mut fields: Vec<(String, Vec<u8>)> = Vec::new();
+        for line in raw.split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.is_empty() {
+                continue;
+            }
+            if line[0] == b' ' || line[0] == b'\t' {
+                if let Some(last) = fields.last_mut() {
+                    last.1.push(b' ');
+                    last.1.extend_from_slice(line);
+                }
+                continue;
+            }
+            if let Some(colon) = line.iter().position(|&b| b == b':') {
+                let name = String::from_utf8_lossy(&line[..colon])
+                    .trim()
+                    .to_ascii_lowercase();
+                fields.push((name, line[colon + 1..].to_vec()));
+            }
+        }
+        for (_, v) in &mut fields {
+            let mut out = Vec::new();
+            for word in v
+                .split(|b| b.is_ascii_whitespace())
+                .filter(|w| !w.is_empty())
+            {
+                if !out.is_empty() {
+                    out.push(b' ');
+                }
+                out.extend_from_slice(word);
+            }
+            *v = out;
+        }
+        fields.sort();
+        let mut h = Sha256::new();
+        h.update(size.to_be_bytes());
+        for (name, value) in &fields {
+            h.update(name.as_bytes());
+            h.update(b":");
+            h.update(value);
+            h.update(b"\n");
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn fuzz_content_key_matches_the_first_implementation() {
+        let line = "([ \\t\\x0b\\x0c]{0,2}(Subject|FROM|to|X-\u{e9}|Message-ID)[ \\t\\x0b]{0,2}:[ -~\\t\\x0b\\x0c\u{a0}\u{e9}]{0,20}|[ \\t][ -~\\t]{0,10}|[ -~]{0,10})\\r?\\n";
+        crate::fuzzing::fuzz(
+            "content keys",
+            (
+                any::<u64>(),
+                proptest::collection::vec(line, 0..8),
+                any::<Vec<u8>>(),
+            ),
+            |(size, lines, junk)| {
+                let block = lines.concat();
+                prop_assert_eq!(
+                    content_key(size, block.as_bytes()),
+                    reference_key(size, block.as_bytes())
+                );
+                prop_assert_eq!(content_key(size, &junk), reference_key(size, &junk));
+                Ok(())
+            },
+        );
     }
 }

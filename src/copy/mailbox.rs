@@ -37,6 +37,7 @@ pub(crate) async fn run_mailbox(ctx: &Ctx, user: &UserEntry) -> MailboxOutcome {
     ctx.emit(Event::MailboxStarted {
         account: account.clone(),
     });
+    let _slot = ctx.pairs.mailbox();
     if let Err(stop) = copy_mailbox(ctx, user, &mut outcome).await {
         stop.record(&mut outcome);
     }
@@ -381,13 +382,54 @@ fn queue_len(tasks: &[FolderTask]) -> usize {
 async fn worker(
     ctx: &Ctx,
     user: &UserEntry,
+    conns: Option<Conns>,
+    queue: &Mutex<VecDeque<(usize, &FolderTask)>>,
+    stopping: &AtomicBool,
+    tally: Tally,
+) -> (Vec<(usize, FolderOutcome)>, Option<Stop>) {
+    let first = conns.is_some();
+    let result = work(ctx, user, conns, queue, stopping, tally.clone()).await;
+    if first {
+        // Workers still waiting for a folder with work need not wait longer.
+        tally.first_done();
+    }
+    result
+}
+
+async fn work(
+    ctx: &Ctx,
+    user: &UserEntry,
     mut conns: Option<Conns>,
     queue: &Mutex<VecDeque<(usize, &FolderTask)>>,
     stopping: &AtomicBool,
     mut tally: Tally,
 ) -> (Vec<(usize, FolderOutcome)>, Option<Stop>) {
     let mut done = Vec::new();
+    // An extra worker's place among the job's connection pairs.
+    let mut _slot = None;
     if conns.is_none() {
+        // Another pair of logins pays off only once a folder has messages
+        // to copy (a re-run with nothing new never opens it), and only
+        // while the job has room for more pairs.
+        tokio::select! {
+            _ = tally.wait_for_work() => {}
+            _ = ctx.cancel.cancelled() => return (done, None),
+        }
+        loop {
+            let empty = queue.lock().map(|q| q.is_empty()).unwrap_or(true);
+            if empty || stopping.load(Ordering::SeqCst) || ctx.cancel.is_cancelled() {
+                return (done, None);
+            }
+            if let Some(slot) = ctx.pairs.extra() {
+                _slot = Some(slot);
+                break;
+            }
+            tokio::select! {
+                _ = ctx.pairs.room() => {}
+                _ = tally.wait_for_first_done() => {}
+                _ = ctx.cancel.cancelled() => return (done, None),
+            }
+        }
         match Conns::open(ctx, user).await {
             Ok(c) => conns = Some(c),
             Err(_) => return (done, None),

@@ -1,5 +1,6 @@
 //! The copy engine: runs a job, mailbox by mailbox, folder by folder.
 
+mod budget;
 mod check;
 mod dest;
 mod folder;
@@ -34,15 +35,23 @@ pub struct Options {
     pub parallel_mailboxes: usize,
     /// Folders of one mailbox copied at the same time, each over its own
     /// source and destination connections. Extra connections a server
-    /// refuses are simply not used.
+    /// refuses are simply not used; they are opened only once a folder has
+    /// messages to copy, and only while the job has fewer connection pairs
+    /// than `parallel_mailboxes` (or this number, if larger).
     pub connections_per_mailbox: usize,
     /// How long each network read or write may wait for a byte to move (and
     /// logging in may take).
     pub timeout: Duration,
     /// How long connecting (TCP, then TLS) may take.
     pub connect_timeout: Duration,
-    /// Most message bytes fetched and appended as one batch.
+    /// Most message bytes fetched and appended as one batch (at most a
+    /// quarter of `memory_bytes`, so the two batches in flight of two
+    /// connection pairs fit in it).
     pub batch_bytes: u64,
+    /// Most message bytes the whole job holds in memory at once, over all
+    /// its mailboxes and batches in flight. A message larger than this is
+    /// still copied, alone.
+    pub memory_bytes: u64,
     /// Most messages in one batch.
     pub batch_messages: usize,
     /// Reconnects in a row after transient faults before a folder (or the
@@ -69,6 +78,7 @@ impl Default for Options {
             timeout: Duration::from_secs(60),
             connect_timeout: crate::net::CONNECT_TIMEOUT,
             batch_bytes: 16 * 1024 * 1024,
+            memory_bytes: 32 * 1024 * 1024,
             batch_messages: 200,
             retries: 5,
             backoff: Duration::from_secs(1),
@@ -99,6 +109,11 @@ impl Options {
             compress: o.compress.unwrap_or(d.compress),
             ..d
         }
+    }
+
+    /// The byte bound of one batch.
+    pub fn batch_bytes(&self) -> u64 {
+        self.batch_bytes.min(self.memory_bytes / 4).max(1)
     }
 
     /// The pause before retry number `attempt` (1-based): the backoff
@@ -220,6 +235,10 @@ pub(crate) struct Ctx {
     pub sink: Sink,
     pub opts: Options,
     pub cancel: Cancel,
+    /// Message bytes in memory, shared by every batch of the job.
+    pub budget: budget::Budget,
+    /// Connection pairs in use, for opening extra ones only when useful.
+    pub pairs: budget::Pairs,
 }
 
 impl Ctx {
@@ -371,11 +390,18 @@ pub async fn run(
         job.users.len(),
     )?;
     let started_at = history::now();
+    budget::release_large_blocks();
+    let mailboxes = job.users.len();
     let ctx = Arc::new(Ctx {
         job_name: run.name.clone(),
         job,
         store: store.clone(),
         sink,
+        budget: budget::Budget::new(opts.memory_bytes),
+        pairs: budget::Pairs::new(
+            opts.parallel_mailboxes.max(opts.connections_per_mailbox),
+            mailboxes,
+        ),
         opts,
         cancel,
     });

@@ -61,25 +61,26 @@ pub(crate) async fn copy_pop_inbox(
             .record(job, &account, POP3_INBOX, 0, &task.dest_raw, entries)
     };
 
-    // Downloading batch N+1 overlaps appending batch N, as for IMAP.
+    // Downloading batch N+1 overlaps appending batch N, within the job's
+    // byte budget, as for IMAP.
     let batches = batches(
         &pending,
         &size_of,
-        ctx.opts.batch_bytes,
+        ctx.opts.batch_bytes(),
         ctx.opts.batch_messages,
     );
     let msgnos_of = |batch: &[(u32, String)]| batch.iter().map(|(n, _)| *n).collect::<Vec<u32>>();
+    let bytes_of = |batch: &[(u32, String)]| batch.iter().map(|(n, _)| size_of(n)).sum::<u64>();
     let max = ctx.opts.max_message_bytes as usize;
-    let mut fetched = match batches.first() {
+    let (mut fetched, mut share) = match batches.first() {
         Some(first) => {
-            with_keepalive(
-                dst,
-                ctx.opts.keepalive,
-                pop.retr_many(&msgnos_of(first), max),
-            )
-            .await?
+            let fetch = async {
+                let share = ctx.budget.take(bytes_of(first)).await;
+                Ok::<_, MailError>((pop.retr_many(&msgnos_of(first), max).await?, Some(share)))
+            };
+            with_keepalive(dst, ctx.opts.keepalive, fetch).await?
         }
-        None => Vec::new(),
+        None => (Vec::new(), None),
     };
     for (i, batch) in batches.iter().enumerate() {
         if ctx.cancel.is_cancelled() {
@@ -110,27 +111,34 @@ pub(crate) async fn copy_pop_inbox(
                 id: uid.clone(),
                 internal_date: pop_date::internal_date(&body),
                 header_fields,
+                content_key: Some(key),
                 flags: Vec::new(),
-                body,
+                body: body.into(),
             });
         }
         record(&found)?;
+        // The batch's bytes go back to the budget as soon as it is appended.
+        let appended = {
+            let (dest, dst, state, tally) = (&dest, &mut *dst, &mut *state, &mut *tally);
+            let share = share.take();
+            async move {
+                let delivered = dest.deliver(dst, &outgoing, state, tally).await;
+                drop(outgoing);
+                drop(share);
+                delivered
+            }
+        };
         let (entries, next_fetched) = match batches.get(i + 1) {
             Some(next) => {
-                let next = msgnos_of(next);
-                let (delivered, next_fetched) = tokio::join!(
-                    dest.deliver(dst, &outgoing, state, tally),
-                    pop.retr_many(&next, max)
-                );
+                let fetch = async {
+                    let share = ctx.budget.take(bytes_of(next)).await;
+                    Ok::<_, MailError>((pop.retr_many(&msgnos_of(next), max).await?, Some(share)))
+                };
+                let (delivered, next_fetched) = tokio::join!(appended, fetch);
                 (delivered, Some(next_fetched))
             }
             None => (
-                with_keepalive(
-                    pop,
-                    ctx.opts.keepalive,
-                    dest.deliver(dst, &outgoing, state, tally),
-                )
-                .await,
+                with_keepalive(pop, ctx.opts.keepalive, appended).await,
                 None,
             ),
         };
@@ -139,7 +147,7 @@ pub(crate) async fn copy_pop_inbox(
         record(&entries?)?;
         ctx.emit(tally.event(&task.source_name));
         if let Some(next_fetched) = next_fetched {
-            fetched = next_fetched?;
+            (fetched, share) = next_fetched?;
         }
     }
     Ok(())

@@ -119,7 +119,69 @@ pub struct MessageMeta {
 #[derive(Debug)]
 pub struct FetchedBody {
     pub uid: u32,
-    pub body: Vec<u8>,
+    pub body: MessageBytes,
+}
+
+/// A message's bytes: read by the IMAP client straight into a buffer that is
+/// kept as it is (a message is not copied after it arrives), or any vector.
+pub struct MessageBytes(Repr);
+
+enum Repr {
+    Vec(Vec<u8>),
+    Kept(Box<dyn Held>),
+}
+
+/// A buffer that holds the message at `range`.
+trait Held: Send + Sync {
+    fn bytes(&self) -> &[u8];
+}
+
+struct Keep<T> {
+    owner: T,
+    range: std::ops::Range<usize>,
+    view: for<'a> fn(&'a T) -> &'a [u8],
+}
+
+impl<T: Send + Sync> Held for Keep<T> {
+    fn bytes(&self) -> &[u8] {
+        (self.view)(&self.owner)
+            .get(self.range.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl MessageBytes {
+    /// `range` of what `view` shows of `owner` (async-imap's response type
+    /// can't be named outside it, hence the function).
+    fn kept<T: Send + Sync + 'static>(
+        owner: T,
+        range: std::ops::Range<usize>,
+        view: for<'a> fn(&'a T) -> &'a [u8],
+    ) -> MessageBytes {
+        MessageBytes(Repr::Kept(Box::new(Keep { owner, range, view })))
+    }
+}
+
+impl From<Vec<u8>> for MessageBytes {
+    fn from(v: Vec<u8>) -> MessageBytes {
+        MessageBytes(Repr::Vec(v))
+    }
+}
+
+impl std::ops::Deref for MessageBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Vec(v) => v,
+            Repr::Kept(k) => k.bytes(),
+        }
+    }
+}
+
+impl std::fmt::Debug for MessageBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MessageBytes({} bytes)", self.len())
+    }
 }
 
 /// The result of a tagged command (its untagged responses go to a callback:
@@ -560,48 +622,31 @@ impl ImapClient {
     ) -> Result<Reply, MailError> {
         loop {
             let step = self
-                .read_with(doing, |r| match r {
-                    Response::Done {
-                        tag: t,
-                        status,
-                        outcome,
-                    } if t == tag => {
-                        let append_uids = match &outcome.code {
-                            Some(ResponseCode::AppendUid(_, set)) => {
-                                Some(super::append::expand(set))
-                            }
-                            _ => None,
-                        };
-                        Some(Ok(Reply {
-                            ok: *status == Status::Ok,
-                            server_text: outcome_text(status, outcome),
-                            append_uids,
-                        }))
+                .read_with(doing, |r| {
+                    let step = tagged(r, tag);
+                    if step.is_none() {
+                        on_untagged(r);
                     }
-                    Response::Data {
-                        status: Status::Bye,
-                        outcome,
-                    } => Some(Err(outcome_text(&Status::Bye, outcome))),
-                    other => {
-                        on_untagged(other);
-                        None
-                    }
+                    step
                 })
                 .await?;
             match step {
                 None => continue,
                 Some(Ok(reply)) => return Ok(reply),
-                Some(Err(bye)) => {
-                    return Err(match busy(&bye) {
-                        Some(b) => b.error(self.place.clone(), doing, bye),
-                        None => MailError::Bye {
-                            place: self.place.clone(),
-                            doing: doing.into(),
-                            server_text: bye,
-                        },
-                    })
-                }
+                Some(Err(bye)) => return Err(self.bye(doing, bye)),
             }
+        }
+    }
+
+    /// The error for a BYE while `doing`: busy servers are transient.
+    fn bye(&self, doing: &str, bye: String) -> MailError {
+        match busy(&bye) {
+            Some(b) => b.error(self.place.clone(), doing, bye),
+            None => MailError::Bye {
+                place: self.place.clone(),
+                doing: doing.into(),
+                server_text: bye,
+            },
         }
     }
 
@@ -810,27 +855,32 @@ impl ImapClient {
             .await
             .map_err(|e| e.on_fetch(what.clone()))?;
         let mut out = Vec::with_capacity(uids.len());
-        let reply = self
-            .collect(&tag, doing, |r| {
-                if let Response::Fetch(_, attrs) = r {
-                    let mut uid = 0;
-                    let mut body = None;
-                    for a in attrs {
-                        match a {
-                            AttributeValue::Uid(u) => uid = *u,
-                            AttributeValue::BodySection { data, .. } => {
-                                body = Some(data.as_deref().unwrap_or_default().to_vec())
-                            }
-                            _ => {}
-                        }
-                    }
-                    if let (true, Some(body)) = (uid != 0, body) {
-                        out.push(FetchedBody { uid, body });
-                    }
-                }
-            })
-            .await
-            .map_err(|e| e.on_fetch(what))?;
+        let reply = loop {
+            let r = match self.session.read_response().await {
+                Ok(Some(r)) => r,
+                Ok(None) => return Err(self.disconnected(doing).on_fetch(what)),
+                Err(e) => return Err(self.io_err(doing, &e).on_fetch(what)),
+            };
+            match tagged(r.parsed(), &tag) {
+                Some(Ok(reply)) => break reply,
+                Some(Err(bye)) => return Err(self.bye(doing, bye).on_fetch(what)),
+                None => {}
+            }
+            let Some((uid, body)) = fetched_body(r.parsed()) else {
+                continue;
+            };
+            // The literal lies in the reader's buffer, which the response
+            // owns: keeping the response keeps the message without a copy.
+            let owner: &[u8] = r.borrow_owner();
+            let start = (body.as_ptr() as usize).wrapping_sub(owner.as_ptr() as usize);
+            let body = if start <= owner.len() && body.len() <= owner.len() - start {
+                let range = start..start + body.len();
+                MessageBytes::kept(r, range, |r| r.borrow_owner())
+            } else {
+                MessageBytes::from(body.to_vec())
+            };
+            out.push(FetchedBody { uid, body });
+        };
         if !reply.ok {
             return Err(error::refused(
                 self.place.clone(),
@@ -853,6 +903,52 @@ impl ImapClient {
     pub async fn logout(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.session.logout()).await;
     }
+}
+
+/// The outcome of the command tagged `tag` when `r` is its tagged reply
+/// (`Err`: a BYE, whatever the tag); `None` for any other response.
+fn tagged(r: &Response<'_>, tag: &imap_proto::RequestId) -> Option<Result<Reply, String>> {
+    match r {
+        Response::Done {
+            tag: t,
+            status,
+            outcome,
+        } if t == tag => {
+            let append_uids = match &outcome.code {
+                Some(ResponseCode::AppendUid(_, set)) => Some(super::append::expand(set)),
+                _ => None,
+            };
+            Some(Ok(Reply {
+                ok: *status == Status::Ok,
+                server_text: outcome_text(status, outcome),
+                append_uids,
+            }))
+        }
+        Response::Data {
+            status: Status::Bye,
+            outcome,
+        } => Some(Err(outcome_text(&Status::Bye, outcome))),
+        _ => None,
+    }
+}
+
+/// UID and body of a FETCH response that has both.
+fn fetched_body<'a>(r: &'a Response<'_>) -> Option<(u32, &'a [u8])> {
+    let Response::Fetch(_, attrs) = r else {
+        return None;
+    };
+    let mut uid = 0;
+    let mut body = None;
+    for a in attrs {
+        match a {
+            AttributeValue::Uid(u) => uid = *u,
+            AttributeValue::BodySection { data, .. } => {
+                body = Some(data.as_deref().unwrap_or_default())
+            }
+            _ => {}
+        }
+    }
+    body.filter(|_| uid != 0).map(|b| (uid, b))
 }
 
 /// Checks the first line a server sends: `* OK` or `* PREAUTH`; a BYE
@@ -958,4 +1054,19 @@ pub(super) fn truncate(s: &str, max: usize) -> String {
         return s.to_string();
     }
     s.chars().take(max).collect::<String>() + "…"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_bytes_show_their_range_of_the_buffer() {
+        let buf = b"* 1 FETCH (UID 7 BODY[] {5}\r\nhello)\r\n".to_vec();
+        let start = buf.windows(5).position(|w| w == b"hello").unwrap();
+        let kept = MessageBytes::kept(buf, start..start + 5, |b| b.as_slice());
+        assert_eq!(&kept[..], b"hello");
+        assert_eq!(&MessageBytes::from(b"abc".to_vec())[..], b"abc");
+        assert_eq!(format!("{kept:?}"), "MessageBytes(5 bytes)");
+    }
 }
