@@ -7,6 +7,7 @@
 
 pub mod compress;
 pub mod copy;
+pub mod dial;
 pub mod error;
 #[cfg(test)]
 pub(crate) mod fuzzing;

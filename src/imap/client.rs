@@ -11,9 +11,10 @@ use async_imap::{Authenticator, Client, Session};
 use super::raw::{self, RawError};
 use super::{quote, utf7};
 use crate::compress::CompressMode;
+use crate::dial;
 use crate::error::{self, busy, Direction, MailError, Place, Side};
 use crate::job::CertPolicy;
-use crate::net::{self, NetError, Stream, Timed};
+use crate::net::{self, Stream, Timed};
 use crate::secret::Secret;
 
 /// The header fields that, with the size, identify a message's content on
@@ -294,49 +295,16 @@ impl ImapClient {
     }
 
     async fn open(ep: &Endpoint) -> Result<(Stream, Place, HashSet<String>), MailError> {
-        let mut last = NetError::Refused;
-        for &port in &ep.ports {
-            let place = Place {
-                side: ep.side,
-                host: ep.host.clone(),
-                port,
-                protocol: ep.protocol,
-            };
-            let tcp = match net::connect_tcp(&ep.host, port, ep.connect_timeout).await {
-                Ok(tcp) => tcp,
-                Err(e) => {
-                    last = e;
-                    continue;
-                }
-            };
-            let stream = match ep.transport {
-                Transport::Tls => Self::secure(tcp, ep, &place).await?,
-                _ => Stream::Plain(tcp),
-            };
-            return Self::greet(stream, ep, place).await;
-        }
-        Err(MailError::Connect {
+        let (stream, place) = dial::dial(&dial::Target {
             side: ep.side,
-            host: ep.host.clone(),
-            ports: ep
-                .ports
-                .iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
+            host: &ep.host,
+            ports: &ep.ports,
             protocol: ep.protocol,
-            reason: last,
+            tls: matches!(ep.transport, Transport::Tls).then_some(&ep.certs),
+            connect_timeout: ep.connect_timeout,
         })
-    }
-
-    async fn secure(
-        tcp: tokio::net::TcpStream,
-        ep: &Endpoint,
-        place: &Place,
-    ) -> Result<Stream, MailError> {
-        net::start_tls(tcp, &ep.host, &ep.certs, ep.connect_timeout)
-            .await
-            .map_err(|e| error::tls_failure(place, e, ep.connect_timeout))
+        .await?;
+        Self::greet(stream, ep, place).await
     }
 
     /// Greeting, CAPABILITY and STARTTLS, read by hand before async-imap
@@ -381,7 +349,7 @@ impl ImapClient {
                 let Stream::Plain(tcp) = stream else {
                     unreachable!("STARTTLS only runs on a plain connection")
                 };
-                stream = Self::secure(tcp, ep, &place).await?;
+                stream = dial::secure(tcp, &ep.host, &ep.certs, ep.connect_timeout, &place).await?;
                 caps = Self::raw_capabilities(&mut stream, &place, t).await?;
             } else if !allow_plaintext {
                 return Err(MailError::PlaintextRefused { place });

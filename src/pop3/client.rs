@@ -5,8 +5,9 @@ use base64::Engine as _;
 
 use super::wire::{self, Body, Status, Wire, WireError};
 use super::{Fetched, Pop3Endpoint, Pop3MessageError, Pop3Transport};
+use crate::dial;
 use crate::error::{self, busy, Direction, MailError, Place};
-use crate::net::{self, NetError, Stream};
+use crate::net::{self, Stream};
 use crate::secret::Secret;
 
 /// Capability lists and the like.
@@ -70,45 +71,22 @@ impl Pop3Client {
         user: &str,
         password: &Secret,
     ) -> Result<Pop3Client, MailError> {
-        let mut last = NetError::Refused;
-        for &port in &ep.ports {
-            let place = Place {
-                side: ep.side,
-                host: ep.host.clone(),
-                port,
-                protocol: ep.protocol,
-            };
-            let tcp = match net::connect_tcp(&ep.host, port, ep.connect_timeout).await {
-                Ok(tcp) => tcp,
-                Err(e) => {
-                    last = e;
-                    continue;
-                }
-            };
-            let stream = match ep.transport {
-                Pop3Transport::Tls => secure(tcp, ep, &place).await?,
-                Pop3Transport::Stls { .. } => Stream::Plain(tcp),
-            };
-            let client = Pop3Client {
-                wire: Wire::new(stream, ep.timeout),
-                place,
-                user: user.to_string(),
-                caps: None,
-            };
-            return client.start(ep, password).await;
-        }
-        Err(MailError::Connect {
+        let (stream, place) = dial::dial(&dial::Target {
             side: ep.side,
-            host: ep.host.clone(),
-            ports: ep
-                .ports
-                .iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
+            host: &ep.host,
+            ports: &ep.ports,
             protocol: ep.protocol,
-            reason: last,
+            tls: matches!(ep.transport, Pop3Transport::Tls).then_some(&ep.certs),
+            connect_timeout: ep.connect_timeout,
         })
+        .await?;
+        let client = Pop3Client {
+            wire: Wire::new(stream, ep.timeout),
+            place,
+            user: user.to_string(),
+            caps: None,
+        };
+        client.start(ep, password).await
     }
 
     async fn start(mut self, ep: &Pop3Endpoint, password: &Secret) -> Result<Self, MailError> {
@@ -237,7 +215,7 @@ impl Pop3Client {
                 detail: "the server sent more than it should right after accepting STLS".into(),
             });
         };
-        let stream = secure(tcp, ep, &place).await?;
+        let stream = dial::secure(tcp, &ep.host, &ep.certs, ep.connect_timeout, &place).await?;
         Ok(Pop3Client {
             wire: Wire::new(stream, timeout),
             place,
@@ -587,16 +565,6 @@ impl Pop3Client {
             },
         }
     }
-}
-
-async fn secure(
-    tcp: tokio::net::TcpStream,
-    ep: &Pop3Endpoint,
-    place: &Place,
-) -> Result<Stream, MailError> {
-    net::start_tls(tcp, &ep.host, &ep.certs, ep.connect_timeout)
-        .await
-        .map_err(|e| error::tls_failure(place, e, ep.connect_timeout))
 }
 
 #[cfg(test)]
