@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use super::dest::{self, DestFolder, FolderState, Outgoing, Tally};
 use super::key::content_key;
 use super::mapping::FolderTask;
-use super::{with_keepalive, Ctx};
+use super::overlap::{self, Sink};
+use super::Ctx;
 use crate::error::MailError;
 use crate::imap::{ImapClient, MessageBytes, MessageMeta};
 use crate::store::{LedgerEntry, POP3_INBOX};
@@ -90,87 +91,51 @@ pub(crate) async fn copy_folder(
         to_copy.iter().map(|m| m.size).sum(),
     );
 
-    // Fetching batch N+1 from the source overlaps appending batch N to the
-    // destination: each server works while the other does. Each batch takes
-    // its bytes from the job's budget before it is fetched and gives them
-    // back once appended, so memory stays bounded across the whole job.
     let batches = batches(&to_copy, ctx.opts.batch_bytes(), ctx.opts.batch_messages);
-    let uids_of = |batch: &[&MessageMeta]| batch.iter().map(|m| m.uid).collect::<Vec<u32>>();
-    let bytes_of = |batch: &[&MessageMeta]| batch.iter().map(|m| m.size).sum::<u64>();
-    let (mut fetched, mut share) = match batches.first() {
-        Some(first) => {
-            let fetch = async {
-                let share = ctx.budget.take(bytes_of(first)).await;
-                Ok::<_, MailError>((src.fetch_bodies(&uids_of(first)).await?, Some(share)))
-            };
-            with_keepalive(dst, ctx.opts.keepalive, fetch).await?
-        }
-        None => (Vec::new(), None),
+    let sink = Sink {
+        dest: &mut dest,
+        state,
+        tally,
+        folder: &task.source_name,
     };
-    for (i, batch) in batches.iter().enumerate() {
-        if ctx.cancel.is_cancelled() {
-            return Err(MailError::Cancelled);
-        }
-        let mut bodies: HashMap<u32, MessageBytes> = std::mem::take(&mut fetched)
-            .into_iter()
-            .map(|b| (b.uid, b.body))
-            .collect();
-        // A message expunged on the source since it was listed is gone;
-        // there is nothing to copy.
-        let outgoing: Vec<Outgoing> = batch
-            .iter()
-            .filter_map(|m| {
-                let body = bodies.remove(&m.uid)?;
-                // The ledger's key is made from the bytes stored, as the
-                // destination will report them; RFC822.SIZE normally agrees.
-                let content_key = keys.remove(&m.uid).filter(|_| m.size == body.len() as u64);
-                Some(Outgoing {
-                    id: m.uid.to_string(),
-                    header_fields: m.header_fields.clone(),
-                    content_key,
-                    flags: dest.keep_flags(&m.flags, state),
-                    internal_date: m.internal_date.clone(),
-                    body,
+    overlap::copy_batches(
+        ctx,
+        src,
+        dst,
+        sink,
+        &batches,
+        |batch| {
+            let uids = batch.iter().map(|m| m.uid).collect();
+            (uids, batch.iter().map(|m| m.size).sum())
+        },
+        |batch, fetched, sink| {
+            let mut bodies: HashMap<u32, MessageBytes> =
+                fetched.into_iter().map(|b| (b.uid, b.body)).collect();
+            // A message expunged on the source since it was listed is gone;
+            // there is nothing to copy.
+            let outgoing = batch
+                .iter()
+                .filter_map(|m| {
+                    let body = bodies.remove(&m.uid)?;
+                    // The ledger's key is made from the bytes stored, as the
+                    // destination will report them; RFC822.SIZE normally
+                    // agrees.
+                    let content_key = keys.remove(&m.uid).filter(|_| m.size == body.len() as u64);
+                    Some(Outgoing {
+                        id: m.uid.to_string(),
+                        header_fields: m.header_fields.clone(),
+                        content_key,
+                        flags: sink.dest.keep_flags(&m.flags, sink.state),
+                        internal_date: m.internal_date.clone(),
+                        body,
+                    })
                 })
-            })
-            .collect();
-        drop(bodies);
-        // The batch's bytes go back to the budget as soon as it is appended,
-        // while the next fetch may still be waiting for them.
-        let appended = {
-            let (dest, dst, state, tally) = (&dest, &mut *dst, &mut *state, &mut *tally);
-            let share = share.take();
-            async move {
-                let delivered = dest.deliver(dst, &outgoing, state, tally).await;
-                drop(outgoing);
-                drop(share);
-                delivered
-            }
-        };
-        let next = batches.get(i + 1);
-        let (entries, next_fetched) = match next {
-            Some(next) => {
-                let fetch = async {
-                    let share = ctx.budget.take(bytes_of(next)).await;
-                    Ok::<_, MailError>((src.fetch_bodies(&uids_of(next)).await?, Some(share)))
-                };
-                let (delivered, next_fetched) = tokio::join!(appended, fetch);
-                (delivered, Some(next_fetched))
-            }
-            None => (
-                with_keepalive(src, ctx.opts.keepalive, appended).await,
-                None,
-            ),
-        };
-        // What reached the destination is recorded even when the fetch
-        // running beside it failed.
-        record(&entries?)?;
-        ctx.emit(tally.event(&task.source_name));
-        if let Some(next_fetched) = next_fetched {
-            (fetched, share) = next_fetched?;
-        }
-    }
-    Ok(())
+                .collect();
+            Ok(outgoing)
+        },
+        record,
+    )
+    .await
 }
 
 /// Splits messages into batches bounded in bytes and count; a message larger

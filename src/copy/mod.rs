@@ -7,6 +7,7 @@ mod folder;
 pub mod key;
 mod mailbox;
 pub mod mapping;
+mod overlap;
 mod pop_date;
 mod pop_inbox;
 

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use super::dest::{self, DestFolder, FolderState, Outgoing, Tally};
 use super::key::{content_key, key_fields_of};
 use super::mapping::FolderTask;
-use super::{pop_date, with_keepalive, Ctx};
+use super::overlap::{self, Sink};
+use super::{pop_date, Ctx};
 use crate::error::MailError;
 use crate::imap::ImapClient;
 use crate::pop3::Pop3Client;
@@ -61,96 +62,66 @@ pub(crate) async fn copy_pop_inbox(
             .record(job, &account, POP3_INBOX, 0, &task.dest_raw, entries)
     };
 
-    // Downloading batch N+1 overlaps appending batch N, within the job's
-    // byte budget, as for IMAP.
+    // Downloading batch N+1 overlaps appending batch N, as for IMAP.
     let batches = batches(
         &pending,
         &size_of,
         ctx.opts.batch_bytes(),
         ctx.opts.batch_messages,
     );
-    let msgnos_of = |batch: &[(u32, String)]| batch.iter().map(|(n, _)| *n).collect::<Vec<u32>>();
-    let bytes_of = |batch: &[(u32, String)]| batch.iter().map(|(n, _)| size_of(n)).sum::<u64>();
-    let max = ctx.opts.max_message_bytes as usize;
-    let (mut fetched, mut share) = match batches.first() {
-        Some(first) => {
-            let fetch = async {
-                let share = ctx.budget.take(bytes_of(first)).await;
-                Ok::<_, MailError>((pop.retr_many(&msgnos_of(first), max).await?, Some(share)))
-            };
-            with_keepalive(dst, ctx.opts.keepalive, fetch).await?
-        }
-        None => (Vec::new(), None),
+    let sink = Sink {
+        dest: &mut dest,
+        state,
+        tally,
+        folder: &task.source_name,
     };
-    for (i, batch) in batches.iter().enumerate() {
-        if ctx.cancel.is_cancelled() {
-            return Err(MailError::Cancelled);
-        }
-        let mut found = Vec::new();
-        let mut outgoing = Vec::new();
-        for ((_, uid), body) in batch.iter().zip(std::mem::take(&mut fetched)) {
-            let body = match body {
-                Ok(b) => b,
-                Err(e) => {
-                    dest::source_failure(state, uid, &[], e.to_string(), e.code());
+    overlap::copy_batches(
+        ctx,
+        pop,
+        dst,
+        sink,
+        &batches,
+        |batch| {
+            let msgnos = batch.iter().map(|(n, _)| *n).collect();
+            (msgnos, batch.iter().map(|(n, _)| size_of(n)).sum())
+        },
+        |batch, fetched, sink| {
+            let mut found = Vec::new();
+            let mut outgoing = Vec::new();
+            for ((_, uid), body) in batch.iter().zip(fetched) {
+                let body = match body {
+                    Ok(b) => b,
+                    Err(e) => {
+                        dest::source_failure(sink.state, uid, &[], e.to_string(), e.code());
+                        continue;
+                    }
+                };
+                let header_fields = key_fields_of(&body);
+                let key = content_key(body.len() as u64, &header_fields);
+                if sink.dest.take(&key) {
+                    sink.state.found(sink.tally, uid, body.len() as u64);
+                    found.push(LedgerEntry {
+                        id: uid.clone(),
+                        dest_uid: None,
+                        content_key: key,
+                    });
                     continue;
                 }
-            };
-            let header_fields = key_fields_of(&body);
-            let key = content_key(body.len() as u64, &header_fields);
-            if dest.take(&key) {
-                state.found(tally, uid, body.len() as u64);
-                found.push(LedgerEntry {
+                outgoing.push(Outgoing {
                     id: uid.clone(),
-                    dest_uid: None,
-                    content_key: key,
+                    internal_date: pop_date::internal_date(&body),
+                    header_fields,
+                    content_key: Some(key),
+                    flags: Vec::new(),
+                    body: body.into(),
                 });
-                continue;
             }
-            outgoing.push(Outgoing {
-                id: uid.clone(),
-                internal_date: pop_date::internal_date(&body),
-                header_fields,
-                content_key: Some(key),
-                flags: Vec::new(),
-                body: body.into(),
-            });
-        }
-        record(&found)?;
-        // The batch's bytes go back to the budget as soon as it is appended.
-        let appended = {
-            let (dest, dst, state, tally) = (&dest, &mut *dst, &mut *state, &mut *tally);
-            let share = share.take();
-            async move {
-                let delivered = dest.deliver(dst, &outgoing, state, tally).await;
-                drop(outgoing);
-                drop(share);
-                delivered
-            }
-        };
-        let (entries, next_fetched) = match batches.get(i + 1) {
-            Some(next) => {
-                let fetch = async {
-                    let share = ctx.budget.take(bytes_of(next)).await;
-                    Ok::<_, MailError>((pop.retr_many(&msgnos_of(next), max).await?, Some(share)))
-                };
-                let (delivered, next_fetched) = tokio::join!(appended, fetch);
-                (delivered, Some(next_fetched))
-            }
-            None => (
-                with_keepalive(pop, ctx.opts.keepalive, appended).await,
-                None,
-            ),
-        };
-        // What reached the destination is recorded even when the download
-        // running beside it failed.
-        record(&entries?)?;
-        ctx.emit(tally.event(&task.source_name));
-        if let Some(next_fetched) = next_fetched {
-            (fetched, share) = next_fetched?;
-        }
-    }
-    Ok(())
+            record(&found)?;
+            Ok(outgoing)
+        },
+        record,
+    )
+    .await
 }
 
 /// Batches bounded in (listed) bytes and count.
