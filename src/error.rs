@@ -685,7 +685,7 @@ pub fn catalogue() -> Vec<CatalogueEntry> {
           "MailFerry reconnects and checks whether the message arrived before sending it again. If it keeps happening, try at a quieter time, or allow more seconds to wait."),
         e("garbled-reply", Transient, "A reply MailFerry could not understand",
           "The server's reply was garbled or cut short, or the port belongs to another kind of server.",
-          "MailFerry reconnects and retries. If it keeps happening, check the port and protocol, and send the log to the host's support."),
+          "MailFerry reconnects and retries. If it keeps happening, check the port and protocol, and send the log to the host's support; if the words say compressed data was garbled, set compress = \"never\" in the job's [options]."),
         e("over-quota", FatalForMailbox, "Destination mailbox over quota",
           "The new server refused more mail for this mailbox: it is full.",
           "Ask the new host to raise the quota, or remove mail there, then run the job again: it copies only what is missing."),

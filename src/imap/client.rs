@@ -964,6 +964,13 @@ fn io_err(place: &Place, doing: &str, after: Duration, e: &std::io::Error) -> Ma
                 Direction::Read
             },
         },
+        // A reply that could not be parsed, or compressed data that could
+        // not be inflated.
+        K::InvalidData => MailError::Protocol {
+            place: place.clone(),
+            doing: doing.into(),
+            detail: truncate(&e.to_string(), 300),
+        },
         K::Other if e.to_string().contains("parsing") => MailError::Protocol {
             place: place.clone(),
             doing: doing.into(),
@@ -1036,5 +1043,27 @@ mod tests {
         assert_eq!(&kept[..], b"hello");
         assert_eq!(&MessageBytes::from(b"abc".to_vec())[..], b"abc");
         assert_eq!(format!("{kept:?}"), "MessageBytes(5 bytes)");
+    }
+
+    /// Compressed data that can't be inflated is a garbled reply (retried,
+    /// with words that point at compression), not a dropped connection.
+    #[tokio::test]
+    async fn garbage_that_cannot_be_inflated_is_a_garbled_reply() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut server, client) = tokio::io::duplex(64);
+        server.write_all(&[0xff; 32]).await.unwrap();
+        drop(server);
+        let mut z = crate::compress::Deflate::new(client);
+        let e = z.read_to_end(&mut Vec::new()).await.unwrap_err();
+        let place = Place {
+            side: Side::Source,
+            host: "mail.example".into(),
+            port: 143,
+            protocol: "IMAP4",
+        };
+        let err = io_err(&place, "fetching messages", Duration::from_secs(60), &e);
+        assert_eq!(err.code(), "garbled-reply");
+        assert_eq!(err.class(), crate::error::ErrorClass::Transient);
+        assert!(err.to_string().contains("compressed data garbled"), "{err}");
     }
 }
