@@ -212,7 +212,7 @@ impl DestFolder {
         let sel = dst.open_folder(&task.dest_raw, false).await?;
         let mut available: HashMap<String, usize> = HashMap::new();
         if sel.exists > 0 {
-            for m in dst.fetch_meta(None).await? {
+            for m in dst.fetch_meta(None, true).await? {
                 *available
                     .entry(content_key(m.size, &m.header_fields))
                     .or_default() += 1;
@@ -229,6 +229,11 @@ impl DestFolder {
             sel,
             available,
         })
+    }
+
+    /// Whether nothing here is left to match a source message against.
+    pub fn is_empty(&self) -> bool {
+        self.available.values().all(|&n| n == 0)
     }
 
     /// Whether a copy with this key is already here (and not yet matched to

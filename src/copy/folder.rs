@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::dest::{self, DestFolder, FolderState, Outgoing, Tally};
-use super::key::content_key;
+use super::key::{content_key, key_fields_of};
 use super::mapping::FolderTask;
 use super::overlap::{self, Sink};
 use super::Ctx;
@@ -49,12 +49,19 @@ pub(crate) async fn copy_folder(
         .store
         .claimed_keys(job, &account, &task.dest_raw, POP3_INBOX)?;
     let mut dest = DestFolder::open(dst, task, claimed).await?;
-    let metas = src.fetch_meta(Some(&pending)).await?;
+    // With nothing on the destination to match, the keys are made from the
+    // bodies as they arrive: the source need not read every header twice.
+    let from_bodies = dest.is_empty();
+    let metas = src.fetch_meta(Some(&pending), !from_bodies).await?;
     let mut found = Vec::new();
     let mut to_copy = Vec::new();
-    // Each key is made once, here, and goes with its message to the ledger.
+    // Each key is made once and goes with its message to the ledger.
     let mut keys: HashMap<u32, String> = HashMap::new();
     for m in metas {
+        if from_bodies {
+            to_copy.push(m);
+            continue;
+        }
         let key = content_key(m.size, &m.header_fields);
         if dest.take(&key) {
             state.found(tally, &m.uid.to_string(), m.size);
@@ -117,13 +124,23 @@ pub(crate) async fn copy_folder(
                 .iter()
                 .filter_map(|m| {
                     let body = bodies.remove(&m.uid)?;
-                    // The ledger's key is made from the bytes stored, as the
-                    // destination will report them; RFC822.SIZE normally
-                    // agrees.
-                    let content_key = keys.remove(&m.uid).filter(|_| m.size == body.len() as u64);
+                    let (header_fields, content_key) = match from_bodies {
+                        true => {
+                            let fields = key_fields_of(&body);
+                            let key = content_key(body.len() as u64, &fields);
+                            (fields, Some(key))
+                        }
+                        // The ledger's key is made from the bytes stored, as
+                        // the destination will report them; RFC822.SIZE
+                        // normally agrees.
+                        false => (
+                            m.header_fields.clone(),
+                            keys.remove(&m.uid).filter(|_| m.size == body.len() as u64),
+                        ),
+                    };
                     Some(Outgoing {
                         id: m.uid.to_string(),
-                        header_fields: m.header_fields.clone(),
+                        header_fields,
                         content_key,
                         flags: sink.dest.keep_flags(&m.flags, sink.state),
                         internal_date: m.internal_date.clone(),

@@ -767,13 +767,18 @@ impl ImapClient {
     pub async fn fetch_meta(
         &mut self,
         uids: Option<&[u32]>,
+        headers: bool,
     ) -> Result<Vec<MessageMeta>, MailError> {
         let set = match uids {
             Some([]) => return Ok(Vec::new()),
             Some(u) => super::uid_set(u),
             None => "1:*".into(),
         };
-        let cmd = format!("UID FETCH {set} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})])");
+        let fields = match headers {
+            true => format!(" BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"),
+            false => String::new(),
+        };
+        let cmd = format!("UID FETCH {set} (UID FLAGS INTERNALDATE RFC822.SIZE{fields})");
         let mut out = Vec::new();
         self.run_ok(&cmd, "UID FETCH", "reading message headers", |r| {
             if let Response::Fetch(_, attrs) = r {
