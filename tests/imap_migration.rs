@@ -643,3 +643,80 @@ fn garbage_in_a_compressed_stream_is_retried_and_nothing_is_lost_or_doubled() {
         identity,
     );
 }
+
+/// A fresh copy makes each content key from the body as it arrives (nothing
+/// on the destination to match, so the source's headers are not fetched
+/// first). Those keys, kept in the ledger, must be the keys the destination
+/// reports for the same messages, or a later run could not tell them apart.
+#[test]
+fn keys_made_from_bodies_equal_the_keys_the_destination_reports() {
+    use mailferry::copy::key::content_key;
+    use mailferry::imap::{Endpoint, ImapClient, Login, Transport};
+    use mailferry::secret::Secret;
+    let (src, dst) = (
+        Dovecot::start_plaintext(Layout::Slash),
+        Dovecot::start_plaintext(Layout::Courier),
+    );
+    src.add_user(USER, PASSWORD);
+    dst.add_user(USER, "unused");
+    seed_standard_corpus(&src, USER, PASSWORD);
+    let spec = JobSpec {
+        name: "body-keys".into(),
+        source_host: "127.0.0.1".into(),
+        source_protocol: "imap4",
+        source_ports: vec![src.imap_port()],
+        source_ca: None,
+        dest_host: "127.0.0.1".into(),
+        dest_port: dst.imap_port(),
+        dest_security: "plain",
+        dest_ca: None,
+        auth: DestAuth::MasterSaslPlain,
+        users: format!("{USER},{PASSWORD}"),
+        skip: String::new(),
+        translate: String::new(),
+        ports_line: None,
+        source_extra: "allow_plaintext = true\n".into(),
+        options: String::new(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let (outcome, _) = spec.run(&db);
+    assert_eq!(outcome.verdict(), Verdict::Success, "{outcome:#?}");
+    let store = mailferry::store::Store::open(&db).unwrap();
+    let endpoint = Endpoint {
+        side: mailferry::error::Side::Destination,
+        host: "127.0.0.1".into(),
+        ports: vec![dst.imap_port()],
+        transport: Transport::Plain,
+        certs: mailferry::job::CertPolicy::System,
+        protocol: "IMAP4",
+        timeout: std::time::Duration::from_secs(30),
+        connect_timeout: std::time::Duration::from_secs(5),
+        compress: mailferry::compress::CompressMode::Never,
+    };
+    let login = Login::SaslPlain {
+        authzid: USER.into(),
+        authcid: MASTER_USER.into(),
+        password: Secret::new(MASTER_PASSWORD),
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let checked = rt.block_on(async {
+        let mut c = ImapClient::connect(&endpoint, &login).await.unwrap();
+        let mut checked = 0;
+        for f in c.list().await.unwrap().into_iter().filter(|f| f.selectable) {
+            c.open_folder(&f.raw, true).await.unwrap();
+            let mut reported = std::collections::HashMap::<String, usize>::new();
+            for m in c.fetch_meta(None, true).await.unwrap() {
+                *reported
+                    .entry(content_key(m.size, &m.header_fields))
+                    .or_default() += 1;
+            }
+            let ledger = store.claimed_keys("body-keys", USER, &f.raw, "").unwrap();
+            assert_eq!(ledger, reported, "folder {}", f.name);
+            checked += reported.values().sum::<usize>();
+        }
+        c.logout().await;
+        checked
+    });
+    assert_eq!(checked, outcome.migrated() as usize);
+}
