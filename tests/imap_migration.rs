@@ -43,6 +43,39 @@ fn dest_snapshot(dst: &Dovecot, user: &str) -> support::corpus::Snapshot {
     snap
 }
 
+/// Plain IMAP4 on both sides, the admin acting for each user: a proxy in
+/// between sees every byte.
+fn plain_job(name: &str, src_port: u16, dst_port: u16, users: String) -> JobSpec {
+    JobSpec {
+        name: name.into(),
+        source_host: "127.0.0.1".into(),
+        source_protocol: "imap4",
+        source_ports: vec![src_port],
+        source_ca: None,
+        dest_host: "127.0.0.1".into(),
+        dest_port: dst_port,
+        dest_security: "plain",
+        dest_ca: None,
+        auth: DestAuth::MasterSaslPlain,
+        users,
+        skip: String::new(),
+        translate: String::new(),
+        ports_line: None,
+        source_extra: "allow_plaintext = true\n".into(),
+        options: String::new(),
+    }
+}
+
+/// Two plaintext servers that offer COMPRESS=DEFLATE (Dovecot's imap_zlib).
+fn zlib_servers() -> (Dovecot, Dovecot) {
+    let zlib = || ServerOptions {
+        tls: false,
+        extra_config: "protocol imap {\n  mail_plugins = $mail_plugins imap_zlib\n}\n".into(),
+        ..ServerOptions::new(Layout::Slash)
+    };
+    (Dovecot::start_with(&zlib()), Dovecot::start_with(&zlib()))
+}
+
 #[test]
 fn slash_source_to_courier_destination_copies_everything_and_a_rerun_copies_nothing() {
     let (src, dst) = servers(Layout::Slash, Layout::Courier);
@@ -467,12 +500,7 @@ fn compress_deflate_copies_the_same_mail_with_fewer_bytes_on_the_wire() {
     use mailferry::compress::CompressMode;
     use support::corpus::seed_bench_account;
     use support::faults::FaultProxy;
-    let zlib = || ServerOptions {
-        tls: false,
-        extra_config: "protocol imap {\n  mail_plugins = $mail_plugins imap_zlib\n}\n".into(),
-        ..ServerOptions::new(Layout::Slash)
-    };
-    let (src, dst) = (Dovecot::start_with(&zlib()), Dovecot::start_with(&zlib()));
+    let (src, dst) = zlib_servers();
     src.add_user(USER, PASSWORD);
     let seeded = seed_bench_account(&src, USER, PASSWORD, 200, 3_000_000);
     let source = snapshot(&src, USER, PASSWORD);
@@ -484,22 +512,13 @@ fn compress_deflate_copies_the_same_mail_with_fewer_bytes_on_the_wire() {
             FaultProxy::start(dst.imap_port(), vec![]),
         );
         let spec = JobSpec {
-            name: format!("compress-{mode}"),
-            source_host: "127.0.0.1".into(),
-            source_protocol: "imap4",
-            source_ports: vec![sp.port()],
-            source_ca: None,
-            dest_host: "127.0.0.1".into(),
-            dest_port: dp.port(),
-            dest_security: "plain",
-            dest_ca: None,
-            auth: DestAuth::MasterSaslPlain,
-            users: format!("{USER},{PASSWORD},{local}"),
-            skip: String::new(),
-            translate: String::new(),
-            ports_line: None,
-            source_extra: "allow_plaintext = true\n".into(),
             options: format!("compress = \"{mode}\""),
+            ..plain_job(
+                &format!("compress-{mode}"),
+                sp.port(),
+                dp.port(),
+                format!("{USER},{PASSWORD},{local}"),
+            )
         };
         let job = spec.job();
         let opts = mailferry::copy::Options::for_job(&job);
@@ -582,12 +601,7 @@ fn garbage_in_a_compressed_stream_is_retried_and_nothing_is_lost_or_doubled() {
     use mailferry::compress::CompressMode;
     use support::corpus::seed_bench_account;
     use support::faults::{Action, Dir, Fault, FaultProxy, Trigger};
-    let zlib = || ServerOptions {
-        tls: false,
-        extra_config: "protocol imap {\n  mail_plugins = $mail_plugins imap_zlib\n}\n".into(),
-        ..ServerOptions::new(Layout::Slash)
-    };
-    let (src, dst) = (Dovecot::start_with(&zlib()), Dovecot::start_with(&zlib()));
+    let (src, dst) = zlib_servers();
     src.add_user(USER, PASSWORD);
     dst.add_user(USER, "unused");
     let seeded = seed_bench_account(&src, USER, PASSWORD, 60, 600_000);
@@ -598,24 +612,12 @@ fn garbage_in_a_compressed_stream_is_retried_and_nothing_is_lost_or_doubled() {
     )
     .when_client_sent("COMPRESS DEFLATE");
     let sp = FaultProxy::start(src.imap_port(), vec![fault]);
-    let spec = JobSpec {
-        name: "compress-garbage".into(),
-        source_host: "127.0.0.1".into(),
-        source_protocol: "imap4",
-        source_ports: vec![sp.port()],
-        source_ca: None,
-        dest_host: "127.0.0.1".into(),
-        dest_port: dst.imap_port(),
-        dest_security: "plain",
-        dest_ca: None,
-        auth: DestAuth::MasterSaslPlain,
-        users: format!("{USER},{PASSWORD}"),
-        skip: String::new(),
-        translate: String::new(),
-        ports_line: None,
-        source_extra: "allow_plaintext = true\n".into(),
-        options: String::new(),
-    };
+    let spec = plain_job(
+        "compress-garbage",
+        sp.port(),
+        dst.imap_port(),
+        format!("{USER},{PASSWORD}"),
+    );
     let opts = mailferry::copy::Options {
         compress: CompressMode::Always,
         backoff: std::time::Duration::from_millis(10),
@@ -660,24 +662,12 @@ fn keys_made_from_bodies_equal_the_keys_the_destination_reports() {
     src.add_user(USER, PASSWORD);
     dst.add_user(USER, "unused");
     seed_standard_corpus(&src, USER, PASSWORD);
-    let spec = JobSpec {
-        name: "body-keys".into(),
-        source_host: "127.0.0.1".into(),
-        source_protocol: "imap4",
-        source_ports: vec![src.imap_port()],
-        source_ca: None,
-        dest_host: "127.0.0.1".into(),
-        dest_port: dst.imap_port(),
-        dest_security: "plain",
-        dest_ca: None,
-        auth: DestAuth::MasterSaslPlain,
-        users: format!("{USER},{PASSWORD}"),
-        skip: String::new(),
-        translate: String::new(),
-        ports_line: None,
-        source_extra: "allow_plaintext = true\n".into(),
-        options: String::new(),
-    };
+    let spec = plain_job(
+        "body-keys",
+        src.imap_port(),
+        dst.imap_port(),
+        format!("{USER},{PASSWORD}"),
+    );
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("m.db");
     let (outcome, _) = spec.run(&db);
