@@ -49,6 +49,20 @@ impl Stream {
         }
     }
 
+    /// `local>peer` socket addresses of the TCP connection underneath.
+    pub fn connection_id(&self) -> String {
+        let tcp = match self {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => tls.get_ref().0,
+            Stream::Compressed(z) => return z.get_ref().connection_id(),
+            Stream::Gone => return String::new(),
+        };
+        match (tcp.local_addr(), tcp.peer_addr()) {
+            (Ok(l), Ok(p)) => format!("{l}>{p}"),
+            _ => String::new(),
+        }
+    }
+
     /// From now on, every byte each way is DEFLATE-compressed.
     pub fn compress(&mut self) {
         let plain = std::mem::replace(self, Stream::Gone);

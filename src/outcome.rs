@@ -51,6 +51,63 @@ pub struct MessageFailure {
     pub code: String,
 }
 
+/// A message named so a person can find it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct MessageBrief {
+    /// The source's IMAP UID or POP3 UIDL; for a copy found only on the
+    /// destination, `destination UID n`.
+    pub id: String,
+    pub date: String,
+    pub from: String,
+    pub subject: String,
+}
+
+/// What the verification pass found, comparing a source folder with its
+/// destination folder as both servers hold them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Verification {
+    pub source_messages: u64,
+    pub destination_messages: u64,
+    /// Source messages the destination lacks.
+    pub missing: Vec<MessageBrief>,
+    /// Copies on the destination beyond what the source holds (duplicates).
+    pub extra: Vec<MessageBrief>,
+    /// Messages of the destination folder that are not from this source
+    /// folder (another folder translated into it, mail that arrived
+    /// there): counted, not a fault.
+    pub other: u64,
+}
+
+impl Verification {
+    pub fn verified(&self) -> bool {
+        self.missing.is_empty() && self.extra.is_empty()
+    }
+
+    /// "verified" or what differs, in a few words.
+    pub fn summary(&self) -> String {
+        if self.verified() {
+            return format!(
+                "verified: all {} source message{} on the destination, none twice",
+                self.source_messages,
+                if self.source_messages == 1 { "" } else { "s" }
+            );
+        }
+        let mut parts = Vec::new();
+        if !self.missing.is_empty() {
+            parts.push(format!("{} missing", self.missing.len()));
+        }
+        if !self.extra.is_empty() {
+            parts.push(format!("{} extra", self.extra.len()));
+        }
+        format!(
+            "NOT verified: {} ({} on the source, {} on the destination)",
+            parts.join(", "),
+            self.source_messages,
+            self.destination_messages
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct FolderOutcome {
     /// The folder's name on the source, as the user sees it.
@@ -71,11 +128,15 @@ pub struct FolderOutcome {
     /// The error's entry in the error catalogue.
     #[serde(default)]
     pub error_code: Option<String>,
+    /// The verification pass's finding, when it ran.
+    #[serde(default)]
+    pub verification: Option<Box<Verification>>,
 }
 
 impl FolderOutcome {
     pub fn verdict(&self) -> Verdict {
-        match (self.error.is_some(), self.failed > 0) {
+        let unverified = self.verification.as_ref().is_some_and(|v| !v.verified());
+        match (self.error.is_some(), self.failed > 0 || unverified) {
             (false, false) => Verdict::Success,
             (true, _) if self.migrated == 0 && self.skipped == 0 => Verdict::Failed,
             _ => Verdict::Partial,

@@ -90,6 +90,18 @@ pub fn render_log(job: &JobOutcome) -> String {
                     fail.date, fail.from, fail.subject, fail.reason
                 );
             }
+            if let Some(v) = &f.verification {
+                let _ = writeln!(s, "          {}", v.summary());
+                for (what, list) in [("missing", &v.missing), ("extra copy", &v.extra)] {
+                    for b in list {
+                        let _ = writeln!(
+                            s,
+                            "          {what}: date {:?}, from {:?}, subject {:?} ({})",
+                            b.date, b.from, b.subject, b.id
+                        );
+                    }
+                }
+            }
         }
     }
     let _ = writeln!(s);
@@ -119,7 +131,7 @@ fn csv_field(s: &str) -> String {
 /// (`folder` empty) followed by one line per folder of that mailbox.
 pub fn render_csv(job: &JobOutcome) -> String {
     let mut s = String::from(
-        "job,source_user,local_user,folder,destination_folder,status,migrated,skipped,failed,bytes,elapsed_s,error,error_codes\r\n",
+        "job,source_user,local_user,folder,destination_folder,status,migrated,skipped,failed,bytes,elapsed_s,error,error_codes,verification\r\n",
     );
     let mut line = |fields: &[String]| {
         let cols: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
@@ -141,6 +153,7 @@ pub fn render_csv(job: &JobOutcome) -> String {
             format!("{:.1}", m.elapsed_ms as f64 / 1000.0),
             m.error.clone().unwrap_or_default(),
             m.error_code.clone().unwrap_or_default(),
+            String::new(),
         ]);
         for f in &m.folders {
             let mut problems: Vec<String> = f.error.iter().cloned().collect();
@@ -170,6 +183,10 @@ pub fn render_csv(job: &JobOutcome) -> String {
                 String::new(),
                 problems.join("; "),
                 codes.join(" "),
+                f.verification
+                    .as_ref()
+                    .map(|v| v.summary())
+                    .unwrap_or_default(),
             ]);
         }
     }

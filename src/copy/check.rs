@@ -52,6 +52,7 @@ impl LoginCheck {
 /// straight away. Over Auto, the source is tried over IMAP and POP3 both.
 pub async fn test_logins(job: Job, opts: Options) -> Vec<LoginCheck> {
     let ctx = Arc::new(Ctx {
+        mode: super::Mode::Verify,
         job_name: String::new(),
         job,
         // Nothing is recorded: an in-memory store satisfies the context.

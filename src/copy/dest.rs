@@ -4,14 +4,15 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use super::key::{content_key, describe};
+use super::key::describe;
 use super::mapping::FolderTask;
+use super::truth::{self, Book};
 use super::Ctx;
 use crate::error::MailError;
 use crate::imap::{AppendItem, AppendResult, ImapClient, MessageBytes, Selected};
-use crate::outcome::{FolderOutcome, MessageFailure};
+use crate::outcome::{FolderOutcome, MessageFailure, Verification};
 use crate::progress::Event;
-use crate::store::LedgerEntry;
+use crate::store::{DestSnapshot, LedgerEntry};
 
 const WORK: u8 = 1;
 const DONE: u8 = 2;
@@ -114,10 +115,26 @@ pub(crate) struct FolderState {
     notes: BTreeSet<String>,
     /// Messages counted into the tally's totals, so a retry adds none twice.
     counted: HashSet<String>,
-    /// Messages sent in an APPEND whose tagged reply never came: they may
-    /// or may not be on the destination. A retry looks for them by content
-    /// key before sending them again.
+    /// Messages sent in an APPEND whose tagged reply never came (this run's
+    /// or a run that was killed): they may or may not be on the
+    /// destination. They are looked for by content key before being sent
+    /// again, and count as migrated when found.
     in_doubt: HashSet<String>,
+    /// Messages the ledger had as copied that the destination no longer
+    /// holds, and whether its folder was recreated (new UIDVALIDITY).
+    gone: HashSet<String>,
+    recreated: bool,
+    /// The source folder as the copy last listed it.
+    pub source: Option<SourceList>,
+    pub verification: Option<Box<Verification>>,
+}
+
+/// A source folder's messages as listed, under the folder's ledger name.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SourceList {
+    pub ledger: String,
+    pub uid_validity: u32,
+    pub ids: Vec<String>,
 }
 
 impl FolderState {
@@ -128,6 +145,17 @@ impl FolderState {
         failures.sort_by(|a, b| a.source_id.cmp(&b.source_id));
         let mut notes = task.notes.clone();
         notes.extend(self.notes.iter().cloned());
+        let again = self.gone.intersection(&self.migrated).count();
+        if !self.gone.is_empty() {
+            let what = match self.recreated {
+                true => "The destination folder was emptied or recreated since the last run",
+                false => "Messages copied by an earlier run were deleted from the destination folder since",
+            };
+            notes.push(format!(
+                "{what}: {again} message{} copied again.",
+                if again == 1 { "" } else { "s" }
+            ));
+        }
         FolderOutcome {
             source: task.source_name.clone(),
             destination: task.dest_name.clone(),
@@ -139,12 +167,43 @@ impl FolderState {
             failures,
             error_code: error.as_ref().map(|(_, code)| code.to_string()),
             error: error.map(|(words, _)| words),
+            verification: self.verification.clone(),
         }
     }
 
-    /// The message is already on the destination (per the ledger).
+    /// The source folder as just listed.
+    pub fn source_ids(&mut self, ledger: &str, uid_validity: u32, ids: &[String]) {
+        self.source = Some(SourceList {
+            ledger: ledger.to_string(),
+            uid_validity,
+            ids: ids.to_vec(),
+        });
+    }
+
+    /// The message is already on the destination (per the ledger, borne
+    /// out by the destination).
     pub fn present(&mut self, id: &str) {
         self.present.insert(id.to_string());
+    }
+
+    /// Something the user should know about this folder.
+    pub fn note(&mut self, words: String) {
+        self.notes.insert(words);
+    }
+
+    /// Messages of unconfirmed APPENDs, to be looked for.
+    pub fn in_doubt(&mut self, ids: impl IntoIterator<Item = String>) {
+        self.in_doubt.extend(ids);
+    }
+
+    /// The ledger had this message as copied; the destination lacks it.
+    pub fn gone_from_destination(&mut self, id: &str) {
+        self.gone.insert(id.to_string());
+        self.present.remove(id);
+    }
+
+    pub fn destination_recreated(&mut self, recreated: bool) {
+        self.recreated |= recreated;
     }
 
     /// The message was found on the destination by its content key: one
@@ -176,6 +235,11 @@ impl FolderState {
         }
         tally.work_found();
     }
+
+    /// Why messages of this folder could not be copied, by source id.
+    pub fn failures(&self) -> &HashMap<String, MessageFailure> {
+        &self.failures
+    }
 }
 
 /// A message ready to append.
@@ -184,68 +248,91 @@ pub(crate) struct Outgoing {
     pub id: String,
     /// The identifying header fields, for the content key and for messages.
     pub header_fields: Vec<u8>,
-    /// The content key of `body`, when the source side already made it for
-    /// this very size (one SHA-256 per message, not two).
-    pub content_key: Option<String>,
+    /// The content key of `body` (made once, by the source side).
+    pub content_key: String,
     pub flags: Vec<String>,
     pub internal_date: Option<String>,
     pub body: MessageBytes,
 }
 
-/// A destination folder, opened for appending, with the content keys it
-/// already holds that no ledger entry accounts for.
+/// A destination folder, opened for appending, with the copies it holds
+/// that no ledger entry accounts for (by content key: their UIDs).
 pub(crate) struct DestFolder {
-    pub raw: String,
-    pub name: String,
+    pub book: Book,
     sel: Selected,
-    available: HashMap<String, usize>,
+    available: HashMap<String, Vec<u32>>,
+    /// Messages this copy stored here, and the UIDNEXT they leave (`None`
+    /// once a batch came back without APPENDUID): what STATUS should say
+    /// at the end if nothing else touched the folder meanwhile.
+    appended: u32,
+    uid_next: Option<u32>,
 }
 
 impl DestFolder {
-    /// SELECTs the folder and reads its content keys in one FETCH. `claimed`
-    /// counts, per key, the copies the ledger already accounts for.
-    pub async fn open(
-        dst: &mut ImapClient,
-        task: &FolderTask,
-        claimed: HashMap<String, usize>,
-    ) -> Result<DestFolder, MailError> {
-        let sel = dst.open_folder(&task.dest_raw, false).await?;
-        let mut available: HashMap<String, usize> = HashMap::new();
-        if sel.exists > 0 {
-            for m in dst.fetch_meta(None, true).await? {
-                *available
-                    .entry(content_key(m.size, &m.header_fields))
-                    .or_default() += 1;
-            }
-        }
-        for (key, n) in claimed {
-            if let Some(a) = available.get_mut(&key) {
-                *a = a.saturating_sub(n);
-            }
-        }
-        Ok(DestFolder {
-            raw: task.dest_raw.clone(),
-            name: task.dest_name.clone(),
+    pub fn new(book: Book, sel: Selected, available: HashMap<String, Vec<u32>>) -> DestFolder {
+        DestFolder {
+            book,
+            uid_next: sel.uid_next,
             sel,
             available,
-        })
+            appended: 0,
+        }
     }
 
     /// Whether nothing here is left to match a source message against.
     pub fn is_empty(&self) -> bool {
-        self.available.values().all(|&n| n == 0)
+        self.available.values().all(Vec::is_empty)
     }
 
-    /// Whether a copy with this key is already here (and not yet matched to
-    /// another source message). Each copy matches one source message only.
-    pub fn take(&mut self, key: &str) -> bool {
-        match self.available.get_mut(key) {
-            Some(n) if *n > 0 => {
-                *n -= 1;
-                true
-            }
-            _ => false,
+    /// A copy with this key that is already here and not yet matched to
+    /// another source message: its UID. Each copy matches one message only.
+    pub fn take(&mut self, key: &str) -> Option<u32> {
+        self.available.get_mut(key)?.pop()
+    }
+
+    /// A message found here by its content key: counted, and kept in the
+    /// ledger with the UID it has here.
+    pub fn found(
+        &mut self,
+        state: &mut FolderState,
+        tally: &mut Tally,
+        id: &str,
+        size: u64,
+        key: &str,
+    ) -> Option<LedgerEntry> {
+        let uid = self.take(key)?;
+        state.found(tally, id, size);
+        Some(LedgerEntry {
+            id: id.to_string(),
+            dest_uid: Some(uid),
+            content_key: key.to_string(),
+        })
+    }
+
+    /// Keeps what reached the destination in the ledger.
+    pub fn record(&self, entries: &[LedgerEntry]) -> Result<(), MailError> {
+        self.book.record(entries)
+    }
+
+    /// After the folder's last batch: the intents are all settled, and if
+    /// the folder is exactly what this copy left (nothing else appended or
+    /// expunged meanwhile), its STATUS is kept so that the next run can
+    /// believe the ledger on one STATUS.
+    pub async fn finish(self, dst: &mut ImapClient) -> Result<(), MailError> {
+        self.book.settle(None)?;
+        let Some(uid_next) = self.uid_next else {
+            return Ok(());
+        };
+        let now = truth::snapshot_of(dst.status(&self.book.dest_raw).await?);
+        let expected = DestSnapshot {
+            uid_validity: self.sel.uid_validity,
+            uid_next,
+            messages: self.sel.exists + self.appended,
+        };
+        if now == expected {
+            self.book.set_snapshot(Some(expected))?;
         }
+        Ok(())
     }
 
     /// Flags this folder will keep; the rest are noted for the user.
@@ -259,7 +346,7 @@ impl DestFolder {
     /// what was stored. A refused MULTIAPPEND stores
     /// nothing, so it is retried one by one to find the message refused.
     pub async fn deliver(
-        &self,
+        &mut self,
         dst: &mut ImapClient,
         msgs: &[Outgoing],
         state: &mut FolderState,
@@ -274,15 +361,22 @@ impl DestFolder {
             })
             .collect();
         // Until the server's tagged reply arrives, each message is in doubt:
-        // a connection lost now leaves it stored or not.
-        state.in_doubt.extend(msgs.iter().map(|m| m.id.clone()));
+        // a connection lost now (or a run killed) leaves it stored or not.
+        // The intent, kept first, tells the next attempt to look for it.
+        let intent: Vec<(&str, &str)> = msgs
+            .iter()
+            .map(|m| (m.id.as_str(), m.content_key.as_str()))
+            .collect();
+        self.book.intend(&dst.connection_id(), &intent)?;
+        state.in_doubt(msgs.iter().map(|m| m.id.clone()));
+        let raw = self.book.dest_raw.clone();
         let mut delivered = Vec::with_capacity(msgs.len());
         if items.len() > 1 && dst.can_multiappend() {
-            match dst.append(&self.raw, &items).await? {
+            match dst.append(&raw, &items).await? {
                 AppendResult::Stored(uids) => {
                     for (i, m) in msgs.iter().enumerate() {
                         let uid = uids.as_ref().map(|u| u[i]);
-                        delivered.push(stored(m, uid, state, tally));
+                        delivered.push(self.stored(m, uid, state, tally));
                     }
                     return Ok(delivered);
                 }
@@ -291,14 +385,15 @@ impl DestFolder {
             }
         }
         for (item, m) in items.iter().zip(msgs) {
-            match dst.append(&self.raw, std::slice::from_ref(item)).await? {
+            match dst.append(&raw, std::slice::from_ref(item)).await? {
                 AppendResult::Stored(uids) => {
                     let uid = uids.and_then(|u| u.first().copied());
-                    delivered.push(stored(m, uid, state, tally));
+                    delivered.push(self.stored(m, uid, state, tally));
                 }
                 AppendResult::Refused(text) => {
                     check_refusal(dst, &text)?;
                     state.in_doubt.remove(&m.id);
+                    self.book.settle(Some(std::slice::from_ref(&m.id)))?;
                     self.record_failure(m, text, state);
                 }
             }
@@ -306,17 +401,43 @@ impl DestFolder {
         Ok(delivered)
     }
 
+    /// Records a message the destination confirmed storing.
+    fn stored(
+        &mut self,
+        m: &Outgoing,
+        dest_uid: Option<u32>,
+        state: &mut FolderState,
+        tally: &mut Tally,
+    ) -> LedgerEntry {
+        let size = m.body.len() as u64;
+        state.in_doubt.remove(&m.id);
+        state.migrated.insert(m.id.clone());
+        state.failures.remove(&m.id);
+        state.bytes += size;
+        tally.add((1, size), (0, 0));
+        self.appended += 1;
+        self.uid_next = match (self.uid_next, dest_uid) {
+            (Some(next), Some(uid)) => Some(next.max(uid + 1)),
+            _ => None,
+        };
+        LedgerEntry {
+            id: m.id.clone(),
+            dest_uid,
+            content_key: m.content_key.clone(),
+        }
+    }
+
     fn record_failure(&self, m: &Outgoing, text: String, state: &mut FolderState) {
         let (date, from, subject) = describe(&m.header_fields);
         let reason = if is_too_big(&text) {
             MailError::TooBig {
-                folder: self.name.clone(),
+                folder: self.book.dest_name.clone(),
                 size: m.body.len() as u64,
                 server_text: text,
             }
         } else {
             MailError::AppendRejected {
-                folder: self.name.clone(),
+                folder: self.book.dest_name.clone(),
                 server_text: text,
             }
         };
@@ -331,29 +452,6 @@ impl DestFolder {
                 code: reason.code().into(),
             },
         );
-    }
-}
-
-/// Records a message the destination confirmed storing.
-fn stored(
-    m: &Outgoing,
-    dest_uid: Option<u32>,
-    state: &mut FolderState,
-    tally: &mut Tally,
-) -> LedgerEntry {
-    let size = m.body.len() as u64;
-    state.in_doubt.remove(&m.id);
-    state.migrated.insert(m.id.clone());
-    state.failures.remove(&m.id);
-    state.bytes += size;
-    tally.add((1, size), (0, 0));
-    LedgerEntry {
-        id: m.id.clone(),
-        dest_uid,
-        content_key: m
-            .content_key
-            .clone()
-            .unwrap_or_else(|| content_key(size, &m.header_fields)),
     }
 }
 

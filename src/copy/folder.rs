@@ -3,52 +3,48 @@
 
 use std::collections::HashMap;
 
-use super::dest::{self, DestFolder, FolderState, Outgoing, Tally};
+use super::dest::{self, FolderState, Outgoing, Tally};
 use super::key::{content_key, key_fields_of};
 use super::mapping::FolderTask;
 use super::overlap::{self, Sink};
+use super::truth::{self, Book, Opened};
 use super::Ctx;
 use crate::error::MailError;
 use crate::imap::{ImapClient, MessageBytes, MessageMeta};
-use crate::store::{LedgerEntry, POP3_INBOX};
+use crate::job::UserEntry;
+use crate::store::POP3_INBOX;
 
 pub(crate) async fn copy_folder(
     ctx: &Ctx,
+    user: &UserEntry,
     src: &mut ImapClient,
     dst: &mut ImapClient,
     task: &FolderTask,
     state: &mut FolderState,
     tally: &mut Tally,
 ) -> Result<(), MailError> {
-    let account = tally.account.clone();
-    let job = ctx.job_name.as_str();
     let ssel = src.open_folder(&task.source_raw, true).await?;
     let uids = if ssel.exists == 0 {
         Vec::new()
     } else {
         src.uids().await?
     };
-    let ledger = ctx
-        .store
-        .folder_ledger(job, &account, &task.source_raw, ssel.uid_validity)?;
-    let mut pending = Vec::new();
-    for uid in uids {
-        if ledger.ids.contains(&uid.to_string()) {
-            state.present(&uid.to_string());
-        } else {
-            pending.push(uid);
-        }
-    }
-    if pending.is_empty() {
+    let ids: Vec<String> = uids.iter().map(u32::to_string).collect();
+    state.source_ids(&task.source_raw, ssel.uid_validity, &ids);
+    let book = Book::new(ctx, user, &task.source_raw, ssel.uid_validity, task);
+    // The Inbox read over POP3 in another run is the same messages under
+    // other ids: its entries must not count as copies made for this one.
+    let except = task
+        .source_name
+        .eq_ignore_ascii_case("INBOX")
+        .then_some(POP3_INBOX);
+    let Some(Opened { mut dest, pending }) =
+        truth::open(ctx, dst, book, &ids, except, state).await?
+    else {
         return Ok(());
-    }
+    };
+    let pending: Vec<u32> = pending.iter().filter_map(|id| id.parse().ok()).collect();
 
-    // Entries of the Inbox read over POP3 are the same messages under other
-    // ids: they must not count as copies already made for this folder.
-    let claimed = ctx
-        .store
-        .claimed_keys(job, &account, &task.dest_raw, POP3_INBOX)?;
-    let mut dest = DestFolder::open(dst, task, claimed).await?;
     // With nothing on the destination to match, the keys are made from the
     // bodies as they arrive: the source need not read every header twice.
     let from_bodies = dest.is_empty();
@@ -63,29 +59,15 @@ pub(crate) async fn copy_folder(
             continue;
         }
         let key = content_key(m.size, &m.header_fields);
-        if dest.take(&key) {
-            state.found(tally, &m.uid.to_string(), m.size);
-            found.push(LedgerEntry {
-                id: m.uid.to_string(),
-                dest_uid: None,
-                content_key: key,
-            });
-        } else {
-            keys.insert(m.uid, key);
-            to_copy.push(m);
+        match dest.found(state, tally, &m.uid.to_string(), m.size, &key) {
+            Some(entry) => found.push(entry),
+            None => {
+                keys.insert(m.uid, key);
+                to_copy.push(m);
+            }
         }
     }
-    let record = |entries: &[LedgerEntry]| {
-        ctx.store.record(
-            job,
-            &account,
-            &task.source_raw,
-            ssel.uid_validity,
-            &task.dest_raw,
-            entries,
-        )
-    };
-    record(&found)?;
+    dest.record(&found)?;
 
     for m in &to_copy {
         state.plan(tally, &m.uid.to_string(), m.size);
@@ -124,19 +106,23 @@ pub(crate) async fn copy_folder(
                 .iter()
                 .filter_map(|m| {
                     let body = bodies.remove(&m.uid)?;
+                    let size = body.len() as u64;
                     let (header_fields, content_key) = match from_bodies {
                         true => {
                             let fields = key_fields_of(&body);
-                            let key = content_key(body.len() as u64, &fields);
-                            (fields, Some(key))
+                            let key = content_key(size, &fields);
+                            (fields, key)
                         }
-                        // The ledger's key is made from the bytes stored, as
-                        // the destination will report them; RFC822.SIZE
-                        // normally agrees.
-                        false => (
-                            m.header_fields.clone(),
-                            keys.remove(&m.uid).filter(|_| m.size == body.len() as u64),
-                        ),
+                        // The key is made from the bytes stored, as the
+                        // destination will report them; RFC822.SIZE
+                        // normally agrees, and then the key is made already.
+                        false => {
+                            let key = keys
+                                .remove(&m.uid)
+                                .filter(|_| m.size == size)
+                                .unwrap_or_else(|| content_key(size, &m.header_fields));
+                            (m.header_fields.clone(), key)
+                        }
                     };
                     Some(Outgoing {
                         id: m.uid.to_string(),
@@ -150,9 +136,9 @@ pub(crate) async fn copy_folder(
                 .collect();
             Ok(outgoing)
         },
-        record,
     )
-    .await
+    .await?;
+    dest.finish(dst).await
 }
 
 /// Splits messages into batches bounded in bytes and count; a message larger

@@ -3,18 +3,19 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::dest::{FolderState, Tally};
 use super::mapping::{self, FolderTask, Naming};
-use super::{folder, pop_inbox, with_keepalive, Ctx};
+use super::{folder, pop_inbox, verify, with_keepalive, Ctx, Mode};
 use crate::error::{ErrorClass, MailError};
 use crate::imap::{utf7, ImapClient, ListedFolder};
 use crate::job::{DestinationAuth, UserEntry};
 use crate::outcome::{FolderOutcome, MailboxOutcome};
 use crate::pop3::Pop3Client;
 use crate::progress::Event;
+use crate::store::POP3_INBOX;
 
 pub(crate) async fn run_mailbox(ctx: &Ctx, user: &UserEntry) -> MailboxOutcome {
     let started = Instant::now();
@@ -175,8 +176,9 @@ fn naming(c: &ImapClient) -> Naming {
     }
 }
 
-/// Copies one folder, over POP3 when it is the Inbox of a job that reads the
-/// Inbox over POP3.
+/// Copies one folder (over POP3 when it is the Inbox of a job that reads
+/// the Inbox over POP3), then compares it with its destination folder. A
+/// verifying job only compares.
 async fn copy_one(
     ctx: &Ctx,
     user: &UserEntry,
@@ -184,28 +186,99 @@ async fn copy_one(
     task: &FolderTask,
     state: &mut FolderState,
     tally: &mut Tally,
+    shared: &Shared,
 ) -> Result<(), MailError> {
     let pop = ctx
         .pop3_endpoint()
         .filter(|_| task.source_name.eq_ignore_ascii_case("INBOX"));
+    let verifying = ctx.mode == Mode::Verify;
     match (pop, conns.imap.as_mut()) {
         (Some(ep), imap) => {
             let mut pop =
                 Pop3Client::connect(&ep, &user.source_user, &user.source_password).await?;
-            let copy = pop_inbox::copy_pop_inbox(ctx, &mut pop, &mut conns.dst, task, state, tally);
+            let dst = &mut conns.dst;
+            let work = async {
+                match verifying {
+                    true => {
+                        let ids: Vec<String> =
+                            pop.uidl().await?.into_iter().map(|(_, u)| u).collect();
+                        state.source_ids(POP3_INBOX, 0, &ids);
+                        Ok(())
+                    }
+                    false => {
+                        pop_inbox::copy_pop_inbox(ctx, user, &mut pop, dst, task, state, tally)
+                            .await
+                    }
+                }
+            };
             // An Auto job's IMAP source waits for the other folders
             // meanwhile: NOOPs keep it from being dropped for silence.
             let res = match imap {
-                Some(imap) => with_keepalive(imap, ctx.opts.keepalive, copy).await,
-                None => copy.await,
+                Some(imap) => with_keepalive(imap, ctx.opts.keepalive, work).await,
+                None => work.await,
             };
             pop.quit().await;
-            res
+            res?;
         }
-        (None, Some(imap)) => {
-            folder::copy_folder(ctx, imap, &mut conns.dst, task, state, tally).await
-        }
+        (None, Some(imap)) => match verifying {
+            true => {
+                let sel = imap.open_folder(&task.source_raw, true).await?;
+                let uids = match sel.exists {
+                    0 => Vec::new(),
+                    _ => imap.uids().await?,
+                };
+                let ids: Vec<String> = uids.iter().map(u32::to_string).collect();
+                state.source_ids(&task.source_raw, sel.uid_validity, &ids);
+            }
+            false => {
+                folder::copy_folder(ctx, user, imap, &mut conns.dst, task, state, tally).await?
+            }
+        },
         (None, None) => unreachable!("a job without IMAP reads only the Inbox, over POP3"),
+    }
+    let Some(list) = state.source.clone() else {
+        return Ok(());
+    };
+    // The POP3 Inbox has no source connection to read headers from.
+    let src = match ctx.pop3_endpoint().is_some() && task.source_name.eq_ignore_ascii_case("INBOX")
+    {
+        true => None,
+        false => conns.imap.as_mut(),
+    };
+    let exists = !shared.absent.contains(&task.dest_raw);
+    let v = verify::folder(
+        ctx,
+        user,
+        src,
+        &mut conns.dst,
+        task,
+        &list,
+        state.failures(),
+        exists,
+    )
+    .await?;
+    state.verification = Some(Box::new(v));
+    Ok(())
+}
+
+/// What the folder workers of one mailbox share.
+#[derive(Default)]
+struct Shared {
+    /// One lock per destination folder: folders copied into the same
+    /// destination folder go one after another, so each counts what the
+    /// others put there before matching by content.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Destination folders that do not exist (a verifying job creates none).
+    absent: HashSet<String>,
+}
+
+impl Shared {
+    async fn lock(&self, dest_raw: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            locks.entry(dest_raw.to_string()).or_default().clone()
+        };
+        lock.lock_owned().await
     }
 }
 
@@ -233,6 +306,8 @@ fn admin_login(ctx: &Ctx, user: &UserEntry, e: MailError) -> MailError {
 struct Plan {
     tasks: Vec<FolderTask>,
     not_created: HashMap<String, MailError>,
+    /// Destination folders that do not exist (only when verifying).
+    absent: HashSet<String>,
 }
 
 /// Connects, lists both sides, plans the folders and creates them on the
@@ -280,6 +355,18 @@ async fn plan_and_create(ctx: &Ctx, conns: &mut Conns) -> Result<Plan, MailError
     let mut existing: HashSet<String> = dst_listed.iter().map(|f| f.raw.clone()).collect();
     existing.insert("INBOX".into());
     let mut not_created = HashMap::new();
+    if ctx.mode == Mode::Verify {
+        let absent = tasks
+            .iter()
+            .filter(|t| !existing.contains(&t.dest_raw))
+            .map(|t| t.dest_raw.clone())
+            .collect();
+        return Ok(Plan {
+            tasks,
+            not_created,
+            absent,
+        });
+    }
     for task in &tasks {
         let mut names = mapping::ancestors(&task.dest_name, &dst_naming);
         names.push(task.dest_name.clone());
@@ -298,7 +385,11 @@ async fn plan_and_create(ctx: &Ctx, conns: &mut Conns) -> Result<Plan, MailError
             }
         }
     }
-    Ok(Plan { tasks, not_created })
+    Ok(Plan {
+        tasks,
+        not_created,
+        absent: HashSet::new(),
+    })
 }
 
 /// Copies a mailbox: its folders are shared out to up to
@@ -315,7 +406,14 @@ async fn copy_mailbox(
 ) -> Result<(), Stop> {
     let account = user.source_user.as_str();
     let mut retry = Retry::new(ctx, account);
-    let (conns, Plan { tasks, not_created }) = loop {
+    let (
+        conns,
+        Plan {
+            tasks,
+            not_created,
+            absent,
+        },
+    ) = loop {
         if ctx.cancel.is_cancelled() {
             return Err(Stop::from(&MailError::Cancelled));
         }
@@ -350,10 +448,14 @@ async fn copy_mailbox(
         .clamp(1, queue.lock().map(|q| q.len()).unwrap_or(1).max(1));
     let stopping = AtomicBool::new(false);
     let tally = Tally::new(&user.source_user);
+    let shared = Shared {
+        absent,
+        ..Default::default()
+    };
     let mut first = Some(conns);
     let runs = (0..workers).map(|_| {
         let conns = first.take();
-        worker(ctx, user, conns, &queue, &stopping, tally.clone())
+        worker(ctx, user, conns, &queue, &stopping, tally.clone(), &shared)
     });
     let results = futures_util::future::join_all(runs).await;
     let mut stopped = None;
@@ -386,9 +488,10 @@ async fn worker(
     queue: &Mutex<VecDeque<(usize, &FolderTask)>>,
     stopping: &AtomicBool,
     tally: Tally,
+    shared: &Shared,
 ) -> (Vec<(usize, FolderOutcome)>, Option<Stop>) {
     let first = conns.is_some();
-    let result = work(ctx, user, conns, queue, stopping, tally.clone()).await;
+    let result = work(ctx, user, conns, queue, stopping, tally.clone(), shared).await;
     if first {
         // Workers still waiting for a folder with work need not wait longer.
         tally.first_done();
@@ -403,6 +506,7 @@ async fn work(
     queue: &Mutex<VecDeque<(usize, &FolderTask)>>,
     stopping: &AtomicBool,
     mut tally: Tally,
+    shared: &Shared,
 ) -> (Vec<(usize, FolderOutcome)>, Option<Stop>) {
     let mut done = Vec::new();
     // An extra worker's place among the job's connection pairs.
@@ -441,7 +545,8 @@ async fn work(
         }
         let next = queue.lock().ok().and_then(|mut q| q.pop_front());
         let Some((i, task)) = next else { break };
-        let (folder, stop) = copy_with_retries(ctx, user, &mut conns, task, &mut tally).await;
+        let (folder, stop) =
+            copy_with_retries(ctx, user, &mut conns, task, &mut tally, shared).await;
         ctx.emit(Event::FolderFinished {
             account: user.source_user.clone(),
             outcome: folder.clone(),
@@ -470,7 +575,9 @@ async fn copy_with_retries(
     conns: &mut Option<Conns>,
     task: &FolderTask,
     tally: &mut Tally,
+    shared: &Shared,
 ) -> (FolderOutcome, Option<Stop>) {
+    let _only_one_into_this_folder = shared.lock(&task.dest_raw).await;
     let mut state = FolderState::default();
     let mut retry = Retry::new(ctx, &user.source_user);
     let mut connecting = false;
@@ -483,7 +590,7 @@ async fn copy_with_retries(
                 connecting = false;
             }
             let c = conns.as_mut().expect("connected just above");
-            copy_one(ctx, user, c, task, &mut state, tally).await
+            copy_one(ctx, user, c, task, &mut state, tally, shared).await
         }
         .await;
         let Err(e) = result else { break None };

@@ -5,11 +5,14 @@ mod check;
 mod dest;
 mod folder;
 pub mod key;
+mod lingering;
 mod mailbox;
 pub mod mapping;
 mod overlap;
 mod pop_date;
 mod pop_inbox;
+mod truth;
+mod verify;
 
 pub use check::{test_logins, LoginCheck};
 
@@ -228,8 +231,18 @@ pub(crate) async fn with_keepalive<T, K: KeepAlive>(
     }
 }
 
+/// What a job does with each folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Copies what the destination lacks, then verifies.
+    Copy,
+    /// Only compares source and destination; changes nothing.
+    Verify,
+}
+
 /// Everything a mailbox task needs, shared.
 pub(crate) struct Ctx {
+    pub mode: Mode,
     pub job: Job,
     pub job_name: String,
     pub store: Store,
@@ -374,8 +387,8 @@ pub fn fingerprint(job: &Job) -> String {
 }
 
 /// Runs a job to its end and records it in the history. The outcome says
-/// what happened to every mailbox; only a job that could not begin is an
-/// error.
+/// what happened to every mailbox, each folder verified against its
+/// destination folder; only a job that could not begin is an error.
 pub async fn run(
     job: Job,
     store: Store,
@@ -390,11 +403,82 @@ pub async fn run(
         &job.destination.host,
         job.users.len(),
     )?;
+    let outcome = run_mailboxes(
+        Mode::Copy,
+        run.name.clone(),
+        job,
+        &store,
+        sink.clone(),
+        opts,
+        cancel,
+    )
+    .await?;
+    let log = crate::report::render_log(&outcome);
+    store.finish_run(run.run_id, &outcome, &log)?;
+    sink(&Event::JobFinished {
+        job: run.name.clone(),
+        verdict: outcome.verdict(),
+    });
+    Ok((run, outcome))
+}
+
+/// Why a job cannot be verified.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum VerifyError {
+    #[error("A job can be verified only by its name (its records are kept under it): give the job file a name, the one it ran under.")]
+    NoName,
+    #[error("{0}")]
+    Store(#[from] MailError),
+}
+
+/// The verification pass alone: every folder of every mailbox compared
+/// with its destination folder, nothing copied or changed (on either
+/// server, or in the ledger beyond forgetting what the destination no
+/// longer bears out). Not recorded in the history.
+pub async fn verify(
+    job: Job,
+    store: Store,
+    sink: Sink,
+    opts: Options,
+    cancel: Cancel,
+) -> Result<JobOutcome, VerifyError> {
+    let name = job.name.clone().ok_or(VerifyError::NoName)?;
+    let outcome = run_mailboxes(
+        Mode::Verify,
+        name.clone(),
+        job,
+        &store,
+        sink.clone(),
+        opts,
+        cancel,
+    )
+    .await
+    .map_err(|e| match e {
+        BeginError::Store(e) => VerifyError::Store(e),
+        other => VerifyError::Store(MailError::Store(other.to_string())),
+    })?;
+    sink(&Event::JobFinished {
+        job: name,
+        verdict: outcome.verdict(),
+    });
+    Ok(outcome)
+}
+
+async fn run_mailboxes(
+    mode: Mode,
+    job_name: String,
+    job: Job,
+    store: &Store,
+    sink: Sink,
+    opts: Options,
+    cancel: Cancel,
+) -> Result<JobOutcome, BeginError> {
     let started_at = history::now();
     budget::release_large_blocks();
     let mailboxes = job.users.len();
     let ctx = Arc::new(Ctx {
-        job_name: run.name.clone(),
+        mode,
+        job_name: job_name.clone(),
         job,
         store: store.clone(),
         sink,
@@ -407,7 +491,7 @@ pub async fn run(
         cancel,
     });
     ctx.emit(Event::JobStarted {
-        job: run.name.clone(),
+        job: job_name.clone(),
         mailboxes: ctx.job.users.len(),
     });
     let limit = Arc::new(tokio::sync::Semaphore::new(
@@ -436,7 +520,7 @@ pub async fn run(
     }
     results.sort_by_key(|(i, _)| *i);
     let outcome = JobOutcome {
-        name: run.name.clone(),
+        name: job_name.clone(),
         started_at,
         finished_at: history::now(),
         source: format!(
@@ -450,13 +534,7 @@ pub async fn run(
         ),
         mailboxes: results.into_iter().map(|(_, m)| m).collect(),
     };
-    let log = crate::report::render_log(&outcome);
-    store.finish_run(run.run_id, &outcome, &log)?;
-    ctx.emit(Event::JobFinished {
-        job: run.name.clone(),
-        verdict: outcome.verdict(),
-    });
-    Ok((run, outcome))
+    Ok(outcome)
 }
 
 #[cfg(test)]

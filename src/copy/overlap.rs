@@ -11,7 +11,6 @@ use super::{with_keepalive, Ctx, KeepAlive};
 use crate::error::MailError;
 use crate::imap::{FetchedBody, ImapClient};
 use crate::pop3::{Fetched, Pop3Client};
-use crate::store::LedgerEntry;
 
 /// A source that fetches a batch of messages by number (IMAP UIDs, POP3
 /// message numbers).
@@ -58,12 +57,11 @@ pub(crate) struct Sink<'a> {
 }
 
 /// Copies `batches`: `ids_of` gives a batch's message numbers and bytes,
-/// `prepare` turns what was fetched into the messages to append, and
-/// `record` keeps what reached the destination in the ledger (even when the
-/// fetch running beside the append failed). The connection not in use (the
+/// `prepare` turns what was fetched into the messages to append; what
+/// reached the destination goes into the ledger (even when the fetch running
+/// beside the append failed). The connection not in use (the
 /// destination during the first fetch, the source during the last append)
 /// gets NOOPs while it waits.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn copy_batches<S: BatchSource, B>(
     ctx: &Ctx,
     src: &mut S,
@@ -72,7 +70,6 @@ pub(crate) async fn copy_batches<S: BatchSource, B>(
     batches: &[B],
     ids_of: impl Fn(&B) -> (Vec<u32>, u64),
     mut prepare: impl FnMut(&B, S::Fetched, &mut Sink<'_>) -> Result<Vec<Outgoing>, MailError>,
-    record: impl Fn(&[LedgerEntry]) -> Result<(), MailError>,
 ) -> Result<(), MailError> {
     let mut sink = sink;
     let max = ctx.opts.max_message_bytes;
@@ -96,7 +93,7 @@ pub(crate) async fn copy_batches<S: BatchSource, B>(
             let Sink {
                 dest, state, tally, ..
             } = &mut sink;
-            let (dest, dst) = (&**dest, &mut *dst);
+            let (dest, dst) = (&mut **dest, &mut *dst);
             async move {
                 let delivered = dest.deliver(dst, &outgoing, state, tally).await;
                 // The batch's bytes go back to the budget as soon as it is
@@ -121,7 +118,7 @@ pub(crate) async fn copy_batches<S: BatchSource, B>(
                 None,
             ),
         };
-        record(&entries?)?;
+        sink.dest.record(&entries?)?;
         ctx.emit(sink.tally.event(sink.folder));
         match next_fetched {
             Some(next) => (fetched, share) = next?,

@@ -2,17 +2,19 @@
 //! matched against the destination by content key after download (POP3 has
 //! no cheap header fetch, and its LIST sizes are not always exact).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use super::dest::{self, DestFolder, FolderState, Outgoing, Tally};
+use super::dest::{self, FolderState, Outgoing, Tally};
 use super::key::{content_key, key_fields_of};
 use super::mapping::FolderTask;
 use super::overlap::{self, Sink};
+use super::truth::{self, Book, Opened};
 use super::{pop_date, Ctx};
 use crate::error::MailError;
 use crate::imap::ImapClient;
+use crate::job::UserEntry;
 use crate::pop3::Pop3Client;
-use crate::store::{LedgerEntry, POP3_INBOX};
+use crate::store::POP3_INBOX;
 
 /// The ledger folder of the Inbox read over IMAP: its entries are the same
 /// messages under other ids, so they don't count as copies here.
@@ -20,32 +22,28 @@ const IMAP_INBOX: &str = "INBOX";
 
 pub(crate) async fn copy_pop_inbox(
     ctx: &Ctx,
+    user: &UserEntry,
     pop: &mut Pop3Client,
     dst: &mut ImapClient,
     task: &FolderTask,
     state: &mut FolderState,
     tally: &mut Tally,
 ) -> Result<(), MailError> {
-    let account = tally.account.clone();
-    let job = ctx.job_name.as_str();
     let uidl = pop.uidl().await?;
-    let ledger = ctx.store.folder_ledger(job, &account, POP3_INBOX, 0)?;
-    let mut pending = Vec::new();
-    for (msgno, uid) in uidl {
-        if ledger.ids.contains(&uid) {
-            state.present(&uid);
-        } else {
-            pending.push((msgno, uid));
-        }
-    }
-    if pending.is_empty() {
+    let ids: Vec<String> = uidl.iter().map(|(_, uid)| uid.clone()).collect();
+    state.source_ids(POP3_INBOX, 0, &ids);
+    let book = Book::new(ctx, user, POP3_INBOX, 0, task);
+    let Some(Opened { mut dest, pending }) =
+        truth::open(ctx, dst, book, &ids, Some(IMAP_INBOX), state).await?
+    else {
         return Ok(());
-    }
+    };
+    let pending: HashSet<String> = pending.into_iter().collect();
+    let pending: Vec<(u32, String)> = uidl
+        .into_iter()
+        .filter(|(_, uid)| pending.contains(uid))
+        .collect();
     let sizes: HashMap<u32, u64> = pop.list().await?.into_iter().collect();
-    let claimed = ctx
-        .store
-        .claimed_keys(job, &account, &task.dest_raw, IMAP_INBOX)?;
-    let mut dest = DestFolder::open(dst, task, claimed).await?;
     let size_of = |msgno: &u32| sizes.get(msgno).copied().unwrap_or(0);
     for (msgno, uid) in &pending {
         state.plan(tally, uid, size_of(msgno));
@@ -57,10 +55,6 @@ pub(crate) async fn copy_pop_inbox(
         pending.len() as u64,
         pending.iter().map(|(n, _)| size_of(n)).sum(),
     );
-    let record = |entries: &[LedgerEntry]| {
-        ctx.store
-            .record(job, &account, POP3_INBOX, 0, &task.dest_raw, entries)
-    };
 
     // Downloading batch N+1 overlaps appending batch N, as for IMAP.
     let batches = batches(
@@ -97,31 +91,27 @@ pub(crate) async fn copy_pop_inbox(
                     }
                 };
                 let header_fields = key_fields_of(&body);
-                let key = content_key(body.len() as u64, &header_fields);
-                if sink.dest.take(&key) {
-                    sink.state.found(sink.tally, uid, body.len() as u64);
-                    found.push(LedgerEntry {
-                        id: uid.clone(),
-                        dest_uid: None,
-                        content_key: key,
-                    });
+                let size = body.len() as u64;
+                let key = content_key(size, &header_fields);
+                if let Some(entry) = sink.dest.found(sink.state, sink.tally, uid, size, &key) {
+                    found.push(entry);
                     continue;
                 }
                 outgoing.push(Outgoing {
                     id: uid.clone(),
                     internal_date: pop_date::internal_date(&body),
                     header_fields,
-                    content_key: Some(key),
+                    content_key: key,
                     flags: Vec::new(),
                     body: body.into(),
                 });
             }
-            record(&found)?;
+            sink.dest.record(&found)?;
             Ok(outgoing)
         },
-        record,
     )
-    .await
+    .await?;
+    dest.finish(dst).await
 }
 
 /// Batches bounded in (listed) bytes and count.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_imap::imap_proto::{
     self, AttributeValue, MailboxDatum, NameAttribute, Response, ResponseCode, Status,
+    StatusAttribute,
 };
 use async_imap::{Authenticator, Client, Session};
 
@@ -95,6 +96,14 @@ pub struct Selected {
     pub uid_next: Option<u32>,
     /// Flags that may be stored permanently; `\*` means any keyword.
     pub permanent_flags: Vec<String>,
+}
+
+/// What STATUS told about a folder that need not be open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FolderStatus {
+    pub messages: u32,
+    pub uid_next: u32,
+    pub uid_validity: u32,
 }
 
 impl Selected {
@@ -748,6 +757,42 @@ impl ImapClient {
         )
         .await?;
         Ok(sel)
+    }
+
+    /// STATUS of a folder: its message count, UIDNEXT and UIDVALIDITY,
+    /// without opening it.
+    pub async fn status(&mut self, raw: &str) -> Result<FolderStatus, MailError> {
+        let doing = format!(
+            "checking folder {}",
+            utf7::decode(raw).unwrap_or_else(|| raw.to_string())
+        );
+        let mut st = FolderStatus::default();
+        self.run_ok(
+            &format!("STATUS {} (MESSAGES UIDNEXT UIDVALIDITY)", quote(raw)),
+            &format!("STATUS {raw}"),
+            &doing,
+            |r| {
+                if let Response::MailboxData(MailboxDatum::Status { status, .. }) = r {
+                    for a in status {
+                        match a {
+                            StatusAttribute::Messages(n) => st.messages = *n,
+                            StatusAttribute::UidNext(n) => st.uid_next = *n,
+                            StatusAttribute::UidValidity(n) => st.uid_validity = *n,
+                            _ => {}
+                        }
+                    }
+                }
+            },
+        )
+        .await?;
+        Ok(st)
+    }
+
+    /// This connection as the operating system knows it
+    /// (`local address>server address`), so that a later run can tell
+    /// whether it is still open; empty when unknown.
+    pub fn connection_id(&self) -> String {
+        self.session.get_ref().get_ref().connection_id()
     }
 
     /// Every UID in the open folder.

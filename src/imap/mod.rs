@@ -10,8 +10,8 @@ pub mod utf7;
 
 pub use append::{AppendItem, AppendResult};
 pub use client::{
-    Endpoint, FetchedBody, ImapClient, ListedFolder, Login, MessageBytes, MessageMeta, Selected,
-    Transport, HEADER_FIELDS,
+    Endpoint, FetchedBody, FolderStatus, ImapClient, ListedFolder, Login, MessageBytes,
+    MessageMeta, Selected, Transport, HEADER_FIELDS,
 };
 
 /// Formats UIDs as a compact IMAP sequence set: `1:5,7,9:12`.

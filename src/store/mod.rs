@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::Connection;
 
 pub use history::{BeginError, JobRun, RunSummary};
-pub use ledger::{FolderLedger, LedgerEntry, POP3_INBOX};
+pub use ledger::{
+    Claim, DestSnapshot, FolderLedger, Intent, LedgerEntry, Recorded, Scope, POP3_INBOX,
+};
 
 use crate::error::MailError;
 
@@ -28,7 +30,8 @@ impl std::fmt::Debug for Store {
 }
 
 /// Schema versions, applied in order; `PRAGMA user_version` says how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE jobs (
     name        TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL,
@@ -62,7 +65,32 @@ CREATE TABLE ledger (
     PRIMARY KEY (job_name, account, folder, uid)
 ) WITHOUT ROWID;
 CREATE INDEX ledger_dest ON ledger (job_name, account, dest_folder);
-"#];
+"#,
+    r#"
+ALTER TABLE ledger ADD COLUMN dest_uid_validity INTEGER;
+ALTER TABLE ledger ADD COLUMN dest_user TEXT NOT NULL DEFAULT '';
+CREATE TABLE dest_folders (
+    job_name     TEXT NOT NULL,
+    account      TEXT NOT NULL,
+    dest_user    TEXT NOT NULL,
+    dest_folder  TEXT NOT NULL,
+    uid_validity INTEGER NOT NULL,
+    uid_next     INTEGER NOT NULL,
+    messages     INTEGER NOT NULL,
+    PRIMARY KEY (job_name, account, dest_user, dest_folder)
+) WITHOUT ROWID;
+CREATE TABLE intents (
+    job_name     TEXT NOT NULL,
+    account      TEXT NOT NULL,
+    folder       TEXT NOT NULL,
+    uid          TEXT NOT NULL,
+    dest_folder  TEXT NOT NULL,
+    content_key  TEXT NOT NULL,
+    connection   TEXT NOT NULL,
+    PRIMARY KEY (job_name, account, folder, uid)
+) WITHOUT ROWID;
+"#,
+];
 
 impl Store {
     /// Opens (creating and migrating as needed) the database at `path`.

@@ -1,0 +1,283 @@
+//! The destination is the truth: what a destination folder really holds of
+//! a source folder. The ledger's entries are believed only while the
+//! destination bears them out: at once when the folder's STATUS is what it
+//! was when the ledger last agreed with it (a re-run with nothing new costs
+//! one STATUS a folder), otherwise after looking at its UIDs. Entries it no
+//! longer bears out are forgotten and their messages sent again; batches a
+//! run sent without hearing back (its intents) are looked for, once the
+//! connections they went over are over, before anything is sent again.
+
+use std::collections::{HashMap, HashSet};
+
+use super::dest::{DestFolder, FolderState};
+use super::key::content_key;
+use super::mapping::FolderTask;
+use super::{lingering, Ctx};
+use crate::error::MailError;
+use crate::imap::{FolderStatus, ImapClient};
+use crate::job::UserEntry;
+use crate::store::{Claim, DestSnapshot, LedgerEntry, Scope, Store};
+
+/// The ledger of one source folder copied into one destination folder.
+pub(crate) struct Book {
+    store: Store,
+    job: String,
+    account: String,
+    dest_user: String,
+    /// The source folder under its ledger name (raw IMAP name, or
+    /// [`crate::store::POP3_INBOX`]).
+    pub folder: String,
+    pub uid_validity: u32,
+    pub dest_raw: String,
+    /// Its name as the user reads it.
+    pub dest_name: String,
+    /// The destination folder's UIDVALIDITY, once it is open.
+    pub dest_uid_validity: u32,
+}
+
+impl Book {
+    pub fn new(
+        ctx: &Ctx,
+        user: &UserEntry,
+        folder: &str,
+        uid_validity: u32,
+        task: &FolderTask,
+    ) -> Book {
+        Book {
+            store: ctx.store.clone(),
+            job: ctx.job_name.clone(),
+            account: user.source_user.clone(),
+            dest_user: user.local_user.clone(),
+            folder: folder.to_string(),
+            uid_validity,
+            dest_raw: task.dest_raw.clone(),
+            dest_name: task.dest_name.clone(),
+            dest_uid_validity: 0,
+        }
+    }
+
+    pub fn scope(&self) -> Scope<'_> {
+        Scope {
+            job: &self.job,
+            account: &self.account,
+            dest_user: &self.dest_user,
+        }
+    }
+
+    /// Keeps what reached the destination (and settles its intents).
+    pub fn record(&self, entries: &[LedgerEntry]) -> Result<(), MailError> {
+        self.store.record(
+            self.scope(),
+            &self.folder,
+            self.uid_validity,
+            &self.dest_raw,
+            self.dest_uid_validity,
+            entries,
+        )
+    }
+
+    /// Before an APPEND: which messages it carries, over which connection.
+    pub fn intend(&self, connection: &str, items: &[(&str, &str)]) -> Result<(), MailError> {
+        self.store.intend(
+            self.scope(),
+            &self.folder,
+            &self.dest_raw,
+            connection,
+            items,
+        )
+    }
+
+    /// Drops intents that need nothing more (`None`: all of this folder).
+    pub fn settle(&self, ids: Option<&[String]>) -> Result<(), MailError> {
+        self.store.settle_intents(self.scope(), &self.folder, ids)
+    }
+
+    pub fn set_snapshot(&self, snap: Option<DestSnapshot>) -> Result<(), MailError> {
+        self.store
+            .set_dest_snapshot(self.scope(), &self.dest_raw, snap)
+    }
+}
+
+pub(crate) fn snapshot_of(st: FolderStatus) -> DestSnapshot {
+    DestSnapshot {
+        uid_validity: st.uid_validity,
+        uid_next: st.uid_next,
+        messages: st.messages,
+    }
+}
+
+/// Which destination copies the ledger still accounts for, judged against
+/// the UIDs the folder holds now.
+pub(crate) struct Standing<'a> {
+    pub uid_validity: u32,
+    pub uids: &'a HashSet<u32>,
+}
+
+impl Standing<'_> {
+    /// Whether the destination bears out an entry: it went into this very
+    /// folder (same UIDVALIDITY) and, where its UID there is known, that
+    /// UID is still there. Without a UID (a server without UIDPLUS) only
+    /// its content key can be counted.
+    pub fn holds(&self, dest_uid: Option<u32>, dest_uid_validity: Option<u32>) -> bool {
+        dest_uid_validity == Some(self.uid_validity)
+            && dest_uid.is_none_or(|u| self.uids.contains(&u))
+    }
+
+    /// The destination copies that entries account for: by UID, and by key
+    /// where the UID is not known. Entries of `except` are left out.
+    pub fn claimed(
+        &self,
+        claims: &[Claim],
+        except: Option<&str>,
+    ) -> (HashSet<u32>, HashMap<String, usize>) {
+        let mut uids = HashSet::new();
+        let mut keys: HashMap<String, usize> = HashMap::new();
+        for c in claims {
+            if Some(c.folder.as_str()) == except || !self.holds(c.dest_uid, c.dest_uid_validity) {
+                continue;
+            }
+            match c.dest_uid {
+                Some(u) => {
+                    uids.insert(u);
+                }
+                None => *keys.entry(c.content_key.clone()).or_default() += 1,
+            }
+        }
+        (uids, keys)
+    }
+}
+
+/// What is left to send after the destination was consulted.
+pub(crate) struct Opened {
+    pub dest: DestFolder,
+    /// Source ids the destination lacks, in source order.
+    pub pending: Vec<String>,
+}
+
+/// Decides, against the destination, which of `source_ids` it already
+/// holds (marked present in `state`), and opens the destination folder for
+/// the rest (`None`: nothing to send). `except`: the Inbox under its other
+/// protocol's ledger name, whose entries are the same messages.
+pub(crate) async fn open(
+    ctx: &Ctx,
+    dst: &mut ImapClient,
+    mut book: Book,
+    source_ids: &[String],
+    except: Option<&str>,
+    state: &mut FolderState,
+) -> Result<Option<Opened>, MailError> {
+    let ledger = ctx
+        .store
+        .folder_ledger(book.scope(), &book.folder, book.uid_validity)?;
+    let intents = ctx.store.intents(book.scope(), &book.folder)?;
+    if !intents.is_empty() {
+        // Batches sent without an answer: whatever the server still does
+        // with them must be done before the folder is looked at.
+        let waited = lingering::wait(
+            intents.iter().map(|i| i.connection.as_str()),
+            ctx.opts.timeout,
+        )
+        .await;
+        if waited.as_secs() >= 1 {
+            state.note(format!(
+                "Waited {} s for the destination to finish an upload an interrupted run had started, before looking for its messages.",
+                waited.as_secs()
+            ));
+        }
+        state.in_doubt(intents.iter().map(|i| i.id.clone()));
+    }
+    let recorded = |id: &String| {
+        ledger
+            .entries
+            .get(id)
+            .filter(|e| e.dest_folder == book.dest_raw)
+    };
+
+    // A re-run with nothing new: one STATUS tells whether the folder is
+    // as the ledger last saw it agree.
+    if intents.is_empty() && source_ids.iter().all(|id| recorded(id).is_some()) {
+        if let Some(snap) = ctx.store.dest_snapshot(book.scope(), &book.dest_raw)? {
+            let now = snapshot_of(dst.status(&book.dest_raw).await?);
+            let same_folder = source_ids.iter().all(|id| {
+                recorded(id).is_some_and(|e| e.dest_uid_validity == Some(now.uid_validity))
+            });
+            if now == snap && same_folder {
+                for id in source_ids {
+                    state.present(id);
+                }
+                return Ok(None);
+            }
+        }
+    }
+
+    // Otherwise, the folder itself: which UIDs it holds now.
+    let sel = dst.open_folder(&book.dest_raw, false).await?;
+    book.dest_uid_validity = sel.uid_validity;
+    let dest_uids: HashSet<u32> = match sel.exists {
+        0 => HashSet::new(),
+        _ => dst.uids().await?.into_iter().collect(),
+    };
+    let standing = Standing {
+        uid_validity: sel.uid_validity,
+        uids: &dest_uids,
+    };
+    // Entries of any source folder that point here and that the folder no
+    // longer bears out are forgotten: their messages are sent again.
+    let claims = ctx.store.claims(book.scope(), &book.dest_raw, None)?;
+    let mut stale: HashMap<&str, Vec<String>> = HashMap::new();
+    for c in claims
+        .iter()
+        .filter(|c| !standing.holds(c.dest_uid, c.dest_uid_validity))
+    {
+        stale
+            .entry(c.folder.as_str())
+            .or_default()
+            .push(c.id.clone());
+    }
+    for (folder, ids) in &stale {
+        ctx.store.forget(book.scope(), folder, ids)?;
+    }
+    let mut pending = Vec::new();
+    let mut recreated = false;
+    for id in source_ids {
+        match recorded(id) {
+            Some(e) if standing.holds(e.dest_uid, e.dest_uid_validity) => state.present(id),
+            Some(e) => {
+                recreated |= e.dest_uid_validity != Some(sel.uid_validity);
+                state.gone_from_destination(id);
+                pending.push(id.clone());
+            }
+            None => pending.push(id.clone()),
+        }
+    }
+    state.destination_recreated(recreated);
+    if pending.is_empty() {
+        if let Some(uid_next) = sel.uid_next {
+            book.set_snapshot(Some(DestSnapshot {
+                uid_validity: sel.uid_validity,
+                uid_next,
+                messages: sel.exists,
+            }))?;
+        }
+        book.settle(None)?;
+        return Ok(None);
+    }
+
+    // What the folder holds that no entry accounts for: the copies a
+    // source message may be matched to by content key.
+    let (claimed_uids, mut key_claims) = standing.claimed(&claims, except);
+    let mut unclaimed: Vec<u32> = dest_uids.difference(&claimed_uids).copied().collect();
+    unclaimed.sort_unstable();
+    let mut available: HashMap<String, Vec<u32>> = HashMap::new();
+    for m in dst.fetch_meta(Some(&unclaimed), true).await? {
+        let key = content_key(m.size, &m.header_fields);
+        match key_claims.get_mut(&key) {
+            Some(n) if *n > 0 => *n -= 1,
+            _ => available.entry(key).or_default().push(m.uid),
+        }
+    }
+    Ok(Some(Opened {
+        dest: DestFolder::new(book, sel, available),
+        pending,
+    }))
+}
