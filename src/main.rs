@@ -62,6 +62,18 @@ enum Command {
         #[arg(long)]
         retries: Option<u32>,
     },
+    /// Compare every folder of a job's mailboxes with its destination
+    /// folder, copying nothing: what is missing there, what is there twice.
+    Verify {
+        job: PathBuf,
+        /// Print one JSON event per line instead of progress lines.
+        #[arg(long)]
+        json: bool,
+        /// Where to write the verification log (default:
+        /// mailferry-<job>-verify.log here).
+        #[arg(long)]
+        log: Option<PathBuf>,
+    },
     /// Check a job file without connecting to anything.
     Check { job: PathBuf },
     /// Log in to both servers for every mailbox of a job, copying nothing.
@@ -198,6 +210,17 @@ fn main() -> ExitCode {
             }
             ExitCode::from(run(job, &db, json, log, opts))
         }
+        Command::Verify { job, json, log } => {
+            let job = match mailferry::job::load(&job) {
+                Ok(j) => j,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(exit::BAD_JOB);
+                }
+            };
+            let opts = Options::for_job(&job);
+            ExitCode::from(verify(job, &db, json, log, opts))
+        }
     }
 }
 
@@ -228,29 +251,11 @@ fn run(
             return exit::NOT_STARTED;
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("Could not start: {e}");
-            return exit::NOT_STARTED;
-        }
-    };
     let sink = if json { json_sink() } else { text_sink() };
-    let cancel = Cancel::default();
-    let on_ctrl_c = cancel.clone();
-    let result = runtime.block_on(async move {
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Cancelling: finishing the current batch, then logging out… (Ctrl-C again quits at once; running the job again resumes either way)");
-                on_ctrl_c.cancel();
-            }
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Quitting now. Run the job again to resume.");
-                std::process::exit(i32::from(exit::PARTIAL));
-            }
-        });
-        copy::run(job, store, sink, opts, cancel).await
-    });
+    let result = match cancellable(|cancel| copy::run(job, store, sink, opts, cancel)) {
+        Some(r) => r,
+        None => return exit::NOT_STARTED,
+    };
     let (run, outcome) = match result {
         Ok(r) => r,
         Err(e) => {
@@ -280,6 +285,114 @@ fn run(
             outcome.failed(),
             human_bytes(outcome.bytes())
         );
+    }
+    match outcome.verdict() {
+        Verdict::Success => exit::SUCCESS,
+        Verdict::Partial => exit::PARTIAL,
+        Verdict::Failed => exit::FAILED,
+    }
+}
+
+/// Runs the engine's `work` on a new runtime; the first Ctrl-C cancels it
+/// (between batches), a second quits at once. `None` if no runtime starts.
+fn cancellable<F: std::future::Future>(work: impl FnOnce(Cancel) -> F) -> Option<F::Output> {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Could not start: {e}");
+            return None;
+        }
+    };
+    let cancel = Cancel::default();
+    let on_ctrl_c = cancel.clone();
+    Some(runtime.block_on(async move {
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("Cancelling: finishing the current batch, then logging out… (Ctrl-C again quits at once; running the job again resumes either way)");
+                on_ctrl_c.cancel();
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("Quitting now. Run the job again to resume.");
+                std::process::exit(i32::from(exit::PARTIAL));
+            }
+        });
+        work(cancel).await
+    }))
+}
+
+/// `mailferry verify`: the verification pass alone.
+fn verify(
+    job: mailferry::job::Job,
+    db: &std::path::Path,
+    json: bool,
+    log: Option<PathBuf>,
+    opts: Options,
+) -> u8 {
+    let store = match Store::open(db) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::NOT_STARTED;
+        }
+    };
+    let sink = if json { json_sink() } else { text_sink() };
+    let outcome = match cancellable(|cancel| copy::verify(job, store, sink, opts, cancel)) {
+        Some(Ok(o)) => o,
+        Some(Err(e @ copy::VerifyError::NoName)) => {
+            eprintln!("{e}");
+            return exit::BAD_JOB;
+        }
+        Some(Err(e)) => {
+            eprintln!("{e}");
+            return exit::NOT_STARTED;
+        }
+        None => return exit::NOT_STARTED,
+    };
+    let log_path = log.unwrap_or_else(|| {
+        PathBuf::from(format!("mailferry-{}-verify.log", sanitize(&outcome.name)))
+    });
+    let text = mailferry::report::render_verification_log(&outcome);
+    match std::fs::write(&log_path, &text) {
+        Ok(()) if !json => println!("The verification log is in {}", log_path.display()),
+        Ok(()) => {}
+        Err(e) => eprintln!("Could not write the log to {}: {e}.", log_path.display()),
+    }
+    let folders: Vec<_> = outcome
+        .mailboxes
+        .iter()
+        .flat_map(|m| m.folders.iter())
+        .collect();
+    let differ: Vec<_> = folders
+        .iter()
+        .filter_map(|f| f.verification.as_ref())
+        .filter(|v| !v.verified())
+        .collect();
+    if !json {
+        match outcome.verdict() {
+            Verdict::Success => println!(
+                "Job {}: VERIFIED — every message of {} folders is on the destination, none twice.",
+                outcome.name,
+                folders.len()
+            ),
+            v => println!(
+                "Job {}: {} — {} folder{} differ ({} missing, {} extra on the destination){}.",
+                outcome.name,
+                if v == Verdict::Failed {
+                    "FAILED"
+                } else {
+                    "NOT VERIFIED"
+                },
+                differ.len(),
+                if differ.len() == 1 { "" } else { "s" },
+                differ.iter().map(|v| v.missing.len()).sum::<usize>(),
+                differ.iter().map(|v| v.extra.len()).sum::<usize>(),
+                if outcome.mailboxes.iter().any(|m| m.error.is_some()) {
+                    "; some mailboxes could not be checked (see the log)"
+                } else {
+                    ""
+                }
+            ),
+        }
     }
     match outcome.verdict() {
         Verdict::Success => exit::SUCCESS,
@@ -362,6 +475,12 @@ fn text_sink() -> Sink {
                         .unwrap_or_default()
                 )
             }
+            Event::FolderFinished { account, outcome } => match &outcome.verification {
+                Some(v) if !v.verified() => {
+                    format!("{account}: {}: {}", outcome.source, v.summary())
+                }
+                _ => return,
+            },
             Event::MailboxFinished {
                 account,
                 verdict,

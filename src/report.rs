@@ -30,8 +30,17 @@ pub fn human_bytes(n: u64) -> String {
 
 /// The plain-text log of a run.
 pub fn render_log(job: &JobOutcome) -> String {
+    render(job, "MailFerry migration log")
+}
+
+/// The plain-text log of a verification pass run alone.
+pub fn render_verification_log(job: &JobOutcome) -> String {
+    render(job, "MailFerry verification log (nothing was copied)")
+}
+
+fn render(job: &JobOutcome, title: &str) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "MailFerry migration log");
+    let _ = writeln!(s, "{title}");
     let _ = writeln!(s, "Job:         {}", job.name);
     let _ = writeln!(s, "Started:     {}", job.started_at);
     let _ = writeln!(s, "Finished:    {}", job.finished_at);

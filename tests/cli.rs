@@ -293,3 +293,90 @@ fn test_logins_says_which_mailboxes_can_log_in() {
     let out = mailferry(&dir.path().join("m.db"), &["history"]);
     assert!(text(&out.stdout).contains("No jobs have run yet."));
 }
+
+#[test]
+fn verify_says_verified_then_names_a_message_deleted_on_the_destination_and_exits_3() {
+    let (src, dst) = pair();
+    seed_standard_corpus(&src, "alice", "secret1");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let job = JobSpec::new("cli-verify", &src, &dst, "alice,secret1").write(dir.path());
+    let job = job.to_str().unwrap();
+    let log = dir.path().join("verify.log");
+    let log_arg = log.to_str().unwrap();
+    let run_log = dir.path().join("run.log");
+    let run_log = run_log.to_str().unwrap();
+    let run = || {
+        mailferry(&db, &["run", job, "--log", run_log])
+            .status
+            .code()
+    };
+    let verify = || {
+        mailferry(&db, &["verify", job, "--log", log_arg])
+            .status
+            .code()
+    };
+    assert_eq!(run(), Some(0));
+
+    let out = mailferry(&db, &["verify", job, "--log", log_arg]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("Job cli-verify: VERIFIED"), "{stdout}");
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log_text.starts_with("MailFerry verification log (nothing was copied)\n"),
+        "{log_text}"
+    );
+    assert!(
+        log_text.contains("verified: all 5 source messages on the destination, none twice"),
+        "{log_text}"
+    );
+
+    // One message of Sent deleted on the destination behind MailFerry's back.
+    let mut p = support::probe::Probe::login_master(
+        dst.imap_port(),
+        "alice",
+        support::dovecot::MASTER_USER,
+        MASTER_PASSWORD,
+    );
+    let sent = p.fetch_all("INBOX.Sent");
+    p.expunge_uid("INBOX.Sent", sent[0].uid);
+    p.logout();
+    let out = mailferry(&db, &["verify", job, "--log", log_arg]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains(
+            "alice: Sent: NOT verified: 1 missing (5 on the source, 4 on the destination)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Job cli-verify: NOT VERIFIED — 1 folder differ (1 missing, 0 extra"),
+        "{stdout}"
+    );
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(log_text.contains("          missing: date "), "{log_text}");
+    // Verifying changed nothing: the message is still missing until a run.
+    assert_eq!(verify(), Some(3));
+    assert_eq!(run(), Some(0));
+    assert_eq!(verify(), Some(0));
+}
+
+#[test]
+fn verify_needs_the_jobs_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("nameless.toml");
+    std::fs::write(
+        &job,
+        "[source]\nhost = \"127.0.0.1\"\n[destination]\nhost = \"127.0.0.1\"\nauth = \"master\"\nmaster_user = \"a\"\nmaster_password = \"b\"\n[users]\nlist = \"jane,pw\"\n",
+    )
+    .unwrap();
+    let out = mailferry(&dir.path().join("m.db"), &["verify", job.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("verified only by its name"),
+        "{}",
+        text(&out.stderr)
+    );
+}
