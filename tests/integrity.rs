@@ -410,3 +410,77 @@ fn verification_without_a_ledger_compares_by_content() {
     assert_eq!(checked.mailboxes[0].folders[0].source, "INBOX");
     assert_eq!((v.missing.len(), v.extra.len()), (1, 0), "{v:?}");
 }
+
+fn auto_job(name: &str, src: &Dovecot, dst: &Dovecot) -> JobSpec {
+    let mut spec = job(name, src, dst);
+    spec.source_protocol = "auto";
+    spec.ports_line = Some(format!(
+        "ports = {{ imap4 = [{}], pop3 = [{}] }}",
+        src.imap_port(),
+        src.pop3_port()
+    ));
+    spec
+}
+
+/// The Inbox read over POP3, the destination emptied, the job run again:
+/// the Inbox arrives again, once.
+#[test]
+fn an_emptied_destination_gets_the_pop3_inbox_again() {
+    let (src, dst) = servers();
+    let corpus = seed_standard_corpus(&src, USER, PASSWORD);
+    let spec = auto_job("pop-reset", &src, &dst);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let (first, _) = spec.run(&db);
+    assert_verified(&first);
+    let inbox = |o: &JobOutcome| {
+        o.mailboxes[0]
+            .folders
+            .iter()
+            .find(|f| f.source == "INBOX")
+            .map(|f| (f.migrated, f.skipped))
+            .unwrap()
+    };
+    assert_eq!(inbox(&first), (corpus.count("INBOX") as u64, 0));
+
+    let mut p = dest_probe(&dst, USER);
+    for m in p.fetch_all("INBOX") {
+        p.expunge_uid("INBOX", m.uid);
+    }
+    p.logout();
+    let (second, _) = spec.run(&db);
+    assert_verified(&second);
+    assert_eq!(inbox(&second), (corpus.count("INBOX") as u64, 0));
+    assert_eq!(second.migrated() as usize, corpus.count("INBOX"));
+    let (third, _) = spec.run(&db);
+    assert_eq!(third.migrated(), 0);
+    assert_eq!(
+        dest_snapshot(&dst, USER).facts("INBOX").len(),
+        corpus.count("INBOX")
+    );
+}
+
+/// In an Auto job, a folder read over IMAP and translated into the Inbox
+/// holds a twin of a message the POP3 Inbox copied: the POP3 copy is
+/// accounted for, so the twin arrives too.
+#[test]
+fn a_folder_translated_into_the_pop3_inbox_delivers_its_twin_of_an_inbox_message() {
+    let (src, dst) = servers();
+    let twin = message("pop-twin", "in the Inbox and in Old Inbox");
+    let mut p = Probe::login(src.imap_port(), USER, PASSWORD);
+    p.append("INBOX", &[], DATE, &twin);
+    p.append("INBOX", &[], DATE, &message("only-inbox", "one"));
+    p.create("Old Inbox");
+    p.append("Old Inbox", &[], DATE, &twin);
+    p.logout();
+    let mut spec = auto_job("pop-twins", &src, &dst);
+    spec.translate = "Old Inbox,INBOX".into();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let (first, _) = spec.run(&db);
+    assert_eq!(first.migrated(), 3, "{first:#?}");
+    let again = spec.run(&db).0;
+    assert_eq!((again.migrated(), again.skipped()), (0, 3));
+    let inbox = dest_snapshot(&dst, USER).facts("INBOX");
+    assert_eq!(inbox.len(), 3);
+}
