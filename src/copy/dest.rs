@@ -115,10 +115,10 @@ pub(crate) struct FolderState {
     notes: BTreeSet<String>,
     /// Messages counted into the tally's totals, so a retry adds none twice.
     counted: HashSet<String>,
-    /// Messages sent in an APPEND whose tagged reply never came (this run's
-    /// or a run that was killed): they may or may not be on the
-    /// destination. They are looked for by content key before being sent
-    /// again, and count as migrated when found.
+    /// Messages this run sent in an APPEND whose tagged reply never came:
+    /// they may or may not be on the destination. They are looked for by
+    /// content key before being sent again, and count as migrated when
+    /// found.
     in_doubt: HashSet<String>,
     /// Messages the ledger had as copied that the destination no longer
     /// holds, and whether its folder was recreated (new UIDVALIDITY).

@@ -184,7 +184,9 @@ pub(crate) async fn open(
                 waited.as_secs()
             ));
         }
-        state.in_doubt(intents.iter().map(|i| i.id.clone()));
+        // What an earlier run sent and this one finds counts as already
+        // there; only this run's own unconfirmed appends (in `state`
+        // already) count as copied when found.
     }
     let recorded = |id: &String| {
         ledger

@@ -778,26 +778,42 @@ fn message(rng: &mut Rng, id: &str, folder: &str, i: usize, size: usize) -> Vec<
     m
 }
 
-/// `Ok` when every source folder has exactly the same multiset of messages
-/// (bytes, INTERNALDATE, flags) on the destination: nothing lost, nothing
-/// twice. Otherwise what differs.
+/// `Ok` when every source folder (selectable or not) is on the destination
+/// with exactly the same multiset of messages (bytes, INTERNALDATE, flags),
+/// and no folder the source lacks holds mail: nothing lost, nothing twice,
+/// nothing elsewhere. Otherwise what differs.
 pub fn compare(src: &Snapshot, dst: &Snapshot) -> Result<(), String> {
     let mut problems = Vec::new();
+    for path in &src.all_folders {
+        if !dst.all_folders.contains(path) && !src.folders.contains_key(path) {
+            problems.push(format!("{path}: missing on the destination"));
+        }
+    }
     for (path, folder) in &src.folders {
         match dst.folders.get(path) {
             None => problems.push(format!("{path}: missing on the destination")),
             Some(other) => {
                 let (a, b) = (folder.facts(), other.facts());
                 if a != b {
-                    let extra = b.iter().filter(|f| !a.contains(f)).count();
+                    let missing = multiset_minus(&a, &b);
+                    let extra = multiset_minus(&b, &a);
                     problems.push(format!(
-                        "{path}: {} messages on the source, {} on the destination ({} not from the source)",
+                        "{path}: {} messages on the source, {} on the destination ({} missing, {} extra)",
                         a.len(),
                         b.len(),
+                        missing,
                         extra
                     ));
                 }
             }
+        }
+    }
+    for (path, folder) in &dst.folders {
+        if !src.folders.contains_key(path) && !folder.messages.is_empty() {
+            problems.push(format!(
+                "{path}: {} messages in a folder the source does not have",
+                folder.messages.len()
+            ));
         }
     }
     match problems.is_empty() {
@@ -806,22 +822,35 @@ pub fn compare(src: &Snapshot, dst: &Snapshot) -> Result<(), String> {
     }
 }
 
-/// Duplicates on the destination: copies beyond what the source holds.
-pub fn duplicates(src: &Snapshot, dst: &Snapshot) -> usize {
-    let mut n = 0;
-    for (path, folder) in &dst.folders {
-        let theirs = folder.facts();
-        let ours = src.facts(path);
-        let mut pool = ours.clone();
-        for f in theirs {
-            match pool.iter().position(|p| *p == f) {
-                Some(i) => {
-                    pool.remove(i);
-                }
-                None if ours.contains(&f) => n += 1,
-                None => {}
+/// How many of `a` (a multiset) are not matched in `b`.
+fn multiset_minus<T: PartialEq>(a: &[T], b: &[T]) -> usize {
+    let mut pool: Vec<&T> = b.iter().collect();
+    let mut left = 0;
+    for x in a {
+        match pool.iter().position(|p| *p == x) {
+            Some(i) => {
+                pool.swap_remove(i);
             }
+            None => left += 1,
         }
     }
-    n
+    left
+}
+
+/// Duplicates on the destination: copies of a source message (by its
+/// bytes, in whatever folder, whatever its flags or date) beyond the number
+/// the source holds. Messages not from the source don't count.
+pub fn duplicates(src: &Snapshot, dst: &Snapshot) -> usize {
+    let count = |s: &Snapshot| {
+        let mut n: std::collections::HashMap<(String, u64), usize> = Default::default();
+        for f in s.folders.values().flat_map(|f| f.messages.values()) {
+            *n.entry((f.sha256.clone(), f.size)).or_default() += 1;
+        }
+        n
+    };
+    let (ours, theirs) = (count(src), count(dst));
+    theirs
+        .iter()
+        .filter_map(|(body, &n)| ours.get(body).map(|&m| n.saturating_sub(m)))
+        .sum()
 }
