@@ -264,6 +264,11 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   // Expand demo's folders.
   await click('tbody[data-account="demo"] button.expand');
   await (await browser.$('tbody[data-account="demo"] tr[data-folder="Folder.With.Dots"]')).waitForDisplayed();
+  // Every folder ended with the engine's verification pass, shown in words.
+  const checks = await browser.execute(() => [...document.querySelectorAll('tbody[data-account="demo"] tr[data-folder]')]
+    .map((tr) => [tr.dataset.folder, tr.querySelector('td.verification')?.textContent.trim()]));
+  assert.equal(checks.length, 9, JSON.stringify(checks));
+  assert.ok(checks.every(([, v]) => v === '✓ Verified'), JSON.stringify(checks));
   await shot('results-finished');
 
   // ---- a job from the command line shares the history
@@ -315,6 +320,46 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   { timeout: 120_000, interval: 250, timeoutMsg: 'the re-run did not finish green' });
   await click('#tab-history');
   await browser.waitUntil(async () => (await browser.$$('#history-rows tr[data-job="e2e-demo"]')).length === 2, { timeout: 10_000 });
+
+  // ---- Verify: the verification pass alone (passwords from the keyring
+  // again), every folder compared, nothing copied, nothing in History.
+  await click(await (await browser.$('#history-rows tr[data-job="e2e-demo"]')).$('.verify'));
+  await (await browser.$('#page-results')).waitForDisplayed({ timeout: 30_000 });
+  await browser.waitUntil(async () => (await (await browser.$('#job-name')).getText()) === 'Verification of job e2e-demo',
+    { timeout: 30_000, timeoutMsg: 'Results did not show the verification' });
+  assert.match(await (await browser.$('#job-kind')).getText(), /^Verification only: nothing was copied\./);
+  // Finished: its log can be downloaded.
+  await browser.waitUntil(() => browser.execute(() => !document.querySelector('#results-log').hidden),
+    { timeout: 120_000, interval: 250, timeoutMsg: 'the verification did not finish' });
+  const totals = await (await browser.$('#job-totals')).getText();
+  assert.equal(await (await browser.$('#job-state')).getText(), '✓ Verified', totals);
+  assert.match(totals, /^2 of 2 mailboxes checked · (\d+) of \1 folders verified · 1538 messages on the source, 1538 on the destination · 0 missing, 0 extra$/);
+  for (const account of ['bench', 'demo']) {
+    assert.equal((await state(account)).state, 'success', account);
+    assert.equal(await (await browser.$(`tbody[data-account="${account}"] tr.main .badge`)).getText(), '✓ Verified');
+  }
+  assert.equal((await state('demo')).messages, '38');
+  await click('tbody[data-account="demo"] button.expand');
+  await (await browser.$('tbody[data-account="demo"] tr[data-folder="Folder.With.Dots"]')).waitForDisplayed();
+  const verified = await browser.execute(() => [...document.querySelectorAll('tbody[data-account="demo"] tr[data-folder]')]
+    .map((tr) => [tr.dataset.folder, tr.querySelector('.badge').textContent.trim(), tr.querySelector('td:nth-of-type(2)').textContent]));
+  assert.equal(verified.length, 9, JSON.stringify(verified));
+  assert.ok(verified.every(([, word]) => word === '✓ Verified'), JSON.stringify(verified));
+  assert.deepEqual(verified.find(([f]) => f === 'Folder.With.Dots').slice(1), ['✓ Verified', '2']);
+  await shot('results-verified');
+  // Its log, from the session.
+  await click('#results-log');
+  const saved = await browser.$('#save-status');
+  await browser.waitUntil(async () => /Saved to .*-verify\.log$/.test(await saved.getText()), { timeout: 10_000 });
+  const vlog = fs.readFileSync((await saved.getText()).replace('Saved to ', ''), 'utf8');
+  assert.match(vlog, /^MailFerry verification log \(nothing was copied\)\nJob: +e2e-demo\n/);
+  assert.match(vlog, /== demo : SUCCESS — 0 migrated, 0 skipped/);
+  assert.match(vlog, /\[OK {2}\] Folder\.With\.Dots -> INBOX\.Folder_With_Dots: 0 migrated, 0 skipped, 0 failed\n(?: {10}note: .*\n)* {10}verified: all 2 source messages on the destination, none twice\n/);
+  assert.doesNotMatch(vlog, /NOT verified/);
+  // Not a run: History still has the two.
+  await click('#tab-history');
+  await (await browser.$('#history-rows tr[data-job="e2e-demo"]')).waitForDisplayed();
+  assert.equal((await browser.$$('#history-rows tr[data-job="e2e-demo"]')).length, 2);
 
   // ---- the passwords are in the keyring, and nowhere on disk
   const fromKeyring = execFileSync('secret-tool', ['lookup', 'service', 'MailFerry', 'username', 'job e2e-demo: admin admin@localhost'], { env }).toString();

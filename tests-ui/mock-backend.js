@@ -14,6 +14,7 @@ const mock = window.__mock = Object.assign({
   validate: () => ({ ok: true, error: null, warnings: [], mailboxes: 1 }),
   logins: [],
   startView: null,
+  verifyView: null,
   history: [],
   details: {},
   catalogue: [
@@ -52,6 +53,12 @@ mockIPC((cmd, args) => {
     case 'attach_job':
       channels.job = { id: args.on_event.id, next: 0 };
       return mock.jobs.find((j) => j.job_id === args.job_id) || null;
+    case 'verify_job':
+      if (mock.verifyError) throw mock.verifyError;
+      channels.job = { id: args.on_event.id, next: 0 };
+      mock.jobs = [...mock.jobs, mock.verifyView];
+      return mock.verifyView;
+    case 'download_verification_log': return `/home/user/mailferry-verify${args.job_id}.${args.format === 'csv' ? 'csv' : 'log'}`;
     case 'cancel_job': return true;
     case 'history': return mock.history;
     case 'run_details': return mock.details[args.run_id];

@@ -429,3 +429,166 @@ test('every control is reachable with the keyboard', async () => {
   }
   await page.close();
 });
+
+// ---- verification
+
+const verified = (n, extra = {}) => ({ source_messages: n, destination_messages: n, missing: [], extra: [], other: 0, ...extra });
+const brief = (id, date, from, subject) => ({ id, date, from, subject });
+const UNVERIFIED = verified(5, {
+  destination_messages: 5,
+  missing: [brief('4', '2019-01-02', 'bob@x', 'Quarterly report')],
+  extra: [brief('destination UID 9', '2019-03-04', 'ann@x', 'Lunch on Friday')],
+  other: 2,
+});
+const finishedRun = (runId, folders, state) => ({
+  ...VIEW, job_id: 0, run_id: runId, state: 'finished', verdict: state,
+  rows: [row('jane', state, { messages_done: 10, messages_total: 10, migrated: 10, folders })],
+});
+
+test('each folder shows its verification in words, with the missing and extra messages listed; older runs show none', async () => {
+  const details = {
+    2: finishedRun(2, [
+      folder('INBOX', { migrated: 5, bytes: 5000, verification: verified(5) }),
+      folder('Sent', { migrated: 5, bytes: 5000, verification: UNVERIFIED }),
+      folder('Drafts', { error: 'The server refused to open Drafts.', verification: null }),
+    ], 'partial'),
+    // Recorded before the verification pass existed: no such field.
+    1: finishedRun(1, [folder('INBOX', { migrated: 5, bytes: 5000 })], 'success'),
+  };
+  const history = [{ ...HISTORY[0], verdict: 'partial' }, { ...HISTORY[1], verdict: 'success', finished_at: '2026-11-27 09:01:00 +0000' }];
+  const page = await open({ history, details });
+  await page.click('#tab-history');
+  await page.click('tr[data-run="2"] .open-run');
+  await page.waitForSelector('#page-results:not([hidden])');
+  // Opened with the keyboard.
+  await page.focus('tbody[data-account="jane"] button.expand');
+  await page.keyboard.press('Enter');
+  const body = page.locator('tbody[data-account="jane"]');
+  await page.waitForSelector('tbody[data-account="jane"] tr.details:not([hidden])');
+  const heads = await body.locator('table.folders thead th').allTextContents();
+  assert.deepEqual(heads, ['Folder', 'Status', 'Copied', 'Already there', 'Failed', 'Bytes', 'Verification', 'Details']);
+
+  const inbox = body.locator('tr[data-folder="INBOX"]');
+  assert.equal(await inbox.getAttribute('data-state'), 'success');
+  assert.equal((await inbox.locator('td.verification').textContent()).trim(), '✓ Verified');
+  assert.equal(await inbox.locator('td.verification .check').evaluate((e) => getComputedStyle(e).color), COLOURS.success);
+
+  // Nothing failed in Sent, but it does not verify: it is not Success.
+  const sent = body.locator('tr[data-folder="Sent"]');
+  assert.equal(await sent.getAttribute('data-state'), 'partial');
+  assert.equal((await sent.locator('.badge').textContent()).trim(), '! Partial');
+  assert.equal((await sent.locator('td.verification').textContent()).trim(), '! Not verified: 1 missing, 1 extra');
+  assert.equal(await sent.locator('td.verification .check').evaluate((e) => getComputedStyle(e).color), COLOURS.partial);
+  assert.equal(await sent.locator('.missing').textContent(), 'Missing on the destination: “Quarterly report” from bob@x, 2019-01-02');
+  assert.equal(await sent.locator('.extra').textContent(), 'Extra copy on the destination: “Lunch on Friday” from ann@x, 2019-03-04');
+  assert.match(await sent.textContent(), /2 other messages in the destination folder are not from this folder \(not a fault\)\./);
+  // A folder that could not be copied was not checked, and says so.
+  assert.equal((await body.locator('tr[data-folder="Drafts"] td.verification').textContent()).trim(), 'Not checked');
+  assert.equal(await page.locator('#job-kind').isVisible(), false);
+  await page.screenshot({ path: path.join(SHOTS, 'results-verification.png'), fullPage: true });
+
+  // A run from before: the same table as ever, nothing about verification.
+  await page.click('#tab-history');
+  await page.click('tr[data-run="1"] .open-run');
+  await page.waitForFunction(() => document.querySelector('#job-totals').textContent.includes('run #1'));
+  await page.click('tbody[data-account="jane"] button.expand');
+  const old = page.locator('tbody[data-account="jane"] tr.details');
+  await old.waitFor();
+  assert.deepEqual(await old.locator('table.folders thead th').allTextContents(), ['Folder', 'Status', 'Copied', 'Already there', 'Failed', 'Bytes', 'Details']);
+  assert.equal(await old.locator('td.verification').count(), 0);
+  assert.doesNotMatch(await old.textContent(), /verif|Not checked/i);
+  assert.equal(await old.locator('tr[data-folder="INBOX"]').getAttribute('data-state'), 'success');
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('History\'s Verify runs the verification alone, and Results shows it as one (nothing copied), live, with its log', async () => {
+  const verifyView = {
+    ...VIEW, job_id: 7, kind: 'verification', name: 'acme', state: 'starting', rows: [row('jane', 'pending'), row('bob', 'pending')],
+  };
+  const page = await open({ history: HISTORY, verifyView });
+  await page.click('#tab-history');
+  await page.waitForSelector('#history-rows tr[data-run="2"]');
+  // Only a job whose passwords are kept can be verified.
+  assert.equal(await page.locator('tr[data-run="1"] .verify').count(), 0);
+  const button = page.locator('tr[data-run="2"] .verify');
+  assert.equal(await button.textContent(), 'Verify');
+  await page.screenshot({ path: path.join(SHOTS, 'history-verify.png'), fullPage: true });
+  await button.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#page-results:not([hidden])');
+  const sent = await calls(page, 'verify_job');
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0].args.run_id, 2);
+  assert.match(sent[0].args.on_event, /^__CHANNEL__:\d+$/);
+  assert.equal((await calls(page, 'rerun_job')).length, 0);
+
+  assert.equal(await page.textContent('#job-name'), 'Verification of job acme');
+  assert.equal(await page.isVisible('#job-kind'), true);
+  assert.match(await page.textContent('#job-kind'), /^Verification only: nothing was copied\./);
+  assert.equal(await page.textContent('#col-messages'), 'On the source');
+  assert.equal(await page.textContent('#col-bytes'), 'On the destination');
+  assert.equal(await page.textContent('#cancel-job'), 'Cancel the verification');
+
+  // Its progress streams like a run's.
+  const good = folder('INBOX', { verification: verified(4) });
+  const bad = folder('Sent', { verification: UNVERIFIED });
+  await page.evaluate((f) => {
+    window.__mock.push({ event: 'job-started', job: 'acme', mailboxes: 2 });
+    window.__mock.push({ event: 'mailbox-started', account: 'jane' });
+    window.__mock.push({ event: 'folder-finished', account: 'jane', outcome: f });
+  }, good);
+  await page.waitForFunction(() => document.querySelector('tbody[data-account="jane"] .folder').textContent === '1 checked…');
+  assert.equal((await page.textContent('tbody[data-account="jane"] tr.main .badge')).trim(), '➜ Verifying');
+  assert.equal(await page.textContent('tbody[data-account="jane"] .messages'), '4');
+  const outcome = (name, folders) => ({ source_user: name, local_user: name, folders, error: null, elapsed_ms: 800 });
+  const ended = {
+    ...verifyView, state: 'finished', verdict: 'partial',
+    rows: [row('jane', 'success', { folders: [good], elapsed_ms: 800 }), row('bob', 'partial', { folders: [bad], elapsed_ms: 900 })],
+  };
+  await page.evaluate(([o1, o2, b, v]) => {
+    window.__mock.push({ event: 'mailbox-finished', account: 'jane', verdict: 'success', outcome: o1 });
+    window.__mock.push({ event: 'mailbox-started', account: 'bob' });
+    window.__mock.push({ event: 'folder-finished', account: 'bob', outcome: b });
+    window.__mock.push({ event: 'mailbox-finished', account: 'bob', verdict: 'partial', outcome: o2 });
+    window.__mock.push({ event: 'job-finished', job: 'acme', verdict: 'partial' });
+    window.__mock.jobs = [v];
+    window.__mock.push({ event: 'job-ended', view: v });
+  }, [outcome('jane', [good]), outcome('bob', [bad]), bad, ended]);
+  await page.waitForFunction(() => document.querySelector('#job-state').dataset.state === 'partial');
+  assert.equal((await page.textContent('#job-state')).trim(), '! Not verified');
+  assert.equal((await page.textContent('tbody[data-account="jane"] tr.main .badge')).trim(), '✓ Verified');
+  assert.equal((await page.textContent('tbody[data-account="bob"] tr.main .badge')).trim(), '! Not verified');
+  assert.equal(await page.textContent('#job-totals'),
+    '2 of 2 mailboxes checked · 1 of 2 folders verified · 9 messages on the source, 9 on the destination · 1 missing, 1 extra');
+  assert.equal(await page.isVisible('#cancel-job'), false);
+  await page.click('tbody[data-account="bob"] button.expand');
+  const folderRow = page.locator('tbody[data-account="bob"] tr[data-folder="Sent"]');
+  await folderRow.waitFor();
+  assert.deepEqual(await page.locator('tbody[data-account="bob"] table.folders thead th').allTextContents(),
+    ['Folder', 'Verification', 'On the source', 'On the destination', 'Details']);
+  assert.equal((await folderRow.locator('.badge').textContent()).trim(), '! Not verified');
+  assert.match(await folderRow.textContent(), /Missing on the destination: “Quarterly report” from bob@x, 2019-01-02/);
+  assert.match(await folderRow.textContent(), /Extra copy on the destination: “Lunch on Friday” from ann@x, 2019-03-04/);
+  await page.screenshot({ path: path.join(SHOTS, 'results-verify-job.png'), fullPage: true });
+
+  // Its log comes from the session (it is in no history).
+  await page.click('#results-log');
+  await page.waitForFunction(() => /Saved to .*verify7\.log$/.test(document.querySelector('#save-status').textContent));
+  await page.click('#results-csv');
+  await page.waitForFunction(() => /\.csv$/.test(document.querySelector('#save-status').textContent));
+  assert.deepEqual((await calls(page, 'download_verification_log')).map((c) => c.args), [{ job_id: 7, format: 'text' }, { job_id: 7, format: 'csv' }]);
+  assert.equal((await calls(page, 'download_log')).length, 0);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('a verification the app refuses says why on History', async () => {
+  const page = await open({ history: HISTORY, verifyError: { field: 'job', line: null, message: 'Job acme is running: verify it once it has finished.' } });
+  await page.click('#tab-history');
+  await page.click('tr[data-run="2"] .verify');
+  await page.waitForFunction(() => document.querySelector('#history-status').textContent !== '');
+  assert.equal(await page.textContent('#history-status'), 'Job acme is running: verify it once it has finished.');
+  assert.equal(await page.isVisible('#page-history'), true);
+  await page.close();
+});

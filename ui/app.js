@@ -58,8 +58,16 @@ export const STATES = {
   starting: { icon: '➜', word: 'Starting' },
 };
 
-function badge(state, extra = '') {
-  const s = STATES[state] || STATES.unfinished;
+// A verification's states say what it found (nothing was copied).
+export const VERIFY_STATES = {
+  ...STATES,
+  running: { icon: '➜', word: 'Verifying' },
+  success: { icon: '✓', word: 'Verified' },
+  partial: { icon: '!', word: 'Not verified' },
+};
+
+function badge(state, extra = '', words = STATES) {
+  const s = words[state] || STATES.unfinished;
   return el('span', { class: `badge state-${state}`, 'data-state': state },
     el('span', { class: 'icon', 'aria-hidden': 'true', text: s.icon }), ` ${s.word}${extra}`);
 }
@@ -476,31 +484,89 @@ function jobState(v) {
   return v.state;
 }
 
-function folderTable(r) {
+const isVerification = (v) => v && v.kind === 'verification';
+
+/** A folder's verdict, as the engine gives it (FolderOutcome::verdict). */
+function folderState(f) {
+  const unverified = !!f.verification && (f.verification.missing.length > 0 || f.verification.extra.length > 0);
+  if (!f.error) return f.failed > 0 || unverified ? 'partial' : 'success';
+  return f.migrated + f.skipped > 0 ? 'partial' : 'failed';
+}
+
+/** A folder's verification in words: never colour alone. */
+function verificationCell(f) {
+  const v = f.verification;
+  if (!v) return el('td', { class: 'verification', 'data-verified': 'none' }, el('span', { class: 'muted', text: 'Not checked' }));
+  const ok = v.missing.length === 0 && v.extra.length === 0;
+  const parts = [];
+  if (v.missing.length) parts.push(`${v.missing.length} missing`);
+  if (v.extra.length) parts.push(`${v.extra.length} extra`);
+  return el('td', { class: 'verification', 'data-verified': String(ok) },
+    el('span', { class: `check ${ok ? 'check-ok' : 'check-bad'}` },
+      el('span', { class: 'icon', 'aria-hidden': 'true', text: ok ? '✓' : '!' }), ok ? ' Verified' : ' Not verified'),
+    ok ? null : `: ${parts.join(', ')}`);
+}
+
+const brief = (b) => `“${b.subject || '(no subject)'}” from ${b.from || '(unknown)'}, ${b.date || 'no date'}`;
+
+function folderTable(r, view) {
+  const verifying = isVerification(view);
   if (r.folders.length === 0 && !r.error) {
-    return el('p', { class: 'muted', text: r.state === 'pending' ? 'Not started yet.' : 'No folder finished yet.' });
+    const text = r.state === 'pending' ? 'Not started yet.' : (verifying ? 'No folder checked yet.' : 'No folder finished yet.');
+    return el('p', { class: 'muted', text });
   }
+  // Runs recorded before verification existed have no column for it.
+  const checked = !verifying && r.folders.some((f) => f.verification);
   const rows = r.folders.map((f) => {
-    const state = f.error ? (f.migrated + f.skipped > 0 ? 'partial' : 'failed') : (f.failed > 0 ? 'partial' : 'success');
+    const state = folderState(f);
     const problems = [];
     if (f.error) problems.push(reason(f.error, f.error_code));
     for (const x of f.failures) {
-      problems.push(reason(`“${x.subject || '(no subject)'}” from ${x.from || '(unknown)'}, ${x.date || 'no date'}: ${x.reason}`, x.code));
+      problems.push(reason(`${brief(x)}: ${x.reason}`, x.code));
+    }
+    const v = f.verification;
+    if (v) {
+      for (const m of v.missing) problems.push(el('div', { class: 'reason missing', text: `Missing on the destination: ${brief(m)}` }));
+      for (const m of v.extra) problems.push(el('div', { class: 'reason extra', text: `Extra copy on the destination: ${brief(m)}` }));
+      if (v.other > 0) {
+        problems.push(el('div', { class: 'note-line', text: `${v.other} other message${v.other === 1 ? '' : 's'} in the destination folder ${v.other === 1 ? 'is' : 'are'} not from this folder (not a fault).` }));
+      }
     }
     for (const n of f.notes) problems.push(el('div', { class: 'note-line', text: n }));
-    return el('tr', { 'data-folder': f.source, 'data-state': state },
-      el('th', { scope: 'row', text: f.source === f.destination ? f.source : `${f.source} → ${f.destination}` }),
-      el('td', {}, badge(state)),
-      el('td', { class: 'num', text: f.migrated }), el('td', { class: 'num', text: f.skipped }),
-      el('td', { class: 'num', text: f.failed }), el('td', { class: 'num', text: humanBytes(f.bytes) }),
-      el('td', {}, problems));
+    const name = el('th', { scope: 'row', text: f.source === f.destination ? f.source : `${f.source} → ${f.destination}` });
+    const cells = verifying
+      ? [el('td', {}, badge(state, '', VERIFY_STATES)),
+        el('td', { class: 'num', text: v ? v.source_messages : '—' }), el('td', { class: 'num', text: v ? v.destination_messages : '—' })]
+      : [el('td', {}, badge(state)),
+        el('td', { class: 'num', text: f.migrated }), el('td', { class: 'num', text: f.skipped }),
+        el('td', { class: 'num', text: f.failed }), el('td', { class: 'num', text: humanBytes(f.bytes) }),
+        checked ? verificationCell(f) : null];
+    return el('tr', { 'data-folder': f.source, 'data-state': state }, name, cells, el('td', {}, problems));
   });
+  const heads = verifying
+    ? ['Folder', 'Verification', 'On the source', 'On the destination', 'Details']
+    : ['Folder', 'Status', 'Copied', 'Already there', 'Failed', 'Bytes', ...(checked ? ['Verification'] : []), 'Details'];
   return el('div', {},
     r.error ? reason(r.error, r.error_code, 'reason mailbox-error') : null,
     r.folders.length ? el('table', { class: 'grid folders' },
-      el('thead', {}, el('tr', {},
-        ...['Folder', 'Status', 'Copied', 'Already there', 'Failed', 'Bytes', 'Details'].map((h) => el('th', { scope: 'col', text: h })))),
+      el('thead', {}, el('tr', {}, ...heads.map((h) => el('th', { scope: 'col', text: h })))),
       el('tbody', {}, rows)) : null);
+}
+
+/** A verification's counts for one mailbox, or the whole job. */
+function checkedCounts(rows) {
+  const c = { source: 0, destination: 0, folders: 0, verified: 0, missing: 0, extra: 0 };
+  for (const r of rows) {
+    for (const f of r.folders) {
+      c.folders++;
+      const v = f.verification;
+      if (!v) continue;
+      c.source += v.source_messages; c.destination += v.destination_messages;
+      c.missing += v.missing.length; c.extra += v.extra.length;
+      if (v.missing.length === 0 && v.extra.length === 0 && !f.error) c.verified++;
+    }
+  }
+  return c;
 }
 
 function render() {
@@ -513,14 +579,25 @@ function render() {
   $('#running-badge').textContent = running ? `${running} running` : '';
   if (!v) return;
   const state = jobState(v);
-  $('#job-name').textContent = v.name ? `Job ${v.name}` : 'Starting…';
-  $('#job-state').replaceWith(Object.assign(badge(state), { id: 'job-state' }));
+  const verifying = isVerification(v);
+  const words = verifying ? VERIFY_STATES : STATES;
+  $('#job-name').textContent = !v.name ? 'Starting…' : (verifying ? `Verification of job ${v.name}` : `Job ${v.name}`);
+  $('#job-state').replaceWith(Object.assign(badge(state, '', words), { id: 'job-state' }));
   $('#job-route').textContent = `${v.source} → ${v.destination}`;
+  $('#job-kind').hidden = !verifying;
   const sum = (k) => v.rows.reduce((a, r) => a + (r[k] || 0), 0);
   const done = v.rows.filter((r) => !['pending', 'running'].includes(r.state)).length;
-  $('#job-totals').textContent = `${done} of ${v.rows.length} mailboxes done · ${sum('messages_done')} messages, ${humanBytes(sum('bytes_done'))}`
-    + (v.state === 'finished' ? ` · ${sum('migrated')} copied, ${sum('skipped')} already there, ${sum('failed')} failed` : '')
-    + (v.run_id ? ` · run #${v.run_id}` : '');
+  if (verifying) {
+    const c = checkedCounts(v.rows);
+    $('#job-totals').textContent = `${done} of ${v.rows.length} mailboxes checked · ${c.verified} of ${c.folders} folders verified`
+      + ` · ${c.source} messages on the source, ${c.destination} on the destination · ${c.missing} missing, ${c.extra} extra`;
+  } else {
+    $('#job-totals').textContent = `${done} of ${v.rows.length} mailboxes done · ${sum('messages_done')} messages, ${humanBytes(sum('bytes_done'))}`
+      + (v.state === 'finished' ? ` · ${sum('migrated')} copied, ${sum('skipped')} already there, ${sum('failed')} failed` : '')
+      + (v.run_id ? ` · run #${v.run_id}` : '');
+  }
+  $('#col-messages').textContent = verifying ? 'On the source' : 'Messages';
+  $('#col-bytes').textContent = verifying ? 'On the destination' : 'Bytes';
   $('#job-error').hidden = !v.error;
   $('#job-error').textContent = v.error || '';
   $('#job-warnings').hidden = !(v.warnings && v.warnings.length);
@@ -528,9 +605,10 @@ function render() {
   const cancel = $('#cancel-job');
   cancel.hidden = v.state === 'finished' || !v.job_id;
   cancel.disabled = v.state === 'cancelling';
-  cancel.textContent = v.state === 'cancelling' ? 'Cancelling…' : 'Cancel the job';
-  $('#results-log').hidden = !(v.state === 'finished' && v.run_id);
-  $('#results-csv').hidden = !(v.state === 'finished' && v.run_id);
+  cancel.textContent = v.state === 'cancelling' ? 'Cancelling…' : (verifying ? 'Cancel the verification' : 'Cancel the job');
+  const logged = v.state === 'finished' && (verifying ? !!v.job_id && !v.error : !!v.run_id);
+  $('#results-log').hidden = !logged;
+  $('#results-csv').hidden = !logged;
 
   const table = $('#rows');
   for (const b of $$('tbody', table)) b.remove();
@@ -552,20 +630,26 @@ function render() {
       class: 'bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(pct),
       'aria-label': `${r.account}: ${pct}%`,
     }, fill);
+    const c = verifying ? checkedCounts([r]) : null;
+    const folderText = r.state === 'pending' ? '—'
+      : (r.state === 'running' && verifying ? `${r.folders.length} checked…`
+        : (r.state === 'running' ? (r.folder || 'connecting…') : `${r.folders.length} folder${r.folders.length === 1 ? '' : 's'}`));
     const body = el('tbody', { class: `account state-${r.state}`, 'data-account': r.account, 'data-state': r.state },
       el('tr', { class: 'main' },
         el('td', {}, toggle),
-        el('td', {}, badge(r.state)),
+        el('td', {}, badge(r.state, '', words)),
         el('th', { scope: 'row' }, r.account === r.local_user ? r.account : `${r.account} → ${r.local_user}`,
           r.retrying ? el('div', { class: 'muted', text: `Retrying: ${r.retrying}` }) : null,
           r.error && !open ? reason(r.error, r.error_code) : null),
-        el('td', { class: 'progress-cell' }, bar, el('span', { class: 'pct', text: `${pct}%` })),
-        el('td', { class: 'num messages', text: `${r.messages_done} / ${r.messages_total}` }),
-        el('td', { class: 'num bytes', text: `${humanBytes(r.bytes_done)} / ${humanBytes(r.bytes_total)}` }),
-        el('td', { class: 'folder', text: r.state === 'running' ? (r.folder || 'connecting…') : (r.state === 'pending' ? '—' : `${r.folders.length} folder${r.folders.length === 1 ? '' : 's'}`) }),
+        el('td', { class: 'progress-cell' }, verifying && r.state === 'running'
+          ? el('span', { class: 'muted', text: 'Comparing…' })
+          : [bar, el('span', { class: 'pct', text: `${pct}%` })]),
+        el('td', { class: 'num messages', text: verifying ? String(c.source) : `${r.messages_done} / ${r.messages_total}` }),
+        el('td', { class: 'num bytes', text: verifying ? String(c.destination) : `${humanBytes(r.bytes_done)} / ${humanBytes(r.bytes_total)}` }),
+        el('td', { class: 'folder', text: folderText }),
         el('td', { class: 'num elapsed', text: r.state === 'pending' ? '—' : duration(rowElapsed(r)) })),
       el('tr', { class: 'details', id: detailsId, hidden: !open },
-        el('td', { colspan: '8' }, folderTable(r))));
+        el('td', { colspan: '8' }, folderTable(r, v))));
     table.append(body);
   });
 }
@@ -590,7 +674,8 @@ async function refreshJobs() {
   picker.hidden = jobs.length < 2;
   sel.textContent = '';
   for (const j of [...jobs].reverse()) {
-    sel.append(el('option', { value: String(j.job_id), text: `${j.name || 'Starting…'} — ${(STATES[jobState(j)] || STATES.unfinished).word}` }));
+    const words = isVerification(j) ? VERIFY_STATES : STATES;
+    sel.append(el('option', { value: String(j.job_id), text: `${j.name || 'Starting…'}${isVerification(j) ? ' (verification)' : ''} — ${(words[jobState(j)] || STATES.unfinished).word}` }));
   }
   if (current && current.job_id) sel.value = String(current.job_id);
   render();
@@ -632,7 +717,11 @@ async function loadHistory() {
       el('button', { type: 'button', class: 'secondary open-run', onclick: () => openRun(r), text: 'Open' }),
       r.verdict ? el('button', { type: 'button', class: 'secondary download-log', onclick: () => download(r.run_id, 'text', '#history-status'), text: 'Download log' }) : null,
       r.verdict ? el('button', { type: 'button', class: 'secondary download-csv', onclick: () => download(r.run_id, 'csv', '#history-status'), text: 'CSV' }) : null,
-      r.can_rerun && !r.live_job_id ? el('button', { type: 'button', class: 'secondary rerun', onclick: () => rerun(r.run_id), text: 'Run again' }) : null);
+      r.can_rerun && !r.live_job_id ? el('button', { type: 'button', class: 'secondary rerun', onclick: () => rerun(r.run_id), text: 'Run again' }) : null,
+      r.can_rerun && !r.live_job_id ? el('button', {
+        type: 'button', class: 'secondary verify', onclick: () => verify(r.run_id), text: 'Verify',
+        title: 'Compare every folder of the source with the destination, copying nothing',
+      }) : null);
     tbody.append(el('tr', { 'data-run': String(r.run_id), 'data-job': r.job_name, 'data-state': state },
       el('td', { class: 'num', text: `#${r.run_id}` }),
       el('th', { scope: 'row', text: r.job_name }),
@@ -665,11 +754,13 @@ async function openRun(r) {
   }
 }
 
-async function rerun(runId) {
+/** Runs `cmd` (rerun_job or verify_job) for a run of History and watches it on Results. */
+async function follow(cmd, runId) {
   const channel = newChannel((m) => onPush(m));
   try {
-    const view = await invoke('rerun_job', { run_id: runId, on_event: channel });
+    const view = await invoke(cmd, { run_id: runId, on_event: channel });
     watching = { jobId: view.job_id, channel };
+    sessionStorage.setItem('mailferry-job', String(view.job_id));
     current = view;
     show('results');
     render();
@@ -678,10 +769,25 @@ async function rerun(runId) {
   }
 }
 
+const rerun = (runId) => follow('rerun_job', runId);
+// The verification pass alone: nothing copied, nothing in the history.
+const verify = (runId) => follow('verify_job', runId);
+
 async function download(runId, format, statusSel) {
+  return save('download_log', { run_id: runId, format }, statusSel);
+}
+
+/** The log of what Results shows: a run's, or a verification's (kept by the session). */
+function downloadShown(format) {
+  if (!current) return null;
+  if (isVerification(current)) return save('download_verification_log', { job_id: current.job_id, format }, '#save-status');
+  return download(current.run_id, format, '#save-status');
+}
+
+async function save(cmd, args, statusSel) {
   const out = $(statusSel);
   try {
-    const path = await invoke('download_log', { run_id: runId, format });
+    const path = await invoke(cmd, args);
     out.textContent = path ? `Saved to ${path}` : 'Not saved.';
   } catch (e) {
     out.textContent = String(e);
@@ -735,8 +841,8 @@ function setUp() {
       render();
     }
   });
-  $('#results-log').addEventListener('click', () => current && download(current.run_id, 'text', '#save-status'));
-  $('#results-csv').addEventListener('click', () => current && download(current.run_id, 'csv', '#save-status'));
+  $('#results-log').addEventListener('click', () => downloadShown('text'));
+  $('#results-csv').addEventListener('click', () => downloadShown('csv'));
   $('#job-select').addEventListener('change', (e) => attach(Number(e.target.value)));
   $('#close-keep').addEventListener('click', () => $('#close-dialog').close());
   $('#close-stop').addEventListener('click', async () => {

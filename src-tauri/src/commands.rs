@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mailferry::copy::{self, LoginCheck, Options};
 use mailferry::outcome::JobOutcome;
-use mailferry::report::{render_csv, render_log};
+use mailferry::report::{render_csv, render_log, render_verification_log};
 use mailferry::store::{BeginError, RunSummary, Store};
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -15,7 +15,7 @@ use tauri::{AppHandle, Manager, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 
 use crate::form::{self, FieldError, JobRequest, Validation};
-use crate::jobs::{engine_runtime, JobView, Push, RowView};
+use crate::jobs::{engine_runtime, JobKind, JobView, Push, RowView};
 use crate::vault::VaultStatus;
 use crate::{saved, AppState, Notice};
 
@@ -148,12 +148,12 @@ pub struct HistoryRow {
 pub fn history(state: State<'_, AppState>) -> Result<Vec<HistoryRow>, String> {
     let store = store(&state)?;
     let runs = store.runs().map_err(|e| e.to_string())?;
-    // Jobs of this session still running: History opens them live.
+    // Migrations of this session still running: History opens them live.
     let live: Vec<JobView> = state
         .jobs
         .views()
         .into_iter()
-        .filter(|v| v.state != "finished")
+        .filter(|v| v.kind == JobKind::Migration && v.state != "finished")
         .collect();
     let saved_names = saved::names(store.path()).unwrap_or_default();
     Ok(runs
@@ -187,6 +187,7 @@ pub fn run_details(state: State<'_, AppState>, run_id: i64) -> Result<JobView, S
 pub fn view_of(run_id: i64, outcome: &JobOutcome) -> JobView {
     JobView {
         job_id: 0,
+        kind: JobKind::Migration,
         name: outcome.name.clone(),
         run_id: Some(run_id),
         state: "finished",
@@ -217,9 +218,51 @@ pub async fn rerun_job(
     run_id: i64,
     on_event: Channel<Push>,
 ) -> Result<JobView, FieldError> {
+    let request = saved_request(&state, run_id)?;
+    start_job(state, request, on_event).await
+}
+
+/// Runs the engine's verification pass alone for the job of a run in the
+/// history, with the passwords from the vault: every folder of the source
+/// compared with the destination, nothing copied, nothing recorded in the
+/// history. Its progress flows over `on_event` as a run's does.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn verify_job(
+    state: State<'_, AppState>,
+    run_id: i64,
+    on_event: Channel<Push>,
+) -> Result<JobView, FieldError> {
+    let request = saved_request(&state, run_id)?;
+    let job = form::parse(&request, &form::base_dir())?;
     let store = store(&state)
         .map_err(|e| FieldError::new("job", e))?
         .clone();
+    // While the job copies, what it has not copied yet would show as missing.
+    let name = job.name.clone().unwrap_or_default();
+    if state
+        .jobs
+        .views()
+        .iter()
+        .any(|v| v.kind == JobKind::Migration && v.name == name && v.state != "finished")
+    {
+        return Err(FieldError::new(
+            "job",
+            format!("Job {name} is running: verify it once it has finished."),
+        ));
+    }
+    let opts = Options::for_job(&job);
+    let live = state
+        .jobs
+        .verify(job, store, opts, Some(on_event))
+        .await
+        .map_err(|e| FieldError::new("job", e.to_string()))?;
+    Ok(live.snapshot())
+}
+
+/// The form of the job a run of the history ran, with its passwords back
+/// from the vault.
+fn saved_request(state: &AppState, run_id: i64) -> Result<JobRequest, FieldError> {
+    let store = store(state).map_err(|e| FieldError::new("job", e))?;
     let name = store
         .runs()
         .map_err(|e| FieldError::new("job", e.to_string()))?
@@ -236,8 +279,7 @@ pub async fn rerun_job(
             )
         })?;
     let form_json = form::restore(&state.vault, &saved_job)?;
-    let request = JobRequest { job: form_json };
-    start_job(state, request, on_event).await
+    Ok(JobRequest { job: form_json })
 }
 
 /// Saves a run's log through the native save dialog: `text` (the log as
@@ -267,14 +309,58 @@ pub async fn download_log<R: Runtime>(
         ),
     };
     let file_name = format!("mailferry-{}-run{run_id}.{ext}", sanitize(&outcome.name));
+    save(&app, "Save the job's log", &file_name, kind, ext, text).await
+}
+
+/// Saves a verification's log (it is in no history: the session keeps
+/// it) as `download_log` saves a run's: `text` or `csv`.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn download_verification_log<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    job_id: u64,
+    format: String,
+) -> Result<Option<String>, String> {
+    let outcome = state
+        .jobs
+        .get(job_id)
+        .filter(|j| j.kind() == JobKind::Verification)
+        .and_then(|j| j.outcome())
+        .ok_or_else(|| "This verification has no log yet: it has not finished.".to_string())?;
+    let (text, ext, kind) = match format.as_str() {
+        "csv" => (render_csv(&outcome), "csv", "CSV"),
+        _ => (render_verification_log(&outcome), "log", "Text"),
+    };
+    let file_name = format!("mailferry-{}-verify.{ext}", sanitize(&outcome.name));
+    save(
+        &app,
+        "Save the verification's log",
+        &file_name,
+        kind,
+        ext,
+        text,
+    )
+    .await
+}
+
+/// Writes `text` where the user chooses in the save dialog; `None` when
+/// they cancelled.
+async fn save<R: Runtime>(
+    app: &AppHandle<R>,
+    title: &str,
+    file_name: &str,
+    kind: &str,
+    ext: &str,
+    text: String,
+) -> Result<Option<String>, String> {
     let path: PathBuf = match std::env::var_os(SAVE_DIR_FOR_TESTS) {
-        Some(dir) => PathBuf::from(dir).join(&file_name),
+        Some(dir) => PathBuf::from(dir).join(file_name),
         None => {
             let (tx, rx) = tokio::sync::oneshot::channel();
             app.dialog()
                 .file()
-                .set_title("Save the job's log")
-                .set_file_name(&file_name)
+                .set_title(title)
+                .set_file_name(file_name)
                 .add_filter(kind, &[ext])
                 .save_file(move |p| {
                     let _ = tx.send(p);

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use mailferry::copy::{self, Cancel, Options};
+use mailferry::copy::{self, Cancel, Options, VerifyError};
 use mailferry::job::Job;
-use mailferry::outcome::{FolderOutcome, MailboxOutcome, Verdict};
+use mailferry::outcome::{FolderOutcome, JobOutcome, MailboxOutcome, Verdict};
 use mailferry::progress::{Event, Sink};
 use mailferry::store::{BeginError, Store};
 use serde::Serialize;
@@ -118,10 +118,21 @@ impl RowView {
     }
 }
 
+/// What a job of the session does: copy (a run, recorded in the history)
+/// or only compare the source with the destination (the engine's
+/// verification pass: nothing copied, not recorded).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    Migration,
+    Verification,
+}
+
 /// What the page shows of a job.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobView {
     pub job_id: u64,
+    pub kind: JobKind,
     /// Empty until the engine has named the job (a number when left blank).
     pub name: String,
     pub run_id: Option<i64>,
@@ -162,7 +173,17 @@ struct Inner {
     last_sent: HashMap<String, Instant>,
     /// A progress event held back by the throttle, per account.
     held: HashMap<String, Event>,
-    begun: Option<tokio::sync::oneshot::Sender<Result<String, BeginError>>>,
+    /// A verification's outcome once it has ended: it is not in the
+    /// history, and its log is rendered from it.
+    outcome: Option<JobOutcome>,
+}
+
+/// How a job ended: its run in the history (a migration), its verdict, and
+/// the outcome to keep (a verification's).
+pub struct Ended {
+    pub run_id: Option<i64>,
+    pub verdict: Verdict,
+    pub outcome: Option<JobOutcome>,
 }
 
 pub struct Live {
@@ -182,6 +203,15 @@ impl Live {
 
     pub fn is_running(&self) -> bool {
         self.lock().view.state != "finished"
+    }
+
+    pub fn kind(&self) -> JobKind {
+        self.lock().view.kind
+    }
+
+    /// A finished verification's outcome (a migration's is in the history).
+    pub fn outcome(&self) -> Option<JobOutcome> {
+        self.lock().outcome.clone()
     }
 
     pub fn cancel(&self) {
@@ -230,26 +260,20 @@ impl Live {
             _ => {}
         }
         send(&mut g, Push::Engine(e.clone()));
-        if let Event::JobStarted { job, .. } = e {
-            if let Some(tx) = g.begun.take() {
-                let _ = tx.send(Ok(job.clone()));
-            }
-        }
     }
 
-    fn finish(&self, result: Result<(i64, Verdict), BeginError>) {
+    /// The job has ended, or the engine refused it (the error's words).
+    fn finish(&self, result: Result<Ended, String>) {
         let mut g = self.lock();
         match result {
-            Ok((run_id, verdict)) => {
-                g.view.run_id = Some(run_id);
-                g.view.verdict = Some(verdict);
+            Ok(ended) => {
+                g.view.run_id = ended.run_id;
+                g.view.verdict = Some(ended.verdict);
+                g.outcome = ended.outcome;
             }
             Err(e) => {
-                g.view.error = Some(e.to_string());
+                g.view.error = Some(e);
                 g.view.verdict = Some(Verdict::Failed);
-                if let Some(tx) = g.begun.take() {
-                    let _ = tx.send(Err(e));
-                }
             }
         }
         g.view.elapsed_ms = g.started.elapsed().as_millis() as u64;
@@ -404,10 +428,66 @@ impl Jobs {
         opts: Options,
         channel: Option<Channel<Push>>,
     ) -> Result<Arc<Live>, BeginError> {
+        self.launch(
+            JobKind::Migration,
+            job,
+            channel,
+            move |job, sink, cancel| async move {
+                let (run, outcome) = copy::run(job, store, sink, opts, cancel).await?;
+                Ok(Ended {
+                    run_id: Some(run.run_id),
+                    verdict: outcome.verdict(),
+                    outcome: None,
+                })
+            },
+        )
+        .await
+    }
+
+    /// Starts the engine's verification pass alone for `job` (nothing is
+    /// copied, nothing recorded in the history) and waits until it has
+    /// begun or was refused. Its outcome stays with the job, for its log.
+    pub async fn verify(
+        &self,
+        job: Job,
+        store: Store,
+        opts: Options,
+        channel: Option<Channel<Push>>,
+    ) -> Result<Arc<Live>, VerifyError> {
+        self.launch(
+            JobKind::Verification,
+            job,
+            channel,
+            move |job, sink, cancel| async move {
+                let outcome = copy::verify(job, store, sink, opts, cancel).await?;
+                Ok(Ended {
+                    run_id: None,
+                    verdict: outcome.verdict(),
+                    outcome: Some(outcome),
+                })
+            },
+        )
+        .await
+    }
+
+    /// The session's side of either: a row per mailbox, the engine's events
+    /// applied to the view, the end recorded.
+    async fn launch<E, W, F>(
+        &self,
+        kind: JobKind,
+        job: Job,
+        channel: Option<Channel<Push>>,
+        work: W,
+    ) -> Result<Arc<Live>, E>
+    where
+        E: std::fmt::Display + Send + 'static,
+        W: FnOnce(Job, Sink, Cancel) -> F,
+        F: std::future::Future<Output = Result<Ended, E>> + Send + 'static,
+    {
         let id = self.next.fetch_add(1, Ordering::SeqCst) + 1;
-        let (tx, rx) = tokio::sync::oneshot::channel();
         let view = JobView {
             job_id: id,
+            kind,
             name: job.name.clone().unwrap_or_default(),
             run_id: None,
             state: "starting",
@@ -432,22 +512,41 @@ impl Jobs {
                 started: Instant::now(),
                 last_sent: HashMap::new(),
                 held: HashMap::new(),
-                begun: Some(tx),
+                outcome: None,
             }),
         });
         self.list().push(live.clone());
+        // Answered once: begun (the engine named the job) or refused.
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<(), E>>();
+        let begun = Arc::new(Mutex::new(Some(tx)));
+        let answer = move |r: Result<(), E>| {
+            if let Some(tx) = begun.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                let _ = tx.send(r);
+            }
+        };
+        let answer = Arc::new(answer);
         let for_sink = live.clone();
-        let sink: Sink = Arc::new(move |e: &Event| for_sink.apply(e));
-        let cancel = live.cancel.clone();
+        let started = answer.clone();
+        let sink: Sink = Arc::new(move |e: &Event| {
+            for_sink.apply(e);
+            if let Event::JobStarted { .. } = e {
+                started(Ok(()));
+            }
+        });
+        let task = work(job, sink, live.cancel.clone());
         let for_end = live.clone();
         engine_runtime().spawn(async move {
-            let result = copy::run(job, store, sink, opts, cancel).await;
-            for_end.finish(result.map(|(run, outcome)| (run.run_id, outcome.verdict())));
+            match task.await {
+                Ok(ended) => for_end.finish(Ok(ended)),
+                Err(e) => {
+                    for_end.finish(Err(e.to_string()));
+                    answer(Err(e));
+                }
+            }
         });
         match rx.await {
-            Ok(Ok(_name)) => Ok(live),
             Ok(Err(e)) => Err(e),
-            Err(_) => Ok(live),
+            Ok(Ok(())) | Err(_) => Ok(live),
         }
     }
 }
@@ -469,6 +568,7 @@ mod tests {
         });
         let view = JobView {
             job_id: 1,
+            kind: JobKind::Migration,
             name: String::new(),
             run_id: None,
             state: "starting",
@@ -489,7 +589,7 @@ mod tests {
                 started: Instant::now(),
                 last_sent: HashMap::new(),
                 held: HashMap::new(),
-                begun: None,
+                outcome: None,
             }),
         });
         (live, got)
@@ -587,6 +687,47 @@ mod tests {
     }
 
     #[test]
+    fn a_folders_verification_reaches_the_page_with_the_messages_it_names() {
+        use mailferry::outcome::{MessageBrief, Verification};
+        let (live, got) = live(&["jane"]);
+        let brief = |id: &str, subject: &str| MessageBrief {
+            id: id.into(),
+            subject: subject.into(),
+            ..Default::default()
+        };
+        let folder = FolderOutcome {
+            source: "Sent".into(),
+            destination: "Sent".into(),
+            verification: Some(Box::new(Verification {
+                source_messages: 5,
+                destination_messages: 5,
+                missing: vec![brief("4", "Quarterly report")],
+                extra: vec![brief("destination UID 9", "Lunch?")],
+                other: 0,
+            })),
+            ..Default::default()
+        };
+        live.apply(&Event::FolderFinished {
+            account: "jane".into(),
+            outcome: folder,
+        });
+        let sent = got.lock().unwrap().last().cloned().unwrap();
+        let v = &sent["outcome"]["verification"];
+        assert_eq!(v["missing"][0]["subject"], "Quarterly report");
+        assert_eq!(v["extra"][0]["id"], "destination UID 9");
+        let view = serde_json::to_value(live.snapshot()).unwrap();
+        assert_eq!(view["kind"], "migration");
+        let v = &view["rows"][0]["folders"][0]["verification"];
+        assert_eq!(
+            (
+                v["source_messages"].as_u64(),
+                v["missing"].as_array().map(Vec::len)
+            ),
+            (Some(5), Some(1))
+        );
+    }
+
+    #[test]
     fn a_reloaded_page_attaches_and_gets_the_state_then_the_news() {
         let (live, old) = live(&["jane"]);
         live.apply(&Event::MailboxStarted {
@@ -607,7 +748,11 @@ mod tests {
         assert_eq!(fresh.lock().unwrap().len(), 1);
         live.cancel();
         assert_eq!(live.snapshot().state, "cancelling");
-        live.finish(Ok((7, Verdict::Partial)));
+        live.finish(Ok(Ended {
+            run_id: Some(7),
+            verdict: Verdict::Partial,
+            outcome: None,
+        }));
         let v = live.snapshot();
         assert_eq!((v.state, v.run_id), ("finished", Some(7)));
         assert_eq!(fresh.lock().unwrap().last().unwrap()["event"], "job-ended");

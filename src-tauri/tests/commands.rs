@@ -38,6 +38,18 @@ fn app() -> TestApp {
     }
 }
 
+/// Where "Download log" writes in these tests: one folder for the whole
+/// process (the tests run side by side and share its environment).
+fn save_dir() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        std::env::set_var(mailferry_app::commands::SAVE_DIR_FOR_TESTS, dir.path());
+        dir
+    })
+    .path()
+}
+
 fn call(app: &TestApp, cmd: &str, body: Value) -> Result<Value, Value> {
     get_ipc_response(
         &app.window,
@@ -162,8 +174,7 @@ fn download_log_writes_text_and_csv() {
     app.store
         .finish_run(run.run_id, &outcome, "MailFerry migration log\n")
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::env::set_var(mailferry_app::commands::SAVE_DIR_FOR_TESTS, dir.path());
+    save_dir();
     let p = call(
         &app,
         "download_log",
@@ -231,4 +242,189 @@ fn the_page_may_not_call_what_the_capability_does_not_grant() {
             "{cmd} was allowed: {e}"
         );
     }
+}
+
+/// A port on this computer where nothing listens.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A job of one mailbox whose servers are at `port` on this computer, that
+/// gives up at the first fault.
+fn local_job(port: u16) -> Value {
+    let mut j = job("jane,pw1,jane,pw2");
+    j["source"]["host"] = json!("127.0.0.1");
+    j["source"]["ports"]["imap4s"] = json!([port]);
+    j["destination"]["host"] = json!("127.0.0.1");
+    j["destination"]["port"] = json!(port);
+    j["options"] = json!({"retries": 0, "connect_timeout_seconds": 5, "timeout_seconds": 30});
+    j
+}
+
+/// The page's Channel, as the page passes it.
+const CHANNEL: &str = "__CHANNEL__:1";
+
+/// Waits until the session's job `id` has finished, and returns its view.
+fn finished(app: &TestApp, id: &Value) -> Value {
+    for _ in 0..600 {
+        let jobs = call(app, "list_jobs", json!({})).unwrap();
+        let job = jobs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| &j["job_id"] == id)
+            .cloned()
+            .expect("the job is in the session's list");
+        if job["state"] == "finished" {
+            return job;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("job {id} did not finish");
+}
+
+#[test]
+fn verify_job_runs_the_verification_alone_and_keeps_its_log_in_the_session() {
+    let app = app();
+    let started = call(
+        &app,
+        "start_job",
+        json!({"request": {"job": local_job(closed_port())}, "on_event": CHANNEL}),
+    )
+    .unwrap();
+    assert_eq!(started["kind"], "migration");
+    finished(&app, &started["job_id"]);
+    let h = call(&app, "history", json!({})).unwrap();
+    assert_eq!(h.as_array().unwrap().len(), 1);
+    assert_eq!(h[0]["can_rerun"], true);
+    let run_id = h[0]["run_id"].clone();
+
+    let v = call(
+        &app,
+        "verify_job",
+        json!({"run_id": run_id, "on_event": CHANNEL}),
+    )
+    .unwrap();
+    assert_eq!(v["kind"], "verification");
+    assert_eq!(v["name"], "acme");
+    assert_ne!(v["job_id"], started["job_id"]);
+    assert_eq!(v["rows"][0]["account"], "jane");
+    let v = finished(&app, &v["job_id"]);
+    // Nothing answers at that port: the mailbox could not be checked.
+    assert_eq!(v["verdict"], "failed", "{v}");
+    assert_eq!(v["run_id"], Value::Null);
+    assert!(v["rows"][0]["error"].as_str().is_some(), "{v}");
+    // The verification is not a run: History has the one run it had.
+    let h = call(&app, "history", json!({})).unwrap();
+    assert_eq!(h.as_array().unwrap().len(), 1, "{h}");
+    assert_eq!(h[0]["live_job_id"], Value::Null);
+
+    save_dir();
+    let p = call(
+        &app,
+        "download_verification_log",
+        json!({"job_id": v["job_id"], "format": "text"}),
+    )
+    .unwrap();
+    let p = p.as_str().unwrap();
+    assert!(p.ends_with("mailferry-acme-verify.log"), "{p}");
+    let text = std::fs::read_to_string(p).unwrap();
+    assert!(
+        text.starts_with("MailFerry verification log (nothing was copied)\nJob:         acme\n"),
+        "{text}"
+    );
+    assert!(text.contains("== jane : FAILED"), "{text}");
+    let p = call(
+        &app,
+        "download_verification_log",
+        json!({"job_id": v["job_id"], "format": "csv"}),
+    )
+    .unwrap();
+    let csv = std::fs::read_to_string(p.as_str().unwrap()).unwrap();
+    assert!(csv.starts_with("job,source_user,"), "{csv}");
+    assert!(
+        csv.lines().next().unwrap().ends_with(",verification"),
+        "{csv}"
+    );
+    assert!(csv.contains("\nacme,jane,jane,,,failed,"), "{csv}");
+    // A migration's log is the run's, in the history: not here.
+    let e = call(
+        &app,
+        "download_verification_log",
+        json!({"job_id": started["job_id"], "format": "text"}),
+    )
+    .unwrap_err();
+    assert!(e.as_str().unwrap().contains("no log yet"), "{e}");
+}
+
+#[test]
+fn verify_job_needs_a_job_started_from_the_app() {
+    let app = app();
+    let run = app
+        .store
+        .begin_run(Some("from-cli"), "f", "old.example", "new.example", 1)
+        .unwrap();
+    app.store
+        .finish_run(run.run_id, &JobOutcome::default(), "the log")
+        .unwrap();
+    let e = call(
+        &app,
+        "verify_job",
+        json!({"run_id": run.run_id, "on_event": CHANNEL}),
+    )
+    .unwrap_err();
+    assert_eq!(e["field"], "job");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("was not started from this app"),
+        "{e}"
+    );
+    assert_eq!(call(&app, "list_jobs", json!({})).unwrap(), json!([]));
+    let e = call(
+        &app,
+        "verify_job",
+        json!({"run_id": 999, "on_event": CHANNEL}),
+    )
+    .unwrap_err();
+    assert!(e["message"]
+        .as_str()
+        .unwrap()
+        .contains("not in the history"));
+}
+
+#[test]
+fn verify_job_waits_until_the_jobs_migration_has_finished() {
+    let app = app();
+    // A server that takes the connection and never says a word: the
+    // migration waits for it (until its time limit).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let started = call(
+        &app,
+        "start_job",
+        json!({"request": {"job": local_job(port)}, "on_event": CHANNEL}),
+    )
+    .unwrap();
+    let h = call(&app, "history", json!({})).unwrap();
+    assert_eq!(h[0]["live_job_id"], started["job_id"]);
+    let e = call(
+        &app,
+        "verify_job",
+        json!({"run_id": h[0]["run_id"], "on_event": CHANNEL}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e["message"],
+        "Job acme is running: verify it once it has finished."
+    );
+    let jobs = call(&app, "list_jobs", json!({})).unwrap();
+    assert_eq!(jobs.as_array().unwrap().len(), 1, "no verification started");
+    call(&app, "cancel_job", json!({"job_id": started["job_id"]})).unwrap();
+    drop(silent);
 }
