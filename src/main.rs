@@ -107,12 +107,9 @@ fn main() -> ExitCode {
             }
         },
         Command::TestLogins { job } => {
-            let job = match mailferry::job::load(&job) {
+            let job = match load(&job) {
                 Ok(j) => j,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::from(exit::BAD_JOB);
-                }
+                Err(code) => return code,
             };
             let opts = Options::for_job(&job);
             let checks = match tokio::runtime::Runtime::new() {
@@ -188,12 +185,9 @@ fn main() -> ExitCode {
             timeout,
             retries,
         } => {
-            let job = match mailferry::job::load(&job) {
+            let job = match load(&job) {
                 Ok(j) => j,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::from(exit::BAD_JOB);
-                }
+                Err(code) => return code,
             };
             for w in job.warnings() {
                 eprintln!("Warning: {w}");
@@ -211,16 +205,37 @@ fn main() -> ExitCode {
             ExitCode::from(run(job, &db, json, log, opts))
         }
         Command::Verify { job, json, log } => {
-            let job = match mailferry::job::load(&job) {
+            let job = match load(&job) {
                 Ok(j) => j,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::from(exit::BAD_JOB);
-                }
+                Err(code) => return code,
             };
             let opts = Options::for_job(&job);
             ExitCode::from(verify(job, &db, json, log, opts))
         }
+    }
+}
+
+/// A job file, or the exit code that says it is invalid (its words printed).
+fn load(path: &std::path::Path) -> Result<mailferry::job::Job, ExitCode> {
+    mailferry::job::load(path).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(exit::BAD_JOB)
+    })
+}
+
+/// The database, or the exit code that says nothing could start.
+fn open_store(db: &std::path::Path) -> Result<Store, u8> {
+    Store::open(db).map_err(|e| {
+        eprintln!("{e}");
+        exit::NOT_STARTED
+    })
+}
+
+fn exit_for(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::Success => exit::SUCCESS,
+        Verdict::Partial => exit::PARTIAL,
+        Verdict::Failed => exit::FAILED,
     }
 }
 
@@ -244,12 +259,9 @@ fn run(
     log: Option<PathBuf>,
     opts: Options,
 ) -> u8 {
-    let store = match Store::open(db) {
+    let store = match open_store(db) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit::NOT_STARTED;
-        }
+        Err(code) => return code,
     };
     let sink = if json { json_sink() } else { text_sink() };
     let result = match cancellable(|cancel| copy::run(job, store, sink, opts, cancel)) {
@@ -286,11 +298,7 @@ fn run(
             human_bytes(outcome.bytes())
         );
     }
-    match outcome.verdict() {
-        Verdict::Success => exit::SUCCESS,
-        Verdict::Partial => exit::PARTIAL,
-        Verdict::Failed => exit::FAILED,
-    }
+    exit_for(outcome.verdict())
 }
 
 /// Runs the engine's `work` on a new runtime; the first Ctrl-C cancels it
@@ -328,12 +336,9 @@ fn verify(
     log: Option<PathBuf>,
     opts: Options,
 ) -> u8 {
-    let store = match Store::open(db) {
+    let store = match open_store(db) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit::NOT_STARTED;
-        }
+        Err(code) => return code,
     };
     let sink = if json { json_sink() } else { text_sink() };
     let outcome = match cancellable(|cancel| copy::verify(job, store, sink, opts, cancel)) {
@@ -394,11 +399,7 @@ fn verify(
             ),
         }
     }
-    match outcome.verdict() {
-        Verdict::Success => exit::SUCCESS,
-        Verdict::Partial => exit::PARTIAL,
-        Verdict::Failed => exit::FAILED,
-    }
+    exit_for(outcome.verdict())
 }
 
 fn sanitize(name: &str) -> String {

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use support::corpus::{seed_bench_account, snapshot, snapshot_with, Snapshot};
 use support::dovecot::{Dovecot, Layout, MASTER_PASSWORD, MASTER_USER};
 use support::faults::{compare, duplicates, Rng};
-use support::jobs::{DestAuth, JobSpec};
+use support::jobs::JobSpec;
 use support::probe::Probe;
 
 /// The source account: the bench account of 2,000 messages, 66 MB, in its 10
@@ -111,22 +111,13 @@ impl Job {
     fn new(dir: &Path, name: &str, user: &str, src: &Dovecot, dst: &Dovecot, options: &str) -> Job {
         dst.add_user(user, "x");
         let spec = JobSpec {
-            name: name.into(),
-            source_host: "127.0.0.1".into(),
-            source_protocol: "imap4",
-            source_ports: vec![src.imap_port()],
-            source_ca: None,
-            dest_host: "127.0.0.1".into(),
-            dest_port: dst.imap_port(),
-            dest_security: "plain",
-            dest_ca: None,
-            auth: DestAuth::MasterSaslPlain,
-            users: format!("alice,apw,{user}"),
-            skip: String::new(),
-            translate: String::new(),
-            ports_line: None,
-            source_extra: "allow_plaintext = true\n".into(),
             options: options.into(),
+            ..JobSpec::plain(
+                name,
+                src.imap_port(),
+                dst.imap_port(),
+                &format!("alice,apw,{user}"),
+            )
         };
         Job {
             name: name.into(),

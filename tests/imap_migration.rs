@@ -43,27 +43,8 @@ fn dest_snapshot(dst: &Dovecot, user: &str) -> support::corpus::Snapshot {
     snap
 }
 
-/// Plain IMAP4 on both sides, the admin acting for each user: a proxy in
-/// between sees every byte.
 fn plain_job(name: &str, src_port: u16, dst_port: u16, users: String) -> JobSpec {
-    JobSpec {
-        name: name.into(),
-        source_host: "127.0.0.1".into(),
-        source_protocol: "imap4",
-        source_ports: vec![src_port],
-        source_ca: None,
-        dest_host: "127.0.0.1".into(),
-        dest_port: dst_port,
-        dest_security: "plain",
-        dest_ca: None,
-        auth: DestAuth::MasterSaslPlain,
-        users,
-        skip: String::new(),
-        translate: String::new(),
-        ports_line: None,
-        source_extra: "allow_plaintext = true\n".into(),
-        options: String::new(),
-    }
+    JobSpec::plain(name, src_port, dst_port, &users)
 }
 
 /// Two plaintext servers that offer COMPRESS=DEFLATE (Dovecot's imap_zlib).

@@ -13,7 +13,7 @@ use mailferry::store::Store;
 use support::corpus::{raw_name, seed_standard_corpus, snapshot, snapshot_with, Snapshot};
 use support::dovecot::{Dovecot, Layout, MASTER_PASSWORD, MASTER_USER};
 use support::faults::{compare, duplicates};
-use support::jobs::{DestAuth, JobSpec};
+use support::jobs::JobSpec;
 use support::probe::Probe;
 
 const USER: &str = "alice";
@@ -32,24 +32,12 @@ fn servers() -> (Dovecot, Dovecot) {
 }
 
 fn job(name: &str, src: &Dovecot, dst: &Dovecot) -> JobSpec {
-    JobSpec {
-        name: name.into(),
-        source_host: "127.0.0.1".into(),
-        source_protocol: "imap4",
-        source_ports: vec![src.imap_port()],
-        source_ca: None,
-        dest_host: "127.0.0.1".into(),
-        dest_port: dst.imap_port(),
-        dest_security: "plain",
-        dest_ca: None,
-        auth: DestAuth::MasterSaslPlain,
-        users: format!("{USER},{PASSWORD}"),
-        skip: String::new(),
-        translate: String::new(),
-        ports_line: None,
-        source_extra: "allow_plaintext = true\n".into(),
-        options: String::new(),
-    }
+    JobSpec::plain(
+        name,
+        src.imap_port(),
+        dst.imap_port(),
+        &format!("{USER},{PASSWORD}"),
+    )
 }
 
 fn dest_snapshot(dst: &Dovecot, user: &str) -> Snapshot {
