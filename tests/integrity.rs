@@ -478,3 +478,39 @@ fn a_folder_translated_into_the_pop3_inbox_delivers_its_twin_of_an_inbox_message
     let inbox = dest_snapshot(&dst, USER).facts("INBOX");
     assert_eq!(inbox.len(), 3);
 }
+
+/// A ledger written before destination UIDs were kept (an older MailFerry):
+/// its entries prove nothing, so the next run looks by content, copies
+/// nothing and says nothing was emptied; the one after is fast again.
+#[test]
+fn a_ledger_from_an_older_mailferry_copies_nothing_again() {
+    let (src, dst) = servers();
+    let corpus = seed_standard_corpus(&src, USER, PASSWORD);
+    let spec = job("upgrade", &src, &dst);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    assert_verified(&spec.run(&db).0);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "UPDATE ledger SET dest_uid = NULL, dest_uid_validity = NULL, dest_user = '';
+         DELETE FROM dest_folders;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let (upgraded, _) = spec.run(&db);
+    assert_verified(&upgraded);
+    assert_eq!(
+        (upgraded.migrated(), upgraded.skipped() as usize),
+        (0, corpus.total())
+    );
+    assert!(
+        notes(&upgraded).iter().all(|n| !n.contains("copied again")),
+        "{:?}",
+        notes(&upgraded)
+    );
+    let (after, _) = spec.run(&db);
+    assert_verified(&after);
+    assert_eq!(after.migrated(), 0);
+    assert_identical(&snapshot(&src, USER, PASSWORD), &dest_snapshot(&dst, USER));
+}

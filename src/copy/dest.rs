@@ -145,8 +145,10 @@ impl FolderState {
         failures.sort_by(|a, b| a.source_id.cmp(&b.source_id));
         let mut notes = task.notes.clone();
         notes.extend(self.notes.iter().cloned());
+        // Said when it explains copies; entries found again by content
+        // (a server that renumbered its folder) copied nothing.
         let again = self.gone.intersection(&self.migrated).count();
-        if !self.gone.is_empty() {
+        if again > 0 {
             let what = match self.recreated {
                 true => "The destination folder was emptied or recreated since the last run",
                 false => "Messages copied by an earlier run were deleted from the destination folder since",

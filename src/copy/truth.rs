@@ -244,6 +244,9 @@ pub(crate) async fn open(
     for id in source_ids {
         match recorded(id) {
             Some(e) if standing.holds(e.dest_uid, e.dest_uid_validity) => state.present(id),
+            // An entry from before destination UIDs were kept proves
+            // nothing either way: its message is looked for by content.
+            Some(e) if e.dest_uid_validity.is_none() => pending.push(id.clone()),
             Some(e) => {
                 recreated |= e.dest_uid_validity != Some(sel.uid_validity);
                 state.gone_from_destination(id);
