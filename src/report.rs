@@ -205,7 +205,7 @@ pub fn render_csv(job: &JobOutcome) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::{FolderOutcome, MailboxOutcome};
+    use crate::outcome::{FolderOutcome, MailboxOutcome, Verification};
 
     #[test]
     fn log_has_header_mailbox_blocks_folder_lines_and_summary() {
@@ -247,6 +247,11 @@ mod tests {
                         source: "INBOX".into(),
                         destination: "INBOX".into(),
                         migrated: 3,
+                        verification: Some(Box::new(Verification {
+                            source_messages: 3,
+                            destination_messages: 3,
+                            ..Default::default()
+                        })),
                         ..Default::default()
                     },
                     FolderOutcome {
@@ -266,8 +271,11 @@ mod tests {
         assert_eq!(lines.len(), 4, "{csv}");
         assert!(lines[0].starts_with("job,source_user,local_user,folder"));
         assert!(lines[1].starts_with("acme,jane,jane,,,partial,3,0,0,"));
-        assert_eq!(lines[2], "acme,jane,jane,INBOX,INBOX,success,3,0,0,0,,,");
+        assert_eq!(
+            lines[2],
+            "acme,jane,jane,INBOX,INBOX,success,3,0,0,0,,,,\"verified: all 3 source messages on the destination, none twice\""
+        );
         assert!(lines[3].starts_with("acme,jane,jane,\"Sent, old\",Sent,failed,"));
-        assert!(lines[3].ends_with(",\"the server said \"\"no\"\"\",refused"));
+        assert!(lines[3].ends_with(",\"the server said \"\"no\"\"\",refused,"));
     }
 }
