@@ -15,7 +15,7 @@ use support::dovecot::{Dovecot, Layout, ServerOptions};
 use support::faults::{
     make_cert, seed_small_corpus, Action, CertKind, Dir, Fault, FaultProxy, TlsFront, Trigger,
 };
-use support::jobs::{DestAuth, JobSpec};
+use support::jobs::JobSpec;
 
 /// alice and bob on the source, each with the small corpus; the
 /// destination has both.
@@ -35,23 +35,9 @@ fn pair() -> (Dovecot, Dovecot) {
 
 fn spec(name: &str, src_port: u16, dst_port: u16) -> JobSpec {
     JobSpec {
-        name: name.into(),
-        source_host: "127.0.0.1".into(),
-        source_protocol: "imap4",
-        source_ports: vec![src_port],
-        source_ca: None,
-        dest_host: "127.0.0.1".into(),
-        dest_port: dst_port,
-        dest_security: "plain",
-        dest_ca: None,
-        auth: DestAuth::MasterSaslPlain,
-        users: "alice,apw\nbob,bpw\n".into(),
         // INBOX only: one folder shows each error, and runs stay short.
         skip: "Sent\nArchive\nEntwürfe\n".into(),
-        translate: String::new(),
-        ports_line: None,
-        source_extra: "allow_plaintext = true\n".into(),
-        options: String::new(),
+        ..JobSpec::plain(name, src_port, dst_port, "alice,apw\nbob,bpw\n")
     }
 }
 

@@ -19,7 +19,7 @@ use support::dovecot::{Dovecot, Layout, MASTER_PASSWORD, MASTER_USER};
 use support::faults::{
     compare, duplicates, seed_small_corpus, Action, Dir, Fault, FaultProxy, Trigger,
 };
-use support::jobs::{DestAuth, JobSpec};
+use support::jobs::JobSpec;
 use support::probe::Probe;
 
 fn servers() -> (Dovecot, Dovecot, usize) {
@@ -48,22 +48,8 @@ fn slow() -> Vec<Fault> {
 
 fn spec(name: &str, src_port: u16, dst_port: u16) -> JobSpec {
     JobSpec {
-        name: name.into(),
-        source_host: "127.0.0.1".into(),
-        source_protocol: "imap4",
-        source_ports: vec![src_port],
-        source_ca: None,
-        dest_host: "127.0.0.1".into(),
-        dest_port: dst_port,
-        dest_security: "plain",
-        dest_ca: None,
-        auth: DestAuth::MasterSaslPlain,
-        users: "alice,apw".into(),
-        skip: String::new(),
-        translate: String::new(),
-        ports_line: None,
-        source_extra: "allow_plaintext = true\n".into(),
         options: "timeout_seconds = 10\nparallel_mailboxes = 1".into(),
+        ..JobSpec::plain(name, src_port, dst_port, "alice,apw")
     }
 }
 
