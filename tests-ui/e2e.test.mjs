@@ -169,6 +169,15 @@ async function setLines(sel, lines) {
   assert.equal(await e.getValue(), lines.join('\n'));
 }
 
+/** Opens History and waits until the rows are those of this visit (a visit
+ * reloads them, so rows found earlier would go stale). */
+async function openHistory() {
+  const before = await browser.execute(() => Number(document.querySelector('#history-rows').dataset.loaded || 0));
+  await click('#tab-history');
+  await browser.waitUntil(() => browser.execute((b) => Number(document.querySelector('#history-rows').dataset.loaded || 0) > b, before),
+    { timeout: 10_000, timeoutMsg: 'History did not load' });
+}
+
 const state = (account) => browser.execute((a) => {
   const b = document.querySelector(`tbody[data-account="${a}"]`);
   return b ? { state: b.dataset.state, messages: b.querySelector('.messages').textContent } : null;
@@ -275,7 +284,7 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   execFileSync(CLI, ['run', path.join(ROOT, 'examples/local-demo.toml'), '--log', path.join(LOGS, 'cli-run.log')], { env, stdio: 'pipe' });
 
   // ---- History
-  await click('#tab-history');
+  await openHistory();
   const appRow = await browser.$('#history-rows tr[data-job="e2e-demo"]');
   await appRow.waitForDisplayed({ timeout: 10_000 });
   assert.equal(await appRow.getAttribute('data-state'), 'success');
@@ -311,15 +320,14 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
 
   // Run again: the passwords come back from the keyring, and the re-run
   // copies nothing (everything is already there).
-  await click('#tab-history');
-  await (await browser.$('#history-rows tr[data-job="e2e-demo"]')).waitForDisplayed();
+  await openHistory();
   await click(await (await browser.$('#history-rows tr[data-job="e2e-demo"]')).$('.rerun'));
   await (await browser.$('#page-results')).waitForDisplayed({ timeout: 30_000 });
   await browser.waitUntil(async () => /Success/.test(await (await browser.$('#job-state')).getText())
     && /0 copied, 1538 already there, 0 failed/.test(await (await browser.$('#job-totals')).getText()),
   { timeout: 120_000, interval: 250, timeoutMsg: 'the re-run did not finish green' });
-  await click('#tab-history');
-  await browser.waitUntil(async () => (await browser.$$('#history-rows tr[data-job="e2e-demo"]')).length === 2, { timeout: 10_000 });
+  await openHistory();
+  assert.equal((await browser.$$('#history-rows tr[data-job="e2e-demo"]')).length, 2);
 
   // ---- Verify: the verification pass alone (passwords from the keyring
   // again), every folder compared, nothing copied, nothing in History.
@@ -357,8 +365,7 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   assert.match(vlog, /\[OK {2}\] Folder\.With\.Dots -> INBOX\.Folder_With_Dots: 0 migrated, 0 skipped, 0 failed\n(?: {10}note: .*\n)* {10}verified: all 2 source messages on the destination, none twice\n/);
   assert.doesNotMatch(vlog, /NOT verified/);
   // Not a run: History still has the two.
-  await click('#tab-history');
-  await (await browser.$('#history-rows tr[data-job="e2e-demo"]')).waitForDisplayed();
+  await openHistory();
   assert.equal((await browser.$$('#history-rows tr[data-job="e2e-demo"]')).length, 2);
 
   // ---- the passwords are in the keyring, and nowhere on disk

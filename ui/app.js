@@ -696,17 +696,25 @@ function outcomeOf(run) {
   return run.live_job_id ? 'running' : 'unfinished';
 }
 
+// Each load is numbered: only the newest one renders, and `data-loaded` on
+// the rows says which one did (the tests wait on it, never on stale rows).
+let historyLoads = 0;
+
 async function loadHistory() {
   const err = $('#history-error');
+  const load = ++historyLoads;
   let runs;
   try {
     runs = await invoke('history');
     err.hidden = true;
   } catch (e) {
+    if (load !== historyLoads) return;
     err.hidden = false;
     err.textContent = String(e);
+    $('#history-rows').dataset.loaded = String(load);
     return;
   }
+  if (load !== historyLoads) return;
   $('#history-empty').hidden = runs.length > 0;
   $('#history').hidden = runs.length === 0;
   const tbody = $('#history-rows');
@@ -732,6 +740,7 @@ async function loadHistory() {
       el('td', {}, badge(state)),
       actions));
   }
+  tbody.dataset.loaded = String(load);
 }
 
 async function openRun(r) {
