@@ -35,7 +35,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use mailferry::report::human_bytes;
+use mailferry::human::human_bytes;
 use support::corpus::{seed_bench_account, seed_standard_corpus};
 use support::dovecot::{
     port_is_free, Dovecot, Layout, Ports, ServerOptions, MASTER_PASSWORD, MASTER_USER,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::error::{self, MailError, Place, Side};
-use crate::job::CertPolicy;
+use crate::net::CertPolicy;
 use crate::net::{self, NetError, Stream};
 
 /// Where to connect, and how.

@@ -198,6 +198,8 @@ pub enum MailError {
         server_text: String,
     },
     Store(String),
+    /// A fault in MailFerry itself (a task that panicked): the words of it.
+    Internal(String),
     Cancelled,
 }
 
@@ -382,7 +384,7 @@ impl std::fmt::Display for MailError {
             } => write!(
                 f,
                 "The destination refused a message of {} in folder {folder}: the message is too big, larger than the new server accepts. Ask the new host to raise its message size limit, then run the job again; the other messages were copied. [{server_text}]",
-                crate::report::human_bytes(*size)
+                crate::human::human_bytes(*size)
             ),
             AppendRejected {
                 folder,
@@ -401,6 +403,10 @@ impl std::fmt::Display for MailError {
             Store(e) => write!(
                 f,
                 "MailFerry's own database could not be used: {e}. Check that the disk is not full and the data folder is writable."
+            ),
+            Internal(e) => write!(
+                f,
+                "MailFerry stopped copying this mailbox because of a fault of its own ({e}). What was copied is kept: run the job again to resume, and send this log to MailFerry's developers."
             ),
             Cancelled => write!(
                 f,
@@ -439,6 +445,7 @@ impl MailError {
             | PlaintextRefused { .. }
             | OverQuota { .. }
             | Store(_)
+            | Internal(_)
             | Cancelled => ErrorClass::FatalForMailbox,
         }
     }
@@ -475,6 +482,7 @@ impl MailError {
             AppendRejected { .. } => "message-rejected",
             CreateFolder { .. } => "folder-not-created",
             Store(_) => "database",
+            Internal(_) => "internal-error",
             Cancelled => "cancelled",
         }
     }
@@ -707,6 +715,9 @@ pub fn catalogue() -> Vec<CatalogueEntry> {
         e("database", FatalForMailbox, "MailFerry's database could not be used",
           "The ledger and history live in a SQLite file in your data folder, which could not be written.",
           "Check that the disk is not full and the data folder is writable."),
+        e("internal-error", FatalForMailbox, "A fault in MailFerry itself",
+          "MailFerry stopped copying one mailbox because of a bug of its own. The other mailboxes went on, and what was copied is kept.",
+          "Run the job again: it resumes where it stopped. Send the log to MailFerry's developers."),
         e("cancelled", FatalForMailbox, "Cancelled",
           "The job was stopped. Connections were logged out, and everything copied so far is in the ledger.",
           "Run the job again to resume."),
@@ -815,6 +826,7 @@ mod tests {
         }
         let samples = [
             MailError::Store("x".into()),
+            MailError::Internal("x".into()),
             MailError::Cancelled,
             MailError::OverQuota {
                 user: "u".into(),

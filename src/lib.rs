@@ -11,6 +11,7 @@ pub mod dial;
 pub mod error;
 #[cfg(test)]
 pub(crate) mod fuzzing;
+pub mod human;
 pub mod imap;
 pub mod job;
 pub mod net;

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use mailferry::copy::{self, Cancel, Options};
+use mailferry::human::human_bytes;
 use mailferry::outcome::Verdict;
 use mailferry::progress::{Event, Sink};
-use mailferry::report::human_bytes;
 use mailferry::store::Store;
 
 /// Exit codes, documented in the README.
@@ -21,6 +21,7 @@ mod exit {
     pub const PARTIAL: u8 = 3;
     pub const FAILED: u8 = 4;
     pub const NOT_STARTED: u8 = 5;
+    pub const NOT_RECORDED: u8 = 6;
 }
 
 #[derive(Parser)]
@@ -268,7 +269,11 @@ fn run(
         Some(r) => r,
         None => return exit::NOT_STARTED,
     };
-    let (run, outcome) = match result {
+    let copy::Finished {
+        run,
+        outcome,
+        unrecorded,
+    } = match result {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{e}");
@@ -297,6 +302,12 @@ fn run(
             outcome.failed(),
             human_bytes(outcome.bytes())
         );
+    }
+    if let Some(e) = unrecorded {
+        eprintln!(
+            "The job ran (its log says what was copied), but MailFerry could not record it in its history: {e}"
+        );
+        return exit::NOT_RECORDED;
     }
     exit_for(outcome.verdict())
 }
@@ -346,10 +357,6 @@ fn verify(
         Some(Err(e @ copy::VerifyError::NoName)) => {
             eprintln!("{e}");
             return exit::BAD_JOB;
-        }
-        Some(Err(e)) => {
-            eprintln!("{e}");
-            return exit::NOT_STARTED;
         }
         None => return exit::NOT_STARTED,
     };

@@ -13,7 +13,18 @@ use tokio_rustls::rustls::{self, pki_types::ServerName, ClientConfig, RootCertSt
 use tokio_rustls::TlsConnector;
 
 use crate::compress::Deflate;
-use crate::job::CertPolicy;
+
+/// Which server certificates are trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertPolicy {
+    /// The operating system's trust store.
+    System,
+    /// The OS trust store plus the certificates in this PEM file.
+    CaFile(std::path::PathBuf),
+    /// Anything, including expired and self-signed certificates. Only when the
+    /// user explicitly chose it.
+    AcceptInvalid,
+}
 
 /// How long connecting (TCP, then the TLS handshake) may take by default.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::human::human_bytes;
 use crate::outcome::{JobOutcome, Verdict};
 
 fn mark(v: Verdict) -> &'static str {
@@ -9,22 +10,6 @@ fn mark(v: Verdict) -> &'static str {
         Verdict::Success => "OK  ",
         Verdict::Partial => "PART",
         Verdict::Failed => "FAIL",
-    }
-}
-
-/// Human-readable bytes: 1.5 MB.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u < UNITS.len() - 1 {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
     }
 }
 
@@ -232,7 +217,6 @@ mod tests {
         assert!(log.contains("== jane : SUCCESS — 3 migrated, 1 skipped"));
         assert!(log.contains("[OK  ] INBOX: 3 migrated, 1 skipped, 0 failed"));
         assert!(log.trim_end().ends_with("copied."));
-        assert_eq!(human_bytes(1_500_000), "1.5 MB");
     }
 
     #[test]

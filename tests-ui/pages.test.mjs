@@ -543,7 +543,7 @@ test('History\'s Verify runs the verification alone, and Results shows it as one
   assert.equal(await page.textContent('tbody[data-account="jane"] .messages'), '4');
   const outcome = (name, folders) => ({ source_user: name, local_user: name, folders, error: null, elapsed_ms: 800 });
   const ended = {
-    ...verifyView, state: 'finished', verdict: 'partial',
+    ...verifyView, state: 'finished', verdict: 'partial', session_log: true,
     rows: [row('jane', 'success', { folders: [good], elapsed_ms: 800 }), row('bob', 'partial', { folders: [bad], elapsed_ms: 900 })],
   };
   await page.evaluate(([o1, o2, b, v]) => {

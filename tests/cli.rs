@@ -159,6 +159,48 @@ fn run_writes_the_log_a_rerun_copies_nothing_and_history_lists_both() {
     assert!(text(&out.stderr).contains("There is no finished run #99"));
 }
 
+/// Exit 5 means nothing started. A run that copied mail and then could
+/// not be recorded (here a trigger stands in for a full disk) says so and
+/// exits 6; its log file is written all the same.
+#[test]
+fn a_run_that_copied_but_could_not_be_recorded_exits_6_not_5() {
+    let (src, dst) = pair();
+    let seeded = seed_standard_corpus(&src, "alice", "secret1");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    assert_eq!(mailferry(&db, &["history"]).status.code(), Some(0));
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER full_disk BEFORE UPDATE OF finished_at ON runs
+             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+        )
+        .unwrap();
+    let job = JobSpec::new("cli-unrecorded", &src, &dst, "alice,secret1").write(dir.path());
+    let log = dir.path().join("run.log");
+    let out = mailferry(
+        &db,
+        &["run", job.to_str().unwrap(), "--log", log.to_str().unwrap()],
+    );
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(6), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("The job ran (its log says what was copied), but MailFerry could not record it in its history: MailFerry's own database could not be used: database or disk is full"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains(&format!("{} messages migrated", seeded.total())),
+        "the log is written all the same"
+    );
+    let history = text(&mailferry(&db, &["history"]).stdout);
+    assert!(
+        history.contains("cli-unrecorded") && history.contains("unfinished"),
+        "{history}"
+    );
+}
+
 #[test]
 fn json_mode_prints_one_event_per_line() {
     let (src, dst) = pair();

@@ -659,7 +659,7 @@ fn keys_made_from_bodies_equal_the_keys_the_destination_reports() {
         host: "127.0.0.1".into(),
         ports: vec![dst.imap_port()],
         transport: Transport::Plain,
-        certs: mailferry::job::CertPolicy::System,
+        certs: mailferry::net::CertPolicy::System,
         protocol: "IMAP4",
         timeout: std::time::Duration::from_secs(30),
         connect_timeout: std::time::Duration::from_secs(5),

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use mailferry::error::{MailError, Side};
-use mailferry::job::CertPolicy;
+use mailferry::net::CertPolicy;
 use mailferry::pop3::{Pop3Client, Pop3Endpoint, Pop3MessageError, Pop3Transport};
 use mailferry::secret::Secret;
 use sha2::{Digest, Sha256};

@@ -156,7 +156,7 @@ fn a_cancelled_job_logs_out_keeps_its_ledger_and_resumes() {
         })
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (_, first) = rt
+    let first = rt
         .block_on(copy::run(
             spec.job(),
             Store::open(&db).unwrap(),
@@ -164,7 +164,8 @@ fn a_cancelled_job_logs_out_keeps_its_ledger_and_resumes() {
             opts.clone(),
             cancel,
         ))
-        .unwrap();
+        .unwrap()
+        .outcome;
     let alice = &first.mailboxes[0];
     assert!(
         alice.error.as_deref().unwrap_or_default().starts_with(

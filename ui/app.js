@@ -606,7 +606,7 @@ function render() {
   cancel.hidden = v.state === 'finished' || !v.job_id;
   cancel.disabled = v.state === 'cancelling';
   cancel.textContent = v.state === 'cancelling' ? 'Cancelling…' : (verifying ? 'Cancel the verification' : 'Cancel the job');
-  const logged = v.state === 'finished' && (verifying ? !!v.job_id && !v.error : !!v.run_id);
+  const logged = v.state === 'finished' && (!!v.run_id || !!v.session_log);
   $('#results-log').hidden = !logged;
   $('#results-csv').hidden = !logged;
 
@@ -789,7 +789,7 @@ async function download(runId, format, statusSel) {
 /** The log of what Results shows: a run's, or a verification's (kept by the session). */
 function downloadShown(format) {
   if (!current) return null;
-  if (isVerification(current)) return save('download_verification_log', { job_id: current.job_id, format }, '#save-status');
+  if (!current.run_id && current.session_log) return save('download_verification_log', { job_id: current.job_id, format }, '#save-status');
   return download(current.run_id, format, '#save-status');
 }
 

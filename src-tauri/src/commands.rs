@@ -196,6 +196,7 @@ pub fn view_of(run_id: i64, outcome: &JobOutcome) -> JobView {
         source: outcome.source.clone(),
         destination: outcome.destination.clone(),
         warnings: Vec::new(),
+        session_log: false,
         elapsed_ms: outcome
             .mailboxes
             .iter()
@@ -312,8 +313,9 @@ pub async fn download_log<R: Runtime>(
     save(&app, "Save the job's log", &file_name, kind, ext, text).await
 }
 
-/// Saves a verification's log (it is in no history: the session keeps
-/// it) as `download_log` saves a run's: `text` or `csv`.
+/// Saves the log the session keeps (a verification's, or a run's that the
+/// history could not record) as `download_log` saves a run's: `text` or
+/// `csv`.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn download_verification_log<R: Runtime>(
     app: AppHandle<R>,
@@ -321,20 +323,27 @@ pub async fn download_verification_log<R: Runtime>(
     job_id: u64,
     format: String,
 ) -> Result<Option<String>, String> {
-    let outcome = state
-        .jobs
-        .get(job_id)
-        .filter(|j| j.kind() == JobKind::Verification)
+    let job = state.jobs.get(job_id);
+    let verification = job
+        .as_ref()
+        .is_some_and(|j| j.kind() == JobKind::Verification);
+    let outcome = job
         .and_then(|j| j.outcome())
-        .ok_or_else(|| "This verification has no log yet: it has not finished.".to_string())?;
+        .ok_or_else(|| "This job has no log yet: it has not finished.".to_string())?;
     let (text, ext, kind) = match format.as_str() {
         "csv" => (render_csv(&outcome), "csv", "CSV"),
-        _ => (render_verification_log(&outcome), "log", "Text"),
+        _ if verification => (render_verification_log(&outcome), "log", "Text"),
+        _ => (render_log(&outcome), "log", "Text"),
     };
-    let file_name = format!("mailferry-{}-verify.{ext}", sanitize(&outcome.name));
+    let suffix = if verification { "verify" } else { "unrecorded" };
+    let file_name = format!("mailferry-{}-{suffix}.{ext}", sanitize(&outcome.name));
     save(
         &app,
-        "Save the verification's log",
+        if verification {
+            "Save the verification's log"
+        } else {
+            "Save the job's log"
+        },
         &file_name,
         kind,
         ext,

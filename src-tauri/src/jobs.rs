@@ -146,6 +146,9 @@ pub struct JobView {
     pub warnings: Vec<String>,
     pub elapsed_ms: u64,
     pub rows: Vec<RowView>,
+    /// The session keeps this job's outcome for its log (a verification,
+    /// or a run the history could not record).
+    pub session_log: bool,
 }
 
 /// What flows to the page over a job's Channel: the engine's own events,
@@ -184,6 +187,8 @@ pub struct Ended {
     pub run_id: Option<i64>,
     pub verdict: Verdict,
     pub outcome: Option<JobOutcome>,
+    /// What went wrong around a job that ran (its record in the history).
+    pub error: Option<String>,
 }
 
 pub struct Live {
@@ -269,6 +274,8 @@ impl Live {
             Ok(ended) => {
                 g.view.run_id = ended.run_id;
                 g.view.verdict = Some(ended.verdict);
+                g.view.error = ended.error;
+                g.view.session_log = ended.outcome.is_some();
                 g.outcome = ended.outcome;
             }
             Err(e) => {
@@ -433,11 +440,22 @@ impl Jobs {
             job,
             channel,
             move |job, sink, cancel| async move {
-                let (run, outcome) = copy::run(job, store, sink, opts, cancel).await?;
-                Ok(Ended {
-                    run_id: Some(run.run_id),
-                    verdict: outcome.verdict(),
-                    outcome: None,
+                let done = copy::run(job, store, sink, opts, cancel).await?;
+                let verdict = done.outcome.verdict();
+                Ok(match done.unrecorded {
+                    None => Ended {
+                        run_id: Some(done.run.run_id),
+                        verdict,
+                        outcome: None,
+                        error: None,
+                    },
+                    // Not in the history: its log comes from the session.
+                    Some(e) => Ended {
+                        run_id: None,
+                        verdict,
+                        outcome: Some(done.outcome),
+                        error: Some(format!("The job ran (its log says what was copied), but MailFerry could not record it in its history: {e}")),
+                    },
                 })
             },
         )
@@ -464,6 +482,7 @@ impl Jobs {
                     run_id: None,
                     verdict: outcome.verdict(),
                     outcome: Some(outcome),
+                    error: None,
                 })
             },
         )
@@ -497,6 +516,7 @@ impl Jobs {
             destination: format!("{} (port {})", job.destination.host, job.destination.port),
             warnings: job.warnings(),
             elapsed_ms: 0,
+            session_log: false,
             rows: job
                 .users
                 .iter()
@@ -578,6 +598,7 @@ mod tests {
             destination: "new (port 993)".into(),
             warnings: Vec::new(),
             elapsed_ms: 0,
+            session_log: false,
             rows: accounts.iter().map(|a| RowView::pending(a, a)).collect(),
         };
         let live = Arc::new(Live {
@@ -752,6 +773,7 @@ mod tests {
             run_id: Some(7),
             verdict: Verdict::Partial,
             outcome: None,
+            error: None,
         }));
         let v = live.snapshot();
         assert_eq!((v.state, v.run_id), ("finished", Some(7)));

@@ -25,7 +25,7 @@ use crate::compress::CompressMode;
 use crate::error::MailError;
 use crate::imap::{Endpoint, ImapClient, Login, Transport};
 use crate::job::{DestinationAuth, Job, MasterMethod, Protocol, Security, UserEntry};
-use crate::outcome::JobOutcome;
+use crate::outcome::{JobOutcome, MailboxOutcome};
 use crate::pop3::Pop3Client;
 use crate::pop3::{Pop3Endpoint, Pop3Transport};
 use crate::progress::{Event, Sink};
@@ -386,6 +386,18 @@ pub fn fingerprint(job: &Job) -> String {
     )
 }
 
+/// A run that has ended: its place in the history, what happened to every
+/// mailbox, and whether the history could record it. A run that copied mail
+/// but could not be recorded is still a run that happened; the caller
+/// reports both.
+#[derive(Debug)]
+pub struct Finished {
+    pub run: JobRun,
+    pub outcome: JobOutcome,
+    /// Why the finished run is not in the history, when it is not.
+    pub unrecorded: Option<MailError>,
+}
+
 /// Runs a job to its end and records it in the history. The outcome says
 /// what happened to every mailbox, each folder verified against its
 /// destination folder; only a job that could not begin is an error.
@@ -395,7 +407,7 @@ pub async fn run(
     sink: Sink,
     opts: Options,
     cancel: Cancel,
-) -> Result<(JobRun, JobOutcome), BeginError> {
+) -> Result<Finished, BeginError> {
     let run = store.begin_run(
         job.name.as_deref(),
         &fingerprint(&job),
@@ -412,14 +424,18 @@ pub async fn run(
         opts,
         cancel,
     )
-    .await?;
+    .await;
     let log = crate::report::render_log(&outcome);
-    store.finish_run(run.run_id, &outcome, &log)?;
+    let unrecorded = store.finish_run(run.run_id, &outcome, &log).err();
     sink(&Event::JobFinished {
         job: run.name.clone(),
         verdict: outcome.verdict(),
     });
-    Ok((run, outcome))
+    Ok(Finished {
+        run,
+        outcome,
+        unrecorded,
+    })
 }
 
 /// Why a job cannot be verified.
@@ -427,8 +443,6 @@ pub async fn run(
 pub enum VerifyError {
     #[error("A job can be verified only by its name (its records are kept under it): give the job file a name, the one it ran under.")]
     NoName,
-    #[error("{0}")]
-    Store(#[from] MailError),
 }
 
 /// The verification pass alone: every folder of every mailbox compared
@@ -452,11 +466,7 @@ pub async fn verify(
         opts,
         cancel,
     )
-    .await
-    .map_err(|e| match e {
-        BeginError::Store(e) => VerifyError::Store(e),
-        other => VerifyError::Store(MailError::Store(other.to_string())),
-    })?;
+    .await;
     sink(&Event::JobFinished {
         job: name,
         verdict: outcome.verdict(),
@@ -464,6 +474,8 @@ pub async fn verify(
     Ok(outcome)
 }
 
+/// Every mailbox of the job, `parallel_mailboxes` at a time. A mailbox whose
+/// task panicked fails alone (its words in its outcome); the others go on.
 async fn run_mailboxes(
     mode: Mode,
     job_name: String,
@@ -472,7 +484,7 @@ async fn run_mailboxes(
     sink: Sink,
     opts: Options,
     cancel: Cancel,
-) -> Result<JobOutcome, BeginError> {
+) -> JobOutcome {
     let started_at = history::now();
     budget::release_large_blocks();
     let mailboxes = job.users.len();
@@ -494,32 +506,33 @@ async fn run_mailboxes(
         job: job_name.clone(),
         mailboxes: ctx.job.users.len(),
     });
-    let limit = Arc::new(tokio::sync::Semaphore::new(
-        ctx.opts.parallel_mailboxes.max(1),
-    ));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, user) in ctx.job.users.iter().enumerate() {
+    let users = ctx.job.users.clone();
+    let each = each_at_most(users.len(), ctx.opts.parallel_mailboxes, |i| {
         let ctx = ctx.clone();
-        let user = user.clone();
-        let limit = limit.clone();
-        tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await;
-            (i, mailbox::run_mailbox(&ctx, &user).await)
-        });
+        let user = users[i].clone();
+        async move { mailbox::run_mailbox(&ctx, &user).await }
+    })
+    .await;
+    let mut results = Vec::with_capacity(each.len());
+    for (u, r) in users.iter().zip(each) {
+        results.push(r.unwrap_or_else(|fault| {
+            let error = MailError::Internal(fault);
+            let outcome = MailboxOutcome {
+                source_user: u.source_user.clone(),
+                local_user: u.local_user.clone(),
+                error: Some(error.to_string()),
+                error_code: Some(error.code().to_string()),
+                ..Default::default()
+            };
+            ctx.emit(Event::MailboxFinished {
+                account: u.source_user.clone(),
+                verdict: outcome.verdict(),
+                outcome: outcome.clone(),
+            });
+            outcome
+        }));
     }
-    let mut results = Vec::new();
-    while let Some(r) = tasks.join_next().await {
-        match r {
-            Ok(r) => results.push(r),
-            Err(e) => {
-                return Err(BeginError::Store(crate::error::MailError::Store(format!(
-                    "a mailbox task failed: {e}"
-                ))))
-            }
-        }
-    }
-    results.sort_by_key(|(i, _)| *i);
-    let outcome = JobOutcome {
+    JobOutcome {
         name: job_name.clone(),
         started_at,
         finished_at: history::now(),
@@ -532,9 +545,58 @@ async fn run_mailboxes(
             "{} (port {})",
             ctx.job.destination.host, ctx.job.destination.port
         ),
-        mailboxes: results.into_iter().map(|(_, m)| m).collect(),
-    };
-    Ok(outcome)
+        mailboxes: results,
+    }
+}
+
+/// Runs `work(0..n)`, at most `parallel` at a time, each on its own task;
+/// the results in order, a task that panicked as its panic's words.
+async fn each_at_most<T, F>(
+    n: usize,
+    parallel: usize,
+    work: impl Fn(usize) -> F,
+) -> Vec<Result<T, String>>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    let limit = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut index_of = std::collections::HashMap::new();
+    for i in 0..n {
+        let limit = limit.clone();
+        let task = work(i);
+        let handle = tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            task.await
+        });
+        index_of.insert(handle.id(), i);
+    }
+    let mut out: Vec<Result<T, String>> = (0..n).map(|_| Err(String::new())).collect();
+    while let Some(r) = tasks.join_next_with_id().await {
+        match r {
+            Ok((id, t)) => out[index_of[&id]] = Ok(t),
+            Err(e) => {
+                let i = index_of[&e.id()];
+                out[i] = Err(panic_words(e));
+            }
+        }
+    }
+    out
+}
+
+/// What a mailbox task that did not finish said: its panic message.
+fn panic_words(e: tokio::task::JoinError) -> String {
+    if !e.is_panic() {
+        return "its task was cancelled".into();
+    }
+    let payload = e.into_panic();
+    let words = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    format!("panic: {words}")
 }
 
 #[cfg(test)]
@@ -567,6 +629,20 @@ mod tests {
         }
         let spread: std::collections::HashSet<_> = (0..20).map(|_| o.pause_before(2)).collect();
         assert!(spread.len() > 10, "jitter should vary: {spread:?}");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_task_fails_alone_and_says_why() {
+        let out = each_at_most(4, 2, |i| async move {
+            tokio::time::sleep(Duration::from_millis(5 * (4 - i as u64))).await;
+            assert!(i != 2, "mailbox {i} broke");
+            i * 10
+        })
+        .await;
+        assert_eq!(out[0], Ok(0));
+        assert_eq!(out[1], Ok(10));
+        assert_eq!(out[2], Err("panic: mailbox 2 broke".to_string()));
+        assert_eq!(out[3], Ok(30));
     }
 
     #[tokio::test]

@@ -3,11 +3,11 @@
 //! the new UIDs from APPENDUID (UIDPLUS). Built on async-imap's public
 //! `run_command` / `read_response` and the raw stream.
 
-use async_imap::imap_proto::rfc4315::UidSetMember;
 use async_imap::imap_proto::Response;
 use tokio::io::AsyncWriteExt;
 
-use super::client::{outcome_text, ImapClient};
+use super::client::ImapClient;
+use super::codes::outcome_text;
 use super::quote;
 use crate::error::MailError;
 
@@ -129,17 +129,6 @@ fn item_prefix(item: &AppendItem<'_>, literal_plus: bool) -> String {
     s
 }
 
-pub(super) fn expand(set: &[UidSetMember]) -> Vec<u32> {
-    let mut out = Vec::new();
-    for m in set {
-        match m {
-            UidSetMember::Uid(u) => out.push(*u),
-            UidSetMember::UidRange(r) => out.extend(r.clone()),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,11 +149,5 @@ mod tests {
             item_prefix(&item, false),
             r#"(\Seen $Forwarded) "17-Jul-1996 02:44:25 -0700" {3}"#
         );
-    }
-
-    #[test]
-    fn appenduid_sets_expand_in_order() {
-        let set = vec![UidSetMember::UidRange(4..=6), UidSetMember::Uid(9)];
-        assert_eq!(expand(&set), vec![4, 5, 6, 9]);
     }
 }

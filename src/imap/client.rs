@@ -9,13 +9,13 @@ use async_imap::imap_proto::{
 };
 use async_imap::{Authenticator, Client, Session};
 
+use super::codes::{self, outcome_text};
 use super::raw::{self, RawError};
 use super::{quote, utf7};
 use crate::compress::CompressMode;
 use crate::dial;
 use crate::error::{self, busy, Direction, MailError, Place, Side};
-use crate::job::CertPolicy;
-use crate::net::{self, Stream, Timed};
+use crate::net::{self, CertPolicy, Stream, Timed};
 use crate::secret::Secret;
 
 /// The header fields that, with the size, identify a message's content on
@@ -933,7 +933,7 @@ fn tagged(r: &Response<'_>, tag: &imap_proto::RequestId) -> Option<Result<Reply,
             outcome,
         } if t == tag => {
             let append_uids = match &outcome.code {
-                Some(ResponseCode::AppendUid(_, set)) => Some(super::append::expand(set)),
+                Some(ResponseCode::AppendUid(_, set)) => Some(codes::expand(set)),
                 _ => None,
             };
             Some(Ok(Reply {
@@ -1048,30 +1048,6 @@ fn proto_cap_name(c: &imap_proto::Capability<'_>) -> String {
         imap_proto::Capability::Auth(a) => format!("AUTH={}", a.to_ascii_uppercase()),
         imap_proto::Capability::Atom(a) => a.to_ascii_uppercase(),
     }
-}
-
-/// `NO [CODE] text` for a tagged reply, for messages and error classes.
-pub(super) fn outcome_text(status: &Status, outcome: &imap_proto::Outcome<'_>) -> String {
-    let word = match status {
-        Status::Ok => "OK",
-        Status::No => "NO",
-        Status::Bad => "BAD",
-        Status::PreAuth => "PREAUTH",
-        Status::Bye => "BYE",
-    };
-    let code = match &outcome.code {
-        None => String::new(),
-        Some(ResponseCode::Alert) => "[ALERT] ".into(),
-        Some(ResponseCode::TryCreate) => "[TRYCREATE] ".into(),
-        Some(ResponseCode::ReadOnly) => "[READ-ONLY] ".into(),
-        Some(other) => format!("[{other:?}] "),
-    };
-    format!(
-        "{word} {code}{}",
-        outcome.information.as_deref().unwrap_or("")
-    )
-    .trim_end()
-    .to_string()
 }
 
 pub(super) fn truncate(s: &str, max: usize) -> String {

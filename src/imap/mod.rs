@@ -5,6 +5,7 @@
 
 mod append;
 mod client;
+mod codes;
 mod raw;
 pub mod utf7;
 

@@ -13,6 +13,7 @@ pub use error::JobError;
 pub use folders::Translation;
 pub use users::{UserEntry, MAX_MAILBOXES};
 
+use crate::net::CertPolicy;
 use crate::secret::Secret;
 
 /// How the old server is read.
@@ -73,18 +74,6 @@ impl Ports {
         }
         list.clone()
     }
-}
-
-/// Which server certificates are trusted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CertPolicy {
-    /// The operating system's trust store.
-    System,
-    /// The OS trust store plus the certificates in this PEM file.
-    CaFile(PathBuf),
-    /// Anything, including expired and self-signed certificates. Only when the
-    /// user explicitly chose it.
-    AcceptInvalid,
 }
 
 /// Transport security towards the destination.

@@ -576,7 +576,7 @@ mod tests {
 
     use super::*;
     use crate::error::Side;
-    use crate::job::CertPolicy;
+    use crate::net::CertPolicy;
 
     /// A scripted server: sends `greeting`, then answers each line it reads
     /// with the next reply; returns the lines it read.

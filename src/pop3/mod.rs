@@ -9,7 +9,7 @@ mod wire;
 use std::time::Duration;
 
 use crate::error::{ErrorClass, Place, Side};
-use crate::job::CertPolicy;
+use crate::net::CertPolicy;
 
 pub use client::Pop3Client;
 

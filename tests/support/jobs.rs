@@ -185,9 +185,11 @@ pub fn run_job(job: mailferry::job::Job, db: &Path, opts: Options) -> (JobOutcom
         Arc::new(move |e: &Event| sink_events.lock().unwrap().push(e.clone()));
     let store = Store::open(db).expect("open store");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (_, outcome) = rt
+    let finished = rt
         .block_on(copy::run(job, store, sink, opts, Cancel::default()))
         .unwrap_or_else(|e| panic!("job did not start: {e}"));
+    assert!(finished.unrecorded.is_none(), "{:?}", finished.unrecorded);
+    let outcome = finished.outcome;
     let events = events.lock().unwrap().clone();
     (outcome, events)
 }
