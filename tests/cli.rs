@@ -310,14 +310,27 @@ fn test_logins_says_which_mailboxes_can_log_in() {
     let (src, dst) = pair();
     src.add_user("bob", "bobpw");
     dst.add_user("bob", "x");
+    // carol has no mailbox on the destination: the admin cannot act for her.
+    src.add_user("carol", "carolpw");
     let dir = tempfile::tempdir().unwrap();
-    let job =
-        JobSpec::new("cli-logins", &src, &dst, "alice,secret1\nbob,wrong\n").write(dir.path());
+    let job = JobSpec::new(
+        "cli-logins",
+        &src,
+        &dst,
+        "alice,secret1\nbob,wrong\ncarol,carolpw\n",
+    )
+    .write(dir.path());
     let out = mailferry(
         &dir.path().join("m.db"),
         &["test-logins", job.to_str().unwrap()],
     );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    // The same words as a run says of it (one way to connect for both).
+    assert!(
+        text(&out.stdout).contains(&format!("carol -> carol: FAILED\n  Could not log in to the destination server localhost (IMAP4S, port {}) for carol as the admin admin: login failed. The mailbox carol may not exist", dst.imaps_port())),
+        "{}",
+        text(&out.stdout)
+    );
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("alice -> alice: both logins work"),
@@ -328,7 +341,7 @@ fn test_logins_says_which_mailboxes_can_log_in() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("1 of 2 mailboxes can log in on both sides."),
+        stdout.contains("1 of 3 mailboxes can log in on both sides."),
         "{stdout}"
     );
     // Nothing was copied or recorded.

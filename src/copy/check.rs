@@ -5,12 +5,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{Ctx, Options};
+use super::{each_at_most, Connector, Options};
 use crate::error::MailError;
-use crate::imap::ImapClient;
-use crate::job::Job;
-use crate::pop3::Pop3Client;
-use crate::store::Store;
+use crate::job::{Job, UserEntry};
 
 /// The result of trying one mailbox's logins.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -51,66 +48,48 @@ impl LoginCheck {
 /// Tries every login of `job` (several mailboxes at a time), logging out
 /// straight away. Over Auto, the source is tried over IMAP and POP3 both.
 pub async fn test_logins(job: Job, opts: Options) -> Vec<LoginCheck> {
-    let ctx = Arc::new(Ctx {
-        mode: super::Mode::Verify,
-        job_name: String::new(),
-        job,
-        // Nothing is recorded: an in-memory store satisfies the context.
-        store: match Store::open_in_memory() {
-            Ok(s) => s,
-            Err(e) => return vec![LoginCheck::new(("", ""), Some(e), None)],
-        },
-        sink: crate::progress::discard(),
-        budget: super::budget::Budget::new(opts.memory_bytes),
-        // Logins are only tested: no workers, no extra pairs.
-        pairs: super::budget::Pairs::new(1, 0),
-        opts,
-        cancel: super::Cancel::default(),
-    });
-    let limit = Arc::new(tokio::sync::Semaphore::new(
-        ctx.opts.parallel_mailboxes.max(1),
-    ));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, user) in ctx.job.users.iter().cloned().enumerate() {
-        let ctx = ctx.clone();
-        let limit = limit.clone();
-        tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await;
-            let mut source = None;
-            if ctx.reads_imap() {
-                match ImapClient::connect(&ctx.source_endpoint(), &ctx.source_login(&user)).await {
-                    Ok(c) => c.logout().await,
-                    Err(e) => source = Some(e),
-                }
-            }
-            if let (None, Some(ep)) = (&source, ctx.pop3_endpoint()) {
-                match Pop3Client::connect(&ep, &user.source_user, &user.source_password).await {
-                    Ok(c) => c.quit().await,
-                    Err(e) => source = Some(e),
-                }
-            }
-            let destination = match ImapClient::connect(
-                &ctx.destination_endpoint(),
-                &ctx.destination_login(&user),
-            )
-            .await
-            {
-                Ok(c) => {
-                    c.logout().await;
-                    None
-                }
-                Err(e) => Some(e),
-            };
-            (
-                i,
-                LoginCheck::new((&user.source_user, &user.local_user), source, destination),
-            )
-        });
+    let connect = Arc::new(Connector::new(&job, &opts));
+    let users = job.users;
+    let checks = each_at_most(users.len(), opts.parallel_mailboxes, |i| {
+        let (connect, user) = (connect.clone(), users[i].clone());
+        async move { check(&connect, &user).await }
+    })
+    .await;
+    users
+        .iter()
+        .zip(checks)
+        .map(|(u, c)| {
+            c.unwrap_or_else(|fault| {
+                LoginCheck::new(
+                    (&u.source_user, &u.local_user),
+                    Some(MailError::Internal(fault)),
+                    None,
+                )
+            })
+        })
+        .collect()
+}
+
+/// Both logins of one mailbox.
+async fn check(connect: &Connector, user: &UserEntry) -> LoginCheck {
+    let mut source = None;
+    match connect.source_imap(user).await {
+        Ok(Some(c)) => c.logout().await,
+        Ok(None) => {}
+        Err(e) => source = Some(e),
     }
-    let mut out = Vec::new();
-    while let Some(Ok(r)) = tasks.join_next().await {
-        out.push(r);
+    if source.is_none() && connect.reads_pop3() {
+        match connect.source_pop3(user).await {
+            Ok(c) => c.quit().await,
+            Err(e) => source = Some(e),
+        }
     }
-    out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, c)| c).collect()
+    let destination = match connect.destination(user).await {
+        Ok(c) => {
+            c.logout().await;
+            None
+        }
+        Err(e) => Some(e),
+    };
+    LoginCheck::new((&user.source_user, &user.local_user), source, destination)
 }

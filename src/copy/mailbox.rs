@@ -11,9 +11,8 @@ use super::mapping::{self, FolderTask, Naming};
 use super::{folder, pop_inbox, verify, with_keepalive, Ctx, Mode};
 use crate::error::{ErrorClass, MailError};
 use crate::imap::{utf7, ImapClient, ListedFolder};
-use crate::job::{DestinationAuth, UserEntry};
+use crate::job::UserEntry;
 use crate::outcome::{FolderOutcome, MailboxOutcome};
-use crate::pop3::Pop3Client;
 use crate::progress::Event;
 use crate::store::POP3_INBOX;
 
@@ -144,19 +143,14 @@ struct Conns {
 
 impl Conns {
     async fn open(ctx: &Ctx, user: &UserEntry) -> Result<Conns, MailError> {
-        let imap = match ctx.reads_imap() {
-            true => {
-                Some(ImapClient::connect(&ctx.source_endpoint(), &ctx.source_login(user)).await?)
-            }
-            false => None,
-        };
-        match ImapClient::connect(&ctx.destination_endpoint(), &ctx.destination_login(user)).await {
+        let imap = ctx.connect.source_imap(user).await?;
+        match ctx.connect.destination(user).await {
             Ok(dst) => Ok(Conns { imap, dst }),
             Err(e) => {
                 if let Some(imap) = imap {
                     imap.logout().await;
                 }
-                Err(admin_login(ctx, user, e))
+                Err(e)
             }
         }
     }
@@ -188,14 +182,11 @@ async fn copy_one(
     tally: &mut Tally,
     shared: &Shared,
 ) -> Result<(), MailError> {
-    let pop = ctx
-        .pop3_endpoint()
-        .filter(|_| task.source_name.eq_ignore_ascii_case("INBOX"));
+    let over_pop3 = ctx.connect.over_pop3(&task.source_name);
     let verifying = ctx.mode == Mode::Verify;
-    match (pop, conns.imap.as_mut()) {
-        (Some(ep), imap) => {
-            let mut pop =
-                Pop3Client::connect(&ep, &user.source_user, &user.source_password).await?;
+    match (over_pop3, conns.imap.as_mut()) {
+        (true, imap) => {
+            let mut pop = ctx.connect.source_pop3(user).await?;
             let dst = &mut conns.dst;
             let work = async {
                 match verifying {
@@ -220,7 +211,7 @@ async fn copy_one(
             pop.quit().await;
             res?;
         }
-        (None, Some(imap)) => match verifying {
+        (false, Some(imap)) => match verifying {
             true => {
                 let sel = imap.open_folder(&task.source_raw, true).await?;
                 let uids = match sel.exists {
@@ -234,14 +225,13 @@ async fn copy_one(
                 folder::copy_folder(ctx, user, imap, &mut conns.dst, task, state, tally).await?
             }
         },
-        (None, None) => unreachable!("a job without IMAP reads only the Inbox, over POP3"),
+        (false, None) => unreachable!("a job without IMAP reads only the Inbox, over POP3"),
     }
     let Some(list) = state.source.clone() else {
         return Ok(());
     };
     // The POP3 Inbox has no source connection to read headers from.
-    let src = match ctx.pop3_endpoint().is_some() && task.source_name.eq_ignore_ascii_case("INBOX")
-    {
+    let src = match over_pop3 {
         true => None,
         false => conns.imap.as_mut(),
     };
@@ -279,25 +269,6 @@ impl Shared {
             locks.entry(dest_raw.to_string()).or_default().clone()
         };
         lock.lock_owned().await
-    }
-}
-
-/// A refused destination login of an admin acting for a user says so: the
-/// mailbox may be missing there.
-fn admin_login(ctx: &Ctx, user: &UserEntry, e: MailError) -> MailError {
-    match (e, &ctx.job.destination.auth) {
-        (
-            MailError::Login {
-                place, server_text, ..
-            },
-            DestinationAuth::Master { user: admin, .. },
-        ) => MailError::AdminLogin {
-            place,
-            user: user.local_user.clone(),
-            admin: admin.clone(),
-            server_text,
-        },
-        (e, _) => e,
     }
 }
 

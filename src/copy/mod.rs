@@ -2,6 +2,7 @@
 
 mod budget;
 mod check;
+mod connect;
 mod dest;
 mod folder;
 pub mod key;
@@ -15,6 +16,7 @@ mod truth;
 mod verify;
 
 pub use check::{test_logins, LoginCheck};
+pub use connect::Connector;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,11 +25,10 @@ use std::time::Duration;
 
 use crate::compress::CompressMode;
 use crate::error::MailError;
-use crate::imap::{Endpoint, ImapClient, Login, Transport};
-use crate::job::{DestinationAuth, Job, MasterMethod, Protocol, Security, UserEntry};
+use crate::imap::ImapClient;
+use crate::job::Job;
 use crate::outcome::{JobOutcome, MailboxOutcome};
 use crate::pop3::Pop3Client;
-use crate::pop3::{Pop3Endpoint, Pop3Transport};
 use crate::progress::{Event, Sink};
 use crate::store::{history, BeginError, JobRun, Store};
 
@@ -249,6 +250,8 @@ pub(crate) struct Ctx {
     pub sink: Sink,
     pub opts: Options,
     pub cancel: Cancel,
+    /// The job's servers, to connect to.
+    pub connect: Connector,
     /// Message bytes in memory, shared by every batch of the job.
     pub budget: budget::Budget,
     /// Connection pairs in use, for opening extra ones only when useful.
@@ -258,121 +261,6 @@ pub(crate) struct Ctx {
 impl Ctx {
     pub fn emit(&self, e: Event) {
         (self.sink)(&e)
-    }
-
-    pub fn source_endpoint(&self) -> Endpoint {
-        let s = &self.job.source;
-        let (transport, protocol) = match s.protocol {
-            Protocol::Imap4s => (Transport::Tls, Protocol::Imap4s),
-            _ => (
-                Transport::StartTls {
-                    allow_plaintext: s.allow_plaintext,
-                },
-                Protocol::Imap4,
-            ),
-        };
-        Endpoint {
-            side: crate::error::Side::Source,
-            host: s.host.clone(),
-            ports: s.ports.usable(protocol),
-            transport,
-            certs: s.certs.clone(),
-            protocol: protocol.label(),
-            timeout: self.opts.timeout,
-            connect_timeout: self.opts.connect_timeout,
-            compress: self.opts.compress,
-        }
-    }
-
-    /// The POP3 side of a POP3, POP3S or Auto job; `None` when the job reads
-    /// no folder over POP3 (IMAP jobs, and Auto with POP3 disabled).
-    pub fn pop3_endpoint(&self) -> Option<Pop3Endpoint> {
-        let s = &self.job.source;
-        let (transport, protocol) = match s.protocol {
-            Protocol::Pop3s => (Pop3Transport::Tls, Protocol::Pop3s),
-            Protocol::Pop3 | Protocol::Auto => (
-                Pop3Transport::Stls {
-                    allow_plaintext: s.allow_plaintext,
-                },
-                Protocol::Pop3,
-            ),
-            Protocol::Imap4 | Protocol::Imap4s => return None,
-        };
-        let ports = s.ports.usable(protocol);
-        if ports.is_empty() {
-            return None;
-        }
-        Some(Pop3Endpoint {
-            side: crate::error::Side::Source,
-            host: s.host.clone(),
-            ports,
-            transport,
-            certs: s.certs.clone(),
-            protocol: protocol.label(),
-            timeout: self.opts.timeout,
-            connect_timeout: self.opts.connect_timeout,
-        })
-    }
-
-    /// Whether any folder is read over IMAP (all but POP3 and POP3S jobs).
-    pub fn reads_imap(&self) -> bool {
-        !matches!(self.job.source.protocol, Protocol::Pop3 | Protocol::Pop3s)
-    }
-
-    pub fn destination_endpoint(&self) -> Endpoint {
-        let d = &self.job.destination;
-        let (transport, protocol) = match d.security {
-            Security::Tls => (Transport::Tls, "IMAP4S"),
-            Security::Starttls => (
-                Transport::StartTls {
-                    allow_plaintext: false,
-                },
-                "IMAP4 with STARTTLS",
-            ),
-            Security::Plain => (Transport::Plain, "IMAP4"),
-        };
-        Endpoint {
-            side: crate::error::Side::Destination,
-            host: d.host.clone(),
-            ports: vec![d.port],
-            transport,
-            certs: d.certs.clone(),
-            protocol,
-            timeout: self.opts.timeout,
-            connect_timeout: self.opts.connect_timeout,
-            compress: self.opts.compress,
-        }
-    }
-
-    pub fn source_login(&self, u: &UserEntry) -> Login {
-        Login::Password {
-            user: u.source_user.clone(),
-            password: u.source_password.clone(),
-        }
-    }
-
-    pub fn destination_login(&self, u: &UserEntry) -> Login {
-        match &self.job.destination.auth {
-            DestinationAuth::PerUser => Login::Password {
-                user: u.local_user.clone(),
-                password: u.local_password.clone().unwrap_or_default(),
-            },
-            DestinationAuth::Master {
-                user,
-                password,
-                method,
-            } => match method {
-                MasterMethod::SaslPlain => Login::SaslPlain {
-                    authzid: u.local_user.clone(),
-                    authcid: user.clone(),
-                    password: password.clone(),
-                },
-                MasterMethod::LoginSeparator(sep) => Login::Password {
-                    user: format!("{}{sep}{user}", u.local_user),
-                    password: password.clone(),
-                },
-            },
-        }
     }
 }
 
@@ -488,7 +376,9 @@ async fn run_mailboxes(
     let started_at = history::now();
     budget::release_large_blocks();
     let mailboxes = job.users.len();
+    let connect = Connector::new(&job, &opts);
     let ctx = Arc::new(Ctx {
+        connect,
         mode,
         job_name: job_name.clone(),
         job,
