@@ -198,6 +198,12 @@ pub enum MailError {
         server_text: String,
     },
     Store(String),
+    /// The database was made by a newer MailFerry: it is left untouched.
+    NewerDatabase {
+        path: String,
+        found: usize,
+        known: usize,
+    },
     /// A fault in MailFerry itself (a task that panicked): the words of it.
     Internal(String),
     Cancelled,
@@ -404,6 +410,10 @@ impl std::fmt::Display for MailError {
                 f,
                 "MailFerry's own database could not be used: {e}. Check that the disk is not full and the data folder is writable."
             ),
+            NewerDatabase { path, found, known } => write!(
+                f,
+                "The database {path} was made by a newer MailFerry (its schema is version {found}; this MailFerry knows versions up to {known}). It was left untouched. Install the newer MailFerry again, or choose another database (--db, or MAILFERRY_DB)."
+            ),
             Internal(e) => write!(
                 f,
                 "MailFerry stopped copying this mailbox because of a fault of its own ({e}). What was copied is kept: run the job again to resume, and send this log to MailFerry's developers."
@@ -445,6 +455,7 @@ impl MailError {
             | PlaintextRefused { .. }
             | OverQuota { .. }
             | Store(_)
+            | NewerDatabase { .. }
             | Internal(_)
             | Cancelled => ErrorClass::FatalForMailbox,
         }
@@ -482,6 +493,7 @@ impl MailError {
             AppendRejected { .. } => "message-rejected",
             CreateFolder { .. } => "folder-not-created",
             Store(_) => "database",
+            NewerDatabase { .. } => "database-too-new",
             Internal(_) => "internal-error",
             Cancelled => "cancelled",
         }
@@ -715,6 +727,9 @@ pub fn catalogue() -> Vec<CatalogueEntry> {
         e("database", FatalForMailbox, "MailFerry's database could not be used",
           "The ledger and history live in a SQLite file in your data folder, which could not be written.",
           "Check that the disk is not full and the data folder is writable."),
+        e("database-too-new", FatalForMailbox, "MailFerry's database is from a newer MailFerry",
+          "The database was written by a newer version of MailFerry, which may store things this one does not understand. MailFerry leaves it untouched rather than damage it.",
+          "Install the newer MailFerry again, or choose another database (--db, or MAILFERRY_DB)."),
         e("internal-error", FatalForMailbox, "A fault in MailFerry itself",
           "MailFerry stopped copying one mailbox because of a bug of its own. The other mailboxes went on, and what was copied is kept.",
           "Run the job again: it resumes where it stopped. Send the log to MailFerry's developers."),
@@ -827,6 +842,11 @@ mod tests {
         let samples = [
             MailError::Store("x".into()),
             MailError::Internal("x".into()),
+            MailError::NewerDatabase {
+                path: "x".into(),
+                found: 9,
+                known: 3,
+            },
             MailError::Cancelled,
             MailError::OverQuota {
                 user: "u".into(),

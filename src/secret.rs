@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+/// The name of a password's entry in a secret store (the OS keyring):
+/// what the database keeps instead of the password.
+pub type SecretRef = String;
+
 /// A credential. Debug and Display print `***`, so a secret that slips into a
 /// log line, an event or an error message reveals nothing.
 #[derive(Clone, PartialEq, Eq, Default)]

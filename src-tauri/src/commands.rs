@@ -17,7 +17,7 @@ use tauri_plugin_dialog::DialogExt;
 use crate::form::{self, FieldError, JobRequest, Validation};
 use crate::jobs::{engine_runtime, JobKind, JobView, Push, RowView};
 use crate::vault::VaultStatus;
-use crate::{saved, AppState, Notice};
+use crate::{AppState, Notice};
 
 /// Test only: when set, "Download log" writes into this folder instead of
 /// asking with the save dialog (a WebDriver cannot drive a native dialog).
@@ -95,7 +95,7 @@ fn remember(
     }
     match form::store_secrets(&state.vault, name, &form_json, job) {
         Ok(saved_job) => {
-            if let Err(e) = saved::save(store.path(), &saved_job) {
+            if let Err(e) = store.save_job(&saved_job) {
                 eprintln!("MailFerry: could not record job {name} for re-runs: {e}");
             }
         }
@@ -155,7 +155,7 @@ pub fn history(state: State<'_, AppState>) -> Result<Vec<HistoryRow>, String> {
         .into_iter()
         .filter(|v| v.kind == JobKind::Migration && v.state != "finished")
         .collect();
-    let saved_names = saved::names(store.path()).unwrap_or_default();
+    let saved_names = store.saved_job_names().unwrap_or_default();
     Ok(runs
         .into_iter()
         .map(|run| {
@@ -271,7 +271,7 @@ fn saved_request(state: &AppState, run_id: i64) -> Result<JobRequest, FieldError
         .find(|r| r.run_id == run_id)
         .map(|r| r.job_name)
         .ok_or_else(|| FieldError::new("job", format!("Run #{run_id} is not in the history.")))?;
-    let saved_job = saved::load(store.path(), &name)
+    let saved_job = store.saved_job(&name)
         .map_err(|e| FieldError::new("job", e.to_string()))?
         .ok_or_else(|| {
             FieldError::new(

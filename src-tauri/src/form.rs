@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use mailferry::job::{DestinationAuth, Job, JobError, JobFile};
 use serde::{Deserialize, Serialize};
 
-use crate::saved::{SavedJob, SavedUser};
 use crate::vault::{secret_ref, Vault, VaultError};
+use mailferry::store::{SavedJob, SavedUser};
 
 /// What the page sends to validate, test or start a job.
 #[derive(Debug, Clone, Deserialize)]

@@ -5,7 +5,6 @@
 pub mod commands;
 pub mod form;
 pub mod jobs;
-pub mod saved;
 pub mod vault;
 
 use std::sync::atomic::{AtomicBool, Ordering};

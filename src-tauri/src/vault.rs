@@ -14,8 +14,7 @@ use serde::Serialize;
 /// The keyring "service" every MailFerry entry is filed under.
 pub const SERVICE: &str = "MailFerry";
 
-/// The name of a keyring entry: what SQLite stores instead of a password.
-pub type SecretRef = String;
+pub use mailferry::secret::SecretRef;
 
 /// Makes keyring entries; the OS's default, or a mock in tests.
 pub type EntryMaker = Box<dyn Fn(&str) -> keyring::Result<keyring::Entry> + Send + Sync>;
