@@ -20,4 +20,5 @@ pub mod pop3;
 pub mod progress;
 pub mod report;
 pub mod secret;
+pub mod service;
 pub mod store;

@@ -11,6 +11,8 @@ use crate::outcome::{FolderOutcome, MailboxOutcome, Verdict};
 pub enum Event {
     JobStarted {
         job: String,
+        /// Its run in the history (a migration).
+        run_id: Option<i64>,
         mailboxes: usize,
     },
     MailboxStarted {

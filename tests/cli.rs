@@ -202,9 +202,9 @@ fn a_run_that_copied_but_could_not_be_recorded_exits_6_not_5() {
 }
 
 #[test]
-fn json_mode_prints_one_event_per_line() {
+fn json_mode_prints_one_update_per_line_the_rows_the_app_shows() {
     let (src, dst) = pair();
-    seed_standard_corpus(&src, "alice", "secret1");
+    let seeded = seed_standard_corpus(&src, "alice", "secret1");
     let dir = tempfile::tempdir().unwrap();
     let job = JobSpec::new("cli-json", &src, &dst, "alice,secret1").write(dir.path());
     let out = mailferry(
@@ -218,28 +218,40 @@ fn json_mode_prints_one_event_per_line() {
         ],
     );
     assert_eq!(out.status.code(), Some(0));
-    let events: Vec<serde_json::Value> = text(&out.stdout)
+    let updates: Vec<serde_json::Value> = text(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
         .collect();
-    let kinds: Vec<&str> = events
+    let kinds: Vec<&str> = updates
         .iter()
-        .map(|e| e["event"].as_str().unwrap())
+        .map(|u| u["update"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds.first(), Some(&"job-started"));
-    assert_eq!(kinds.last(), Some(&"job-finished"));
-    assert!(
-        kinds.contains(&"progress")
-            && kinds.contains(&"folder-finished")
-            && kinds.contains(&"mailbox-finished")
+    assert_eq!(kinds.first(), Some(&"job"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"ended"), "{kinds:?}");
+    let first = &updates[0]["view"];
+    assert_eq!(
+        (first["name"].as_str(), first["state"].as_str()),
+        (Some("cli-json"), Some("running"))
     );
-    let progress = events
+    let run_id = first["run_id"].as_i64().expect("the run's id from the start");
+    let rows: Vec<&serde_json::Value> = updates.iter().filter(|u| u["update"] == "row").collect();
+    assert!(rows.iter().all(|u| u["run_id"] == run_id && u["index"] == 0));
+    let states: Vec<&str> = rows
         .iter()
-        .rev()
-        .find(|e| e["event"] == "progress")
-        .unwrap();
-    assert_eq!(progress["account"], "alice");
-    assert_eq!(progress["messages_done"], progress["messages_total"]);
+        .map(|u| u["row"]["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states.first(), Some(&"running"));
+    assert_eq!(states.last(), Some(&"success"));
+    let last = &rows.last().unwrap()["row"];
+    assert_eq!(last["account"], "alice");
+    assert_eq!(last["messages_done"], last["messages_total"]);
+    assert_eq!(last["migrated"], seeded.total() as u64);
+    let ended = &updates.last().unwrap()["view"];
+    assert_eq!(
+        (ended["state"].as_str(), ended["verdict"].as_str()),
+        (Some("finished"), Some("success"))
+    );
+    assert_eq!(&ended["rows"][0]["folders"], &last["folders"]);
 }
 
 #[test]

@@ -60,20 +60,22 @@ fn dest_snapshot(dst: &Dovecot) -> Snapshot {
     snap
 }
 
-/// The totals of the mailbox-finished event in `mailferry run --json` output.
+/// The mailbox's totals in the final view of `mailferry run --json` output.
 fn finished_counts(stdout: &str) -> (u64, u64) {
     for line in stdout.lines() {
         let v: serde_json::Value = match serde_json::from_str(line) {
             Ok(v) => v,
             Err(_) => continue,
         };
-        if v["event"] == "mailbox-finished" {
-            let folders = v["outcome"]["folders"].as_array().unwrap();
-            let sum = |k: &str| folders.iter().map(|f| f[k].as_u64().unwrap()).sum();
-            return (sum("migrated"), sum("skipped"));
+        if v["update"] == "ended" {
+            let row = &v["view"]["rows"][0];
+            return (
+                row["migrated"].as_u64().unwrap(),
+                row["skipped"].as_u64().unwrap(),
+            );
         }
     }
-    panic!("no mailbox-finished event in:\n{stdout}");
+    panic!("no ended update in:\n{stdout}");
 }
 
 #[test]
@@ -96,7 +98,9 @@ fn killed_with_sigkill_mid_job_then_run_again_ends_identical_copying_only_what_w
     // ledger, while the next one is on its way.
     let stdout = child.stdout.take().unwrap();
     for line in BufReader::new(stdout).lines() {
-        if line.unwrap().contains("\"event\":\"progress\"") {
+        // A row update with messages done: the first batch is through.
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap_or_default();
+        if v["row"]["messages_done"].as_u64().unwrap_or(0) > 0 {
             break;
         }
     }

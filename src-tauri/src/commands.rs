@@ -5,17 +5,15 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use mailferry::copy::{self, LoginCheck, Options};
-use mailferry::outcome::JobOutcome;
+use mailferry::copy::{LoginCheck, Options};
 use mailferry::report::{render_csv, render_log, render_verification_log};
-use mailferry::store::{BeginError, RunSummary, Store};
-use serde::Serialize;
+use mailferry::service::{HistoryRow, JobKind, JobView, Service, Update};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 
 use crate::form::{self, FieldError, JobRequest, Validation};
-use crate::jobs::{engine_runtime, JobKind, JobView, Push, RowView};
+use crate::jobs::watcher;
 use crate::vault::VaultStatus;
 use crate::{AppState, Notice};
 
@@ -23,8 +21,8 @@ use crate::{AppState, Notice};
 /// asking with the save dialog (a WebDriver cannot drive a native dialog).
 pub const SAVE_DIR_FOR_TESTS: &str = "MAILFERRY_TEST_SAVE_DIR";
 
-fn store(state: &AppState) -> Result<&Store, String> {
-    state.store.as_ref().map_err(Clone::clone)
+fn service(state: &AppState) -> Result<&Service, String> {
+    state.service.as_ref().map_err(Clone::clone)
 }
 
 /// Checks the form with the engine's own parser; the first problem comes
@@ -36,13 +34,17 @@ pub fn validate_job(request: JobRequest) -> Validation {
 
 /// Logs in to both servers for every mailbox, copying nothing.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn test_logins(request: JobRequest) -> Result<Vec<LoginCheck>, FieldError> {
+pub async fn test_logins(
+    state: State<'_, AppState>,
+    request: JobRequest,
+) -> Result<Vec<LoginCheck>, FieldError> {
     let job = form::parse(&request, &form::base_dir())?;
     let opts = Options::for_job(&job);
-    engine_runtime()
-        .spawn(copy::test_logins(job, opts))
+    service(&state)
+        .map_err(|e| FieldError::new("job", e))?
+        .test_logins(job, opts)
         .await
-        .map_err(|e| FieldError::new("job", format!("Testing the logins stopped: {e}")))
+        .map_err(|e| FieldError::new("job", e.to_string()))
 }
 
 /// Starts a job on the engine's runtime. Returns once the engine has begun
@@ -51,32 +53,21 @@ pub async fn test_logins(request: JobRequest) -> Result<Vec<LoginCheck>, FieldEr
 pub async fn start_job(
     state: State<'_, AppState>,
     request: JobRequest,
-    on_event: Channel<Push>,
+    on_event: Channel<Update>,
 ) -> Result<JobView, FieldError> {
     let job = form::parse(&request, &form::base_dir())?;
-    let store = store(&state)
-        .map_err(|e| FieldError::new("job", e))?
-        .clone();
+    let service = service(&state).map_err(|e| FieldError::new("job", e))?;
     // Passwords must have somewhere safe to go before anything starts.
     let status = state.vault.status();
     if status.kind == "unavailable" {
         return Err(FieldError::new("vault", status.message));
     }
-    let live = state
-        .jobs
-        .start(
-            job.clone(),
-            store.clone(),
-            Options::for_job(&job),
-            Some(on_event),
-        )
+    let live = service
+        .start(job.clone(), Options::for_job(&job), Some(watcher(on_event)))
         .await
-        .map_err(|e| match e {
-            BeginError::NameTaken(_) => FieldError::new("name", e.to_string()),
-            other => FieldError::new("job", other.to_string()),
-        })?;
+        .map_err(|e| FieldError::new(e.field(), e.to_string()))?;
     let view = live.snapshot();
-    remember(&state, &store, &view.name, &request.job, &job);
+    remember(&state, service, &view.name, &request.job, &job);
     Ok(view)
 }
 
@@ -84,7 +75,7 @@ pub async fn start_job(
 /// History can run it again. A failure here does not stop the job.
 fn remember(
     state: &AppState,
-    store: &Store,
+    service: &Service,
     name: &str,
     form_json: &serde_json::Value,
     job: &mailferry::job::Job,
@@ -95,7 +86,7 @@ fn remember(
     }
     match form::store_secrets(&state.vault, name, &form_json, job) {
         Ok(saved_job) => {
-            if let Err(e) = store.save_job(&saved_job) {
+            if let Err(e) = service.store().save_job(&saved_job) {
                 eprintln!("MailFerry: could not record job {name} for re-runs: {e}");
             }
         }
@@ -109,106 +100,37 @@ fn remember(
 pub fn attach_job(
     state: State<'_, AppState>,
     job_id: u64,
-    on_event: Channel<Push>,
+    on_event: Channel<Update>,
 ) -> Option<JobView> {
-    state.jobs.get(job_id).map(|j| j.attach(on_event))
+    service(&state).ok()?.attach(job_id, watcher(on_event))
 }
 
 /// Every job started in this session, running or finished.
 #[tauri::command(rename_all = "snake_case")]
 pub fn list_jobs(state: State<'_, AppState>) -> Vec<JobView> {
-    state.jobs.views()
+    service(&state).map(Service::jobs).unwrap_or_default()
 }
 
 /// Stops a job after the current batch; it then finishes and is recorded
 /// like any other (a later run resumes it).
 #[tauri::command(rename_all = "snake_case")]
 pub fn cancel_job(state: State<'_, AppState>, job_id: u64) -> bool {
-    match state.jobs.get(job_id) {
-        Some(j) => {
-            j.cancel();
-            true
-        }
-        None => false,
-    }
-}
-
-/// One line of History: the run, and the live job when this session runs it.
-#[derive(Debug, Clone, Serialize)]
-pub struct HistoryRow {
-    #[serde(flatten)]
-    pub run: RunSummary,
-    pub live_job_id: Option<u64>,
-    /// Whether History can run it again (its passwords are in the vault).
-    pub can_rerun: bool,
+    service(&state).is_ok_and(|s| s.cancel(job_id))
 }
 
 /// Every run in MailFerry's database (the CLI's too), newest first.
 #[tauri::command(rename_all = "snake_case")]
 pub fn history(state: State<'_, AppState>) -> Result<Vec<HistoryRow>, String> {
-    let store = store(&state)?;
-    let runs = store.runs().map_err(|e| e.to_string())?;
-    // Migrations of this session still running: History opens them live.
-    let live: Vec<JobView> = state
-        .jobs
-        .views()
-        .into_iter()
-        .filter(|v| v.kind == JobKind::Migration && v.state != "finished")
-        .collect();
-    let saved_names = store.saved_job_names().unwrap_or_default();
-    Ok(runs
-        .into_iter()
-        .map(|run| {
-            let live_job_id = live
-                .iter()
-                .find(|v| v.name == run.job_name && run.finished_at.is_none())
-                .map(|v| v.job_id);
-            let can_rerun = saved_names.contains(&run.job_name);
-            HistoryRow {
-                run,
-                live_job_id,
-                can_rerun,
-            }
-        })
-        .collect())
+    service(&state)?.history().map_err(|e| e.to_string())
 }
 
 /// A finished run as the Results page shows it.
 #[tauri::command(rename_all = "snake_case")]
 pub fn run_details(state: State<'_, AppState>, run_id: i64) -> Result<JobView, String> {
-    let store = store(&state)?;
-    let outcome = store
-        .run_outcome(run_id)
+    service(&state)?
+        .run_view(run_id)
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("Run #{run_id} has not finished, or is not in the history."))?;
-    Ok(view_of(run_id, &outcome))
-}
-
-pub fn view_of(run_id: i64, outcome: &JobOutcome) -> JobView {
-    JobView {
-        job_id: 0,
-        kind: JobKind::Migration,
-        name: outcome.name.clone(),
-        run_id: Some(run_id),
-        state: "finished",
-        verdict: Some(outcome.verdict()),
-        error: None,
-        source: outcome.source.clone(),
-        destination: outcome.destination.clone(),
-        warnings: Vec::new(),
-        session_log: false,
-        elapsed_ms: outcome
-            .mailboxes
-            .iter()
-            .map(|m| m.elapsed_ms)
-            .max()
-            .unwrap_or(0),
-        rows: outcome
-            .mailboxes
-            .iter()
-            .map(RowView::from_outcome)
-            .collect(),
-    }
+        .ok_or_else(|| format!("Run #{run_id} has not finished, or is not in the history."))
 }
 
 /// Runs a job of the history again with the passwords from the vault
@@ -217,7 +139,7 @@ pub fn view_of(run_id: i64, outcome: &JobOutcome) -> JobView {
 pub async fn rerun_job(
     state: State<'_, AppState>,
     run_id: i64,
-    on_event: Channel<Push>,
+    on_event: Channel<Update>,
 ) -> Result<JobView, FieldError> {
     let request = saved_request(&state, run_id)?;
     start_job(state, request, on_event).await
@@ -231,30 +153,14 @@ pub async fn rerun_job(
 pub async fn verify_job(
     state: State<'_, AppState>,
     run_id: i64,
-    on_event: Channel<Push>,
+    on_event: Channel<Update>,
 ) -> Result<JobView, FieldError> {
     let request = saved_request(&state, run_id)?;
     let job = form::parse(&request, &form::base_dir())?;
-    let store = store(&state)
-        .map_err(|e| FieldError::new("job", e))?
-        .clone();
-    // While the job copies, what it has not copied yet would show as missing.
-    let name = job.name.clone().unwrap_or_default();
-    if state
-        .jobs
-        .views()
-        .iter()
-        .any(|v| v.kind == JobKind::Migration && v.name == name && v.state != "finished")
-    {
-        return Err(FieldError::new(
-            "job",
-            format!("Job {name} is running: verify it once it has finished."),
-        ));
-    }
     let opts = Options::for_job(&job);
-    let live = state
-        .jobs
-        .verify(job, store, opts, Some(on_event))
+    let live = service(&state)
+        .map_err(|e| FieldError::new("job", e))?
+        .verify(job, opts, Some(watcher(on_event)))
         .await
         .map_err(|e| FieldError::new("job", e.to_string()))?;
     Ok(live.snapshot())
@@ -263,7 +169,9 @@ pub async fn verify_job(
 /// The form of the job a run of the history ran, with its passwords back
 /// from the vault.
 fn saved_request(state: &AppState, run_id: i64) -> Result<JobRequest, FieldError> {
-    let store = store(state).map_err(|e| FieldError::new("job", e))?;
+    let store = service(state)
+        .map_err(|e| FieldError::new("job", e))?
+        .store();
     let name = store
         .runs()
         .map_err(|e| FieldError::new("job", e.to_string()))?
@@ -293,7 +201,7 @@ pub async fn download_log<R: Runtime>(
     run_id: i64,
     format: String,
 ) -> Result<Option<String>, String> {
-    let store = store(&state)?;
+    let store = service(&state)?.store();
     let outcome = store
         .run_outcome(run_id)
         .map_err(|e| e.to_string())?
@@ -323,12 +231,14 @@ pub async fn download_verification_log<R: Runtime>(
     job_id: u64,
     format: String,
 ) -> Result<Option<String>, String> {
-    let job = state.jobs.get(job_id);
+    let job = service(&state)?.job(job_id);
     let verification = job
         .as_ref()
         .is_some_and(|j| j.kind() == JobKind::Verification);
     let outcome = job
-        .and_then(|j| j.outcome())
+        .and_then(|j| j.ended())
+        .filter(|e| !e.recorded)
+        .map(|e| e.outcome)
         .ok_or_else(|| "This job has no log yet: it has not finished.".to_string())?;
     let (text, ext, kind) = match format.as_str() {
         "csv" => (render_csv(&outcome), "csv", "CSV"),
@@ -443,9 +353,10 @@ pub async fn confirm_close<R: Runtime>(
     state: State<'_, AppState>,
 ) -> Result<(), String> {
     state.close_confirmed.store(true, Ordering::SeqCst);
-    state.jobs.cancel_all();
+    let service = service(&state)?;
+    service.cancel_all();
     for _ in 0..150 {
-        if state.jobs.running() == 0 {
+        if service.running() == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -10,6 +10,7 @@ pub mod vault;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
+use mailferry::service::Service;
 use mailferry::store::Store;
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -17,10 +18,10 @@ use tauri::Manager;
 
 /// Everything the commands share.
 pub struct AppState {
-    /// MailFerry's database (the CLI's too), or why it could not be opened.
-    pub store: Result<Store, String>,
+    /// The engine's job service over MailFerry's database (the CLI's too),
+    /// or why the database could not be opened.
+    pub service: Result<Service, String>,
     pub vault: vault::Vault,
-    pub jobs: jobs::Jobs,
     /// Where the page listens for the app's own notices (close requests).
     pub notices: Mutex<Option<Channel<Notice>>>,
     /// The user agreed to close while jobs run.
@@ -38,9 +39,8 @@ pub enum Notice {
 impl AppState {
     pub fn new(store: Result<Store, String>, vault: vault::Vault) -> AppState {
         AppState {
-            store,
+            service: store.map(|s| Service::new(s, jobs::engine_runtime().handle().clone())),
             vault,
-            jobs: jobs::Jobs::default(),
             notices: Mutex::new(None),
             close_confirmed: AtomicBool::new(false),
         }
@@ -89,7 +89,7 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>, state: AppState) -> 
         .on_window_event(|window, event| {
             if let tauri::WindowEvent::CloseRequested { api, .. } = event {
                 let state = window.state::<AppState>();
-                let running = state.jobs.running();
+                let running = state.service.as_ref().map_or(0, Service::running);
                 if running > 0 && !state.close_confirmed.load(Ordering::SeqCst) {
                     let page = state
                         .notices
@@ -101,7 +101,11 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>, state: AppState) -> 
                     // and the window closes.
                     match page.map(|ch| ch.send(Notice::CloseRequested { running })) {
                         Some(Ok(())) => api.prevent_close(),
-                        _ => state.jobs.cancel_all(),
+                        _ => {
+                            if let Ok(s) = &state.service {
+                                s.cancel_all();
+                            }
+                        }
                     }
                 }
             }

@@ -305,7 +305,7 @@ pub async fn run(
     )?;
     let outcome = run_mailboxes(
         Mode::Copy,
-        run.name.clone(),
+        (Some(run.run_id), run.name.clone()),
         job,
         &store,
         sink.clone(),
@@ -347,7 +347,7 @@ pub async fn verify(
     let name = job.name.clone().ok_or(VerifyError::NoName)?;
     let outcome = run_mailboxes(
         Mode::Verify,
-        name.clone(),
+        (None, name.clone()),
         job,
         &store,
         sink.clone(),
@@ -364,9 +364,11 @@ pub async fn verify(
 
 /// Every mailbox of the job, `parallel_mailboxes` at a time. A mailbox whose
 /// task panicked fails alone (its words in its outcome); the others go on.
+/// `(run_id, job_name)`: the job's run in the history (a migration) and
+/// its name.
 async fn run_mailboxes(
     mode: Mode,
-    job_name: String,
+    (run_id, job_name): (Option<i64>, String),
     job: Job,
     store: &Store,
     sink: Sink,
@@ -394,6 +396,7 @@ async fn run_mailboxes(
     });
     ctx.emit(Event::JobStarted {
         job: job_name.clone(),
+        run_id,
         mailboxes: ctx.job.users.len(),
     });
     let users = ctx.job.users.clone();

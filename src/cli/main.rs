@@ -1,17 +1,19 @@
 //! `mailferry`: run migration jobs from the command line.
 
-use std::collections::HashMap;
+mod print;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use mailferry::copy::{self, Cancel, Options};
+use mailferry::copy::Options;
 use mailferry::human::human_bytes;
+use mailferry::job::Job;
 use mailferry::outcome::Verdict;
-use mailferry::progress::{Event, Sink};
+use mailferry::service::{Ended, Live, Service, StartError, Update, Watcher};
 use mailferry::store::Store;
 
 /// Exit codes, documented in the README.
@@ -113,13 +115,22 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             let opts = Options::for_job(&job);
-            let checks = match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt.block_on(copy::test_logins(job, opts)),
-                Err(e) => {
-                    eprintln!("Could not start: {e}");
-                    return ExitCode::from(exit::NOT_STARTED);
-                }
-            };
+            // Nothing is recorded: a database in memory will do.
+            let checks =
+                match Store::open_in_memory()
+                    .map_err(|e| e.to_string())
+                    .and_then(|store| {
+                        let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+                        let service = Service::new(store, rt.handle().clone());
+                        rt.block_on(service.test_logins(job, opts))
+                            .map_err(|e| e.to_string())
+                    }) {
+                    Ok(checks) => checks,
+                    Err(e) => {
+                        eprintln!("Could not start: {e}");
+                        return ExitCode::from(exit::NOT_STARTED);
+                    }
+                };
             let failed = checks.iter().filter(|c| !c.ok()).count();
             for c in &checks {
                 match (&c.source_error, &c.destination_error) {
@@ -253,78 +264,31 @@ fn with_store(db: &std::path::Path, f: impl FnOnce(&Store) -> Result<u8, String>
     }
 }
 
-fn run(
-    job: mailferry::job::Job,
+/// Runs `job` (a migration, or the verification pass alone) through the
+/// service on a new runtime, printing its updates; the first Ctrl-C cancels
+/// it (between batches), a second quits at once. The run's end, or the
+/// exit code that says it did not start.
+fn through_service(
     db: &std::path::Path,
     json: bool,
-    log: Option<PathBuf>,
-    opts: Options,
-) -> u8 {
-    let store = match open_store(db) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let sink = if json { json_sink() } else { text_sink() };
-    let result = match cancellable(|cancel| copy::run(job, store, sink, opts, cancel)) {
-        Some(r) => r,
-        None => return exit::NOT_STARTED,
-    };
-    let copy::Finished {
-        run,
-        outcome,
-        unrecorded,
-    } = match result {
-        Ok(r) => r,
-        Err(e) => {
+    start: impl FnOnce(&Service, Watcher) -> StartFuture<'_>,
+) -> Result<(Arc<Live>, Ended), u8> {
+    let store = open_store(db)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| {
+        eprintln!("Could not start: {e}");
+        exit::NOT_STARTED
+    })?;
+    let service = Service::new(store, runtime.handle().clone());
+    let watcher = if json { json_watcher() } else { text_watcher() };
+    runtime.block_on(async {
+        let live = start(&service, watcher).await.map_err(|e| {
             eprintln!("{e}");
-            return exit::NOT_STARTED;
-        }
-    };
-    let log_path =
-        log.unwrap_or_else(|| PathBuf::from(format!("mailferry-{}.log", sanitize(&run.name))));
-    let text = mailferry::report::render_log(&outcome);
-    match std::fs::write(&log_path, &text) {
-        Ok(()) if !json => println!("The log is in {}", log_path.display()),
-        Ok(()) => {}
-        Err(e) => eprintln!(
-            "Could not write the log to {}: {e}. `mailferry log {}` prints it.",
-            log_path.display(),
-            run.run_id
-        ),
-    }
-    if !json {
-        println!(
-            "Job {}: {} — {} migrated, {} skipped (already there), {} failed, {}.",
-            run.name,
-            outcome.verdict().word().to_uppercase(),
-            outcome.migrated(),
-            outcome.skipped(),
-            outcome.failed(),
-            human_bytes(outcome.bytes())
-        );
-    }
-    if let Some(e) = unrecorded {
-        eprintln!(
-            "The job ran (its log says what was copied), but MailFerry could not record it in its history: {e}"
-        );
-        return exit::NOT_RECORDED;
-    }
-    exit_for(outcome.verdict())
-}
-
-/// Runs the engine's `work` on a new runtime; the first Ctrl-C cancels it
-/// (between batches), a second quits at once. `None` if no runtime starts.
-fn cancellable<F: std::future::Future>(work: impl FnOnce(Cancel) -> F) -> Option<F::Output> {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("Could not start: {e}");
-            return None;
-        }
-    };
-    let cancel = Cancel::default();
-    let on_ctrl_c = cancel.clone();
-    Some(runtime.block_on(async move {
+            match e {
+                StartError::Verify(_) => exit::BAD_JOB,
+                _ => exit::NOT_STARTED,
+            }
+        })?;
+        let on_ctrl_c = live.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!("Cancelling: finishing the current batch, then logging out… (Ctrl-C again quits at once; running the job again resumes either way)");
@@ -335,31 +299,64 @@ fn cancellable<F: std::future::Future>(work: impl FnOnce(Cancel) -> F) -> Option
                 std::process::exit(i32::from(exit::PARTIAL));
             }
         });
-        work(cancel).await
-    }))
+        let ended = live.finished().await;
+        Ok((live, ended))
+    })
+}
+
+type StartFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Arc<Live>, StartError>> + 'a>>;
+
+fn run(job: Job, db: &std::path::Path, json: bool, log: Option<PathBuf>, opts: Options) -> u8 {
+    let (live, ended) =
+        match through_service(db, json, |s, w| Box::pin(s.start(job, opts, Some(w)))) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+    let view = live.snapshot();
+    let outcome = &ended.outcome;
+    let log_path =
+        log.unwrap_or_else(|| PathBuf::from(format!("mailferry-{}.log", sanitize(&view.name))));
+    let text = mailferry::report::render_log(outcome);
+    match std::fs::write(&log_path, &text) {
+        Ok(()) if !json => println!("The log is in {}", log_path.display()),
+        Ok(()) => {}
+        Err(e) => match view.run_id {
+            Some(run_id) => eprintln!(
+                "Could not write the log to {}: {e}. `mailferry log {run_id}` prints it.",
+                log_path.display()
+            ),
+            None => eprintln!("Could not write the log to {}: {e}.", log_path.display()),
+        },
+    }
+    if !json {
+        println!(
+            "Job {}: {} — {} migrated, {} skipped (already there), {} failed, {}.",
+            view.name,
+            outcome.verdict().word().to_uppercase(),
+            outcome.migrated(),
+            outcome.skipped(),
+            outcome.failed(),
+            human_bytes(outcome.bytes())
+        );
+    }
+    if !ended.recorded {
+        if let Some(e) = &ended.error {
+            eprintln!("{e}");
+        }
+        return exit::NOT_RECORDED;
+    }
+    exit_for(outcome.verdict())
 }
 
 /// `mailferry verify`: the verification pass alone.
-fn verify(
-    job: mailferry::job::Job,
-    db: &std::path::Path,
-    json: bool,
-    log: Option<PathBuf>,
-    opts: Options,
-) -> u8 {
-    let store = match open_store(db) {
-        Ok(s) => s,
+fn verify(job: Job, db: &std::path::Path, json: bool, log: Option<PathBuf>, opts: Options) -> u8 {
+    let (_, ended) = match through_service(db, json, |s, w| Box::pin(s.verify(job, opts, Some(w))))
+    {
+        Ok(r) => r,
         Err(code) => return code,
     };
-    let sink = if json { json_sink() } else { text_sink() };
-    let outcome = match cancellable(|cancel| copy::verify(job, store, sink, opts, cancel)) {
-        Some(Ok(o)) => o,
-        Some(Err(e @ copy::VerifyError::NoName)) => {
-            eprintln!("{e}");
-            return exit::BAD_JOB;
-        }
-        None => return exit::NOT_STARTED,
-    };
+    let outcome = ended.outcome;
     let log_path = log.unwrap_or_else(|| {
         PathBuf::from(format!("mailferry-{}-verify.log", sanitize(&outcome.name)))
     });
@@ -421,92 +418,25 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
-fn json_sink() -> Sink {
-    Arc::new(|e: &Event| {
-        if let Ok(line) = serde_json::to_string(e) {
+/// One JSON update per line: the rows the app's page shows.
+fn json_watcher() -> Watcher {
+    Arc::new(|u: &Update| {
+        if let Ok(line) = serde_json::to_string(u) {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{line}");
         }
+        true
     })
 }
 
-/// One line per account at most every half second, and every milestone.
-fn text_sink() -> Sink {
-    let last: Mutex<HashMap<String, Instant>> = Mutex::new(HashMap::new());
-    Arc::new(move |e: &Event| {
-        let line = match e {
-            Event::JobStarted { job, mailboxes } => format!("Job {job}: {mailboxes} mailboxes"),
-            Event::MailboxStarted { account } => format!("{account}: connecting"),
-            Event::Progress {
-                account,
-                folder,
-                messages_done,
-                messages_total,
-                bytes_done,
-                bytes_total,
-            } => {
-                let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
-                let now = Instant::now();
-                if last
-                    .get(account)
-                    .is_some_and(|t| now.duration_since(*t) < Duration::from_millis(500))
-                {
-                    return;
-                }
-                last.insert(account.clone(), now);
-                format!(
-                    "{account}: {messages_done}/{messages_total} messages, {}/{} ({folder})",
-                    human_bytes(*bytes_done),
-                    human_bytes(*bytes_total)
-                )
-            }
-            Event::Retrying {
-                account,
-                folder,
-                attempt,
-                reason,
-            } => {
-                format!("{account}: {folder}: retrying (attempt {attempt}): {reason}")
-            }
-            Event::FolderFinished { account, outcome }
-                if outcome.error.is_some() || outcome.failed > 0 =>
-            {
-                format!(
-                    "{account}: {}: {} migrated, {} failed{}",
-                    outcome.source,
-                    outcome.migrated,
-                    outcome.failed,
-                    outcome
-                        .error
-                        .as_deref()
-                        .map(|e| format!(": {e}"))
-                        .unwrap_or_default()
-                )
-            }
-            Event::FolderFinished { account, outcome } => match &outcome.verification {
-                Some(v) if !v.verified() => {
-                    format!("{account}: {}: {}", outcome.source, v.summary())
-                }
-                _ => return,
-            },
-            Event::MailboxFinished {
-                account,
-                verdict,
-                outcome,
-            } => format!(
-                "{account}: {} — {} migrated, {} skipped, {} failed{}",
-                verdict.word().to_uppercase(),
-                outcome.migrated(),
-                outcome.skipped(),
-                outcome.failed(),
-                outcome
-                    .error
-                    .as_deref()
-                    .map(|e| format!("\n  {e}"))
-                    .unwrap_or_default()
-            ),
-            _ => return,
-        };
-        println!("{line}");
+/// Progress lines (see [`print`]).
+fn text_watcher() -> Watcher {
+    let printer = Mutex::new(print::Printer::default());
+    Arc::new(move |u: &Update| {
+        let lines = printer.lock().unwrap_or_else(|p| p.into_inner()).lines(u);
+        for line in lines {
+            println!("{line}");
+        }
+        true
     })
 }
