@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::net::NetError;
 
@@ -29,7 +30,7 @@ impl Side {
 }
 
 /// What the engine does about an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorClass {
     /// Worth reconnecting and trying again (with backoff, a bounded number
@@ -641,7 +642,7 @@ impl From<rusqlite::Error> for MailError {
 /// One kind of error as the app lists it: its code, its class, a title,
 /// what it usually means and what to do. `docs/errors.md` says the same at
 /// greater length.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct CatalogueEntry {
     pub code: &'static str,
     pub class: ErrorClass,

@@ -1,9 +1,10 @@
 //! What a run did: per folder, per mailbox, per job.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// The overall word for a folder, mailbox or job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Success,
@@ -37,7 +38,7 @@ impl Verdict {
 }
 
 /// A message that could not be copied, described so a person can find it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct MessageFailure {
     /// The IMAP UID or POP3 UIDL on the source.
     pub source_id: String,
@@ -52,7 +53,7 @@ pub struct MessageFailure {
 }
 
 /// A message named so a person can find it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 pub struct MessageBrief {
     /// The source's IMAP UID or POP3 UIDL; for a copy found only on the
     /// destination, `destination UID n`.
@@ -64,7 +65,7 @@ pub struct MessageBrief {
 
 /// What the verification pass found, comparing a source folder with its
 /// destination folder as both servers hold them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 pub struct Verification {
     pub source_messages: u64,
     pub destination_messages: u64,
@@ -108,7 +109,7 @@ impl Verification {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 pub struct FolderOutcome {
     /// The folder's name on the source, as the user sees it.
     pub source: String,

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { ROW, FOLDER, VIEW as EMPTY_VIEW } from '../ui/fixtures.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const UI = path.join(ROOT, 'ui');
@@ -68,21 +69,21 @@ async function open(scenario = {}, fns = {}) {
 
 const calls = (page, cmd) => page.evaluate((c) => window.__mock.calls.filter((x) => x.cmd === c), cmd);
 
+// Rows, folders and views start from the values generated from the Rust
+// types (ui/fixtures.js): a field added there reaches these with no edit.
 function row(account, state, extra = {}) {
-  return {
-    account, local_user: account, state, folder: null, messages_done: 0, messages_total: 0,
-    bytes_done: 0, bytes_total: 0, migrated: 0, skipped: 0, failed: 0, elapsed_ms: 0,
-    folders: [], error: null, retrying: null, ...extra,
-  };
+  return { ...ROW, account, local_user: account, state, ...extra };
 }
 
-const folder = (source, extra = {}) => ({
-  source, destination: source, migrated: 0, skipped: 0, failed: 0, bytes: 0, notes: [], failures: [], error: null, ...extra,
-});
+const folder = (source, extra = {}) => ({ ...FOLDER, source, destination: source, ...extra });
+
+/** The app's update of one row of job 1. */
+const rowUpdate = (index, r) => ({ update: 'row', job_id: 1, run_id: null, index, row: r });
 
 const VIEW = {
-  job_id: 1, name: 'acme', run_id: null, state: 'running', verdict: null, error: null,
-  source: 'old.example (IMAP4S)', destination: 'new.example (port 993)', warnings: [], elapsed_ms: 1000,
+  ...EMPTY_VIEW,
+  job_id: 1, name: 'acme', state: 'running',
+  source: 'old.example (IMAP4S)', destination: 'new.example (port 993)', elapsed_ms: 1000,
   rows: [
     row('pending@x', 'pending'),
     row('running@x', 'running', { folder: 'Archive/2019', messages_done: 12, messages_total: 40, bytes_done: 120000, bytes_total: 400000, elapsed_ms: 3000 }),
@@ -239,18 +240,21 @@ test('progress events move a row from pending to running to success', async () =
   await startWith(page);
   const body = page.locator('tbody[data-account="jane"]');
   assert.equal(await body.getAttribute('data-state'), 'pending');
-  await page.evaluate(() => {
-    window.__mock.push({ event: 'job-started', job: 'acme', mailboxes: 1 });
-    window.__mock.push({ event: 'mailbox-started', account: 'jane' });
-    window.__mock.push({ event: 'progress', account: 'jane', folder: 'INBOX', messages_done: 3, messages_total: 10, bytes_done: 3000, bytes_total: 10000 });
-  });
+  const running = row('jane', 'running', { folder: 'INBOX', messages_done: 3, messages_total: 10, bytes_done: 3000, bytes_total: 10000 });
+  await page.evaluate((u) => {
+    window.__mock.push(u[0]);
+    window.__mock.push(u[1]);
+  }, [{ update: 'job', view: { ...VIEW, rows: [row('jane', 'pending')] } }, rowUpdate(0, running)]);
   await page.waitForFunction(() => document.querySelector('tbody[data-account="jane"]').dataset.state === 'running');
   assert.equal(await body.locator('.messages').textContent(), '3 / 10');
-  const outcome = { source_user: 'jane', local_user: 'jane', folders: [folder('INBOX', { migrated: 10, bytes: 10000 })], error: null, elapsed_ms: 1500 };
-  await page.evaluate((o) => {
-    window.__mock.push({ event: 'folder-finished', account: 'jane', outcome: o.folders[0] });
-    window.__mock.push({ event: 'mailbox-finished', account: 'jane', verdict: 'success', outcome: o });
-  }, outcome);
+  // An update of another job, or of a row that is not there, changes nothing.
+  await page.evaluate((u) => { for (const x of u) window.__mock.push(x); },
+    [{ ...rowUpdate(0, row('jane', 'failed')), job_id: 2 }, rowUpdate(5, row('jane', 'failed'))]);
+  const done = row('jane', 'success', {
+    folders: [folder('INBOX', { migrated: 10, bytes: 10000 })], migrated: 10, elapsed_ms: 1500,
+    messages_done: 10, messages_total: 10, bytes_done: 10000, bytes_total: 10000,
+  });
+  await page.evaluate((u) => window.__mock.push(u), rowUpdate(0, done));
   await page.waitForFunction(() => document.querySelector('tbody[data-account="jane"]').dataset.state === 'success');
   assert.equal(await body.locator('.messages').textContent(), '10 / 10');
   assert.equal(await body.locator('.elapsed').textContent(), '1.5 s');
@@ -379,7 +383,7 @@ test('without a keyring the page says so and offers memory for this run', async 
 });
 
 test('a job name taken by other servers is shown next to the name', async () => {
-  const page = await open({ startError: { field: 'name', line: null, message: 'Another job, for different servers, already uses the name "acme". Choose another name, or leave it blank to get a generated one.' } });
+  const page = await open({ startError: { code: 'name-taken', field: 'name', line: null, message: 'Another job, for different servers, already uses the name "acme". Choose another name, or leave it blank to get a generated one.' } });
   await page.fill('#name', 'acme');
   await page.click('#start');
   await page.waitForSelector('#err-name:not([hidden])');
@@ -533,28 +537,24 @@ test('History\'s Verify runs the verification alone, and Results shows it as one
   // Its progress streams like a run's.
   const good = folder('INBOX', { verification: verified(4) });
   const bad = folder('Sent', { verification: UNVERIFIED });
-  await page.evaluate((f) => {
-    window.__mock.push({ event: 'job-started', job: 'acme', mailboxes: 2 });
-    window.__mock.push({ event: 'mailbox-started', account: 'jane' });
-    window.__mock.push({ event: 'folder-finished', account: 'jane', outcome: f });
-  }, good);
+  await page.evaluate((u) => { for (const x of u) window.__mock.push(x); }, [
+    { update: 'job', view: { ...verifyView, state: 'running' } },
+    { ...rowUpdate(0, row('jane', 'running', { folders: [good], messages_done: 4, messages_total: 4 })), job_id: 7 },
+  ]);
   await page.waitForFunction(() => document.querySelector('tbody[data-account="jane"] .folder').textContent === '1 checked…');
   assert.equal((await page.textContent('tbody[data-account="jane"] tr.main .badge')).trim(), '➜ Verifying');
   assert.equal(await page.textContent('tbody[data-account="jane"] .messages'), '4');
-  const outcome = (name, folders) => ({ source_user: name, local_user: name, folders, error: null, elapsed_ms: 800 });
   const ended = {
     ...verifyView, state: 'finished', verdict: 'partial', session_log: true,
     rows: [row('jane', 'success', { folders: [good], elapsed_ms: 800 }), row('bob', 'partial', { folders: [bad], elapsed_ms: 900 })],
   };
-  await page.evaluate(([o1, o2, b, v]) => {
-    window.__mock.push({ event: 'mailbox-finished', account: 'jane', verdict: 'success', outcome: o1 });
-    window.__mock.push({ event: 'mailbox-started', account: 'bob' });
-    window.__mock.push({ event: 'folder-finished', account: 'bob', outcome: b });
-    window.__mock.push({ event: 'mailbox-finished', account: 'bob', verdict: 'partial', outcome: o2 });
-    window.__mock.push({ event: 'job-finished', job: 'acme', verdict: 'partial' });
+  await page.evaluate(([u, v]) => {
+    for (const x of u) window.__mock.push(x);
     window.__mock.jobs = [v];
-    window.__mock.push({ event: 'job-ended', view: v });
-  }, [outcome('jane', [good]), outcome('bob', [bad]), bad, ended]);
+    window.__mock.push({ update: 'ended', view: v });
+  }, [[
+    { ...rowUpdate(1, row('bob', 'running', { folders: [bad] })), job_id: 7 },
+  ], ended]);
   await page.waitForFunction(() => document.querySelector('#job-state').dataset.state === 'partial');
   assert.equal((await page.textContent('#job-state')).trim(), '! Not verified');
   assert.equal((await page.textContent('tbody[data-account="jane"] tr.main .badge')).trim(), '✓ Verified');
@@ -584,7 +584,7 @@ test('History\'s Verify runs the verification alone, and Results shows it as one
 });
 
 test('a verification the app refuses says why on History', async () => {
-  const page = await open({ history: HISTORY, verifyError: { field: 'job', line: null, message: 'Job acme is running: verify it once it has finished.' } });
+  const page = await open({ history: HISTORY, verifyError: { code: 'job-running', field: 'job', line: null, message: 'Job acme is running: verify it once it has finished.' } });
   await page.click('#tab-history');
   await page.click('tr[data-run="2"] .verify');
   await page.waitForFunction(() => document.querySelector('#history-status').textContent !== '');

@@ -233,9 +233,13 @@ fn json_mode_prints_one_update_per_line_the_rows_the_app_shows() {
         (first["name"].as_str(), first["state"].as_str()),
         (Some("cli-json"), Some("running"))
     );
-    let run_id = first["run_id"].as_i64().expect("the run's id from the start");
+    let run_id = first["run_id"]
+        .as_i64()
+        .expect("the run's id from the start");
     let rows: Vec<&serde_json::Value> = updates.iter().filter(|u| u["update"] == "row").collect();
-    assert!(rows.iter().all(|u| u["run_id"] == run_id && u["index"] == 0));
+    assert!(rows
+        .iter()
+        .all(|u| u["run_id"] == run_id && u["index"] == 0));
     let states: Vec<&str> = rows
         .iter()
         .map(|u| u["row"]["state"].as_str().unwrap())
@@ -246,6 +250,26 @@ fn json_mode_prints_one_update_per_line_the_rows_the_app_shows() {
     assert_eq!(last["account"], "alice");
     assert_eq!(last["messages_done"], last["messages_total"]);
     assert_eq!(last["migrated"], seeded.total() as u64);
+    // One row type everywhere: the CLI prints the service's rows, whose
+    // fields are those the page's fixtures were generated with.
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let view_row = serde_json::to_value(mailferry::service::RowView::pending("", "")).unwrap();
+    assert_eq!(keys(last), keys(&view_row));
+    let fixtures = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/fixtures.js"),
+    )
+    .unwrap();
+    let row_literal = fixtures
+        .split("export const ROW = ")
+        .nth(1)
+        .and_then(|rest| rest.split(";\n").next())
+        .unwrap();
+    let page_row: serde_json::Value = serde_json::from_str(row_literal).unwrap();
+    assert_eq!(keys(last), keys(&page_row), "ui/fixtures.js");
     let ended = &updates.last().unwrap()["view"];
     assert_eq!(
         (ended["state"].as_str(), ended["verdict"].as_str()),

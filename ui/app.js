@@ -5,8 +5,24 @@
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
-const tauri = () => window.__TAURI__.core;
+import { applyUpdate, stamped } from './updates.js';
+
+/** @typedef {import('./contract').Commands} Commands */
+/** @typedef {import('./contract').JobView} JobView */
+/** @typedef {import('./contract').Update} Update */
+/** @typedef {import('./contract').CommandError} CommandError */
+
+const tauri = () => /** @type {any} */ (window).__TAURI__.core;
+/**
+ * Calls a command of the app (ui/contract.d.ts lists them, from the Rust).
+ * @template {keyof Commands} C
+ * @param {C} cmd
+ * @param {Commands[C]['args']} [args]
+ * @returns {Promise<Commands[C]['answer']>}
+ */
 const invoke = (cmd, args) => tauri().invoke(cmd, args);
+/** The words of a failed command (a CommandError), or of anything else thrown. */
+const words = (e) => (e && typeof e.message === 'string' ? e.message : String(e));
 const newChannel = (onmessage) => {
   const ch = new (tauri().Channel)();
   ch.onmessage = onmessage;
@@ -352,7 +368,7 @@ async function testLogins() {
     box.scrollIntoView({ block: 'center' });
     status('');
   } catch (e) {
-    if (e && e.field) showError(e); else showError({ field: 'job', message: String(e) });
+    showError(e && e.field ? e : { field: 'job', message: words(e) });
     status('');
   } finally {
     btn.disabled = false;
@@ -370,13 +386,13 @@ async function start(ev) {
     const view = await invoke('start_job', { ...request(), on_event: channel });
     watching = { jobId: view.job_id, channel };
     sessionStorage.setItem('mailferry-job', String(view.job_id));
-    current = view;
+    current = shown(view);
     status('');
     show('results');
     render();
   } catch (e) {
     status('');
-    showError(e && e.field ? e : { field: 'job', message: String(e) });
+    showError(e && e.field ? e : { field: 'job', message: words(e) });
   } finally {
     btn.disabled = false;
   }
@@ -410,58 +426,20 @@ function showVault(s) {
 let current = null;     // the JobView shown on Results
 let watching = null;    // { jobId, channel }
 let jobs = [];          // this session's jobs
-let receivedAt = Date.now();
 
+/** A view as Results keeps it: running rows stamped with the time. @param {JobView} view */
+function shown(view) {
+  const now = Date.now();
+  return { ...view, rows: view.rows.map((r) => stamped(r, now)) };
+}
+
+/** An update of the job on Results (the app folds the engine's events). @param {Update} m */
 function onPush(m) {
   if (!current) return;
-  const row = m.account !== undefined ? current.rows.find((r) => r.account === m.account) : null;
-  switch (m.event) {
-    case 'job-started':
-      current.name = m.job; current.state = 'running'; break;
-    case 'mailbox-started':
-      if (row) { row.state = 'running'; row.elapsed_ms = 0; row.t0 = Date.now(); } break;
-    case 'folder-started':
-      if (row) row.folder = m.folder; break;
-    case 'progress':
-      if (row) {
-        Object.assign(row, {
-          folder: m.folder, messages_done: m.messages_done, messages_total: m.messages_total,
-          bytes_done: m.bytes_done, bytes_total: m.bytes_total, retrying: null,
-        });
-        if (row.state === 'pending') row.state = 'running';
-      }
-      break;
-    case 'folder-finished':
-      if (row) {
-        row.folders.push(m.outcome);
-        row.migrated += m.outcome.migrated; row.skipped += m.outcome.skipped; row.failed += m.outcome.failed;
-      }
-      break;
-    case 'retrying':
-      if (row) row.retrying = m.reason; break;
-    case 'mailbox-finished':
-      if (row) {
-        const o = m.outcome;
-        const sum = (k) => o.folders.reduce((a, f) => a + f[k], 0);
-        Object.assign(row, {
-          state: m.verdict, folders: o.folders, error: o.error, elapsed_ms: o.elapsed_ms, t0: null,
-          migrated: sum('migrated'), skipped: sum('skipped'), failed: sum('failed'),
-          bytes_done: Math.max(row.bytes_done, sum('bytes')),
-          messages_done: Math.max(row.messages_done, sum('migrated') + sum('skipped') + sum('failed')),
-        });
-        row.messages_total = Math.max(row.messages_total, row.messages_done);
-        row.bytes_total = Math.max(row.bytes_total, row.bytes_done);
-      }
-      break;
-    case 'job-finished':
-      current.verdict = m.verdict; break;
-    case 'job-ended':
-      current = m.view; receivedAt = Date.now();
-      refreshJobs();
-      break;
-    default:
-      return;
-  }
+  const next = applyUpdate(current, m, Date.now());
+  if (!next) return;
+  current = next.view;
+  if (next.ended) refreshJobs();
   scheduleRender();
 }
 
@@ -659,9 +637,7 @@ async function attach(jobId) {
   const view = await invoke('attach_job', { job_id: jobId, on_event: channel });
   if (!view) return false;
   watching = { jobId, channel };
-  current = view;
-  for (const r of current.rows) if (r.state === 'running') r.t0 = Date.now();
-  receivedAt = Date.now();
+  current = shown(view);
   sessionStorage.setItem('mailferry-job', String(jobId));
   render();
   return true;
@@ -710,7 +686,7 @@ async function loadHistory() {
   } catch (e) {
     if (load !== historyLoads) return;
     err.hidden = false;
-    err.textContent = String(e);
+    err.textContent = words(e);
     $('#history-rows').dataset.loaded = String(load);
     return;
   }
@@ -759,7 +735,7 @@ async function openRun(r) {
     show('results');
     render();
   } catch (e) {
-    $('#history-status').textContent = String(e);
+    $('#history-status').textContent = words(e);
   }
 }
 
@@ -770,11 +746,11 @@ async function follow(cmd, runId) {
     const view = await invoke(cmd, { run_id: runId, on_event: channel });
     watching = { jobId: view.job_id, channel };
     sessionStorage.setItem('mailferry-job', String(view.job_id));
-    current = view;
+    current = shown(view);
     show('results');
     render();
   } catch (e) {
-    $('#history-status').textContent = e && e.message ? e.message : String(e);
+    $('#history-status').textContent = words(e);
   }
 }
 
@@ -799,7 +775,7 @@ async function save(cmd, args, statusSel) {
     const path = await invoke(cmd, args);
     out.textContent = path ? `Saved to ${path}` : 'Not saved.';
   } catch (e) {
-    out.textContent = String(e);
+    out.textContent = words(e);
   }
 }
 

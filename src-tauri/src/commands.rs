@@ -12,17 +12,25 @@ use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 
-use crate::form::{self, FieldError, JobRequest, Validation};
+use crate::form::{self, CommandError, ErrorCode, JobRequest, Validation};
 use crate::jobs::watcher;
-use crate::vault::VaultStatus;
+use crate::vault::{VaultKind, VaultStatus};
 use crate::{AppState, Notice};
 
 /// Test only: when set, "Download log" writes into this folder instead of
 /// asking with the save dialog (a WebDriver cannot drive a native dialog).
 pub const SAVE_DIR_FOR_TESTS: &str = "MAILFERRY_TEST_SAVE_DIR";
 
-fn service(state: &AppState) -> Result<&Service, String> {
-    state.service.as_ref().map_err(Clone::clone)
+fn service(state: &AppState) -> Result<&Service, CommandError> {
+    state
+        .service
+        .as_ref()
+        .map_err(|e| CommandError::job(ErrorCode::Database, e.clone()))
+}
+
+/// MailFerry's database failed a command.
+fn database(e: impl ToString) -> CommandError {
+    CommandError::job(ErrorCode::Database, e.to_string())
 }
 
 /// Checks the form with the engine's own parser; the first problem comes
@@ -37,14 +45,13 @@ pub fn validate_job(request: JobRequest) -> Validation {
 pub async fn test_logins(
     state: State<'_, AppState>,
     request: JobRequest,
-) -> Result<Vec<LoginCheck>, FieldError> {
+) -> Result<Vec<LoginCheck>, CommandError> {
     let job = form::parse(&request, &form::base_dir())?;
     let opts = Options::for_job(&job);
-    service(&state)
-        .map_err(|e| FieldError::new("job", e))?
+    service(&state)?
         .test_logins(job, opts)
         .await
-        .map_err(|e| FieldError::new("job", e.to_string()))
+        .map_err(|e| CommandError::job(ErrorCode::Internal, e.to_string()))
 }
 
 /// Starts a job on the engine's runtime. Returns once the engine has begun
@@ -54,18 +61,22 @@ pub async fn start_job(
     state: State<'_, AppState>,
     request: JobRequest,
     on_event: Channel<Update>,
-) -> Result<JobView, FieldError> {
+) -> Result<JobView, CommandError> {
     let job = form::parse(&request, &form::base_dir())?;
-    let service = service(&state).map_err(|e| FieldError::new("job", e))?;
+    let service = service(&state)?;
     // Passwords must have somewhere safe to go before anything starts.
     let status = state.vault.status();
-    if status.kind == "unavailable" {
-        return Err(FieldError::new("vault", status.message));
+    if status.kind == VaultKind::Unavailable {
+        return Err(CommandError::new(
+            ErrorCode::VaultUnavailable,
+            "vault",
+            status.message,
+        ));
     }
     let live = service
         .start(job.clone(), Options::for_job(&job), Some(watcher(on_event)))
         .await
-        .map_err(|e| FieldError::new(e.field(), e.to_string()))?;
+        .map_err(CommandError::from)?;
     let view = live.snapshot();
     remember(&state, service, &view.name, &request.job, &job);
     Ok(view)
@@ -120,17 +131,22 @@ pub fn cancel_job(state: State<'_, AppState>, job_id: u64) -> bool {
 
 /// Every run in MailFerry's database (the CLI's too), newest first.
 #[tauri::command(rename_all = "snake_case")]
-pub fn history(state: State<'_, AppState>) -> Result<Vec<HistoryRow>, String> {
-    service(&state)?.history().map_err(|e| e.to_string())
+pub fn history(state: State<'_, AppState>) -> Result<Vec<HistoryRow>, CommandError> {
+    service(&state)?.history().map_err(database)
 }
 
 /// A finished run as the Results page shows it.
 #[tauri::command(rename_all = "snake_case")]
-pub fn run_details(state: State<'_, AppState>, run_id: i64) -> Result<JobView, String> {
+pub fn run_details(state: State<'_, AppState>, run_id: i64) -> Result<JobView, CommandError> {
     service(&state)?
         .run_view(run_id)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("Run #{run_id} has not finished, or is not in the history."))
+        .map_err(database)?
+        .ok_or_else(|| {
+            CommandError::job(
+                ErrorCode::NotFound,
+                format!("Run #{run_id} has not finished, or is not in the history."),
+            )
+        })
 }
 
 /// Runs a job of the history again with the passwords from the vault
@@ -140,7 +156,7 @@ pub async fn rerun_job(
     state: State<'_, AppState>,
     run_id: i64,
     on_event: Channel<Update>,
-) -> Result<JobView, FieldError> {
+) -> Result<JobView, CommandError> {
     let request = saved_request(&state, run_id)?;
     start_job(state, request, on_event).await
 }
@@ -154,36 +170,41 @@ pub async fn verify_job(
     state: State<'_, AppState>,
     run_id: i64,
     on_event: Channel<Update>,
-) -> Result<JobView, FieldError> {
+) -> Result<JobView, CommandError> {
     let request = saved_request(&state, run_id)?;
     let job = form::parse(&request, &form::base_dir())?;
     let opts = Options::for_job(&job);
-    let live = service(&state)
-        .map_err(|e| FieldError::new("job", e))?
+    let live = service(&state)?
         .verify(job, opts, Some(watcher(on_event)))
         .await
-        .map_err(|e| FieldError::new("job", e.to_string()))?;
+        .map_err(|e| CommandError {
+            field: "job".into(),
+            ..CommandError::from(e)
+        })?;
     Ok(live.snapshot())
 }
 
 /// The form of the job a run of the history ran, with its passwords back
 /// from the vault.
-fn saved_request(state: &AppState, run_id: i64) -> Result<JobRequest, FieldError> {
-    let store = service(state)
-        .map_err(|e| FieldError::new("job", e))?
-        .store();
+fn saved_request(state: &AppState, run_id: i64) -> Result<JobRequest, CommandError> {
+    let store = service(state)?.store();
     let name = store
         .runs()
-        .map_err(|e| FieldError::new("job", e.to_string()))?
+        .map_err(database)?
         .into_iter()
         .find(|r| r.run_id == run_id)
         .map(|r| r.job_name)
-        .ok_or_else(|| FieldError::new("job", format!("Run #{run_id} is not in the history.")))?;
-    let saved_job = store.saved_job(&name)
-        .map_err(|e| FieldError::new("job", e.to_string()))?
         .ok_or_else(|| {
-            FieldError::new(
-                "job",
+            CommandError::job(
+                ErrorCode::NotFound,
+                format!("Run #{run_id} is not in the history."),
+            )
+        })?;
+    let saved_job = store.saved_job(&name)
+        .map_err(database)?
+        .ok_or_else(|| {
+            CommandError::job(
+                ErrorCode::NotSaved,
                 format!("Job {name} was not started from this app, so its passwords are not kept: start it from New migration."),
             )
         })?;
@@ -200,18 +221,23 @@ pub async fn download_log<R: Runtime>(
     state: State<'_, AppState>,
     run_id: i64,
     format: String,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, CommandError> {
     let store = service(&state)?.store();
     let outcome = store
         .run_outcome(run_id)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("Run #{run_id} has no log yet: it has not finished."))?;
+        .map_err(database)?
+        .ok_or_else(|| {
+            CommandError::job(
+                ErrorCode::NotFound,
+                format!("Run #{run_id} has no log yet: it has not finished."),
+            )
+        })?;
     let (text, ext, kind) = match format.as_str() {
         "csv" => (render_csv(&outcome), "csv", "CSV"),
         _ => (
             store
                 .run_log(run_id)
-                .map_err(|e| e.to_string())?
+                .map_err(database)?
                 .unwrap_or_else(|| render_log(&outcome)),
             "log",
             "Text",
@@ -230,7 +256,7 @@ pub async fn download_verification_log<R: Runtime>(
     state: State<'_, AppState>,
     job_id: u64,
     format: String,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, CommandError> {
     let job = service(&state)?.job(job_id);
     let verification = job
         .as_ref()
@@ -239,7 +265,12 @@ pub async fn download_verification_log<R: Runtime>(
         .and_then(|j| j.ended())
         .filter(|e| !e.recorded)
         .map(|e| e.outcome)
-        .ok_or_else(|| "This job has no log yet: it has not finished.".to_string())?;
+        .ok_or_else(|| {
+            CommandError::job(
+                ErrorCode::NotFound,
+                "This job has no log yet: it has not finished.",
+            )
+        })?;
     let (text, ext, kind) = match format.as_str() {
         "csv" => (render_csv(&outcome), "csv", "CSV"),
         _ if verification => (render_verification_log(&outcome), "log", "Text"),
@@ -271,7 +302,7 @@ async fn save<R: Runtime>(
     kind: &str,
     ext: &str,
     text: String,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, CommandError> {
     let path: PathBuf = match std::env::var_os(SAVE_DIR_FOR_TESTS) {
         Some(dir) => PathBuf::from(dir).join(file_name),
         None => {
@@ -285,17 +316,23 @@ async fn save<R: Runtime>(
                     let _ = tx.send(p);
                 });
             match rx.await {
-                Ok(Some(p)) => p
-                    .into_path()
-                    .map_err(|e| format!("That place cannot be written to: {e}"))?,
+                Ok(Some(p)) => p.into_path().map_err(|e| {
+                    CommandError::job(
+                        ErrorCode::SaveFailed,
+                        format!("That place cannot be written to: {e}"),
+                    )
+                })?,
                 _ => return Ok(None),
             }
         }
     };
     std::fs::write(&path, text).map_err(|e| {
-        format!(
-            "The log could not be saved to {}: {e}. Choose another folder.",
-            path.display()
+        CommandError::job(
+            ErrorCode::SaveFailed,
+            format!(
+                "The log could not be saved to {}: {e}. Choose another folder.",
+                path.display()
+            ),
         )
     })?;
     Ok(Some(path.display().to_string()))
@@ -351,7 +388,7 @@ pub fn watch_app(state: State<'_, AppState>, on_notice: Channel<Notice>) {
 pub async fn confirm_close<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
-) -> Result<(), String> {
+) -> Result<(), CommandError> {
     state.close_confirmed.store(true, Ordering::SeqCst);
     let service = service(&state)?;
     service.cancel_all();

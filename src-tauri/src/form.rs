@@ -5,40 +5,82 @@
 use std::path::{Path, PathBuf};
 
 use mailferry::job::{DestinationAuth, Job, JobError, JobFile};
+use mailferry::service::StartError;
+use mailferry::store::BeginError;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::vault::{secret_ref, Vault, VaultError};
 use mailferry::store::{SavedJob, SavedUser};
 
 /// What the page sends to validate, test or start a job.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, TS)]
 pub struct JobRequest {
     /// A `JobFile` (see docs/job-file.md), as JSON.
+    #[ts(type = "Record<string, unknown>")]
     pub job: serde_json::Value,
 }
 
-/// An error the page shows next to a field; `line` is 1-based, in the
-/// field's own text (user list, translations).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct FieldError {
+/// What kind of failure a command met: the page acts on this, never on
+/// the words.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    /// The form (the job) is not valid: `field` and `line` say where.
+    InvalidJob,
+    /// Another job, for other servers, has the name.
+    NameTaken,
+    /// The job is running: it cannot be verified until it has finished.
+    JobRunning,
+    /// The job has no name (verification needs one).
+    NoName,
+    /// No keyring to keep the passwords in (yet).
+    VaultUnavailable,
+    /// A password could not be kept or read back.
+    Vault,
+    /// The job was not started from the app: its passwords are not kept.
+    NotSaved,
+    /// No such run or job.
+    NotFound,
+    /// MailFerry's database could not be used.
+    Database,
+    /// A file could not be written.
+    SaveFailed,
+    /// A fault in MailFerry itself.
+    Internal,
+}
+
+/// Why a command failed: a code to act on, the field of the form it is
+/// about (`job` for the job as a whole) and the line in that field's text
+/// (1-based: user list, translations), and the words to show.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, TS)]
+pub struct CommandError {
+    pub code: ErrorCode,
     pub field: String,
     pub line: Option<usize>,
     pub message: String,
 }
 
-impl FieldError {
-    pub fn new(field: &str, message: impl Into<String>) -> FieldError {
-        FieldError {
+impl CommandError {
+    pub fn new(code: ErrorCode, field: &str, message: impl Into<String>) -> CommandError {
+        CommandError {
+            code,
             field: field.to_string(),
             line: None,
             message: message.into(),
         }
     }
+
+    /// A failure of the job as a whole.
+    pub fn job(code: ErrorCode, message: impl Into<String>) -> CommandError {
+        CommandError::new(code, "job", message)
+    }
 }
 
-impl From<JobError> for FieldError {
+impl From<JobError> for CommandError {
     fn from(e: JobError) -> Self {
-        FieldError {
+        CommandError {
+            code: ErrorCode::InvalidJob,
             field: e.field().to_string(),
             line: e.line(),
             message: e.to_string(),
@@ -46,17 +88,29 @@ impl From<JobError> for FieldError {
     }
 }
 
-impl From<VaultError> for FieldError {
+impl From<VaultError> for CommandError {
     fn from(e: VaultError) -> Self {
-        FieldError::new("vault", e.0)
+        CommandError::new(ErrorCode::Vault, "vault", e.0)
+    }
+}
+
+impl From<StartError> for CommandError {
+    fn from(e: StartError) -> Self {
+        let code = match &e {
+            StartError::Begin(BeginError::NameTaken(_)) => ErrorCode::NameTaken,
+            StartError::Begin(BeginError::Store(_)) => ErrorCode::Database,
+            StartError::Verify(_) => ErrorCode::NoName,
+            StartError::Running(_) => ErrorCode::JobRunning,
+        };
+        CommandError::new(code, e.field(), e.to_string())
     }
 }
 
 /// The answer to "validate".
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct Validation {
     pub ok: bool,
-    pub error: Option<FieldError>,
+    pub error: Option<CommandError>,
     pub warnings: Vec<String>,
     pub mailboxes: usize,
 }
@@ -69,9 +123,10 @@ pub fn base_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-pub fn parse(req: &JobRequest, base: &Path) -> Result<Job, FieldError> {
+pub fn parse(req: &JobRequest, base: &Path) -> Result<Job, CommandError> {
     let file: JobFile = serde_json::from_value(req.job.clone()).map_err(|e| {
-        FieldError::new(
+        CommandError::new(
+            ErrorCode::InvalidJob,
             "form",
             format!("The form could not be read ({e}). Reload the page and fill it in again."),
         )
@@ -156,9 +211,10 @@ pub fn store_secrets(
 }
 
 /// The form of a saved job with its passwords read back from the vault.
-pub fn restore(vault: &Vault, saved: &SavedJob) -> Result<serde_json::Value, FieldError> {
+pub fn restore(vault: &Vault, saved: &SavedJob) -> Result<serde_json::Value, CommandError> {
     let missing = |r: &str| {
-        FieldError::new(
+        CommandError::new(
+            ErrorCode::Vault,
             "vault",
             format!(
                 "The password {r:?} is no longer in the {}. Start the job again from New migration and type the passwords.",

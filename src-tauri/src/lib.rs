@@ -3,6 +3,7 @@
 //! lives here.
 
 pub mod commands;
+pub mod contract;
 pub mod form;
 pub mod jobs;
 pub mod vault;
@@ -29,7 +30,7 @@ pub struct AppState {
 }
 
 /// The app's notices to the page.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(tag = "notice", rename_all = "kebab-case")]
 pub enum Notice {
     /// The window is being closed while jobs run: the page asks first.

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use serde::Serialize;
+use ts_rs::TS;
 
 /// The keyring "service" every MailFerry entry is filed under.
 pub const SERVICE: &str = "MailFerry";
@@ -19,11 +20,32 @@ pub use mailferry::secret::SecretRef;
 /// Makes keyring entries; the OS's default, or a mock in tests.
 pub type EntryMaker = Box<dyn Fn(&str) -> keyring::Result<keyring::Entry> + Send + Sync>;
 
+/// Where passwords go.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum VaultKind {
+    /// The OS keyring.
+    Keyring,
+    /// Memory, for this run of the app only (the user chose it).
+    Memory,
+    /// Nowhere yet: no keyring could be used (the message says why).
+    Unavailable,
+}
+
+impl VaultKind {
+    pub fn word(self) -> &'static str {
+        match self {
+            VaultKind::Keyring => "keyring",
+            VaultKind::Memory => "memory",
+            VaultKind::Unavailable => "unavailable",
+        }
+    }
+}
+
 /// Where passwords are kept now, for the page to show.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, TS)]
 pub struct VaultStatus {
-    /// `keyring`, `memory` or `unavailable`.
-    pub kind: &'static str,
+    pub kind: VaultKind,
     /// One plain sentence for the user.
     pub message: String,
 }
@@ -120,15 +142,15 @@ impl Vault {
     pub fn status(&self) -> VaultStatus {
         match &*self.lock() {
             Backend::Keyring(_) => VaultStatus {
-                kind: "keyring",
+                kind: VaultKind::Keyring,
                 message: "Passwords are kept in the system keyring; MailFerry's database keeps only references to them.".into(),
             },
             Backend::Memory(_) => VaultStatus {
-                kind: "memory",
+                kind: VaultKind::Memory,
                 message: "Passwords are kept in memory for this run of MailFerry only: they are forgotten when it closes.".into(),
             },
             Backend::Unavailable { reason, .. } => VaultStatus {
-                kind: "unavailable",
+                kind: VaultKind::Unavailable,
                 message: reason.clone(),
             },
         }
@@ -163,7 +185,7 @@ impl Vault {
 
     /// `keyring` or `memory`, as recorded next to the references.
     pub fn kind(&self) -> &'static str {
-        self.status().kind
+        self.status().kind.word()
     }
 
     pub fn put(&self, name: &str, secret: &str) -> Result<(), VaultError> {
@@ -219,7 +241,7 @@ mod tests {
     #[test]
     fn memory_vault_stores_reads_and_deletes() {
         let v = Vault::memory();
-        assert_eq!(v.status().kind, "memory");
+        assert_eq!(v.status().kind, VaultKind::Memory);
         v.put("a", "secret-1").unwrap();
         assert_eq!(v.get("a").unwrap().as_deref(), Some("secret-1"));
         v.delete("a").unwrap();
@@ -236,7 +258,7 @@ mod tests {
             )
             .pipe_ok()
         }));
-        assert_eq!(v.status().kind, "keyring");
+        assert_eq!(v.status().kind, VaultKind::Keyring);
         // A mock entry does not outlive its Entry: writing works, and a new
         // entry of the same name reads nothing.
         v.put("x", "pw").unwrap();
@@ -252,7 +274,7 @@ mod tests {
             ))
         }));
         let s = v.status();
-        assert_eq!(s.kind, "unavailable");
+        assert_eq!(s.kind, VaultKind::Unavailable);
         assert!(
             s.message.starts_with("No keyring is available"),
             "{}",
@@ -261,7 +283,7 @@ mod tests {
         assert!(s.message.contains("in memory for this run only"));
         let err = v.put("a", "hunter2").unwrap_err();
         assert!(!err.0.contains("hunter2"));
-        assert_eq!(v.use_memory().kind, "memory");
+        assert_eq!(v.use_memory().kind, VaultKind::Memory);
         v.put("a", "hunter2").unwrap();
         assert_eq!(v.get("a").unwrap().as_deref(), Some("hunter2"));
     }
@@ -285,7 +307,12 @@ mod tests {
             return;
         }
         let v = Vault::detect();
-        assert_eq!(v.status().kind, "keyring", "{}", v.status().message);
+        assert_eq!(
+            v.status().kind,
+            VaultKind::Keyring,
+            "{}",
+            v.status().message
+        );
         let name = format!("test entry {}", std::process::id());
         v.put(&name, "s3cret pass, with spaces").unwrap();
         assert_eq!(

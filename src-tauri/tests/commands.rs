@@ -157,7 +157,12 @@ fn history_and_run_details_read_the_shared_database() {
     assert_eq!(d["rows"][0]["migrated"], 2);
     assert_eq!(d["rows"][0]["folders"][0]["failed"], 1);
     let e = call(&app, "run_details", json!({"run_id": 999})).unwrap_err();
-    assert!(e.as_str().unwrap().contains("not in the history"));
+    // Errors cross as a code to act on, and words.
+    assert_eq!(e["code"], "not-found", "{e}");
+    assert!(e["message"]
+        .as_str()
+        .unwrap()
+        .contains("not in the history"));
 }
 
 #[test]
@@ -358,7 +363,8 @@ fn verify_job_runs_the_verification_alone_and_keeps_its_log_in_the_session() {
         json!({"job_id": started["job_id"], "format": "text"}),
     )
     .unwrap_err();
-    assert!(e.as_str().unwrap().contains("no log yet"), "{e}");
+    assert_eq!(e["code"], "not-found", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("no log yet"), "{e}");
 }
 
 #[test]
@@ -377,7 +383,10 @@ fn verify_job_needs_a_job_started_from_the_app() {
         json!({"run_id": run.run_id, "on_event": CHANNEL}),
     )
     .unwrap_err();
-    assert_eq!(e["field"], "job");
+    assert_eq!(
+        (e["field"].as_str(), e["code"].as_str()),
+        (Some("job"), Some("not-saved"))
+    );
     assert!(
         e["message"]
             .as_str()
@@ -423,6 +432,7 @@ fn verify_job_waits_until_the_jobs_migration_has_finished() {
         e["message"],
         "Job acme is running: verify it once it has finished."
     );
+    assert_eq!(e["code"], "job-running");
     let jobs = call(&app, "list_jobs", json!({})).unwrap();
     assert_eq!(jobs.as_array().unwrap().len(), 1, "no verification started");
     call(&app, "cancel_job", json!({"job_id": started["job_id"]})).unwrap();

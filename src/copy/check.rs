@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use serde::Serialize;
+use ts_rs::TS;
 
 use super::{each_at_most, Connector, Options};
 use crate::error::MailError;
 use crate::job::{Job, UserEntry};
 
 /// The result of trying one mailbox's logins.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, TS)]
 pub struct LoginCheck {
     pub source_user: String,
     pub local_user: String,

@@ -12,6 +12,7 @@ pub use view::{JobKind, JobState, JobView, RowState, RowView, Update};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::copy::{self, Cancel, LoginCheck, Options};
 use crate::error::MailError;
@@ -44,7 +45,7 @@ impl StartError {
 }
 
 /// One line of History: the run, and the live job when this process runs it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct HistoryRow {
     #[serde(flatten)]
     pub run: RunSummary,

@@ -5,13 +5,14 @@
 use std::time::Instant;
 
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::job::Job;
 use crate::outcome::{FolderOutcome, MailboxOutcome, Verdict};
 use crate::progress::Event;
 
 /// A row's state: the page colours it, and always shows the word too.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum RowState {
     Pending,
@@ -32,7 +33,7 @@ impl From<Verdict> for RowState {
 }
 
 /// One mailbox of a running (or finished) job.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct RowView {
     pub account: String,
     pub local_user: String,
@@ -111,7 +112,7 @@ impl RowView {
 
 /// What a job does: copy (a run, recorded in the history) or only compare
 /// the source with the destination (nothing copied, not recorded).
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum JobKind {
     Migration,
@@ -119,7 +120,7 @@ pub enum JobKind {
 }
 
 /// Where a job stands as a whole.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     /// Asked for; the engine has not begun it yet.
@@ -131,7 +132,7 @@ pub enum JobState {
 }
 
 /// A job as whoever watches it sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct JobView {
     /// This session's number for the job (0: a run from the history).
     pub job_id: u64,
@@ -226,7 +227,7 @@ impl JobView {
 
 /// What reaches a watcher: the job as a whole when it changes (begun,
 /// cancelling), one row when a mailbox moves, and the final view.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 #[serde(tag = "update", rename_all = "kebab-case")]
 pub enum Update {
     Job {

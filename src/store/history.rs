@@ -2,6 +2,7 @@
 
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
+use ts_rs::TS;
 
 use super::Store;
 use crate::error::MailError;
@@ -16,7 +17,7 @@ pub struct JobRun {
 }
 
 /// One line of the history list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct RunSummary {
     pub run_id: i64,
     pub job_name: String,

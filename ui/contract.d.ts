@@ -1,0 +1,183 @@
+// Generated from MailFerry's Rust types (src-tauri/src/contract.rs): do not edit.
+// MAILFERRY_WRITE_CONTRACT=1 cargo test -p mailferry-app contract rewrites it.
+
+/** A Tauri Channel: what the app sends over it arrives in `onmessage`. */
+export type Channel<T> = { onmessage: (message: T) => void };
+
+export type Update = { "update": "job", view: JobView, } | { "update": "row", job_id: number, run_id: number | null, 
+/**
+ * The row's place in the job's `rows`.
+ */
+index: number, row: RowView, } | { "update": "ended", view: JobView, };
+
+export type JobView = { 
+/**
+ * This session's number for the job (0: a run from the history).
+ */
+job_id: number, kind: JobKind, 
+/**
+ * Empty until the engine has named the job (a number when left blank).
+ */
+name: string, 
+/**
+ * Its run in the history, once begun (a migration).
+ */
+run_id: number | null, state: JobState, verdict: Verdict | null, 
+/**
+ * Why the job could not start, or what went wrong around it.
+ */
+error: string | null, source: string, destination: string, warnings: Array<string>, elapsed_ms: number, rows: Array<RowView>, 
+/**
+ * The session keeps this job's outcome for its log (a verification,
+ * or a run the history could not record).
+ */
+session_log: boolean, };
+
+export type JobKind = "migration" | "verification";
+
+export type JobState = "starting" | "running" | "cancelling" | "finished";
+
+export type RowView = { account: string, local_user: string, state: RowState, folder: string | null, messages_done: number, messages_total: number, bytes_done: number, bytes_total: number, migrated: number, skipped: number, failed: number, elapsed_ms: number, folders: Array<FolderOutcome>, error: string | null, 
+/**
+ * The error's entry in the error catalogue (the Help page).
+ */
+error_code: string | null, 
+/**
+ * The latest transient fault being retried, while it is.
+ */
+retrying: string | null, };
+
+export type RowState = "pending" | "running" | "success" | "partial" | "failed";
+
+export type Verdict = "success" | "partial" | "failed";
+
+export type FolderOutcome = { 
+/**
+ * The folder's name on the source, as the user sees it.
+ */
+source: string, 
+/**
+ * Its name on the destination, as the user sees it.
+ */
+destination: string, migrated: number, 
+/**
+ * Already on the destination (by ledger or content): not copied again.
+ */
+skipped: number, failed: number, bytes: number, 
+/**
+ * Things the user should know that are not failures (renames, flags
+ * the destination does not keep).
+ */
+notes: Array<string>, failures: Array<MessageFailure>, 
+/**
+ * Set when the folder as a whole could not be copied.
+ */
+error: string | null, 
+/**
+ * The error's entry in the error catalogue.
+ */
+error_code: string | null, 
+/**
+ * The verification pass's finding, when it ran.
+ */
+verification: Verification | null, };
+
+export type MessageFailure = { 
+/**
+ * The IMAP UID or POP3 UIDL on the source.
+ */
+source_id: string, date: string, from: string, subject: string, reason: string, 
+/**
+ * The reason's entry in the error catalogue (`docs/errors.md`, the
+ * app's help page); empty in runs recorded before codes were kept.
+ */
+code: string, };
+
+export type Verification = { source_messages: number, destination_messages: number, 
+/**
+ * Source messages the destination lacks.
+ */
+missing: Array<MessageBrief>, 
+/**
+ * Copies on the destination beyond what the source holds (duplicates).
+ */
+extra: Array<MessageBrief>, 
+/**
+ * Messages of the destination folder that are not from this source
+ * folder (another folder translated into it, mail that arrived
+ * there): counted, not a fault.
+ */
+other: number, };
+
+export type MessageBrief = { 
+/**
+ * The source's IMAP UID or POP3 UIDL; for a copy found only on the
+ * destination, `destination UID n`.
+ */
+id: string, date: string, from: string, subject: string, };
+
+export type HistoryRow = { live_job_id: number | null, 
+/**
+ * Whether it can run again without typing its passwords (it is saved).
+ */
+can_rerun: boolean, run_id: number, job_name: string, started_at: string, finished_at: string | null, source_host: string, dest_host: string, mailboxes: number, verdict: string | null, migrated: number, skipped: number, failed: number, bytes: number, };
+
+export type RunSummary = { run_id: number, job_name: string, started_at: string, finished_at: string | null, source_host: string, dest_host: string, mailboxes: number, verdict: string | null, migrated: number, skipped: number, failed: number, bytes: number, };
+
+export type LoginCheck = { source_user: string, local_user: string, 
+/**
+ * `None` when the source login worked; else the user-facing error.
+ */
+source_error: string | null, destination_error: string | null, 
+/**
+ * The errors' entries in the error catalogue.
+ */
+source_code: string | null, destination_code: string | null, };
+
+export type CatalogueEntry = { code: string, class: ErrorClass, title: string, meaning: string, what_to_do: string, };
+
+export type ErrorClass = "transient" | "per-message" | "fatal-for-folder" | "fatal-for-mailbox";
+
+export type JobRequest = { 
+/**
+ * A `JobFile` (see docs/job-file.md), as JSON.
+ */
+job: Record<string, unknown>, };
+
+export type Validation = { ok: boolean, error: CommandError | null, warnings: Array<string>, mailboxes: number, };
+
+export type CommandError = { code: ErrorCode, field: string, line: number | null, message: string, };
+
+export type ErrorCode = "invalid-job" | "name-taken" | "job-running" | "no-name" | "vault-unavailable" | "vault" | "not-saved" | "not-found" | "database" | "save-failed" | "internal";
+
+export type VaultStatus = { kind: VaultKind, 
+/**
+ * One plain sentence for the user.
+ */
+message: string, };
+
+export type VaultKind = "keyring" | "memory" | "unavailable";
+
+export type Notice = { "notice": "close-requested", running: number, };
+
+/** Every command: its arguments and its answer; a failure is a `CommandError`. */
+export type Commands = {
+  validate_job: { args: { request: JobRequest }; answer: Validation };
+  test_logins: { args: { request: JobRequest }; answer: LoginCheck[] };
+  start_job: { args: { request: JobRequest, on_event: Channel<Update> }; answer: JobView };
+  attach_job: { args: { job_id: number, on_event: Channel<Update> }; answer: JobView | null };
+  list_jobs: { args: {}; answer: JobView[] };
+  cancel_job: { args: { job_id: number }; answer: boolean };
+  history: { args: {}; answer: HistoryRow[] };
+  run_details: { args: { run_id: number }; answer: JobView };
+  rerun_job: { args: { run_id: number, on_event: Channel<Update> }; answer: JobView };
+  verify_job: { args: { run_id: number, on_event: Channel<Update> }; answer: JobView };
+  download_log: { args: { run_id: number, format: 'text' | 'csv' }; answer: string | null };
+  download_verification_log: { args: { job_id: number, format: 'text' | 'csv' }; answer: string | null };
+  vault_status: { args: {}; answer: VaultStatus };
+  vault_use_memory: { args: {}; answer: VaultStatus };
+  vault_retry: { args: {}; answer: VaultStatus };
+  watch_app: { args: { on_notice: Channel<Notice> }; answer: null };
+  confirm_close: { args: {}; answer: null };
+  error_catalogue: { args: {}; answer: CatalogueEntry[] };
+};

@@ -1,0 +1,85 @@
+// Generated from MailFerry's Rust types (src-tauri/src/contract.rs): do not edit.
+// MAILFERRY_WRITE_CONTRACT=1 cargo test -p mailferry-app contract rewrites it.
+
+/** @typedef {import('./contract').RowView} RowView */
+/** @typedef {import('./contract').FolderOutcome} FolderOutcome */
+/** @typedef {import('./contract').JobView} JobView */
+
+/** A pending row, every field present. @type {RowView} */
+export const ROW = {
+  "account": "",
+  "bytes_done": 0,
+  "bytes_total": 0,
+  "elapsed_ms": 0,
+  "error": null,
+  "error_code": null,
+  "failed": 0,
+  "folder": null,
+  "folders": [],
+  "local_user": "",
+  "messages_done": 0,
+  "messages_total": 0,
+  "migrated": 0,
+  "retrying": null,
+  "skipped": 0,
+  "state": "pending"
+};
+
+/** A folder that did nothing yet. @type {FolderOutcome} */
+export const FOLDER = {
+  "bytes": 0,
+  "destination": "",
+  "error": null,
+  "error_code": null,
+  "failed": 0,
+  "failures": [],
+  "migrated": 0,
+  "notes": [],
+  "skipped": 0,
+  "source": "",
+  "verification": null
+};
+
+/** A running job without rows. @type {JobView} */
+export const VIEW = {
+  "destination": "",
+  "elapsed_ms": 0,
+  "error": null,
+  "job_id": 0,
+  "kind": "migration",
+  "name": "",
+  "rows": [],
+  "run_id": null,
+  "session_log": false,
+  "source": "",
+  "state": "running",
+  "verdict": null,
+  "warnings": []
+};
+
+export const ROW_STATES = [
+  "pending",
+  "running",
+  "success",
+  "partial",
+  "failed"
+];
+export const JOB_STATES = [
+  "starting",
+  "running",
+  "cancelling",
+  "finished"
+];
+export const ERROR_CODES = [
+  "invalid-job",
+  "name-taken",
+  "job-running",
+  "no-name",
+  "vault-unavailable",
+  "vault",
+  "not-saved",
+  "not-found",
+  "database",
+  "save-failed",
+  "internal"
+];
