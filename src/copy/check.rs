@@ -6,7 +6,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use ts_rs::TS;
 
-use super::{each_at_most, Connector, Options};
+use super::run::each_at_most;
+use super::{Connector, Options};
 use crate::error::MailError;
 use crate::job::{Job, UserEntry};
 

@@ -7,14 +7,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::dest::{FolderState, Tally};
+use super::folder::ImapFolder;
 use super::mapping::{self, FolderTask, Naming};
-use super::{folder, pop_inbox, verify, with_keepalive, Ctx, Mode};
+use super::pop_inbox::PopInbox;
+use super::source::{self, Source};
+use super::{verify, with_keepalive, Ctx, Mode};
 use crate::error::{ErrorClass, MailError};
 use crate::imap::{utf7, ImapClient, ListedFolder};
 use crate::job::UserEntry;
 use crate::outcome::{FolderOutcome, MailboxOutcome};
 use crate::progress::Event;
-use crate::store::POP3_INBOX;
 
 pub(crate) async fn run_mailbox(ctx: &Ctx, user: &UserEntry) -> MailboxOutcome {
     let started = Instant::now();
@@ -170,6 +172,22 @@ fn naming(c: &ImapClient) -> Naming {
     }
 }
 
+/// Copies `src` (or, verifying, only lists it).
+async fn read<S: Source>(
+    ctx: &Ctx,
+    user: &UserEntry,
+    src: &mut S,
+    dst: &mut ImapClient,
+    task: &FolderTask,
+    state: &mut FolderState,
+    tally: &mut Tally,
+) -> Result<(), MailError> {
+    match ctx.mode {
+        Mode::Verify => source::list(src, task, state).await,
+        Mode::Copy => source::copy(ctx, user, src, dst, task, state, tally).await,
+    }
+}
+
 /// Copies one folder (over POP3 when it is the Inbox of a job that reads
 /// the Inbox over POP3), then compares it with its destination folder. A
 /// verifying job only compares.
@@ -183,49 +201,33 @@ async fn copy_one(
     shared: &Shared,
 ) -> Result<(), MailError> {
     let over_pop3 = ctx.connect.over_pop3(&task.source_name);
-    let verifying = ctx.mode == Mode::Verify;
-    match (over_pop3, conns.imap.as_mut()) {
-        (true, imap) => {
-            let mut pop = ctx.connect.source_pop3(user).await?;
-            let dst = &mut conns.dst;
-            let work = async {
-                match verifying {
-                    true => {
-                        let ids: Vec<String> =
-                            pop.uidl().await?.into_iter().map(|(_, u)| u).collect();
-                        state.source_ids(POP3_INBOX, 0, &ids);
-                        Ok(())
-                    }
-                    false => {
-                        pop_inbox::copy_pop_inbox(ctx, user, &mut pop, dst, task, state, tally)
-                            .await
-                    }
-                }
-            };
-            // An Auto job's IMAP source waits for the other folders
-            // meanwhile: NOOPs keep it from being dropped for silence.
-            let res = match imap {
-                Some(imap) => with_keepalive(imap, ctx.opts.keepalive, work).await,
-                None => work.await,
-            };
-            pop.quit().await;
-            res?;
-        }
-        (false, Some(imap)) => match verifying {
-            true => {
-                let sel = imap.open_folder(&task.source_raw, true).await?;
-                let uids = match sel.exists {
-                    0 => Vec::new(),
-                    _ => imap.uids().await?,
-                };
-                let ids: Vec<String> = uids.iter().map(u32::to_string).collect();
-                state.source_ids(&task.source_raw, sel.uid_validity, &ids);
-            }
-            false => {
-                folder::copy_folder(ctx, user, imap, &mut conns.dst, task, state, tally).await?
-            }
-        },
-        (false, None) => unreachable!("a job without IMAP reads only the Inbox, over POP3"),
+    let dst = &mut conns.dst;
+    if over_pop3 {
+        let mut pop = ctx.connect.source_pop3(user).await?;
+        let mut inbox = PopInbox::new(&mut pop);
+        let work = read(ctx, user, &mut inbox, dst, task, state, tally);
+        // An Auto job's IMAP source waits for the other folders meanwhile:
+        // NOOPs keep it from being dropped for silence.
+        let res = match conns.imap.as_mut() {
+            Some(imap) => with_keepalive(imap, ctx.opts.keepalive, work).await,
+            None => work.await,
+        };
+        pop.quit().await;
+        res?;
+    } else {
+        let imap = conns.imap.as_mut().ok_or_else(|| {
+            MailError::Internal("a folder other than the Inbox of a POP3 job".into())
+        })?;
+        read(
+            ctx,
+            user,
+            &mut ImapFolder::new(imap),
+            dst,
+            task,
+            state,
+            tally,
+        )
+        .await?;
     }
     let Some(list) = state.source.clone() else {
         return Ok(());

@@ -1,86 +1,40 @@
-//! The copy loop the IMAP folders and the POP3 Inbox share: fetching batch
-//! N+1 from the source overlaps appending batch N to the destination, so
-//! each server works while the other does. Each batch takes its bytes from
-//! the job's budget before it is fetched and gives them back once appended,
-//! so memory stays bounded across the whole job.
+//! The copy loop every source shares: fetching batch N+1 from the source
+//! overlaps appending batch N to the destination, so each server works
+//! while the other does. Each batch takes its bytes from the job's budget
+//! before it is fetched and gives them back once appended, so memory stays
+//! bounded across the whole job.
 
-use std::future::Future;
-
-use super::dest::{DestFolder, FolderState, Outgoing, Tally};
-use super::{with_keepalive, Ctx, KeepAlive};
+use super::source::{Source, Target};
+use super::{with_keepalive, Ctx};
 use crate::error::MailError;
-use crate::imap::{FetchedBody, ImapClient};
-use crate::pop3::{Fetched, Pop3Client};
+use crate::imap::ImapClient;
 
-/// A source that fetches a batch of messages by number (IMAP UIDs, POP3
-/// message numbers).
-pub(crate) trait BatchSource: KeepAlive {
-    type Fetched;
-    /// `max_bytes`: a message larger than this is refused, where the
-    /// protocol can't bound a batch otherwise (POP3).
-    fn fetch_batch(
-        &mut self,
-        ids: &[u32],
-        max_bytes: u64,
-    ) -> impl Future<Output = Result<Self::Fetched, MailError>> + Send;
-}
-
-impl BatchSource for ImapClient {
-    type Fetched = Vec<FetchedBody>;
-    fn fetch_batch(
-        &mut self,
-        uids: &[u32],
-        _max_bytes: u64,
-    ) -> impl Future<Output = Result<Self::Fetched, MailError>> + Send {
-        self.fetch_bodies(uids)
-    }
-}
-
-impl BatchSource for Pop3Client {
-    type Fetched = Vec<Fetched>;
-    fn fetch_batch(
-        &mut self,
-        msgnos: &[u32],
-        max_bytes: u64,
-    ) -> impl Future<Output = Result<Self::Fetched, MailError>> + Send {
-        self.retr_many(msgnos, usize::try_from(max_bytes).unwrap_or(usize::MAX))
-    }
-}
-
-/// Where batches go: the destination folder and what is counted of it.
-pub(crate) struct Sink<'a> {
-    pub dest: &'a mut DestFolder,
-    pub state: &'a mut FolderState,
-    pub tally: &'a mut Tally,
-    /// The source folder's name, for progress.
-    pub folder: &'a str,
-}
-
-/// Copies `batches`: `ids_of` gives a batch's message numbers and bytes,
-/// `prepare` turns what was fetched into the messages to append; what
-/// reached the destination goes into the ledger (even when the fetch running
-/// beside the append failed). The connection not in use (the
-/// destination during the first fetch, the source during the last append)
-/// gets NOOPs while it waits.
-pub(crate) async fn copy_batches<S: BatchSource, B>(
+/// Copies `batches` of `src`; what reached the destination goes into the
+/// ledger (even when the fetch running beside the append failed). The
+/// connection not in use (the destination during the first fetch, the
+/// source during the last append) gets NOOPs while it waits.
+pub(crate) async fn copy_batches<S: Source>(
     ctx: &Ctx,
     src: &mut S,
     dst: &mut ImapClient,
-    sink: Sink<'_>,
-    batches: &[B],
-    ids_of: impl Fn(&B) -> (Vec<u32>, u64),
-    mut prepare: impl FnMut(&B, S::Fetched, &mut Sink<'_>) -> Result<Vec<Outgoing>, MailError>,
+    mut target: Target<'_>,
+    batches: &[&[S::Planned]],
 ) -> Result<(), MailError> {
-    let mut sink = sink;
     let max = ctx.opts.max_message_bytes;
+    let numbers = |src: &S, batch: &[S::Planned]| -> (Vec<u32>, u64) {
+        (
+            batch.iter().map(|m| src.number(m)).collect(),
+            batch.iter().map(|m| src.size(m)).sum(),
+        )
+    };
     let Some(first) = batches.first() else {
         return Ok(());
     };
     let (mut fetched, mut share) = {
-        let (ids, bytes) = ids_of(first);
+        let (ids, bytes) = numbers(src, first);
         let fetch = async {
             let share = ctx.budget.take(bytes).await;
-            Ok::<_, MailError>((src.fetch_batch(&ids, max).await?, share))
+            Ok::<_, MailError>((src.fetch(&ids, max).await?, share))
         };
         with_keepalive(dst, ctx.opts.keepalive, fetch).await?
     };
@@ -88,11 +42,12 @@ pub(crate) async fn copy_batches<S: BatchSource, B>(
         if ctx.cancel.is_cancelled() {
             return Err(MailError::Cancelled);
         }
-        let outgoing = prepare(batch, fetched, &mut sink)?;
+        let outgoing = src.prepare(batch, fetched, &mut target)?;
+        let next = batches.get(i + 1).map(|b| numbers(src, b));
         let appended = {
-            let Sink {
+            let Target {
                 dest, state, tally, ..
-            } = &mut sink;
+            } = &mut target;
             let (dest, dst) = (&mut **dest, &mut *dst);
             async move {
                 let delivered = dest.deliver(dst, &outgoing, state, tally).await;
@@ -103,12 +58,11 @@ pub(crate) async fn copy_batches<S: BatchSource, B>(
                 delivered
             }
         };
-        let (entries, next_fetched) = match batches.get(i + 1) {
-            Some(next) => {
-                let (ids, bytes) = ids_of(next);
+        let (entries, next_fetched) = match next {
+            Some((ids, bytes)) => {
                 let fetch = async {
                     let share = ctx.budget.take(bytes).await;
-                    Ok::<_, MailError>((src.fetch_batch(&ids, max).await?, share))
+                    Ok::<_, MailError>((src.fetch(&ids, max).await?, share))
                 };
                 let (delivered, next_fetched) = tokio::join!(appended, fetch);
                 (delivered, Some(next_fetched))
@@ -118,8 +72,8 @@ pub(crate) async fn copy_batches<S: BatchSource, B>(
                 None,
             ),
         };
-        sink.dest.record(&entries?)?;
-        ctx.emit(sink.tally.event(sink.folder));
+        target.dest.record(&entries?)?;
+        ctx.emit(target.tally.event(target.folder));
         match next_fetched {
             Some(next) => (fetched, share) = next?,
             None => break,

@@ -1,0 +1,152 @@
+//! The knobs of a run: how many mailboxes and connections at once, how long
+//! to wait, how much to hold in memory, how to retry.
+
+use std::time::Duration;
+
+use crate::compress::CompressMode;
+use crate::job::Job;
+
+/// Tuning knobs; the defaults suit most servers. A job's `[options]`
+/// override them ([`Options::for_job`]).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Mailboxes copied at the same time.
+    pub parallel_mailboxes: usize,
+    /// Folders of one mailbox copied at the same time, each over its own
+    /// source and destination connections. Extra connections a server
+    /// refuses are simply not used; they are opened only once a folder has
+    /// messages to copy, and only while the job has fewer connection pairs
+    /// than `parallel_mailboxes` (or this number, if larger).
+    pub connections_per_mailbox: usize,
+    /// How long each network read or write may wait for a byte to move (and
+    /// logging in may take).
+    pub timeout: Duration,
+    /// How long connecting (TCP, then TLS) may take.
+    pub connect_timeout: Duration,
+    /// Most message bytes fetched and appended as one batch (at most a
+    /// quarter of `memory_bytes`, so the two batches in flight of two
+    /// connection pairs fit in it).
+    pub batch_bytes: u64,
+    /// Most message bytes the whole job holds in memory at once, over all
+    /// its mailboxes and batches in flight. A message larger than this is
+    /// still copied, alone.
+    pub memory_bytes: u64,
+    /// Most messages in one batch.
+    pub batch_messages: usize,
+    /// Reconnects in a row after transient faults before a folder (or the
+    /// start of a mailbox) gives up. Messages getting through start the
+    /// count again.
+    pub retries: u32,
+    /// First pause before a retry; doubles each time, with jitter.
+    pub backoff: Duration,
+    /// The longest pause before a retry.
+    pub max_backoff: Duration,
+    /// A connection idle this long while the other side works gets a NOOP.
+    pub keepalive: Duration,
+    /// A POP3 message larger than this is not downloaded (and is reported).
+    pub max_message_bytes: u64,
+    /// When IMAP connections are compressed.
+    pub compress: CompressMode,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            parallel_mailboxes: 4,
+            connections_per_mailbox: 2,
+            timeout: Duration::from_secs(60),
+            connect_timeout: crate::net::CONNECT_TIMEOUT,
+            batch_bytes: 16 * 1024 * 1024,
+            memory_bytes: 32 * 1024 * 1024,
+            batch_messages: 200,
+            retries: 5,
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            keepalive: Duration::from_secs(120),
+            max_message_bytes: 256 * 1024 * 1024,
+            compress: CompressMode::Auto,
+        }
+    }
+}
+
+impl Options {
+    /// The defaults with the job's `[options]` applied.
+    pub fn for_job(job: &Job) -> Options {
+        let o = &job.options;
+        let d = Options::default();
+        Options {
+            parallel_mailboxes: o.parallel_mailboxes.unwrap_or(d.parallel_mailboxes),
+            connections_per_mailbox: o
+                .connections_per_mailbox
+                .unwrap_or(d.connections_per_mailbox),
+            timeout: o.timeout_seconds.map_or(d.timeout, Duration::from_secs),
+            connect_timeout: o
+                .connect_timeout_seconds
+                .map_or(d.connect_timeout, Duration::from_secs),
+            retries: o.retries.unwrap_or(d.retries),
+            keepalive: o.keepalive_seconds.map_or(d.keepalive, Duration::from_secs),
+            compress: o.compress.unwrap_or(d.compress),
+            ..d
+        }
+    }
+
+    /// The byte bound of one batch.
+    pub fn batch_bytes(&self) -> u64 {
+        self.batch_bytes.min(self.memory_bytes / 4).max(1)
+    }
+
+    /// The pause before retry number `attempt` (1-based): the backoff
+    /// doubled each time, at most `max_backoff`, times a random 0.5 to 1.5
+    /// so that many mailboxes do not hammer a server in step.
+    pub fn pause_before(&self, attempt: u32) -> Duration {
+        let doubled = self
+            .backoff
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
+        doubled.min(self.max_backoff).mul_f64(0.5 + jitter())
+    }
+}
+
+/// A number in [0, 1), different each call.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_double_with_jitter_up_to_the_cap() {
+        let o = Options {
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(1000),
+            ..Options::default()
+        };
+        for _ in 0..50 {
+            let p1 = o.pause_before(1);
+            assert!(
+                p1 >= Duration::from_millis(50) && p1 < Duration::from_millis(150),
+                "{p1:?}"
+            );
+            let p3 = o.pause_before(3);
+            assert!(
+                p3 >= Duration::from_millis(200) && p3 < Duration::from_millis(600),
+                "{p3:?}"
+            );
+            let p20 = o.pause_before(20);
+            assert!(
+                p20 >= Duration::from_millis(500) && p20 < Duration::from_millis(1500),
+                "{p20:?}"
+            );
+        }
+        let spread: std::collections::HashSet<_> = (0..20).map(|_| o.pause_before(2)).collect();
+        assert!(spread.len() > 10, "jitter should vary: {spread:?}");
+    }
+}

@@ -1,0 +1,179 @@
+//! A source folder, whatever its protocol: an IMAP folder or the Inbox read
+//! over POP3. Both go through one copy: list the source, settle against the
+//! destination what is already there, plan the rest, then fetch and append
+//! batch by batch ([`super::overlap`]). What differs is behind [`Source`].
+
+use std::future::Future;
+
+use super::dest::{self, DestFolder, FolderState, Outgoing, Tally};
+use super::mapping::FolderTask;
+use super::overlap;
+use super::truth::{self, Book, Opened};
+use super::{Ctx, KeepAlive};
+use crate::error::MailError;
+use crate::imap::ImapClient;
+use crate::job::UserEntry;
+
+/// What a source folder holds, as the ledger knows it.
+pub(crate) struct Listing {
+    /// The ledger's name for the folder: the raw IMAP name, or
+    /// [`crate::store::POP3_INBOX`].
+    pub ledger: String,
+    pub uid_validity: u32,
+    /// Every message's id (IMAP UID, POP3 UIDL), in source order.
+    pub ids: Vec<String>,
+    /// The Inbox's ledger name under the other protocol: its entries are
+    /// the same messages under other ids, so they prove nothing here.
+    pub except: Option<&'static str>,
+}
+
+/// One folder's copy in progress: where its messages go, what is known of
+/// it, and the mailbox's counts.
+pub(crate) struct Target<'a> {
+    pub dest: &'a mut DestFolder,
+    pub state: &'a mut FolderState,
+    pub tally: &'a mut Tally,
+    /// The source folder's name, for progress.
+    pub folder: &'a str,
+}
+
+/// A source folder.
+pub(crate) trait Source: KeepAlive {
+    /// One message to copy, as planned before its body is fetched.
+    type Planned;
+    /// A fetched batch.
+    type Fetched;
+
+    /// Every message of the folder.
+    fn list(&mut self, task: &FolderTask) -> impl Future<Output = Result<Listing, MailError>>;
+
+    /// The messages among `pending` (ids the destination lacks by the
+    /// ledger) to send; those found on the destination by content are
+    /// recorded there instead.
+    fn plan(
+        &mut self,
+        pending: Vec<String>,
+        target: &mut Target<'_>,
+    ) -> impl Future<Output = Result<Vec<Self::Planned>, MailError>>;
+
+    /// A planned message's id in the ledger, its number to fetch it by, and
+    /// its size as listed.
+    fn id(&self, m: &Self::Planned) -> String;
+    fn number(&self, m: &Self::Planned) -> u32;
+    fn size(&self, m: &Self::Planned) -> u64;
+
+    /// Fetches the messages `numbers`; `max_bytes`: a message larger than
+    /// this is refused, where the protocol can't bound a batch otherwise.
+    fn fetch(
+        &mut self,
+        numbers: &[u32],
+        max_bytes: u64,
+    ) -> impl Future<Output = Result<Self::Fetched, MailError>> + Send;
+
+    /// The messages of a fetched batch to append (one expunged meanwhile is
+    /// gone; one found on the destination after all is recorded).
+    fn prepare(
+        &mut self,
+        batch: &[Self::Planned],
+        fetched: Self::Fetched,
+        target: &mut Target<'_>,
+    ) -> Result<Vec<Outgoing>, MailError>;
+}
+
+/// Lists `src` only, for the verification pass.
+pub(crate) async fn list<S: Source>(
+    src: &mut S,
+    task: &FolderTask,
+    state: &mut FolderState,
+) -> Result<(), MailError> {
+    let l = src.list(task).await?;
+    state.source_ids(&l.ledger, l.uid_validity, &l.ids);
+    Ok(())
+}
+
+/// Copies what the destination folder lacks of `src`.
+pub(crate) async fn copy<S: Source>(
+    ctx: &Ctx,
+    user: &UserEntry,
+    src: &mut S,
+    dst: &mut ImapClient,
+    task: &FolderTask,
+    state: &mut FolderState,
+    tally: &mut Tally,
+) -> Result<(), MailError> {
+    let l = src.list(task).await?;
+    state.source_ids(&l.ledger, l.uid_validity, &l.ids);
+    let book = Book::new(ctx, user, &l.ledger, l.uid_validity, task);
+    let Some(Opened { mut dest, pending }) =
+        truth::open(ctx, dst, book, &l.ids, l.except, state).await?
+    else {
+        return Ok(());
+    };
+    let mut target = Target {
+        dest: &mut dest,
+        state,
+        tally,
+        folder: &task.source_name,
+    };
+    let planned = src.plan(pending, &mut target).await?;
+    for m in &planned {
+        target.state.plan(target.tally, &src.id(m), src.size(m));
+    }
+    dest::announce(
+        ctx,
+        target.tally,
+        task,
+        planned.len() as u64,
+        planned.iter().map(|m| src.size(m)).sum(),
+    );
+    let batches = batches(
+        &planned,
+        |m| src.size(m),
+        ctx.opts.batch_bytes(),
+        ctx.opts.batch_messages,
+    );
+    overlap::copy_batches(ctx, src, dst, target, &batches).await?;
+    dest.finish(dst).await
+}
+
+/// Splits messages into runs bounded in bytes and count; a message larger
+/// than the byte bound goes alone.
+fn batches<T>(msgs: &[T], size: impl Fn(&T) -> u64, max_bytes: u64, max_count: usize) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, m) in msgs.iter().enumerate() {
+        let s = size(m);
+        if i > start && (i - start >= max_count || bytes + s > max_bytes) {
+            out.push(&msgs[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += s;
+    }
+    if start < msgs.len() {
+        out.push(&msgs[start..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_respect_bytes_and_count_and_a_large_message_goes_alone() {
+        let sizes = [10u64, 10, 10, 100, 5];
+        let lens = |max_bytes, max_count| -> Vec<Vec<u64>> {
+            batches(&sizes, |s| *s, max_bytes, max_count)
+                .iter()
+                .map(|b| b.to_vec())
+                .collect()
+        };
+        assert_eq!(
+            lens(25, 10),
+            vec![vec![10, 10], vec![10], vec![100], vec![5]]
+        );
+        assert_eq!(lens(1000, 2).len(), 3);
+        assert!(batches(&[] as &[u64], |s| *s, 10, 10).is_empty());
+    }
+}
