@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mailferry::copy::{LoginCheck, Options};
 use mailferry::report::{render_csv, render_log, render_verification_log};
-use mailferry::service::{HistoryRow, JobKind, JobView, Service, Update};
+use mailferry::service::{HistoryRow, JobKind, JobView, SavedError, Service, Update};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
@@ -91,17 +91,8 @@ fn remember(
     form_json: &serde_json::Value,
     job: &mailferry::job::Job,
 ) {
-    let mut form_json = form_json.clone();
-    if let Some(o) = form_json.as_object_mut() {
-        o.insert("name".into(), name.into());
-    }
-    match form::store_secrets(&state.vault, name, &form_json, job) {
-        Ok(saved_job) => {
-            if let Err(e) = service.store().save_job(&saved_job) {
-                eprintln!("MailFerry: could not record job {name} for re-runs: {e}");
-            }
-        }
-        Err(e) => eprintln!("MailFerry: could not keep the passwords of job {name}: {e}"),
+    if let Err(e) = service.save_job(&state.vault, name, form_json, job) {
+        eprintln!("MailFerry: could not keep job {name} for re-runs: {e}");
     }
 }
 
@@ -187,29 +178,23 @@ pub async fn verify_job(
 /// The form of the job a run of the history ran, with its passwords back
 /// from the vault.
 fn saved_request(state: &AppState, run_id: i64) -> Result<JobRequest, CommandError> {
-    let store = service(state)?.store();
-    let name = store
-        .runs()
-        .map_err(database)?
-        .into_iter()
-        .find(|r| r.run_id == run_id)
-        .map(|r| r.job_name)
-        .ok_or_else(|| {
-            CommandError::job(
-                ErrorCode::NotFound,
-                format!("Run #{run_id} is not in the history."),
-            )
+    let job = service(state)?
+        .saved_form(&state.vault, run_id)
+        .map_err(|e| {
+            let code = match &e {
+                SavedError::NoSuchRun(_) => ErrorCode::NotFound,
+                SavedError::NotSaved(_) => ErrorCode::NotSaved,
+                SavedError::Missing { .. } | SavedError::Secret(_) => ErrorCode::Vault,
+                SavedError::Store(_) => ErrorCode::Database,
+            };
+            let field = if code == ErrorCode::Vault {
+                "vault"
+            } else {
+                "job"
+            };
+            CommandError::new(code, field, e.to_string())
         })?;
-    let saved_job = store.saved_job(&name)
-        .map_err(database)?
-        .ok_or_else(|| {
-            CommandError::job(
-                ErrorCode::NotSaved,
-                format!("Job {name} was not started from this app, so its passwords are not kept: start it from New migration."),
-            )
-        })?;
-    let form_json = form::restore(&state.vault, &saved_job)?;
-    Ok(JobRequest { job: form_json })
+    Ok(JobRequest { job })
 }
 
 /// Saves a run's log through the native save dialog: `text` (the log as

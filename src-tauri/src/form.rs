@@ -4,14 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use mailferry::job::{DestinationAuth, Job, JobError, JobFile};
+use mailferry::job::{Job, JobError, JobFile};
 use mailferry::service::StartError;
 use mailferry::store::BeginError;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::vault::{secret_ref, Vault, VaultError};
-use mailferry::store::{SavedJob, SavedUser};
+use crate::vault::VaultError;
 
 /// What the page sends to validate, test or start a job.
 #[derive(Debug, Clone, Deserialize, TS)]
@@ -151,111 +150,6 @@ pub fn validate(req: &JobRequest, base: &Path) -> Validation {
     }
 }
 
-/// The form without its passwords: `users.list` and the admin password
-/// removed (the users are kept as [`SavedUser`]s with references).
-pub fn without_secrets(form: &serde_json::Value) -> serde_json::Value {
-    let mut form = form.clone();
-    if let Some(users) = form.get_mut("users").and_then(|u| u.as_object_mut()) {
-        users.remove("list");
-    }
-    if let Some(dest) = form.get_mut("destination").and_then(|d| d.as_object_mut()) {
-        dest.remove("master_password");
-    }
-    form
-}
-
-/// Puts every password of `job` in the vault, and returns what SQLite may
-/// keep: the form without passwords, and the references.
-pub fn store_secrets(
-    vault: &Vault,
-    name: &str,
-    form: &serde_json::Value,
-    job: &Job,
-) -> Result<SavedJob, VaultError> {
-    let src = &job.source.host;
-    let dst = &job.destination.host;
-    let mut users = Vec::new();
-    for u in &job.users {
-        let source_password = secret_ref(name, "source", &u.source_user, src);
-        vault.put(&source_password, u.source_password.expose())?;
-        let local_password = match &u.local_password {
-            Some(p) => {
-                let r = secret_ref(name, "destination", &u.local_user, dst);
-                vault.put(&r, p.expose())?;
-                Some(r)
-            }
-            None => None,
-        };
-        users.push(SavedUser {
-            source_user: u.source_user.clone(),
-            source_password,
-            local_user: u.local_user.clone(),
-            local_password,
-        });
-    }
-    let master_password = match &job.destination.auth {
-        DestinationAuth::Master { user, password, .. } => {
-            let r = secret_ref(name, "admin", user, dst);
-            vault.put(&r, password.expose())?;
-            Some(r)
-        }
-        DestinationAuth::PerUser => None,
-    };
-    Ok(SavedJob {
-        job_name: name.to_string(),
-        form: without_secrets(form),
-        users,
-        master_password,
-        vault: vault.kind().to_string(),
-    })
-}
-
-/// The form of a saved job with its passwords read back from the vault.
-pub fn restore(vault: &Vault, saved: &SavedJob) -> Result<serde_json::Value, CommandError> {
-    let missing = |r: &str| {
-        CommandError::new(
-            ErrorCode::Vault,
-            "vault",
-            format!(
-                "The password {r:?} is no longer in the {}. Start the job again from New migration and type the passwords.",
-                if saved.vault == "memory" { "memory of an earlier run of MailFerry" } else { "keyring" }
-            ),
-        )
-    };
-    let mut form = saved.form.clone();
-    let delimiter = form
-        .pointer("/users/delimiter")
-        .and_then(|d| d.as_str())
-        .and_then(|d| d.chars().next())
-        .unwrap_or(',');
-    let mut list = String::new();
-    for u in &saved.users {
-        let sp = vault
-            .get(&u.source_password)?
-            .ok_or_else(|| missing(&u.source_password))?;
-        list.push_str(&format!(
-            "{}{delimiter}{sp}{delimiter}{}",
-            u.source_user, u.local_user
-        ));
-        if let Some(r) = &u.local_password {
-            let lp = vault.get(r)?.ok_or_else(|| missing(r))?;
-            list.push_str(&format!("{delimiter}{lp}"));
-        }
-        list.push('\n');
-    }
-    if let Some(users) = form.get_mut("users").and_then(|u| u.as_object_mut()) {
-        users.insert("list".into(), list.into());
-        users.remove("file");
-    }
-    if let Some(r) = &saved.master_password {
-        let mp = vault.get(r)?.ok_or_else(|| missing(r))?;
-        if let Some(dest) = form.get_mut("destination").and_then(|d| d.as_object_mut()) {
-            dest.insert("master_password".into(), mp.into());
-        }
-    }
-    Ok(form)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,43 +178,5 @@ mod tests {
         let v = validate(&request("jane;pw-1"), Path::new("/"));
         assert!(v.ok, "{:?}", v.error);
         assert_eq!(v.mailboxes, 1);
-    }
-
-    #[test]
-    fn secrets_go_to_the_vault_and_come_back() {
-        let vault = Vault::memory();
-        let req = request("jane;pw-1;jane.doe;pw;with;delims");
-        let job = parse(&req, Path::new("/")).unwrap();
-        let saved = store_secrets(&vault, "acme", &req.job, &job).unwrap();
-        let stored = serde_json::to_string(&saved.form).unwrap()
-            + &serde_json::to_string(&saved.users).unwrap()
-            + saved.master_password.as_deref().unwrap();
-        for secret in ["pw-1", "admin-secret", "pw;with;delims"] {
-            assert!(!stored.contains(secret), "{secret} in {stored}");
-        }
-        let form = restore(&vault, &saved).unwrap();
-        let again = parse(&JobRequest { job: form }, Path::new("/")).unwrap();
-        assert_eq!(again, job_with_lines_of(&again, &job));
-    }
-
-    /// Line numbers may differ between the typed list and the restored one.
-    fn job_with_lines_of(target: &Job, job: &Job) -> Job {
-        let mut j = job.clone();
-        for (u, t) in j.users.iter_mut().zip(&target.users) {
-            u.line = t.line;
-        }
-        j
-    }
-
-    #[test]
-    fn a_missing_keyring_entry_is_explained() {
-        let vault = Vault::memory();
-        let req = request("jane;pw-1");
-        let job = parse(&req, Path::new("/")).unwrap();
-        let saved = store_secrets(&vault, "acme", &req.job, &job).unwrap();
-        let other = Vault::memory();
-        let e = restore(&other, &saved).unwrap_err();
-        assert_eq!(e.field, "vault");
-        assert!(e.message.contains("type the passwords"));
     }
 }

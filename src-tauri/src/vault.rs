@@ -15,7 +15,9 @@ use ts_rs::TS;
 /// The keyring "service" every MailFerry entry is filed under.
 pub const SERVICE: &str = "MailFerry";
 
+use mailferry::secret::Secret;
 pub use mailferry::secret::SecretRef;
+use mailferry::service::{SecretError, SecretStore};
 
 /// Makes keyring entries; the OS's default, or a mock in tests.
 pub type EntryMaker = Box<dyn Fn(&str) -> keyring::Result<keyring::Entry> + Send + Sync>;
@@ -229,9 +231,21 @@ impl Vault {
     }
 }
 
-/// The keyring entry name of one password of a job.
-pub fn secret_ref(job: &str, role: &str, user: &str, host: &str) -> SecretRef {
-    format!("job {job}: {role} {user}@{host}")
+/// The engine's saved jobs keep their passwords here.
+impl SecretStore for Vault {
+    fn kind(&self) -> &'static str {
+        Vault::kind(self)
+    }
+
+    fn put(&self, name: &str, secret: &Secret) -> Result<(), SecretError> {
+        Vault::put(self, name, secret.expose()).map_err(|e| SecretError(e.0))
+    }
+
+    fn get(&self, name: &str) -> Result<Option<Secret>, SecretError> {
+        Vault::get(self, name)
+            .map(|s| s.map(Secret::new))
+            .map_err(|e| SecretError(e.0))
+    }
 }
 
 #[cfg(test)]

@@ -4,9 +4,13 @@
 //! watches gets row updates, never raw engine events.
 
 mod live;
+mod saved;
+mod secrets;
 mod view;
 
 pub use live::{Ended, Live, Watcher};
+pub use saved::SavedError;
+pub use secrets::{secret_ref, MemorySecrets, SecretError, SecretStore};
 pub use view::{JobKind, JobState, JobView, RowState, RowView, Update};
 
 use std::sync::{Arc, Mutex};
@@ -194,6 +198,28 @@ impl Service {
                 run,
             })
             .collect())
+    }
+
+    /// Keeps `job` for running again: its passwords in `secrets`, the rest
+    /// of its `form` (a `JobFile` as JSON) in the database, under `name`.
+    pub fn save_job(
+        &self,
+        secrets: &dyn SecretStore,
+        name: &str,
+        form: &serde_json::Value,
+        job: &Job,
+    ) -> Result<(), SavedError> {
+        saved::save(&self.store, secrets, name, form, job)
+    }
+
+    /// The form of the job run `run_id` ran, its passwords back from
+    /// `secrets`.
+    pub fn saved_form(
+        &self,
+        secrets: &dyn SecretStore,
+        run_id: i64,
+    ) -> Result<serde_json::Value, SavedError> {
+        saved::form_of_run(&self.store, secrets, run_id)
     }
 
     /// A finished run of the history, as its view.

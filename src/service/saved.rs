@@ -1,0 +1,235 @@
+//! Saved jobs: a job's form kept so that it can run again without anyone
+//! typing its passwords: the form without them in the database, the
+//! passwords in a [`SecretStore`].
+
+use super::secrets::{secret_ref, SecretError, SecretStore};
+use crate::error::MailError;
+use crate::job::{DestinationAuth, Job};
+use crate::store::{SavedJob, SavedUser, Store};
+
+/// Why a saved job cannot run again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SavedError {
+    #[error("Run #{0} is not in the history.")]
+    NoSuchRun(i64),
+    #[error("Job {0} was not started from this app, so its passwords are not kept: start it from New migration.")]
+    NotSaved(String),
+    #[error("The password {name:?} is no longer in the {place}. Start the job again from New migration and type the passwords.")]
+    Missing { name: String, place: &'static str },
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Store(#[from] MailError),
+}
+
+/// Puts every password of `job` in `secrets` and saves the rest of its
+/// `form` (a `JobFile` as JSON) under `name`.
+pub(super) fn save(
+    store: &Store,
+    secrets: &dyn SecretStore,
+    name: &str,
+    form: &serde_json::Value,
+    job: &Job,
+) -> Result<(), SavedError> {
+    let (src, dst) = (&job.source.host, &job.destination.host);
+    let mut users = Vec::new();
+    for u in &job.users {
+        let source_password = secret_ref(name, "source", &u.source_user, src);
+        secrets.put(&source_password, &u.source_password)?;
+        let local_password = match &u.local_password {
+            Some(p) => {
+                let r = secret_ref(name, "destination", &u.local_user, dst);
+                secrets.put(&r, p)?;
+                Some(r)
+            }
+            None => None,
+        };
+        users.push(SavedUser {
+            source_user: u.source_user.clone(),
+            source_password,
+            local_user: u.local_user.clone(),
+            local_password,
+        });
+    }
+    let master_password = match &job.destination.auth {
+        DestinationAuth::Master { user, password, .. } => {
+            let r = secret_ref(name, "admin", user, dst);
+            secrets.put(&r, password)?;
+            Some(r)
+        }
+        DestinationAuth::PerUser => None,
+    };
+    let mut form = without_secrets(form);
+    if let Some(o) = form.as_object_mut() {
+        o.insert("name".into(), name.into());
+    }
+    store.save_job(&SavedJob {
+        job_name: name.to_string(),
+        form,
+        users,
+        master_password,
+        vault: secrets.kind().to_string(),
+    })?;
+    Ok(())
+}
+
+/// The form of the job of run `run_id`, with its passwords back.
+pub(super) fn form_of_run(
+    store: &Store,
+    secrets: &dyn SecretStore,
+    run_id: i64,
+) -> Result<serde_json::Value, SavedError> {
+    let name = store
+        .runs()?
+        .into_iter()
+        .find(|r| r.run_id == run_id)
+        .map(|r| r.job_name)
+        .ok_or(SavedError::NoSuchRun(run_id))?;
+    let saved = store.saved_job(&name)?.ok_or(SavedError::NotSaved(name))?;
+    restore(secrets, &saved)
+}
+
+/// The form without its passwords: the user list and the admin password
+/// removed (the users are kept as [`SavedUser`]s with references).
+fn without_secrets(form: &serde_json::Value) -> serde_json::Value {
+    let mut form = form.clone();
+    if let Some(users) = form.get_mut("users").and_then(|u| u.as_object_mut()) {
+        users.remove("list");
+    }
+    if let Some(dest) = form.get_mut("destination").and_then(|d| d.as_object_mut()) {
+        dest.remove("master_password");
+    }
+    form
+}
+
+/// A saved job's form with its passwords read back.
+fn restore(secrets: &dyn SecretStore, saved: &SavedJob) -> Result<serde_json::Value, SavedError> {
+    let get = |name: &str| -> Result<String, SavedError> {
+        match secrets.get(name)? {
+            Some(s) => Ok(s.expose().to_string()),
+            None => Err(SavedError::Missing {
+                name: name.to_string(),
+                place: match saved.vault.as_str() {
+                    "memory" => "memory of an earlier run of MailFerry",
+                    _ => "keyring",
+                },
+            }),
+        }
+    };
+    let mut form = saved.form.clone();
+    let delimiter = form
+        .pointer("/users/delimiter")
+        .and_then(|d| d.as_str())
+        .and_then(|d| d.chars().next())
+        .unwrap_or(',');
+    let mut list = String::new();
+    for u in &saved.users {
+        let sp = get(&u.source_password)?;
+        list.push_str(&format!(
+            "{}{delimiter}{sp}{delimiter}{}",
+            u.source_user, u.local_user
+        ));
+        if let Some(r) = &u.local_password {
+            list.push_str(&format!("{delimiter}{}", get(r)?));
+        }
+        list.push('\n');
+    }
+    if let Some(users) = form.get_mut("users").and_then(|u| u.as_object_mut()) {
+        users.insert("list".into(), list.into());
+        users.remove("file");
+    }
+    if let Some(r) = &saved.master_password {
+        let mp = get(r)?;
+        if let Some(dest) = form.get_mut("destination").and_then(|d| d.as_object_mut()) {
+            dest.insert("master_password".into(), mp.into());
+        }
+    }
+    Ok(form)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::JobFile;
+    use crate::service::MemorySecrets;
+
+    fn form(list: &str) -> serde_json::Value {
+        serde_json::json!({
+            "name": "acme",
+            "source": {"host": "old.example", "protocol": "imap4s", "ports": {"imap4": [143], "imap4s": [993], "pop3": [110], "pop3s": [995]}},
+            "destination": {"host": "new.example", "port": 993, "security": "tls", "auth": "master",
+                            "master_user": "admin", "master_password": "admin-secret", "master_method": "sasl-plain"},
+            "folders": {"skip": "Trash", "translate": "Sent Items,Sent"},
+            "users": {"delimiter": ";", "list": list}
+        })
+    }
+
+    fn parse(form: &serde_json::Value) -> Job {
+        let file: JobFile = serde_json::from_value(form.clone()).unwrap();
+        file.validate(std::path::Path::new("/")).unwrap()
+    }
+
+    /// Line numbers may differ between the typed list and the restored one.
+    fn same_but_lines(mut a: Job, b: &Job) -> Job {
+        for (u, t) in a.users.iter_mut().zip(&b.users) {
+            u.line = t.line;
+        }
+        a
+    }
+
+    fn begun(store: &Store) -> i64 {
+        store
+            .begin_run(Some("acme"), "fp", "old.example", "new.example", 1)
+            .unwrap()
+            .run_id
+    }
+
+    #[test]
+    fn passwords_go_to_the_secret_store_never_to_the_database_and_come_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("m.db");
+        let store = Store::open(&db).unwrap();
+        let secrets = MemorySecrets::default();
+        let f = form("jane;pw-1;jane.doe;pw;with;delims");
+        let job = parse(&f);
+        save(&store, &secrets, "acme", &f, &job).unwrap();
+        let saved = store.saved_job("acme").unwrap().unwrap();
+        assert_eq!(saved.form["name"], "acme");
+        drop(store);
+        // The database and its write-ahead log, whatever is on disk.
+        let mut refs = 0;
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            let on_disk = String::from_utf8_lossy(&bytes);
+            refs += on_disk.matches("job acme: source jane@old.example").count();
+            for secret in ["pw-1", "admin-secret", "pw;with;delims"] {
+                assert!(!on_disk.contains(secret), "{secret} is on disk");
+            }
+        }
+        assert!(refs > 0, "the references are kept");
+        let store = Store::open(&db).unwrap();
+        let run = begun(&store);
+        let again = parse(&form_of_run(&store, &secrets, run).unwrap());
+        assert_eq!(again, same_but_lines(job, &again));
+    }
+
+    #[test]
+    fn a_password_no_longer_kept_and_a_job_never_saved_are_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("m.db")).unwrap();
+        let run = begun(&store);
+        let e = form_of_run(&store, &MemorySecrets::default(), run).unwrap_err();
+        assert_eq!(e, SavedError::NotSaved("acme".into()));
+        let f = form("jane;pw-1");
+        save(&store, &MemorySecrets::default(), "acme", &f, &parse(&f)).unwrap();
+        let e = form_of_run(&store, &MemorySecrets::default(), run).unwrap_err();
+        assert!(
+            e.to_string().starts_with("The password \"job acme: source jane@old.example\" is no longer in the memory of an earlier run of MailFerry."),
+            "{e}"
+        );
+        assert_eq!(
+            form_of_run(&store, &MemorySecrets::default(), 99).unwrap_err(),
+            SavedError::NoSuchRun(99)
+        );
+    }
+}
