@@ -91,104 +91,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let db = cli.db.clone().unwrap_or_else(Store::default_path);
     match cli.command {
-        Command::Check { job } => match mailferry::job::load(&job) {
-            Ok(j) => {
-                for w in j.warnings() {
-                    eprintln!("Warning: {w}");
-                }
-                println!(
-                    "The job is valid: {} mailboxes from {} to {}.",
-                    j.users.len(),
-                    j.source.host,
-                    j.destination.host
-                );
-                ExitCode::from(exit::SUCCESS)
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::from(exit::BAD_JOB)
-            }
-        },
-        Command::TestLogins { job } => {
-            let job = match load(&job) {
-                Ok(j) => j,
-                Err(code) => return code,
-            };
-            let opts = Options::for_job(&job);
-            // Nothing is recorded: a database in memory will do.
-            let checks =
-                match Store::open_in_memory()
-                    .map_err(|e| e.to_string())
-                    .and_then(|store| {
-                        let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-                        let service = Service::new(store, rt.handle().clone());
-                        rt.block_on(service.test_logins(job, opts))
-                            .map_err(|e| e.to_string())
-                    }) {
-                    Ok(checks) => checks,
-                    Err(e) => {
-                        eprintln!("Could not start: {e}");
-                        return ExitCode::from(exit::NOT_STARTED);
-                    }
-                };
-            let failed = checks.iter().filter(|c| !c.ok()).count();
-            for c in &checks {
-                match (&c.source_error, &c.destination_error) {
-                    (None, None) => {
-                        println!("{} -> {}: both logins work", c.source_user, c.local_user)
-                    }
-                    (s, d) => {
-                        println!("{} -> {}: FAILED", c.source_user, c.local_user);
-                        for e in [s, d].into_iter().flatten() {
-                            println!("  {e}");
-                        }
-                    }
-                }
-            }
-            println!(
-                "{} of {} mailboxes can log in on both sides.",
-                checks.len() - failed,
-                checks.len()
-            );
-            ExitCode::from(match (failed, checks.len()) {
-                (0, _) => exit::SUCCESS,
-                (f, n) if f == n => exit::FAILED,
-                _ => exit::PARTIAL,
-            })
-        }
-        Command::History => with_store(&db, |store| {
-            let runs = store.runs().map_err(|e| e.to_string())?;
-            if runs.is_empty() {
-                println!("No jobs have run yet.");
-            }
-            for r in runs {
-                println!(
-                    "#{:<4} {:<20} {}  {} -> {}  {} mailboxes  {}: {} migrated, {} skipped, {} failed",
-                    r.run_id,
-                    r.job_name,
-                    r.started_at,
-                    r.source_host,
-                    r.dest_host,
-                    r.mailboxes,
-                    r.verdict.as_deref().unwrap_or("unfinished"),
-                    r.migrated,
-                    r.skipped,
-                    r.failed
-                );
-            }
-            Ok(exit::SUCCESS)
-        }),
-        Command::Log { run_id } => with_store(&db, |store| {
-            match store.run_log(run_id).map_err(|e| e.to_string())? {
-                Some(log) => {
-                    print!("{log}");
-                    Ok(exit::SUCCESS)
-                }
-                None => Err(format!(
-                    "There is no finished run #{run_id}. `mailferry history` lists the runs."
-                )),
-            }
-        }),
+        Command::Check { job } => check(&job),
+        Command::TestLogins { job } => test_logins(&job),
+        Command::History => with_store(&db, history),
+        Command::Log { run_id } => with_store(&db, |store| print_log(store, run_id)),
         Command::Run {
             job,
             json,
@@ -224,6 +130,112 @@ fn main() -> ExitCode {
             let opts = Options::for_job(&job);
             ExitCode::from(verify(job, &db, json, log, opts))
         }
+    }
+}
+
+/// `mailferry check`: the job file read, nothing connected.
+fn check(path: &std::path::Path) -> ExitCode {
+    match mailferry::job::load(path) {
+        Ok(j) => {
+            for w in j.warnings() {
+                eprintln!("Warning: {w}");
+            }
+            println!(
+                "The job is valid: {} mailboxes from {} to {}.",
+                j.users.len(),
+                j.source.host,
+                j.destination.host
+            );
+            ExitCode::from(exit::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(exit::BAD_JOB)
+        }
+    }
+}
+
+/// `mailferry test-logins`: both logins of every mailbox, nothing copied.
+fn test_logins(path: &std::path::Path) -> ExitCode {
+    let job = match load(path) {
+        Ok(j) => j,
+        Err(code) => return code,
+    };
+    let opts = Options::for_job(&job);
+    // Nothing is recorded: a database in memory will do.
+    let checks = Store::open_in_memory()
+        .map_err(|e| e.to_string())
+        .and_then(|store| {
+            let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            let service = Service::new(store, rt.handle().clone());
+            rt.block_on(service.test_logins(job, opts))
+                .map_err(|e| e.to_string())
+        });
+    let checks = match checks {
+        Ok(checks) => checks,
+        Err(e) => {
+            eprintln!("Could not start: {e}");
+            return ExitCode::from(exit::NOT_STARTED);
+        }
+    };
+    let failed = checks.iter().filter(|c| !c.ok()).count();
+    for c in &checks {
+        match (&c.source_error, &c.destination_error) {
+            (None, None) => println!("{} -> {}: both logins work", c.source_user, c.local_user),
+            (s, d) => {
+                println!("{} -> {}: FAILED", c.source_user, c.local_user);
+                for e in [s, d].into_iter().flatten() {
+                    println!("  {e}");
+                }
+            }
+        }
+    }
+    println!(
+        "{} of {} mailboxes can log in on both sides.",
+        checks.len() - failed,
+        checks.len()
+    );
+    ExitCode::from(match (failed, checks.len()) {
+        (0, _) => exit::SUCCESS,
+        (f, n) if f == n => exit::FAILED,
+        _ => exit::PARTIAL,
+    })
+}
+
+/// `mailferry history`: every run, newest first.
+fn history(store: &Store) -> Result<u8, String> {
+    let runs = store.runs().map_err(|e| e.to_string())?;
+    if runs.is_empty() {
+        println!("No jobs have run yet.");
+    }
+    for r in runs {
+        println!(
+            "#{:<4} {:<20} {}  {} -> {}  {} mailboxes  {}: {} migrated, {} skipped, {} failed",
+            r.run_id,
+            r.job_name,
+            r.started_at,
+            r.source_host,
+            r.dest_host,
+            r.mailboxes,
+            r.verdict.as_deref().unwrap_or("unfinished"),
+            r.migrated,
+            r.skipped,
+            r.failed
+        );
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// `mailferry log RUN`: a finished run's log.
+fn print_log(store: &Store, run_id: i64) -> Result<u8, String> {
+    match store.run_log(run_id).map_err(|e| e.to_string())? {
+        Some(log) => {
+            print!("{log}");
+            Ok(exit::SUCCESS)
+        }
+        None => Err(format!(
+            "There is no finished run #{run_id}. `mailferry history` lists the runs."
+        )),
     }
 }
 
