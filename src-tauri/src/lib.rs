@@ -51,11 +51,13 @@ impl AppState {
     /// keyring.
     pub fn from_environment() -> AppState {
         let path = Store::default_path();
-        let store = Store::open(&path).map_err(|e| {
-            format!(
+        let store = Store::open(&path).map_err(|e| match e.code() {
+            // Its own words say what to do.
+            "database-too-new" => e.to_string(),
+            _ => format!(
                 "MailFerry's database at {} could not be opened: {e}. Check that the folder is writable, or set MAILFERRY_DB to another file.",
                 path.display()
-            )
+            ),
         });
         AppState::new(store, vault::Vault::detect())
     }

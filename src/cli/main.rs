@@ -46,7 +46,8 @@ enum Command {
     /// Run a job file (TOML, see docs/job-file.md).
     Run {
         job: PathBuf,
-        /// Print one JSON event per line instead of progress lines.
+        /// Print one JSON update per line (the job, then each mailbox's row
+        /// as the app shows it) instead of progress lines.
         #[arg(long)]
         json: bool,
         /// Where to write the job's log (default: mailferry-<job>.log here).
@@ -69,7 +70,8 @@ enum Command {
     /// folder, copying nothing: what is missing there, what is there twice.
     Verify {
         job: PathBuf,
-        /// Print one JSON event per line instead of progress lines.
+        /// Print one JSON update per line (the job, then each mailbox's row
+        /// as the app shows it) instead of progress lines.
         #[arg(long)]
         json: bool,
         /// Where to write the verification log (default:
@@ -290,9 +292,22 @@ fn through_service(
         eprintln!("Could not start: {e}");
         exit::NOT_STARTED
     })?;
-    let service = Service::new(store, runtime.handle().clone());
+    let service = Arc::new(Service::new(store, runtime.handle().clone()));
     let watcher = if json { json_watcher() } else { text_watcher() };
     runtime.block_on(async {
+        // Listening from the start: the job is the service's as soon as it
+        // is asked for.
+        let on_ctrl_c = service.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("Cancelling: finishing the current batch, then logging out… (Ctrl-C again quits at once; running the job again resumes either way)");
+                on_ctrl_c.cancel_all();
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("Quitting now. Run the job again to resume.");
+                std::process::exit(i32::from(exit::PARTIAL));
+            }
+        });
         let live = start(&service, watcher).await.map_err(|e| {
             eprintln!("{e}");
             match e {
@@ -300,17 +315,6 @@ fn through_service(
                 _ => exit::NOT_STARTED,
             }
         })?;
-        let on_ctrl_c = live.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Cancelling: finishing the current batch, then logging out… (Ctrl-C again quits at once; running the job again resumes either way)");
-                on_ctrl_c.cancel();
-            }
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Quitting now. Run the job again to resume.");
-                std::process::exit(i32::from(exit::PARTIAL));
-            }
-        });
         let ended = live.finished().await;
         Ok((live, ended))
     })

@@ -36,9 +36,6 @@ impl Printer {
                     self.named = true;
                     out.push(format!("Job {}: {} mailboxes", view.name, view.rows.len()));
                 }
-                if view.state == JobState::Cancelling {
-                    out.push("Cancelling: the current batches finish, then the connections are logged out.".into());
-                }
                 out
             }
             Update::Row { index, row, .. } => {
