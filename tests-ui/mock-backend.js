@@ -3,6 +3,8 @@
 // withGlobalTauri gives the real app) is built from @tauri-apps/api/core.
 import { mockIPC, mockWindows } from '/__api__/mocks.js';
 import * as core from '/__api__/core.js';
+// Generated from the app's Rust types (ui/fixtures.js).
+import { COMMANDS } from '/fixtures.js';
 
 const calls = [];
 const channels = {};
@@ -34,6 +36,8 @@ mock.push = (msg, name = 'job') => {
 
 mockWindows('main');
 mockIPC((cmd, args) => {
+  // Only what the app registers: a page calling anything else fails here.
+  if (!COMMANDS.includes(cmd)) throw new Error(`the app has no command ${cmd}`);
   calls.push({ cmd, args: JSON.parse(JSON.stringify(args || {}, (k, v) => (v instanceof core.Channel ? `channel:${v.id}` : v))) });
   switch (cmd) {
     case 'vault_status': return mock.vault;

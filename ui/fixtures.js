@@ -83,3 +83,25 @@ export const ERROR_CODES = [
   "save-failed",
   "internal"
 ];
+
+/** Every command the app registers. */
+export const COMMANDS = [
+  "validate_job",
+  "test_logins",
+  "start_job",
+  "attach_job",
+  "list_jobs",
+  "cancel_job",
+  "history",
+  "run_details",
+  "rerun_job",
+  "verify_job",
+  "download_log",
+  "download_verification_log",
+  "vault_status",
+  "vault_use_memory",
+  "vault_retry",
+  "watch_app",
+  "confirm_close",
+  "error_catalogue"
+];

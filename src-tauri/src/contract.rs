@@ -125,7 +125,7 @@ pub fn fixtures() -> String {
     view["state"] = "running".into();
     let words = |all: &[&str]| json(all.iter().map(|w| serde_json::json!(w)).collect());
     format!(
-        "{HEADER}\n/** @typedef {{import('./contract').RowView}} RowView */\n/** @typedef {{import('./contract').FolderOutcome}} FolderOutcome */\n/** @typedef {{import('./contract').JobView}} JobView */\n\n/** A pending row, every field present. @type {{RowView}} */\nexport const ROW = {};\n\n/** A folder that did nothing yet. @type {{FolderOutcome}} */\nexport const FOLDER = {};\n\n/** A running job without rows. @type {{JobView}} */\nexport const VIEW = {};\n\nexport const ROW_STATES = {};\nexport const JOB_STATES = {};\nexport const ERROR_CODES = {};\n",
+        "{HEADER}\n/** @typedef {{import('./contract').RowView}} RowView */\n/** @typedef {{import('./contract').FolderOutcome}} FolderOutcome */\n/** @typedef {{import('./contract').JobView}} JobView */\n\n/** A pending row, every field present. @type {{RowView}} */\nexport const ROW = {};\n\n/** A folder that did nothing yet. @type {{FolderOutcome}} */\nexport const FOLDER = {};\n\n/** A running job without rows. @type {{JobView}} */\nexport const VIEW = {};\n\nexport const ROW_STATES = {};\nexport const JOB_STATES = {};\nexport const ERROR_CODES = {};\n\n/** Every command the app registers. */\nexport const COMMANDS = {};\n",
         json(row),
         json(folder),
         json(view),
@@ -150,6 +150,7 @@ pub fn fixtures() -> String {
             .map(String::as_str)
             .collect::<Vec<_>>()
         ),
+        words(&COMMANDS.iter().map(|c| c.0).collect::<Vec<_>>()),
     )
 }
 
