@@ -16,7 +16,7 @@ use super::{lingering, Ctx};
 use crate::error::MailError;
 use crate::imap::{FolderStatus, ImapClient};
 use crate::job::UserEntry;
-use crate::store::{Claim, DestSnapshot, LedgerEntry, Scope, Store};
+use crate::store::{Claim, DestSnapshot, LedgerEntry, Recorded, Scope, Store};
 
 /// The ledger of one source folder copied into one destination folder.
 pub(crate) struct Book {
@@ -147,6 +147,76 @@ impl Standing<'_> {
     }
 }
 
+/// Waits until the uploads an interrupted run left unconfirmed into this
+/// folder are over (whatever the server still does with them must be done
+/// before the folder is looked at). Whether there were any.
+async fn wait_for_interrupted_uploads(
+    ctx: &Ctx,
+    book: &Book,
+    state: &mut FolderState,
+) -> Result<bool, MailError> {
+    let intents = ctx.store.intents(book.scope(), &book.folder)?;
+    if intents.is_empty() {
+        return Ok(false);
+    }
+    let waited = lingering::wait(
+        intents.iter().map(|i| i.connection.as_str()),
+        ctx.opts.timeout,
+    )
+    .await;
+    if waited.as_secs() >= 1 {
+        state.note(format!(
+            "Waited {} s for the destination to finish an upload an interrupted run had started, before looking for its messages.",
+            waited.as_secs()
+        ));
+    }
+    // What an earlier run sent and this one finds counts as already there;
+    // only this run's own unconfirmed appends (in `state` already) count
+    // as copied when found.
+    Ok(true)
+}
+
+/// Whether the destination folder is as the ledger last saw it agree (one
+/// STATUS), every recorded copy of `source_ids` in it.
+async fn unchanged<'l>(
+    ctx: &Ctx,
+    dst: &mut ImapClient,
+    book: &Book,
+    source_ids: &[String],
+    recorded: &impl Fn(&String) -> Option<&'l Recorded>,
+) -> Result<bool, MailError> {
+    let Some(snap) = ctx.store.dest_snapshot(book.scope(), &book.dest_raw)? else {
+        return Ok(false);
+    };
+    let now = snapshot_of(dst.status(&book.dest_raw).await?);
+    let same_folder = source_ids
+        .iter()
+        .all(|id| recorded(id).is_some_and(|e| e.dest_uid_validity == Some(now.uid_validity)));
+    Ok(now == snap && same_folder)
+}
+
+/// What the folder holds that no entry accounts for: the copies a source
+/// message may be matched to by content key, by key.
+async fn unclaimed_copies(
+    dst: &mut ImapClient,
+    standing: &Standing<'_>,
+    claims: &[Claim],
+    except: Option<&str>,
+) -> Result<HashMap<String, Vec<u32>>, MailError> {
+    let (claimed_uids, mut key_claims) = standing.claimed(claims, except);
+    let mut unclaimed: Vec<u32> = standing.uids.difference(&claimed_uids).copied().collect();
+    unclaimed.sort_unstable();
+    let mut available: HashMap<String, Vec<u32>> = HashMap::new();
+    for m in dst.fetch_meta(Some(&unclaimed), true).await? {
+        let key = content_key(m.size, &m.header_fields);
+        match key_claims.get_mut(&key) {
+            Some(n) if *n > 0 => *n -= 1,
+            _ => available.entry(key).or_default().push(m.uid),
+        }
+    }
+    Ok(available)
+}
+
 /// What is left to send after the destination was consulted.
 pub(crate) struct Opened {
     pub dest: DestFolder,
@@ -169,25 +239,7 @@ pub(crate) async fn open(
     let ledger = ctx
         .store
         .folder_ledger(book.scope(), &book.folder, book.uid_validity)?;
-    let intents = ctx.store.intents(book.scope(), &book.folder)?;
-    if !intents.is_empty() {
-        // Batches sent without an answer: whatever the server still does
-        // with them must be done before the folder is looked at.
-        let waited = lingering::wait(
-            intents.iter().map(|i| i.connection.as_str()),
-            ctx.opts.timeout,
-        )
-        .await;
-        if waited.as_secs() >= 1 {
-            state.note(format!(
-                "Waited {} s for the destination to finish an upload an interrupted run had started, before looking for its messages.",
-                waited.as_secs()
-            ));
-        }
-        // What an earlier run sent and this one finds counts as already
-        // there; only this run's own unconfirmed appends (in `state`
-        // already) count as copied when found.
-    }
+    let interrupted = wait_for_interrupted_uploads(ctx, &book, state).await?;
     let recorded = |id: &String| {
         ledger
             .entries
@@ -197,19 +249,14 @@ pub(crate) async fn open(
 
     // A re-run with nothing new: one STATUS tells whether the folder is
     // as the ledger last saw it agree.
-    if intents.is_empty() && source_ids.iter().all(|id| recorded(id).is_some()) {
-        if let Some(snap) = ctx.store.dest_snapshot(book.scope(), &book.dest_raw)? {
-            let now = snapshot_of(dst.status(&book.dest_raw).await?);
-            let same_folder = source_ids.iter().all(|id| {
-                recorded(id).is_some_and(|e| e.dest_uid_validity == Some(now.uid_validity))
-            });
-            if now == snap && same_folder {
-                for id in source_ids {
-                    state.present(id);
-                }
-                return Ok(None);
-            }
+    if !interrupted
+        && source_ids.iter().all(|id| recorded(id).is_some())
+        && unchanged(ctx, dst, &book, source_ids, &recorded).await?
+    {
+        for id in source_ids {
+            state.present(id);
         }
+        return Ok(None);
     }
 
     // Otherwise, the folder itself: which UIDs it holds now.
@@ -268,19 +315,7 @@ pub(crate) async fn open(
         return Ok(None);
     }
 
-    // What the folder holds that no entry accounts for: the copies a
-    // source message may be matched to by content key.
-    let (claimed_uids, mut key_claims) = standing.claimed(&claims, except);
-    let mut unclaimed: Vec<u32> = dest_uids.difference(&claimed_uids).copied().collect();
-    unclaimed.sort_unstable();
-    let mut available: HashMap<String, Vec<u32>> = HashMap::new();
-    for m in dst.fetch_meta(Some(&unclaimed), true).await? {
-        let key = content_key(m.size, &m.header_fields);
-        match key_claims.get_mut(&key) {
-            Some(n) if *n > 0 => *n -= 1,
-            _ => available.entry(key).or_default().push(m.uid),
-        }
-    }
+    let available = unclaimed_copies(dst, &standing, &claims, except).await?;
     Ok(Some(Opened {
         dest: DestFolder::new(book, sel, available),
         pending,

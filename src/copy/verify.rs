@@ -38,14 +38,7 @@ pub(crate) async fn folder(
 ) -> Result<Verification, MailError> {
     let book = Book::new(ctx, user, &list.ledger, list.uid_validity, task);
     let (uid_validity, dest_uids) = match dest_exists {
-        true => {
-            let sel = dst.open_folder(&task.dest_raw, true).await?;
-            let uids = match sel.exists {
-                0 => Vec::new(),
-                _ => dst.uids().await?,
-            };
-            (sel.uid_validity, uids)
-        }
+        true => destination_uids(dst, &task.dest_raw).await?,
         false => (0, Vec::new()),
     };
     let dest_set: HashSet<u32> = dest_uids.iter().copied().collect();
@@ -99,20 +92,7 @@ pub(crate) async fn folder(
         )
         .collect();
 
-    // The destination's copies no entry accounts for.
-    let mut open_uids: Vec<u32> = dest_uids
-        .iter()
-        .copied()
-        .filter(|u| !claimed.contains(u))
-        .collect();
-    open_uids.sort_unstable();
-    let mut unclaimed: HashMap<String, Vec<(u32, Vec<u8>)>> = HashMap::new();
-    for m in dst.fetch_meta(Some(&open_uids), true).await? {
-        unclaimed
-            .entry(content_key(m.size, &m.header_fields))
-            .or_default()
-            .push((m.uid, m.header_fields));
-    }
+    let mut unclaimed = unclaimed_on_destination(dst, &dest_uids, &claimed).await?;
 
     let mut missing = Vec::new();
     let mut found_by_key = 0u64;
@@ -142,8 +122,58 @@ pub(crate) async fn folder(
         .into_iter()
         .map(|id| brief_of_source(id, failures, &source_fields))
         .collect();
+    let extra = extra_copies(unclaimed, &source_keys);
+    let other = (dest_uids.len() as u64)
+        .saturating_sub(by_uid.len() as u64 + found_by_key + extra.len() as u64);
+    Ok(Verification {
+        source_messages: list.ids.len() as u64,
+        destination_messages: dest_uids.len() as u64,
+        missing,
+        extra,
+        other,
+    })
+}
+
+/// The destination folder's UIDVALIDITY and UIDs.
+async fn destination_uids(dst: &mut ImapClient, raw: &str) -> Result<(u32, Vec<u32>), MailError> {
+    let sel = dst.open_folder(raw, true).await?;
+    let uids = match sel.exists {
+        0 => Vec::new(),
+        _ => dst.uids().await?,
+    };
+    Ok((sel.uid_validity, uids))
+}
+
+/// The destination's copies no entry accounts for, by content key: UID and
+/// key header fields.
+async fn unclaimed_on_destination(
+    dst: &mut ImapClient,
+    dest_uids: &[u32],
+    claimed: &HashSet<u32>,
+) -> Result<HashMap<String, Vec<(u32, Vec<u8>)>>, MailError> {
+    let mut open_uids: Vec<u32> = dest_uids
+        .iter()
+        .copied()
+        .filter(|u| !claimed.contains(u))
+        .collect();
+    open_uids.sort_unstable();
+    let mut unclaimed: HashMap<String, Vec<(u32, Vec<u8>)>> = HashMap::new();
+    for m in dst.fetch_meta(Some(&open_uids), true).await? {
+        unclaimed
+            .entry(content_key(m.size, &m.header_fields))
+            .or_default()
+            .push((m.uid, m.header_fields));
+    }
+    Ok(unclaimed)
+}
+
+/// Copies left over on the destination of a message the source has: extra
+/// copies (other unclaimed messages are the destination's own).
+fn extra_copies(
+    unclaimed: HashMap<String, Vec<(u32, Vec<u8>)>>,
+    source_keys: &HashSet<&str>,
+) -> Vec<MessageBrief> {
     let mut extra = Vec::new();
-    let mut other = (dest_uids.len() as u64).saturating_sub(by_uid.len() as u64 + found_by_key);
     for (key, left) in unclaimed {
         if !source_keys.contains(key.as_str()) {
             continue;
@@ -156,17 +186,10 @@ pub(crate) async fn folder(
                 from,
                 subject,
             });
-            other = other.saturating_sub(1);
         }
     }
     extra.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(Verification {
-        source_messages: list.ids.len() as u64,
-        destination_messages: dest_uids.len() as u64,
-        missing,
-        extra,
-        other,
-    })
+    extra
 }
 
 /// Size and key header fields of source messages, by id (none when the
