@@ -78,12 +78,14 @@ function row(account, state, extra = {}) {
 const folder = (source, extra = {}) => ({ ...FOLDER, source, destination: source, ...extra });
 
 /** The app's update of one row of job 1. */
-const rowUpdate = (index, r) => ({ update: 'row', job_id: 1, run_id: null, index, row: r });
+const rowUpdate = (index, r, totals = EMPTY_VIEW.totals) => ({ update: 'row', job_id: 1, run_id: null, index, row: r, totals });
 
 const VIEW = {
   ...EMPTY_VIEW,
   job_id: 1, name: 'acme', state: 'running',
   source: 'old.example (IMAP4S)', destination: 'new.example (port 993)', elapsed_ms: 1000,
+  // What the app adds up of these rows.
+  totals: { ...EMPTY_VIEW.totals, mailboxes_done: 3, messages_done: 21, bytes_done: 125000, migrated: 8, skipped: 1, failed: 1, folders: 3 },
   rows: [
     row('pending@x', 'pending'),
     row('running@x', 'running', { folder: 'Archive/2019', messages_done: 12, messages_total: 40, bytes_done: 120000, bytes_total: 400000, elapsed_ms: 3000 }),
@@ -546,6 +548,7 @@ test('History\'s Verify runs the verification alone, and Results shows it as one
   assert.equal(await page.textContent('tbody[data-account="jane"] .messages'), '4');
   const ended = {
     ...verifyView, state: 'finished', verdict: 'partial', session_log: true,
+    totals: { ...EMPTY_VIEW.totals, mailboxes_done: 2, folders: 2, folders_verified: 1, source_messages: 9, destination_messages: 9, missing: 1, extra: 1 },
     rows: [row('jane', 'success', { folders: [good], elapsed_ms: 800 }), row('bob', 'partial', { folders: [bad], elapsed_ms: 900 })],
   };
   await page.evaluate(([u, v]) => {

@@ -532,16 +532,14 @@ function folderTable(r, view) {
 }
 
 /** A verification's counts for one mailbox, or the whole job. */
+/** One verifying row's counts, from its folders' verifications. */
 function checkedCounts(rows) {
-  const c = { source: 0, destination: 0, folders: 0, verified: 0, missing: 0, extra: 0 };
+  const c = { source: 0, destination: 0 };
   for (const r of rows) {
     for (const f of r.folders) {
-      c.folders++;
-      const v = f.verification;
-      if (!v) continue;
-      c.source += v.source_messages; c.destination += v.destination_messages;
-      c.missing += v.missing.length; c.extra += v.extra.length;
-      if (v.missing.length === 0 && v.extra.length === 0 && !f.error) c.verified++;
+      if (!f.verification) continue;
+      c.source += f.verification.source_messages;
+      c.destination += f.verification.destination_messages;
     }
   }
   return c;
@@ -563,15 +561,14 @@ function render() {
   $('#job-state').replaceWith(Object.assign(badge(state, '', words), { id: 'job-state' }));
   $('#job-route').textContent = `${v.source} → ${v.destination}`;
   $('#job-kind').hidden = !verifying;
-  const sum = (k) => v.rows.reduce((a, r) => a + (r[k] || 0), 0);
-  const done = v.rows.filter((r) => !['pending', 'running'].includes(r.state)).length;
+  // The app adds the rows up (mailferry::service::Totals).
+  const t = v.totals;
   if (verifying) {
-    const c = checkedCounts(v.rows);
-    $('#job-totals').textContent = `${done} of ${v.rows.length} mailboxes checked · ${c.verified} of ${c.folders} folders verified`
-      + ` · ${c.source} messages on the source, ${c.destination} on the destination · ${c.missing} missing, ${c.extra} extra`;
+    $('#job-totals').textContent = `${t.mailboxes_done} of ${v.rows.length} mailboxes checked · ${t.folders_verified} of ${t.folders} folders verified`
+      + ` · ${t.source_messages} messages on the source, ${t.destination_messages} on the destination · ${t.missing} missing, ${t.extra} extra`;
   } else {
-    $('#job-totals').textContent = `${done} of ${v.rows.length} mailboxes done · ${sum('messages_done')} messages, ${humanBytes(sum('bytes_done'))}`
-      + (v.state === 'finished' ? ` · ${sum('migrated')} copied, ${sum('skipped')} already there, ${sum('failed')} failed` : '')
+    $('#job-totals').textContent = `${t.mailboxes_done} of ${v.rows.length} mailboxes done · ${t.messages_done} messages, ${humanBytes(t.bytes_done)}`
+      + (v.state === 'finished' ? ` · ${t.migrated} copied, ${t.skipped} already there, ${t.failed} failed` : '')
       + (v.run_id ? ` · run #${v.run_id}` : '');
   }
   $('#col-messages').textContent = verifying ? 'On the source' : 'Messages';

@@ -8,7 +8,11 @@ export type Update = { "update": "job", view: JobView, } | { "update": "row", jo
 /**
  * The row's place in the job's `rows`.
  */
-index: number, row: RowView, } | { "update": "ended", view: JobView, };
+index: number, row: RowView, 
+/**
+ * The job's totals with this row as it is now.
+ */
+totals: Totals, } | { "update": "ended", view: JobView, };
 
 export type JobView = { 
 /**
@@ -28,6 +32,10 @@ run_id: number | null, state: JobState, verdict: Verdict | null,
  */
 error: string | null, source: string, destination: string, warnings: Array<string>, elapsed_ms: number, rows: Array<RowView>, 
 /**
+ * The rows' figures added up.
+ */
+totals: Totals, 
+/**
  * The session keeps this job's outcome for its log (a verification,
  * or a run the history could not record).
  */
@@ -46,6 +54,21 @@ error_code: string | null,
  * The latest transient fault being retried, while it is.
  */
 retrying: string | null, };
+
+export type Totals = { 
+/**
+ * Mailboxes that have ended (whatever their verdict).
+ */
+mailboxes_done: number, messages_done: number, bytes_done: number, migrated: number, skipped: number, failed: number, 
+/**
+ * Folders that have ended, and those of them that verified (all
+ * their messages on the destination, none twice, no error).
+ */
+folders: number, folders_verified: number, 
+/**
+ * What the verification pass counted, over every folder checked.
+ */
+source_messages: number, destination_messages: number, missing: number, extra: number, };
 
 export type RowState = "pending" | "running" | "success" | "partial" | "failed";
 

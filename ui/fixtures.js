@@ -53,6 +53,20 @@ export const VIEW = {
   "session_log": false,
   "source": "",
   "state": "running",
+  "totals": {
+    "bytes_done": 0,
+    "destination_messages": 0,
+    "extra": 0,
+    "failed": 0,
+    "folders": 0,
+    "folders_verified": 0,
+    "mailboxes_done": 0,
+    "messages_done": 0,
+    "migrated": 0,
+    "missing": 0,
+    "skipped": 0,
+    "source_messages": 0
+  },
   "verdict": null,
   "warnings": []
 };

@@ -43,7 +43,7 @@ export function applyUpdate(current, update, now) {
       if (update.job_id !== current.job_id || update.index >= current.rows.length) return null;
       const rows = current.rows.slice();
       rows[update.index] = stamped(update.row, now);
-      return { view: { ...current, run_id: update.run_id ?? current.run_id, rows }, ended: false };
+      return { view: { ...current, run_id: update.run_id ?? current.run_id, rows, totals: update.totals }, ended: false };
     }
     default:
       return null;

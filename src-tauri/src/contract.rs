@@ -9,7 +9,9 @@
 use mailferry::copy::LoginCheck;
 use mailferry::error::{CatalogueEntry, ErrorClass};
 use mailferry::outcome::{FolderOutcome, MessageBrief, MessageFailure, Verdict, Verification};
-use mailferry::service::{HistoryRow, JobKind, JobState, JobView, RowState, RowView, Update};
+use mailferry::service::{
+    HistoryRow, JobKind, JobState, JobView, RowState, RowView, Totals, Update,
+};
 use mailferry::store::RunSummary;
 use ts_rs::{Config, TS};
 
@@ -76,6 +78,7 @@ pub fn typescript() -> String {
         JobKind::decl(&cfg),
         JobState::decl(&cfg),
         RowView::decl(&cfg),
+        Totals::decl(&cfg),
         RowState::decl(&cfg),
         Verdict::decl(&cfg),
         FolderOutcome::decl(&cfg),

@@ -134,6 +134,7 @@ mod tests {
             run_id: Some(1),
             index: 0,
             row: Box::new(row.clone()),
+            totals: Default::default(),
         }
     }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::view::{fold, Changed, JobKind, JobState, JobView, Update};
+use super::view::{fold, Changed, JobKind, JobState, JobView, Totals, Update};
 use crate::copy::Cancel;
 use crate::outcome::{JobOutcome, Verdict};
 use crate::progress::Event;
@@ -163,6 +163,7 @@ impl Live {
                 g.held.remove(&i);
                 if let Some(row) = g.view.row_now(i) {
                     let (job_id, run_id) = (g.view.job_id, g.view.run_id);
+                    let totals = Totals::of(&g.view.rows);
                     send(
                         &mut g,
                         Update::Row {
@@ -170,6 +171,7 @@ impl Live {
                             run_id,
                             index: i,
                             row: Box::new(row),
+                            totals,
                         },
                     );
                 }
@@ -344,6 +346,17 @@ mod tests {
             (Some(0), Some(7))
         );
         assert_eq!(last["row"]["state"], "partial");
+        // The job's totals travel with each row.
+        let t = &last["totals"];
+        assert_eq!(
+            (
+                t["mailboxes_done"].as_u64(),
+                t["migrated"].as_u64(),
+                t["failed"].as_u64()
+            ),
+            (Some(1), Some(9), Some(1))
+        );
+        assert_eq!(serde_json::to_value(&live.snapshot().totals).unwrap(), *t);
     }
 
     #[test]

@@ -110,6 +110,55 @@ impl RowView {
     }
 }
 
+/// A job's figures over all its mailboxes, as its header shows them.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, TS)]
+pub struct Totals {
+    /// Mailboxes that have ended (whatever their verdict).
+    pub mailboxes_done: u64,
+    pub messages_done: u64,
+    pub bytes_done: u64,
+    pub migrated: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    /// Folders that have ended, and those of them that verified (all
+    /// their messages on the destination, none twice, no error).
+    pub folders: u64,
+    pub folders_verified: u64,
+    /// What the verification pass counted, over every folder checked.
+    pub source_messages: u64,
+    pub destination_messages: u64,
+    pub missing: u64,
+    pub extra: u64,
+}
+
+impl Totals {
+    pub fn of(rows: &[RowView]) -> Totals {
+        let mut t = Totals::default();
+        for r in rows {
+            if !matches!(r.state, RowState::Pending | RowState::Running) {
+                t.mailboxes_done += 1;
+            }
+            t.messages_done += r.messages_done;
+            t.bytes_done += r.bytes_done;
+            t.migrated += r.migrated;
+            t.skipped += r.skipped;
+            t.failed += r.failed;
+            for f in &r.folders {
+                t.folders += 1;
+                let Some(v) = &f.verification else { continue };
+                t.source_messages += v.source_messages;
+                t.destination_messages += v.destination_messages;
+                t.missing += v.missing.len() as u64;
+                t.extra += v.extra.len() as u64;
+                if v.verified() && f.error.is_none() {
+                    t.folders_verified += 1;
+                }
+            }
+        }
+        t
+    }
+}
+
 /// What a job does: copy (a run, recorded in the history) or only compare
 /// the source with the destination (nothing copied, not recorded).
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, TS)]
@@ -150,6 +199,8 @@ pub struct JobView {
     pub warnings: Vec<String>,
     pub elapsed_ms: u64,
     pub rows: Vec<RowView>,
+    /// The rows' figures added up.
+    pub totals: Totals,
     /// The session keeps this job's outcome for its log (a verification,
     /// or a run the history could not record).
     pub session_log: bool,
@@ -175,12 +226,18 @@ impl JobView {
                 .iter()
                 .map(|u| RowView::pending(&u.source_user, &u.local_user))
                 .collect(),
+            totals: Totals::default(),
             session_log: false,
         }
     }
 
     /// A finished run of the history.
     pub fn of_run(run_id: i64, outcome: &crate::outcome::JobOutcome) -> JobView {
+        let rows: Vec<RowView> = outcome
+            .mailboxes
+            .iter()
+            .map(RowView::from_outcome)
+            .collect();
         JobView {
             job_id: 0,
             kind: JobKind::Migration,
@@ -198,11 +255,8 @@ impl JobView {
                 .map(|m| m.elapsed_ms)
                 .max()
                 .unwrap_or(0),
-            rows: outcome
-                .mailboxes
-                .iter()
-                .map(RowView::from_outcome)
-                .collect(),
+            totals: Totals::of(&rows),
+            rows,
             session_log: false,
         }
     }
@@ -217,6 +271,7 @@ impl JobView {
         for r in &mut v.rows {
             *r = r.now();
         }
+        v.totals = Totals::of(&v.rows);
         v
     }
 
@@ -239,6 +294,8 @@ pub enum Update {
         /// The row's place in the job's `rows`.
         index: usize,
         row: Box<RowView>,
+        /// The job's totals with this row as it is now.
+        totals: Totals,
     },
     Ended {
         view: Box<JobView>,
@@ -329,5 +386,54 @@ fn fold_row(r: &mut RowView, e: &Event) {
             r.started = started;
         }
         Event::JobStarted { .. } | Event::JobFinished { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{MessageBrief, Verification};
+
+    #[test]
+    fn totals_add_up_the_rows_and_their_folders_verifications() {
+        let checked = |source: &str, missing: usize, error: Option<&str>| FolderOutcome {
+            source: source.into(),
+            migrated: 3,
+            error: error.map(str::to_string),
+            verification: Some(Box::new(Verification {
+                source_messages: 3,
+                destination_messages: 3 - missing as u64,
+                missing: vec![MessageBrief::default(); missing],
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let mut done = RowView::pending("jane", "jane");
+        done.state = RowState::Partial;
+        done.folders = vec![
+            checked("INBOX", 0, None),
+            checked("Sent", 1, None),
+            checked("Drafts", 0, Some("refused")),
+        ];
+        (done.migrated, done.messages_done, done.bytes_done) = (9, 9, 900);
+        let mut running = RowView::pending("bob", "bob");
+        running.state = RowState::Running;
+        (running.messages_done, running.bytes_done) = (4, 400);
+        let t = Totals::of(&[done, running, RowView::pending("ann", "ann")]);
+        assert_eq!(
+            t,
+            Totals {
+                mailboxes_done: 1,
+                messages_done: 13,
+                bytes_done: 1300,
+                migrated: 9,
+                folders: 3,
+                folders_verified: 1,
+                source_messages: 9,
+                destination_messages: 8,
+                missing: 1,
+                ..Default::default()
+            }
+        );
     }
 }
