@@ -13,6 +13,20 @@ fn mark(v: Verdict) -> &'static str {
     }
 }
 
+/// A job's name as part of a file name: letters, digits, `-` and `_` kept,
+/// anything else (a path separator, a space) made `_`.
+pub fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// The plain-text log of a run.
 pub fn render_log(job: &JobOutcome) -> String {
     render(job, "MailFerry migration log")

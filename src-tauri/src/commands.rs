@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use mailferry::copy::{LoginCheck, Options};
-use mailferry::report::{render_csv, render_log, render_verification_log};
+use mailferry::report::{file_stem, render_csv, render_log, render_verification_log};
 use mailferry::service::{HistoryRow, JobKind, JobView, SavedError, Service, Update};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime, State};
@@ -228,7 +228,7 @@ pub async fn download_log<R: Runtime>(
             "Text",
         ),
     };
-    let file_name = format!("mailferry-{}-run{run_id}.{ext}", sanitize(&outcome.name));
+    let file_name = format!("mailferry-{}-run{run_id}.{ext}", file_stem(&outcome.name));
     save(&app, "Save the job's log", &file_name, kind, ext, text).await
 }
 
@@ -262,7 +262,7 @@ pub async fn download_verification_log<R: Runtime>(
         _ => (render_log(&outcome), "log", "Text"),
     };
     let suffix = if verification { "verify" } else { "unrecorded" };
-    let file_name = format!("mailferry-{}-{suffix}.{ext}", sanitize(&outcome.name));
+    let file_name = format!("mailferry-{}-{suffix}.{ext}", file_stem(&outcome.name));
     save(
         &app,
         if verification {
@@ -321,18 +321,6 @@ async fn save<R: Runtime>(
         )
     })?;
     Ok(Some(path.display().to_string()))
-}
-
-fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// Every kind of error a user may meet, what it means and what to do: the

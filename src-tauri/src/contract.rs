@@ -185,7 +185,8 @@ mod tests {
         }
     }
 
-    /// Every command the app registers is in the contract, and no other.
+    /// Every command the app registers is in the contract, and no other;
+    /// and each has its permission (build.rs).
     #[test]
     fn the_contract_names_every_command() {
         let lib = include_str!("lib.rs");
@@ -200,5 +201,11 @@ mod tests {
         registered.sort_unstable();
         listed.sort_unstable();
         assert_eq!(registered, listed);
+        let build = include_str!("../build.rs");
+        let start = build.find("const COMMANDS").unwrap();
+        let end = start + build[start..].find("];").unwrap();
+        let mut permitted: Vec<&str> = build[start..end].split('"').skip(1).step_by(2).collect();
+        permitted.sort_unstable();
+        assert_eq!(permitted, listed, "src-tauri/build.rs");
     }
 }

@@ -13,6 +13,7 @@ use mailferry::copy::Options;
 use mailferry::human::human_bytes;
 use mailferry::job::Job;
 use mailferry::outcome::Verdict;
+use mailferry::report::file_stem;
 use mailferry::service::{Ended, Live, Service, StartError, Update, Watcher};
 use mailferry::store::Store;
 
@@ -332,7 +333,7 @@ fn run(job: Job, db: &std::path::Path, json: bool, log: Option<PathBuf>, opts: O
     let view = live.snapshot();
     let outcome = &ended.outcome;
     let log_path =
-        log.unwrap_or_else(|| PathBuf::from(format!("mailferry-{}.log", sanitize(&view.name))));
+        log.unwrap_or_else(|| PathBuf::from(format!("mailferry-{}.log", file_stem(&view.name))));
     let text = mailferry::report::render_log(outcome);
     match std::fs::write(&log_path, &text) {
         Ok(()) if !json => println!("The log is in {}", log_path.display()),
@@ -374,7 +375,7 @@ fn verify(job: Job, db: &std::path::Path, json: bool, log: Option<PathBuf>, opts
     };
     let outcome = ended.outcome;
     let log_path = log.unwrap_or_else(|| {
-        PathBuf::from(format!("mailferry-{}-verify.log", sanitize(&outcome.name)))
+        PathBuf::from(format!("mailferry-{}-verify.log", file_stem(&outcome.name)))
     });
     let text = mailferry::report::render_verification_log(&outcome);
     match std::fs::write(&log_path, &text) {
@@ -420,18 +421,6 @@ fn verify(job: Job, db: &std::path::Path, json: bool, log: Option<PathBuf>, opts
         }
     }
     exit_for(outcome.verdict())
-}
-
-fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// One JSON update per line: the rows the app's page shows.
