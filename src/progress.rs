@@ -1,4 +1,5 @@
-//! Progress events: one type for the CLI's printer, the app and the log.
+//! Progress events: what the engine says as it goes. The job service
+//! (`crate::service`) folds them into the view the CLI and the app show.
 
 use std::sync::Arc;
 

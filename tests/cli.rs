@@ -201,6 +201,29 @@ fn a_run_that_copied_but_could_not_be_recorded_exits_6_not_5() {
     );
 }
 
+/// A database a newer MailFerry wrote is left alone: nothing starts
+/// (exit 5), the message says why and what to do, and the file is unchanged.
+#[test]
+fn a_database_from_a_newer_mailferry_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    assert_eq!(mailferry(&db, &["history"]).status.code(), Some(0));
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let out = mailferry(&db, &["history"]);
+    assert_eq!(out.status.code(), Some(5));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("was made by a newer MailFerry (its schema is version 99;")
+            && stderr.contains("Install the newer MailFerry again, or choose another database"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+}
+
 #[test]
 fn json_mode_prints_one_update_per_line_the_rows_the_app_shows() {
     let (src, dst) = pair();

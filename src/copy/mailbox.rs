@@ -10,7 +10,7 @@ use super::dest::{FolderState, Tally};
 use super::folder::ImapFolder;
 use super::mapping::{self, FolderTask, Naming};
 use super::pop_inbox::PopInbox;
-use super::source::{self, Source};
+use super::source;
 use super::{verify, with_keepalive, Ctx, Mode};
 use crate::error::{ErrorClass, MailError};
 use crate::imap::{utf7, ImapClient, ListedFolder};
@@ -172,22 +172,6 @@ fn naming(c: &ImapClient) -> Naming {
     }
 }
 
-/// Copies `src` (or, verifying, only lists it).
-async fn read<S: Source>(
-    ctx: &Ctx,
-    user: &UserEntry,
-    src: &mut S,
-    dst: &mut ImapClient,
-    task: &FolderTask,
-    state: &mut FolderState,
-    tally: &mut Tally,
-) -> Result<(), MailError> {
-    match ctx.mode {
-        Mode::Verify => source::list(src, task, state).await,
-        Mode::Copy => source::copy(ctx, user, src, dst, task, state, tally).await,
-    }
-}
-
 /// Copies one folder (over POP3 when it is the Inbox of a job that reads
 /// the Inbox over POP3), then compares it with its destination folder. A
 /// verifying job only compares.
@@ -205,7 +189,7 @@ async fn copy_one(
     if over_pop3 {
         let mut pop = ctx.connect.source_pop3(user).await?;
         let mut inbox = PopInbox::new(&mut pop);
-        let work = read(ctx, user, &mut inbox, dst, task, state, tally);
+        let work = source::read(ctx, user, &mut inbox, dst, task, state, tally);
         // An Auto job's IMAP source waits for the other folders meanwhile:
         // NOOPs keep it from being dropped for silence.
         let res = match conns.imap.as_mut() {
@@ -218,7 +202,7 @@ async fn copy_one(
         let imap = conns.imap.as_mut().ok_or_else(|| {
             MailError::Internal("a folder other than the Inbox of a POP3 job".into())
         })?;
-        read(
+        source::read(
             ctx,
             user,
             &mut ImapFolder::new(imap),

@@ -9,7 +9,7 @@ use super::dest::{self, DestFolder, FolderState, Outgoing, Tally};
 use super::mapping::FolderTask;
 use super::overlap;
 use super::truth::{self, Book, Opened};
-use super::{Ctx, KeepAlive};
+use super::{Ctx, KeepAlive, Mode};
 use crate::error::MailError;
 use crate::imap::ImapClient;
 use crate::job::UserEntry;
@@ -80,19 +80,9 @@ pub(crate) trait Source: KeepAlive {
     ) -> Result<Vec<Outgoing>, MailError>;
 }
 
-/// Lists `src` only, for the verification pass.
-pub(crate) async fn list<S: Source>(
-    src: &mut S,
-    task: &FolderTask,
-    state: &mut FolderState,
-) -> Result<(), MailError> {
-    let l = src.list(task).await?;
-    state.source_ids(&l.ledger, l.uid_validity, &l.ids);
-    Ok(())
-}
-
-/// Copies what the destination folder lacks of `src`.
-pub(crate) async fn copy<S: Source>(
+/// Copies what the destination folder lacks of `src`; a verifying job
+/// only lists it (the comparison follows in [`super::verify`]).
+pub(crate) async fn read<S: Source>(
     ctx: &Ctx,
     user: &UserEntry,
     src: &mut S,
@@ -103,6 +93,9 @@ pub(crate) async fn copy<S: Source>(
 ) -> Result<(), MailError> {
     let l = src.list(task).await?;
     state.source_ids(&l.ledger, l.uid_validity, &l.ids);
+    if ctx.mode == Mode::Verify {
+        return Ok(());
+    }
     let book = Book::new(ctx, user, &l.ledger, l.uid_validity, task);
     let Some(Opened { mut dest, pending }) =
         truth::open(ctx, dst, book, &l.ids, l.except, state).await?

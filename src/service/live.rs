@@ -84,6 +84,11 @@ impl Live {
         self.lock().view.state != JobState::Finished
     }
 
+    /// The job's name (empty until the engine has named it).
+    pub fn name(&self) -> String {
+        self.lock().view.name.clone()
+    }
+
     pub fn kind(&self) -> JobKind {
         self.lock().view.kind
     }

@@ -10,7 +10,7 @@ mod view;
 
 pub use live::{Ended, Live, Watcher};
 pub use saved::SavedError;
-pub use secrets::{secret_ref, MemorySecrets, SecretError, SecretStore};
+pub use secrets::{MemorySecrets, SecretError, SecretStore};
 pub use view::{JobKind, JobState, JobView, RowState, RowView, Totals, Update};
 
 use std::sync::{Arc, Mutex};
@@ -111,9 +111,11 @@ impl Service {
         watcher: Option<Watcher>,
     ) -> Result<Arc<Live>, StartError> {
         if let Some(name) = job.name.as_deref() {
-            let copying = self.jobs.list().iter().any(|j| {
-                j.kind() == JobKind::Migration && j.is_running() && j.snapshot().name == name
-            });
+            let copying = self
+                .jobs
+                .list()
+                .iter()
+                .any(|j| j.kind() == JobKind::Migration && j.is_running() && j.name() == name);
             if copying {
                 return Err(StartError::Running(name.to_string()));
             }
