@@ -53,6 +53,8 @@ mockIPC((cmd, args) => {
       if (mock.startError) throw mock.startError;
       channels.job = { id: args.on_event.id, next: 0 };
       mock.jobs = [mock.startView];
+      // Updates the app sends before the page has the job's view.
+      for (const m of mock.early || []) mock.push(m);
       return mock.startView;
     case 'attach_job':
       channels.job = { id: args.on_event.id, next: 0 };

@@ -85,7 +85,10 @@ const VIEW = {
   job_id: 1, name: 'acme', state: 'running',
   source: 'old.example (IMAP4S)', destination: 'new.example (port 993)', elapsed_ms: 1000,
   // What the app adds up of these rows.
-  totals: { ...EMPTY_VIEW.totals, mailboxes_done: 3, messages_done: 21, bytes_done: 125000, migrated: 8, skipped: 1, failed: 1, folders: 3 },
+  totals: {
+    ...EMPTY_VIEW.totals, mailboxes_done: 3, messages_done: 21, bytes_done: 125000, migrated: 8, skipped: 1, failed: 1, folders: 3,
+    messages_total: 50, bytes_total: 405000, states: { pending: 1, running: 1, success: 1, partial: 1, failed: 1 },
+  },
   rows: [
     row('pending@x', 'pending'),
     row('running@x', 'running', { folder: 'Archive/2019', messages_done: 12, messages_total: 40, bytes_done: 120000, bytes_total: 400000, elapsed_ms: 3000 }),
@@ -100,7 +103,7 @@ const VIEW = {
 };
 
 const COLOURS = {
-  pending: 'rgb(107, 114, 128)', running: 'rgb(29, 95, 168)', success: 'rgb(30, 123, 52)',
+  pending: 'rgb(75, 85, 99)', running: 'rgb(29, 95, 168)', success: 'rgb(30, 123, 52)',
   partial: 'rgb(138, 90, 0)', failed: 'rgb(179, 38, 30)',
 };
 
@@ -260,6 +263,118 @@ test('progress events move a row from pending to running to success', async () =
   await page.waitForFunction(() => document.querySelector('tbody[data-account="jane"]').dataset.state === 'success');
   assert.equal(await body.locator('.messages').textContent(), '10 / 10');
   assert.equal(await body.locator('.elapsed').textContent(), '1.5 s');
+  await page.close();
+});
+
+/** The accounts of the rows shown, top to bottom. */
+const shownRows = (page) => page.evaluate(() => [...document.querySelectorAll('#rows > tbody')].filter((b) => !b.hidden).map((b) => b.dataset.account));
+
+test('the summary strip counts each state and the whole job; filters, search and sort pick the rows', async () => {
+  const page = await open({ startView: VIEW });
+  await startWith(page);
+  assert.deepEqual(await page.$$eval('#state-filter button:not([hidden])', (bs) => bs.map((b) => b.textContent)),
+    ['All 5', '✕ Failed 1', '! Partial 1', '➜ Running 1', '○ Pending 1', '✓ Success 1']);
+  // By bytes over every mailbox: 125,000 of 405,000 found so far.
+  assert.equal(await page.getAttribute('#overall-bar', 'aria-valuenow'), '30');
+  assert.equal(await page.textContent('#overall-pct'), '30% · 125.0 KB of 405.0 KB found so far');
+  assert.match(await page.textContent('#sum-elapsed'), /^\d+\.\d s$/);
+  assert.match(await page.textContent('#sum-rate'), /^\d+(\.\d)? (B|KB)\/s$/);
+  // 3 of 5 mailboxes ended: the time left goes by mailboxes until all have begun.
+  assert.match(await page.textContent('#sum-eta'), /^about \d+\.\d s$/);
+
+  await page.click('#state-filter button[data-filter="failed"]');
+  assert.deepEqual(await shownRows(page), ['failed@x']);
+  assert.equal(await page.getAttribute('#state-filter button[data-filter="failed"]', 'aria-pressed'), 'true');
+  assert.equal(await page.textContent('#row-count'), 'Showing 1 of 5 mailboxes');
+  await page.click('#state-filter button[data-filter="all"]');
+  await page.fill('#row-search', 'PART');
+  assert.deepEqual(await shownRows(page), ['partial@x']);
+  await page.fill('#row-search', 'nobody');
+  assert.equal(await page.isVisible('#no-match'), true);
+  await page.fill('#row-search', '');
+  assert.equal(await page.textContent('#row-count'), '5 mailboxes');
+
+  // Status sorts problems first; again, the other way round.
+  await page.click('th[data-sort="state"] button');
+  assert.equal(await page.getAttribute('th[data-sort="state"]', 'aria-sort'), 'ascending');
+  assert.deepEqual(await shownRows(page), ['failed@x', 'partial@x', 'running@x', 'pending@x', 'success@x']);
+  await page.screenshot({ path: path.join(SHOTS, 'results-sorted.png'), fullPage: true });
+  await page.click('th[data-sort="state"] button');
+  assert.equal(await page.getAttribute('th[data-sort="state"]', 'aria-sort'), 'descending');
+  assert.deepEqual(await shownRows(page), ['success@x', 'pending@x', 'running@x', 'partial@x', 'failed@x']);
+  await page.click('th[data-sort="bytes"] button');
+  assert.deepEqual(await shownRows(page), ['pending@x', 'partial@x', 'failed@x', 'success@x', 'running@x']);
+  assert.equal(await page.getAttribute('th[data-sort="state"]', 'aria-sort'), 'none');
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('updates change rows in place: the nodes, the focus and open details are kept', async () => {
+  const page = await open({ startView: VIEW });
+  await startWith(page);
+  // Mark every row's node: a rebuilt row would lose its mark.
+  await page.evaluate(() => { for (const b of document.querySelectorAll('#rows > tbody')) b.mark = b.dataset.account; });
+  await page.click('tbody[data-account="partial@x"] button.expand');
+  await page.focus('tbody[data-account="running@x"] button.expand');
+  const running = (done) => row('running@x', 'running', {
+    folder: 'Archive/2019', messages_done: done, messages_total: 40, bytes_done: done * 10000, bytes_total: 400000, elapsed_ms: 3000,
+  });
+  for (const done of [13, 14, 15]) {
+    await page.evaluate((u) => window.__mock.push(u), rowUpdate(1, running(done)));
+  }
+  await page.evaluate((u) => window.__mock.push(u), { update: 'job', view: { ...VIEW, rows: VIEW.rows.with(1, running(16)) } });
+  await page.waitForFunction(() => document.querySelector('tbody[data-account="running@x"] .messages').textContent === '16 / 40');
+  // The once-a-second clock ticks at least once.
+  await page.waitForTimeout(1100);
+  const kept = () => page.evaluate(() => ({
+    marks: [...document.querySelectorAll('#rows > tbody')].every((b) => b.mark === b.dataset.account),
+    focus: document.activeElement.closest('tbody')?.dataset.account,
+    open: !document.querySelector('tbody[data-account="partial@x"] tr.details').hidden,
+  }));
+  assert.deepEqual(await kept(), { marks: true, focus: 'running@x', open: true });
+
+  // Sorted by progress, an update that moves the row keeps its focus too.
+  await page.click('th[data-sort="progress"] button');
+  await page.focus('tbody[data-account="running@x"] button.expand');
+  assert.deepEqual(await shownRows(page), ['pending@x', 'failed@x', 'running@x', 'partial@x', 'success@x']);
+  await page.evaluate((u) => window.__mock.push(u), rowUpdate(1, running(39)));
+  await page.waitForFunction(() => document.querySelector('tbody[data-account="running@x"] .messages').textContent === '39 / 40');
+  assert.deepEqual(await shownRows(page), ['pending@x', 'failed@x', 'partial@x', 'running@x', 'success@x']);
+  assert.deepEqual(await kept(), { marks: true, focus: 'running@x', open: true });
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('updates reach only their own run, including those sent before the job\'s view arrived', async () => {
+  const started = { ...VIEW, run_id: 7 };
+  const early = { ...rowUpdate(1, row('running@x', 'running', { folder: 'INBOX', messages_done: 30, messages_total: 40 })), run_id: 7 };
+  const details = { 3: { ...VIEW, job_id: 0, run_id: 3, state: 'finished', verdict: 'success', rows: [VIEW.rows[2]] } };
+  const history = [{ ...HISTORY[0], run_id: 3, verdict: 'success' }];
+  const page = await open({ startView: started, early: [early], history, details });
+  await startWith(page);
+  const messages = page.locator('tbody[data-account="running@x"] .messages');
+  assert.equal(await messages.textContent(), '30 / 40');
+  // Another run of the same job: its row and its view are not this run's.
+  await page.evaluate((u) => { for (const x of u) window.__mock.push(x); }, [
+    { ...rowUpdate(1, row('running@x', 'failed')), run_id: 8 },
+    { update: 'job', view: { ...started, run_id: 8, rows: VIEW.rows.map((r) => row(r.account, 'failed')) } },
+    // This run's own update, to another row: once it shows, the others were seen.
+    { ...rowUpdate(0, row('pending@x', 'running', { folder: 'Sent', messages_done: 1, messages_total: 2 })), run_id: 7 },
+  ]);
+  await page.waitForFunction(() => document.querySelector('tbody[data-account="pending@x"] .messages').textContent === '1 / 2');
+  assert.equal(await messages.textContent(), '30 / 40');
+  assert.equal(await page.getAttribute('tbody[data-account="running@x"]', 'data-state'), 'running');
+  // A run opened from History while this one runs takes none of its updates.
+  await page.click('#tab-history');
+  await page.click('tr[data-run="3"] .open-run');
+  await page.waitForSelector('#page-results:not([hidden])');
+  await page.waitForFunction(() => /run #3/.test(document.querySelector('#job-totals').textContent));
+  await page.evaluate((u) => window.__mock.push(u), { ...rowUpdate(0, row('running@x', 'failed')), run_id: 7 });
+  await page.evaluate((u) => window.__mock.push(u), { update: 'ended', view: { ...started, state: 'finished', verdict: 'failed' } });
+  await page.waitForTimeout(200);
+  assert.deepEqual(await shownRows(page), ['success@x']);
+  assert.equal(await page.getAttribute('tbody[data-account="success@x"]', 'data-state'), 'success');
+  assert.deepEqual(page.errors, []);
   await page.close();
 });
 

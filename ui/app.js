@@ -6,6 +6,7 @@ const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
 import { applyUpdate, stamped } from './updates.js';
+import { summarize, shows, order, count } from './summary.js';
 
 /** @typedef {import('./contract').Commands} Commands */
 /** @typedef {import('./contract').JobView} JobView */
@@ -381,12 +382,9 @@ async function start(ev) {
   const btn = $('#start');
   btn.disabled = true;
   status('Starting…');
-  const channel = newChannel((m) => onPush(m));
+  const updates = jobUpdates();
   try {
-    const view = await invoke('start_job', { ...request(), on_event: channel });
-    watching = { jobId: view.job_id, channel };
-    sessionStorage.setItem('mailferry-job', String(view.job_id));
-    current = shown(view);
+    watch(await invoke('start_job', { ...request(), on_event: updates.channel }), updates);
     status('');
     show('results');
     render();
@@ -424,13 +422,36 @@ function showVault(s) {
 // ---------------------------------------------------------------- results
 
 let current = null;     // the JobView shown on Results
-let watching = null;    // { jobId, channel }
+// The job's running time, counted on by the page from its last view.
+let jobClock = { ms: 0, at: 0 };
+let watching = null;    // the JobUpdates of the job on Results
 let jobs = [];          // this session's jobs
 
 /** A view as Results keeps it: running rows stamped with the time. @param {JobView} view */
 function shown(view) {
   const now = Date.now();
+  jobClock = { ms: view.elapsed_ms, at: now };
   return { ...view, rows: view.rows.map((r) => stamped(r, now)) };
+}
+
+/**
+ * A Channel for one job's updates. Those that come before the job's view
+ * (they are all newer than it: the app takes the view and the watch at
+ * once) wait, and are applied once the view is on Results.
+ */
+function jobUpdates() {
+  const u = { early: [], open: false };
+  u.channel = newChannel((m) => { if (u.open) onPush(m); else u.early.push(m); });
+  return u;
+}
+
+/** Shows a job's view on Results and follows its updates. */
+function watch(view, updates) {
+  watching = updates;
+  current = shown(view);
+  sessionStorage.setItem('mailferry-job', String(view.job_id));
+  updates.open = true;
+  for (const m of updates.early.splice(0)) onPush(m);
 }
 
 /** An update of the job on Results (the app folds the engine's events). @param {Update} m */
@@ -439,6 +460,7 @@ function onPush(m) {
   const next = applyUpdate(current, m, Date.now());
   if (!next) return;
   current = next.view;
+  if (m.update !== 'row') jobClock = { ms: current.elapsed_ms, at: Date.now() };
   if (next.ended) refreshJobs();
   scheduleRender();
 }
@@ -550,92 +572,277 @@ function render() {
   $('#no-results').hidden = !!v;
   $('#job-head').hidden = !v;
   $('#rows').hidden = !v;
+  $('#row-tools').hidden = !v;
   const running = jobs.filter((j) => j.state !== 'finished').length;
   $('#running-badge').hidden = running === 0;
   $('#running-badge').textContent = running ? `${running} running` : '';
-  if (!v) return;
+  if (!v) {
+    $('#no-match').hidden = true;
+    return;
+  }
   const state = jobState(v);
   const verifying = isVerification(v);
   const words = verifying ? VERIFY_STATES : STATES;
-  $('#job-name').textContent = !v.name ? 'Starting…' : (verifying ? `Verification of job ${v.name}` : `Job ${v.name}`);
-  $('#job-state').replaceWith(Object.assign(badge(state, '', words), { id: 'job-state' }));
-  $('#job-route').textContent = `${v.source} → ${v.destination}`;
+  setText($('#job-name'), !v.name ? 'Starting…' : (verifying ? `Verification of job ${v.name}` : `Job ${v.name}`));
+  const head = $('#job-state');
+  if (head.dataset.state !== state || head.dataset.words !== String(verifying)) {
+    head.replaceWith(Object.assign(badge(state, '', words), { id: 'job-state' }));
+    $('#job-state').dataset.words = String(verifying);
+  }
+  setText($('#job-route'), `${v.source} → ${v.destination}`);
   $('#job-kind').hidden = !verifying;
   // The app adds the rows up (mailferry::service::Totals).
   const t = v.totals;
   if (verifying) {
-    $('#job-totals').textContent = `${t.mailboxes_done} of ${v.rows.length} mailboxes checked · ${t.folders_verified} of ${t.folders} folders verified`
-      + ` · ${t.source_messages} messages on the source, ${t.destination_messages} on the destination · ${t.missing} missing, ${t.extra} extra`;
+    setText($('#job-totals'), `${count(t.mailboxes_done)} of ${count(v.rows.length)} mailboxes checked · ${count(t.folders_verified)} of ${count(t.folders)} folders verified`
+      + ` · ${count(t.source_messages)} messages on the source, ${count(t.destination_messages)} on the destination · ${count(t.missing)} missing, ${count(t.extra)} extra`);
   } else {
-    $('#job-totals').textContent = `${t.mailboxes_done} of ${v.rows.length} mailboxes done · ${t.messages_done} messages, ${humanBytes(t.bytes_done)}`
-      + (v.state === 'finished' ? ` · ${t.migrated} copied, ${t.skipped} already there, ${t.failed} failed` : '')
-      + (v.run_id ? ` · run #${v.run_id}` : '');
+    setText($('#job-totals'), `${count(t.mailboxes_done)} of ${count(v.rows.length)} mailboxes done · ${count(t.messages_done)} messages, ${humanBytes(t.bytes_done)}`
+      + (v.state === 'finished' ? ` · ${count(t.migrated)} copied, ${count(t.skipped)} already there, ${count(t.failed)} failed` : '')
+      + (v.run_id ? ` · run #${v.run_id}` : ''));
   }
-  $('#col-messages').textContent = verifying ? 'On the source' : 'Messages';
-  $('#col-bytes').textContent = verifying ? 'On the destination' : 'Bytes';
+  renderSummary();
+  setText($('#col-messages'), verifying ? 'On the source' : 'Messages');
+  setText($('#col-bytes'), verifying ? 'On the destination' : 'Bytes');
   $('#job-error').hidden = !v.error;
-  $('#job-error').textContent = v.error || '';
+  setText($('#job-error'), v.error || '');
   $('#job-warnings').hidden = !(v.warnings && v.warnings.length);
-  $('#job-warnings').textContent = (v.warnings || []).map((w) => `Note: ${w}`).join(' ');
+  setText($('#job-warnings'), (v.warnings || []).map((w) => `Note: ${w}`).join(' '));
   const cancel = $('#cancel-job');
   cancel.hidden = v.state === 'finished' || !v.job_id;
   cancel.disabled = v.state === 'cancelling';
-  cancel.textContent = v.state === 'cancelling' ? 'Cancelling…' : (verifying ? 'Cancel the verification' : 'Cancel the job');
+  setText(cancel, v.state === 'cancelling' ? 'Cancelling…' : (verifying ? 'Cancel the verification' : 'Cancel the job'));
   const logged = v.state === 'finished' && (!!v.run_id || !!v.session_log);
   $('#results-log').hidden = !logged;
   $('#results-csv').hidden = !logged;
+  renderFilters(words);
+  renderRows(v);
+}
 
-  const table = $('#rows');
-  for (const b of $$('tbody', table)) b.remove();
+/** Sets a node's text only when it differs: no needless layout, selection kept. */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+// ------------------------------------------------ results: the summary strip
+
+function jobElapsed(v) {
+  return v.state === 'finished' ? v.elapsed_ms : jobClock.ms + (Date.now() - jobClock.at);
+}
+
+function renderSummary() {
+  const v = current;
+  const box = $('#summary');
+  box.hidden = isVerification(v);
+  if (box.hidden) return;
+  const s = summarize(v, jobElapsed(v));
+  const bar = $('#overall-bar');
+  bar.setAttribute('aria-valuenow', String(s.pct));
+  bar.firstElementChild.style.width = `${s.pct}%`;
+  bar.dataset.state = jobState(v);
+  const t = v.totals;
+  setText($('#overall-pct'), `${s.pct}% · ${humanBytes(t.bytes_done)} of ${humanBytes(t.bytes_total)}${!s.finished && t.states.pending > 0 ? ' found so far' : ''}`);
+  setText($('#sum-elapsed'), duration(s.elapsed_ms));
+  setText($('#sum-rate'), s.elapsed_ms > 0 ? `${humanBytes(Math.round(s.rate))}/s` : '—');
+  setText($('#sum-eta'), s.finished ? 'Done' : (s.eta_ms === null ? 'Estimating…' : `about ${duration(s.eta_ms)}`));
+}
+
+// ------------------------------------------------ results: filter, search, sort
+
+/** @type {import('./summary.js').StateFilter} */
+let stateFilter = 'all';
+/** @type {import('./summary.js').SortKey} */
+let sortKey = 'list';
+let sortDesc = false;
+
+/** @type {import('./summary.js').StateFilter[]} */
+const FILTERS = ['all', 'failed', 'partial', 'running', 'pending', 'success'];
+
+function renderFilters(words) {
+  const box = $('#state-filter');
+  if (box.children.length === 0) {
+    for (const f of FILTERS) {
+      box.append(el('button', {
+        type: 'button', class: `filter state-${f}`, 'data-filter': f, 'aria-pressed': 'false',
+        onclick: () => { stateFilter = f; render(); },
+      }));
+    }
+  }
+  const t = current.totals.states;
+  for (const b of box.children) {
+    const f = b.dataset.filter;
+    const n = f === 'all' ? current.rows.length : t[f];
+    const label = f === 'all' ? 'All' : words[f].word;
+    setText(b, `${f === 'all' ? '' : `${words[f].icon} `}${label} ${count(n)}`);
+    b.setAttribute('aria-pressed', String(f === stateFilter));
+    // A state with no mailbox is hidden unless it is the filter in use.
+    b.hidden = f !== 'all' && n === 0 && f !== stateFilter;
+  }
+  for (const th of $$('#rows thead th[data-sort]')) {
+    th.setAttribute('aria-sort', th.dataset.sort !== sortKey ? 'none' : (sortDesc ? 'descending' : 'ascending'));
+  }
+}
+
+function sortBy(key) {
+  if (sortKey === key) sortDesc = !sortDesc;
+  else { sortKey = key; sortDesc = false; }
+  render();
+}
+
+// ------------------------------------------------ results: the rows, in place
+
+// One tbody per mailbox, made once for a view and then updated in place:
+// focus, selection and open details survive every update.
+let table = null;   // { key, bodies }
+
+/** Which rows a table was made for: another job, run, kind or user list is another table. */
+function tableKey(v) {
+  return `${v.job_id}:${v.run_id ?? ''}:${v.kind}:${v.rows.map((r) => r.account).join('\n')}`;
+}
+
+function renderRows(v) {
+  const key = tableKey(v);
+  const rows = $('#rows');
+  if (!table || table.key !== key) {
+    // A job's run id arrives once it has begun: the same rows, kept.
+    const same = table && table.key === `${v.job_id}::${v.kind}:${v.rows.map((r) => r.account).join('\n')}`;
+    if (same) table.key = key;
+    else {
+      for (const b of $$(':scope > tbody', rows)) b.remove();
+      table = { key, bodies: v.rows.map((r, i) => makeBody(i)) };
+      for (const b of table.bodies) rows.append(b.el);
+    }
+  }
+  v.rows.forEach((r, i) => updateBody(table.bodies[i], r, v));
+  // Filter, search and order: nodes move only when the order changes.
+  const query = $('#row-search').value;
+  let shown = 0;
   v.rows.forEach((r, i) => {
-    const key = `${v.job_id}:${v.run_id}:${r.account}`;
-    const open = expanded.has(key);
-    const pct = r.messages_total > 0 ? Math.round((100 * r.messages_done) / r.messages_total)
-      : (['success', 'partial'].includes(r.state) ? 100 : 0);
-    const detailsId = `details-${i}`;
-    const toggle = el('button', {
-      type: 'button', class: 'expand', 'aria-expanded': String(open), 'aria-controls': detailsId,
-      'aria-label': `${open ? 'Hide' : 'Show'} the folders of ${r.account}`,
-      onclick: () => { if (open) expanded.delete(key); else expanded.add(key); render(); },
-    }, el('span', { 'aria-hidden': 'true', text: open ? '▾' : '▸' }));
-    // Set through the CSSOM: the CSP allows no inline style attributes.
-    const fill = el('div', { class: 'fill' });
-    fill.style.width = `${pct}%`;
-    const bar = el('div', {
-      class: 'bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(pct),
-      'aria-label': `${r.account}: ${pct}%`,
-    }, fill);
-    const c = verifying ? checkedCounts([r]) : null;
-    const folderText = r.state === 'pending' ? '—'
-      : (r.state === 'running' && verifying ? `${r.folders.length} checked…`
-        : (r.state === 'running' ? (r.folder || 'connecting…') : `${r.folders.length} folder${r.folders.length === 1 ? '' : 's'}`));
-    const body = el('tbody', { class: `account state-${r.state}`, 'data-account': r.account, 'data-state': r.state },
-      el('tr', { class: 'main' },
-        el('td', {}, toggle),
-        el('td', {}, badge(r.state, '', words)),
-        el('th', { scope: 'row' }, r.account === r.local_user ? r.account : `${r.account} → ${r.local_user}`,
-          r.retrying ? el('div', { class: 'muted', text: `Retrying: ${r.retrying}` }) : null,
-          r.error && !open ? reason(r.error, r.error_code) : null),
-        el('td', { class: 'progress-cell' }, verifying && r.state === 'running'
-          ? el('span', { class: 'muted', text: 'Comparing…' })
-          : [bar, el('span', { class: 'pct', text: `${pct}%` })]),
-        el('td', { class: 'num messages', text: verifying ? String(c.source) : `${r.messages_done} / ${r.messages_total}` }),
-        el('td', { class: 'num bytes', text: verifying ? String(c.destination) : `${humanBytes(r.bytes_done)} / ${humanBytes(r.bytes_total)}` }),
-        el('td', { class: 'folder', text: folderText }),
-        el('td', { class: 'num elapsed', text: r.state === 'pending' ? '—' : duration(rowElapsed(r)) })),
-      el('tr', { class: 'details', id: detailsId, hidden: !open },
-        el('td', { colspan: '8' }, folderTable(r, v))));
-    table.append(body);
+    const visible = shows(r, stateFilter, query);
+    table.bodies[i].el.hidden = !visible;
+    if (visible) shown++;
+  });
+  const want = order(v.rows, sortKey, sortDesc).map((i) => table.bodies[i].el);
+  const have = $$(':scope > tbody', rows);
+  if (want.some((b, i) => have[i] !== b)) {
+    // Moving a node takes the focus from it: give it back.
+    const focused = /** @type {HTMLElement | null} */ (document.activeElement);
+    rows.append(...want);
+    if (focused && focused !== document.activeElement && rows.contains(focused)) focused.focus({ preventScroll: true });
+  }
+  $('#no-match').hidden = shown > 0 || v.rows.length === 0;
+  setText($('#row-count'), shown === v.rows.length ? `${count(shown)} mailbox${shown === 1 ? '' : 'es'}` : `Showing ${count(shown)} of ${count(v.rows.length)} mailboxes`);
+}
+
+function makeBody(i) {
+  const b = { i, row: null, detailsOf: null, accountKey: null };
+  b.toggle = el('button', {
+    type: 'button', class: 'expand', 'aria-controls': `details-${i}`,
+    onclick: () => {
+      const key = rowKey(current, b.row);
+      if (expanded.has(key)) expanded.delete(key); else expanded.add(key);
+      updateBody(b, b.row, current);
+    },
+  }, el('span', { 'aria-hidden': 'true' }));
+  b.badgeTd = el('td');
+  b.account = el('th', { scope: 'row' });
+  b.fill = el('div', { class: 'fill' });
+  b.bar = el('div', { class: 'bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100' }, b.fill);
+  b.pct = el('span', { class: 'pct' });
+  b.comparing = el('span', { class: 'muted', text: 'Comparing…' });
+  b.progress = el('td', { class: 'progress-cell' });
+  b.messages = el('td', { class: 'num messages' });
+  b.bytes = el('td', { class: 'num bytes' });
+  b.folder = el('td', { class: 'folder' });
+  b.elapsed = el('td', { class: 'num elapsed' });
+  b.detailsTd = el('td', { colspan: '8' });
+  b.details = el('tr', { class: 'details', id: `details-${i}`, hidden: true }, b.detailsTd);
+  b.el = el('tbody', { class: 'account' },
+    el('tr', { class: 'main' }, el('td', {}, b.toggle), b.badgeTd, b.account, b.progress, b.messages, b.bytes, b.folder, b.elapsed),
+    b.details);
+  return b;
+}
+
+const rowKey = (v, r) => `${v.job_id}:${v.run_id}:${r.account}`;
+
+function rowPct(r) {
+  return r.messages_total > 0 ? Math.round((100 * r.messages_done) / r.messages_total)
+    : (['success', 'partial'].includes(r.state) ? 100 : 0);
+}
+
+/** Brings one mailbox's tbody up to its row; untouched when nothing changed. */
+function updateBody(b, r, v) {
+  const verifying = isVerification(v);
+  const open = expanded.has(rowKey(v, r));
+  const changed = b.row !== r || b.open !== open;
+  b.row = r;
+  b.open = open;
+  if (!changed) return;
+  const words = verifying ? VERIFY_STATES : STATES;
+  const body = b.el;
+  if (body.dataset.state !== r.state) {
+    body.className = `account state-${r.state}`;
+    body.dataset.state = r.state;
+  }
+  body.dataset.account = r.account;
+  const badgeKey = `${r.state}:${verifying}`;
+  if (b.badgeTd.dataset.key !== badgeKey) {
+    b.badgeTd.replaceChildren(badge(r.state, '', words));
+    b.badgeTd.dataset.key = badgeKey;
+  }
+  b.toggle.setAttribute('aria-expanded', String(open));
+  b.toggle.setAttribute('aria-label', `${open ? 'Hide' : 'Show'} the folders of ${r.account}`);
+  setText(b.toggle.firstElementChild, open ? '▾' : '▸');
+  // The account cell holds a link to Help: rebuilt only when its words change.
+  const accountKey = JSON.stringify([r.account, r.local_user, r.retrying, open ? null : r.error, r.error_code]);
+  if (b.accountKey !== accountKey) {
+    b.accountKey = accountKey;
+    b.account.replaceChildren(r.account === r.local_user ? r.account : `${r.account} → ${r.local_user}`,
+      r.retrying ? el('div', { class: 'muted', text: `Retrying: ${r.retrying}` }) : '',
+      r.error && !open ? reason(r.error, r.error_code) : '');
+  }
+  const pct = rowPct(r);
+  if (verifying && r.state === 'running') {
+    if (b.progress.firstChild !== b.comparing) b.progress.replaceChildren(b.comparing);
+  } else {
+    if (b.progress.firstChild !== b.bar) b.progress.replaceChildren(b.bar, b.pct);
+    b.fill.style.width = `${pct}%`;
+    b.bar.setAttribute('aria-valuenow', String(pct));
+    b.bar.setAttribute('aria-label', `${r.account}: ${pct}%`);
+    setText(b.pct, `${pct}%`);
+  }
+  const c = verifying ? checkedCounts([r]) : null;
+  setText(b.messages, verifying ? count(c.source) : (r.state === 'pending' ? '—' : `${count(r.messages_done)} / ${count(r.messages_total)}`));
+  setText(b.bytes, verifying ? count(c.destination) : (r.state === 'pending' ? '—' : `${humanBytes(r.bytes_done)} / ${humanBytes(r.bytes_total)}`));
+  setText(b.folder, r.state === 'pending' ? '—'
+    : (r.state === 'running' && verifying ? `${r.folders.length} checked…`
+      : (r.state === 'running' ? (r.folder || 'connecting…') : `${r.folders.length} folder${r.folders.length === 1 ? '' : 's'}`)));
+  setText(b.elapsed, r.state === 'pending' ? '—' : duration(rowElapsed(r)));
+  b.details.hidden = !open;
+  // Details are made when shown, and again only when the row's folders changed.
+  if (open) {
+    const of = JSON.stringify([r.folders, r.error, r.error_code, r.state, verifying]);
+    if (b.detailsOf !== of) {
+      b.detailsOf = of;
+      b.detailsTd.replaceChildren(folderTable(r, v));
+    }
+  }
+}
+
+/** Once a second: only the running times and the summary move. */
+function tick() {
+  if (!current || !table || $('#page-results').hidden) return;
+  if (current.state !== 'finished') renderSummary();
+  current.rows.forEach((r, i) => {
+    if (r.state === 'running') setText(table.bodies[i].elapsed, duration(rowElapsed(r)));
   });
 }
 
 async function attach(jobId) {
-  const channel = newChannel((m) => onPush(m));
-  const view = await invoke('attach_job', { job_id: jobId, on_event: channel });
+  const updates = jobUpdates();
+  const view = await invoke('attach_job', { job_id: jobId, on_event: updates.channel });
   if (!view) return false;
-  watching = { jobId, channel };
-  current = shown(view);
-  sessionStorage.setItem('mailferry-job', String(jobId));
+  watch(view, updates);
   render();
   return true;
 }
@@ -727,7 +934,7 @@ async function openRun(r) {
     return;
   }
   try {
-    current = await invoke('run_details', { run_id: r.run_id });
+    current = shown(await invoke('run_details', { run_id: r.run_id }));
     watching = null;
     show('results');
     render();
@@ -738,12 +945,9 @@ async function openRun(r) {
 
 /** Runs `cmd` (rerun_job or verify_job) for a run of History and watches it on Results. */
 async function follow(cmd, runId) {
-  const channel = newChannel((m) => onPush(m));
+  const updates = jobUpdates();
   try {
-    const view = await invoke(cmd, { run_id: runId, on_event: channel });
-    watching = { jobId: view.job_id, channel };
-    sessionStorage.setItem('mailferry-job', String(view.job_id));
-    current = shown(view);
+    watch(await invoke(cmd, { run_id: runId, on_event: updates.channel }), updates);
     show('results');
     render();
   } catch (e) {
@@ -832,7 +1036,9 @@ function setUp() {
     $('#close-stop').textContent = 'Stopping…';
     await invoke('confirm_close');
   });
-  setInterval(() => { if (current && current.rows.some((r) => r.state === 'running')) render(); }, 1000);
+  setInterval(tick, 1000);
+  $('#row-search').addEventListener('input', () => render());
+  for (const th of $$('#rows thead th[data-sort]')) th.firstElementChild.addEventListener('click', () => sortBy(th.dataset.sort));
   applyProtocolRules();
   applyAuthRules();
 }

@@ -59,7 +59,16 @@ export type Totals = {
 /**
  * Mailboxes that have ended (whatever their verdict).
  */
-mailboxes_done: number, messages_done: number, bytes_done: number, migrated: number, skipped: number, failed: number, 
+mailboxes_done: number, 
+/**
+ * How many mailboxes are in each state (the Results summary).
+ */
+states: StateCounts, messages_done: number, bytes_done: number, 
+/**
+ * What the mailboxes found so far to copy or check: grows while
+ * folders are still being listed.
+ */
+messages_total: number, bytes_total: number, migrated: number, skipped: number, failed: number, 
 /**
  * Folders that have ended, and those of them that verified (all
  * their messages on the destination, none twice, no error).
@@ -69,6 +78,8 @@ folders: number, folders_verified: number,
  * What the verification pass counted, over every folder checked.
  */
 source_messages: number, destination_messages: number, missing: number, extra: number, };
+
+export type StateCounts = { pending: number, running: number, success: number, partial: number, failed: number, };
 
 export type RowState = "pending" | "running" | "success" | "partial" | "failed";
 

@@ -55,6 +55,7 @@ export const VIEW = {
   "state": "running",
   "totals": {
     "bytes_done": 0,
+    "bytes_total": 0,
     "destination_messages": 0,
     "extra": 0,
     "failed": 0,
@@ -62,10 +63,18 @@ export const VIEW = {
     "folders_verified": 0,
     "mailboxes_done": 0,
     "messages_done": 0,
+    "messages_total": 0,
     "migrated": 0,
     "missing": 0,
     "skipped": 0,
-    "source_messages": 0
+    "source_messages": 0,
+    "states": {
+      "failed": 0,
+      "partial": 0,
+      "pending": 0,
+      "running": 0,
+      "success": 0
+    }
   },
   "verdict": null,
   "warnings": []

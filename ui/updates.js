@@ -36,11 +36,15 @@ export function applyUpdate(current, update, now) {
     case 'job':
     case 'ended': {
       if (update.view.job_id !== current.job_id) return null;
+      if (current.run_id !== null && update.view.run_id !== null && update.view.run_id !== current.run_id) return null;
       const view = { ...update.view, rows: update.view.rows.map((r) => stamped(r, now)) };
       return { view, ended: update.update === 'ended' };
     }
     case 'row': {
+      // Bound to its run: a run of the history shown with the same
+      // job id never takes another run's rows.
       if (update.job_id !== current.job_id || update.index >= current.rows.length) return null;
+      if (current.run_id !== null && update.run_id !== null && update.run_id !== current.run_id) return null;
       const rows = current.rows.slice();
       rows[update.index] = stamped(update.row, now);
       return { view: { ...current, run_id: update.run_id ?? current.run_id, rows, totals: update.totals }, ended: false };

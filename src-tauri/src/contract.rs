@@ -10,7 +10,7 @@ use mailferry::copy::LoginCheck;
 use mailferry::error::{CatalogueEntry, ErrorClass};
 use mailferry::outcome::{FolderOutcome, MessageBrief, MessageFailure, Verdict, Verification};
 use mailferry::service::{
-    HistoryRow, JobKind, JobState, JobView, RowState, RowView, Totals, Update,
+    HistoryRow, JobKind, JobState, JobView, RowState, RowView, StateCounts, Totals, Update,
 };
 use mailferry::store::RunSummary;
 use ts_rs::{Config, TS};
@@ -79,6 +79,7 @@ pub fn typescript() -> String {
         JobState::decl(&cfg),
         RowView::decl(&cfg),
         Totals::decl(&cfg),
+        StateCounts::decl(&cfg),
         RowState::decl(&cfg),
         Verdict::decl(&cfg),
         FolderOutcome::decl(&cfg),

@@ -138,6 +138,9 @@ pub struct Job {
     pub users: Vec<UserEntry>,
     /// Time limits and retries; unset ones take the engine's defaults.
     pub options: JobOptions,
+    /// What validation noticed and did about the input (a header row
+    /// skipped): said with the warnings.
+    pub notes: Vec<String>,
 }
 
 /// The `[options]` of a job: each unset one keeps the engine's default
@@ -289,7 +292,7 @@ impl Job {
     /// Things in the job that will not do what the user may expect, but are
     /// not errors: folder rules that POP3 cannot apply.
     pub fn warnings(&self) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out = self.notes.clone();
         if matches!(self.source.protocol, Protocol::Pop3 | Protocol::Pop3s) {
             if !self.skip.is_empty() {
                 out.push(
@@ -335,6 +338,12 @@ impl JobFile {
             list.push_str(&String::from_utf8_lossy(&text));
         }
         let users = users::parse_users(&list, delimiter)?;
+        let mut notes = Vec::new();
+        if let Some(line) = users::header_row(&list, delimiter) {
+            notes.push(format!(
+                "Line {line} of the user list names its columns (a header row): it was skipped."
+            ));
+        }
         if destination.auth == DestinationAuth::PerUser {
             if let Some(u) = users.iter().find(|u| u.local_password.is_none()) {
                 return Err(JobError::MissingLocalPassword { line: u.line });
@@ -348,6 +357,7 @@ impl JobFile {
             translations: folders::parse_translations(&self.folders.translate)?,
             users,
             options: self.options.validate()?,
+            notes,
         })
     }
 }
@@ -560,6 +570,21 @@ list = "jane,pw1"
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].contains("Folders to skip do not apply to POP3"));
         assert!(w[1].contains("translations other than INBOX"));
+    }
+
+    #[test]
+    fn a_header_row_is_said_among_the_warnings() {
+        let job = parse(&BASE.replace(
+            "list = \"jane,pw1\"",
+            "list = \"Email,Password\\njane,pw1\"",
+        ))
+        .unwrap();
+        assert_eq!(job.users.len(), 1);
+        assert_eq!(
+            job.warnings(),
+            ["Line 1 of the user list names its columns (a header row): it was skipped."]
+        );
+        assert!(parse(BASE).unwrap().warnings().is_empty());
     }
 
     #[test]

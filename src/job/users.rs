@@ -31,9 +31,16 @@ pub struct UserEntry {
 ///   UTF-8 and was decoded lossily, so the login could never succeed.
 /// - Blank lines and lines whose first non-blank character is `#` are
 ///   ignored.
-/// - A line is split at the first three delimiters, so the fourth column
-///   (local password) may itself contain the delimiter; the source password
-///   may not.
+/// - A line is read as RFC 4180 CSV, as spreadsheets save it: a field in
+///   double quotes may hold the delimiter, and a quote inside it is written
+///   twice (`"alice","p,w""x"` is `alice` with the password `p,w"x`). A
+///   quoted line with an odd number of quotes is refused rather than
+///   guessed at; a quote inside an unquoted column is kept as typed.
+///   Outside quotes, a line is split at the first three delimiters, so the
+///   fourth column (local password) may itself contain the delimiter; the
+///   source password may not.
+/// - A first line that names its columns (`Username,Password`) is a header
+///   row: it is skipped, and [`header_row`] says so.
 /// - User names are trimmed of surrounding spaces and tabs and may not
 ///   contain whitespace or control characters.
 /// - Passwords are kept exactly as typed, including leading or trailing
@@ -62,9 +69,14 @@ pub fn parse_users(text: &str, delimiter: char) -> Result<Vec<UserEntry>, JobErr
     let mut sources: HashMap<String, usize> = HashMap::new();
     let mut locals: HashMap<String, usize> = HashMap::new();
 
+    let header = header_row(text, delimiter);
     for (line, content) in data_lines(text) {
+        if Some(line) == header {
+            continue;
+        }
         let bad = |reason: String| JobError::UserLine { line, reason };
-        let mut cols = content.splitn(4, delimiter);
+        let fields = fields(content, delimiter).map_err(&bad)?;
+        let mut cols = fields.iter().map(String::as_str);
         let source_user = trim_blanks(cols.next().unwrap_or_default());
         let Some(source_password) = cols.next() else {
             return Err(bad(missing_delimiter(content, delimiter)));
@@ -131,6 +143,80 @@ pub fn parse_users(text: &str, delimiter: char) -> Result<Vec<UserEntry>, JobErr
         });
     }
     Ok(entries)
+}
+
+/// The line of a header row (`Username,Password`, `email;password;…`),
+/// when the list's first data line is one.
+pub fn header_row(text: &str, delimiter: char) -> Option<usize> {
+    let (line, content) = data_lines(text).next()?;
+    let fields = fields(content, delimiter).ok()?;
+    let word = |i: usize| -> String {
+        fields.get(i).map_or_else(String::new, |f| {
+            f.chars()
+                .filter(|c| !matches!(c, ' ' | '\t' | '_' | '-' | '.'))
+                .collect::<String>()
+                .to_lowercase()
+        })
+    };
+    const USERS: &[&str] = &[
+        "user",
+        "username",
+        "users",
+        "sourceuser",
+        "sourceusername",
+        "login",
+        "email",
+        "emailaddress",
+        "mail",
+        "account",
+        "mailbox",
+        "address",
+    ];
+    const PASSWORDS: &[&str] = &[
+        "password",
+        "pass",
+        "passwd",
+        "pwd",
+        "sourcepassword",
+        "secret",
+    ];
+    (USERS.contains(&word(0).as_str()) && PASSWORDS.contains(&word(1).as_str())).then_some(line)
+}
+
+/// A line's columns (at most four). A line with a column that starts
+/// with a double quote is read by the `csv` crate (RFC 4180); others are
+/// split as they always were, so a quote inside a password (`p"w`) is
+/// kept as typed.
+fn fields(content: &str, delimiter: char) -> Result<Vec<String>, String> {
+    let plain: Vec<String> = content.splitn(4, delimiter).map(str::to_string).collect();
+    if !plain.iter().any(|f| f.starts_with('"')) || !delimiter.is_ascii() {
+        return Ok(plain);
+    }
+    if content.matches('"').count() % 2 == 1 {
+        return Err(format!(
+            "a double quote is not closed. A column in quotes ends with a quote, and a \
+             quote inside it is written twice (\"p\"\"w\" for p\"w); put the column in quotes \
+             if it holds a quote. The delimiter is '{delimiter}'."
+        ));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter as u8)
+        .from_reader(content.as_bytes());
+    let mut record = csv::StringRecord::new();
+    match reader.read_record(&mut record) {
+        Ok(true) => {}
+        // Not UTF-8 cannot happen (a &str); an empty line is not data.
+        Ok(false) | Err(_) => return Ok(plain),
+    }
+    let mut out: Vec<String> = record.iter().take(3).map(str::to_string).collect();
+    // Unquoted delimiters past the third belong to the local password.
+    let rest: Vec<&str> = record.iter().skip(3).collect();
+    if !rest.is_empty() {
+        out.push(rest.join(&delimiter.to_string()));
+    }
+    Ok(out)
 }
 
 /// Lines that carry data, with their 1-based line numbers: BOM dropped,
@@ -256,6 +342,67 @@ mod tests {
                 local_password: Some(Secret::new("pw2")),
             }]
         );
+    }
+
+    #[test]
+    fn spreadsheet_csv_quotes_are_read_as_rfc_4180() {
+        // What a spreadsheet saves: every column quoted, a delimiter and a
+        // doubled quote inside the password.
+        let users = parse_users(
+            "\"alice\",\"p,w\"\"x\"\r\n\"bob\",\"pw2\",\"bob2\",\"a,b\"\r\ncarol,\"pw3\"\r\n",
+            ',',
+        )
+        .unwrap();
+        assert_eq!(users[0].source_user, "alice");
+        assert_eq!(users[0].source_password.expose(), "p,w\"x");
+        assert_eq!(users[0].local_user, "alice");
+        assert_eq!(users[1].local_user, "bob2");
+        assert_eq!(
+            users[1].local_password.as_ref().map(Secret::expose),
+            Some("a,b")
+        );
+        assert_eq!(users[2].source_password.expose(), "pw3");
+        // Semicolons, as spreadsheets in many locales save CSV.
+        let users = parse_users("\"dan\";\"p;w\"\n", ';').unwrap();
+        assert_eq!(users[0].source_password.expose(), "p;w");
+    }
+
+    #[test]
+    fn a_quote_inside_an_unquoted_password_is_kept() {
+        let users = parse_users("alice,p\"w\nbob,a\"b\"c,bob2,x,y", ',').unwrap();
+        assert_eq!(users[0].source_password.expose(), "p\"w");
+        assert_eq!(users[1].source_password.expose(), "a\"b\"c");
+        // Unquoted, the fourth column still takes the rest of the line.
+        assert_eq!(
+            users[1].local_password.as_ref().map(Secret::expose),
+            Some("x,y")
+        );
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_refused_without_the_password() {
+        let (line, reason) = user_line_error("alice,pw\n\"bob\",\"sec,ret\n", ',');
+        assert_eq!(line, 2);
+        assert!(reason.contains("double quote is not closed"), "{reason}");
+        assert!(!reason.contains("sec"), "{reason}");
+    }
+
+    #[test]
+    fn a_header_row_is_skipped_and_said() {
+        let text = "\u{feff}\"Username\",\"Password\",\"Local user\"\r\nalice,pw\r\n";
+        let users = parse_users(text, ',').unwrap();
+        assert_eq!(users.len(), 1);
+        assert_eq!(users[0].line, 2);
+        assert_eq!(header_row(text, ','), Some(1));
+        assert_eq!(
+            header_row("# batch 1\nEmail;PASSWORD\nbob;pw", ';'),
+            Some(2)
+        );
+        assert_eq!(header_row("e-mail address,source_password\n", ','), Some(1));
+        assert_eq!(header_row("E-Mail,Pass\n", ','), Some(1));
+        // Only the first data line can be a header; a mailbox is never one.
+        assert_eq!(header_row("alice,pw\nuser,password", ','), None);
+        assert_eq!(header_row("alice,password\n", ','), None);
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod view;
 pub use live::{Ended, Live, Watcher};
 pub use saved::SavedError;
 pub use secrets::{MemorySecrets, SecretError, SecretStore};
-pub use view::{JobKind, JobState, JobView, RowState, RowView, Totals, Update};
+pub use view::{JobKind, JobState, JobView, RowState, RowView, StateCounts, Totals, Update};
 
 use std::sync::{Arc, Mutex};
 

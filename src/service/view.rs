@@ -115,8 +115,14 @@ impl RowView {
 pub struct Totals {
     /// Mailboxes that have ended (whatever their verdict).
     pub mailboxes_done: u64,
+    /// How many mailboxes are in each state (the Results summary).
+    pub states: StateCounts,
     pub messages_done: u64,
     pub bytes_done: u64,
+    /// What the mailboxes found so far to copy or check: grows while
+    /// folders are still being listed.
+    pub messages_total: u64,
+    pub bytes_total: u64,
     pub migrated: u64,
     pub skipped: u64,
     pub failed: u64,
@@ -138,8 +144,11 @@ impl Totals {
             if !matches!(r.state, RowState::Pending | RowState::Running) {
                 t.mailboxes_done += 1;
             }
+            t.states.add(r.state);
             t.messages_done += r.messages_done;
             t.bytes_done += r.bytes_done;
+            t.messages_total += r.messages_total;
+            t.bytes_total += r.bytes_total;
             t.migrated += r.migrated;
             t.skipped += r.skipped;
             t.failed += r.failed;
@@ -156,6 +165,28 @@ impl Totals {
             }
         }
         t
+    }
+}
+
+/// Mailboxes per state.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq, TS)]
+pub struct StateCounts {
+    pub pending: u64,
+    pub running: u64,
+    pub success: u64,
+    pub partial: u64,
+    pub failed: u64,
+}
+
+impl StateCounts {
+    fn add(&mut self, state: RowState) {
+        match state {
+            RowState::Pending => self.pending += 1,
+            RowState::Running => self.running += 1,
+            RowState::Success => self.success += 1,
+            RowState::Partial => self.partial += 1,
+            RowState::Failed => self.failed += 1,
+        }
     }
 }
 
@@ -209,6 +240,11 @@ pub struct JobView {
 impl JobView {
     /// A job about to start: a pending row per mailbox.
     pub fn starting(job_id: u64, kind: JobKind, job: &Job) -> JobView {
+        let rows: Vec<RowView> = job
+            .users
+            .iter()
+            .map(|u| RowView::pending(&u.source_user, &u.local_user))
+            .collect();
         JobView {
             job_id,
             kind,
@@ -221,12 +257,8 @@ impl JobView {
             destination: format!("{} (port {})", job.destination.host, job.destination.port),
             warnings: job.warnings(),
             elapsed_ms: 0,
-            rows: job
-                .users
-                .iter()
-                .map(|u| RowView::pending(&u.source_user, &u.local_user))
-                .collect(),
-            totals: Totals::default(),
+            totals: Totals::of(&rows),
+            rows,
             session_log: false,
         }
     }
@@ -419,13 +451,22 @@ mod tests {
         let mut running = RowView::pending("bob", "bob");
         running.state = RowState::Running;
         (running.messages_done, running.bytes_done) = (4, 400);
+        (running.messages_total, running.bytes_total) = (10, 1000);
         let t = Totals::of(&[done, running, RowView::pending("ann", "ann")]);
         assert_eq!(
             t,
             Totals {
                 mailboxes_done: 1,
+                states: StateCounts {
+                    pending: 1,
+                    running: 1,
+                    partial: 1,
+                    ..Default::default()
+                },
                 messages_done: 13,
                 bytes_done: 1300,
+                messages_total: 10,
+                bytes_total: 1000,
                 migrated: 9,
                 folders: 3,
                 folders_verified: 1,
