@@ -11,6 +11,7 @@ const COMMANDS: &[&str] = &[
     "history",
     "run_details",
     "rerun_job",
+    "retry_failed",
     "verify_job",
     "download_log",
     "download_verification_log",

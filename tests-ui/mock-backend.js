@@ -64,6 +64,11 @@ mockIPC((cmd, args) => {
       channels.job = { id: args.on_event.id, next: 0 };
       mock.jobs = [...mock.jobs, mock.verifyView];
       return mock.verifyView;
+    case 'retry_failed':
+      if (mock.retryError) throw mock.retryError;
+      channels.job = { id: args.on_event.id, next: 0 };
+      mock.jobs = [...mock.jobs, mock.retryView];
+      return mock.retryView;
     case 'download_verification_log': return `/home/user/mailferry-verify${args.job_id}.${args.format === 'csv' ? 'csv' : 'log'}`;
     case 'cancel_job': return true;
     case 'history': return mock.history;

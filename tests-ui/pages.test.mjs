@@ -710,3 +710,42 @@ test('a verification the app refuses says why on History', async () => {
   assert.equal(await page.isVisible('#page-history'), true);
   await page.close();
 });
+
+test('Retry failed runs only the failed and partial mailboxes again, from Results and from History', async () => {
+  const rows = [VIEW.rows[2], VIEW.rows[3], VIEW.rows[4]];
+  const done = {
+    ...VIEW, state: 'finished', verdict: 'partial', run_id: 4, rows,
+    totals: { ...VIEW.totals, mailboxes_done: 3, states: { ...EMPTY_VIEW.totals.states, success: 1, partial: 1, failed: 1 } },
+  };
+  const retryView = { ...VIEW, job_id: 2, run_id: 5, rows: [row('partial@x', 'pending'), row('failed@x', 'pending')] };
+  const page = await open({ startView: done, retryView, history: HISTORY });
+  await startWith(page);
+  const button = page.locator('#retry-failed');
+  assert.equal(await button.textContent(), 'Retry the 2 failed mailboxes');
+  await button.click();
+  await page.waitForFunction(() => document.querySelectorAll('#rows > tbody').length === 2);
+  assert.deepEqual((await calls(page, 'retry_failed')).map((c) => c.args.run_id), [4]);
+  assert.deepEqual(await shownRows(page), ['partial@x', 'failed@x']);
+  assert.equal(await page.isVisible('#retry-failed'), false);
+  // History offers it for a saved run that did not fully succeed.
+  await page.click('#tab-history');
+  await page.waitForSelector('#history-rows tr[data-run="2"]');
+  assert.equal(await page.locator('tr[data-run="1"] .retry').count(), 0);
+  await page.click('tr[data-run="2"] .retry');
+  await page.waitForSelector('#page-results:not([hidden])');
+  assert.deepEqual((await calls(page, 'retry_failed')).map((c) => c.args.run_id), [4, 2]);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('Retry failed says why it cannot run', async () => {
+  const done = { ...VIEW, state: 'finished', verdict: 'failed', run_id: 4, rows: [VIEW.rows[4]],
+    totals: { ...VIEW.totals, states: { ...EMPTY_VIEW.totals.states, failed: 1 } } };
+  const page = await open({ startView: done, retryError: { code: 'not-saved', field: 'job', line: null, message: 'Job acme was not started from this app, so its passwords are not kept: start it from New migration.' } });
+  await startWith(page);
+  assert.equal(await page.textContent('#retry-failed'), 'Retry the failed mailbox');
+  await page.click('#retry-failed');
+  await page.waitForFunction(() => /not started from this app/.test(document.querySelector('#save-status').textContent));
+  assert.equal(await page.isVisible('#page-results'), true);
+  await page.close();
+});

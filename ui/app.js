@@ -612,6 +612,11 @@ function render() {
   cancel.hidden = v.state === 'finished' || !v.job_id;
   cancel.disabled = v.state === 'cancelling';
   setText(cancel, v.state === 'cancelling' ? 'Cancelling…' : (verifying ? 'Cancel the verification' : 'Cancel the job'));
+  // Retry failed: the run's failed and partial mailboxes again, same job.
+  const failing = t.states.failed + t.states.partial;
+  const retry = $('#retry-failed');
+  retry.hidden = !(v.state === 'finished' && !verifying && v.run_id && failing > 0);
+  setText(retry, `Retry ${failing === 1 ? 'the failed mailbox' : `the ${count(failing)} failed mailboxes`}`);
   const logged = v.state === 'finished' && (!!v.run_id || !!v.session_log);
   $('#results-log').hidden = !logged;
   $('#results-csv').hidden = !logged;
@@ -906,6 +911,10 @@ async function loadHistory() {
       r.verdict ? el('button', { type: 'button', class: 'secondary download-log', onclick: () => download(r.run_id, 'text', '#history-status'), text: 'Download log' }) : null,
       r.verdict ? el('button', { type: 'button', class: 'secondary download-csv', onclick: () => download(r.run_id, 'csv', '#history-status'), text: 'CSV' }) : null,
       r.can_rerun && !r.live_job_id ? el('button', { type: 'button', class: 'secondary rerun', onclick: () => rerun(r.run_id), text: 'Run again' }) : null,
+      r.can_rerun && !r.live_job_id && (r.verdict === 'failed' || r.verdict === 'partial') ? el('button', {
+        type: 'button', class: 'secondary retry', onclick: () => retryFailed(r.run_id), text: 'Retry failed',
+        title: 'Run only the mailboxes that failed or were partial in this run again',
+      }) : null,
       r.can_rerun && !r.live_job_id ? el('button', {
         type: 'button', class: 'secondary verify', onclick: () => verify(r.run_id), text: 'Verify',
         title: 'Compare every folder of the source with the destination, copying nothing',
@@ -943,19 +952,20 @@ async function openRun(r) {
   }
 }
 
-/** Runs `cmd` (rerun_job or verify_job) for a run of History and watches it on Results. */
-async function follow(cmd, runId) {
+/** Runs `cmd` (rerun_job, retry_failed or verify_job) for a run of the history and watches it on Results. */
+async function follow(cmd, runId, statusSel = '#history-status') {
   const updates = jobUpdates();
   try {
     watch(await invoke(cmd, { run_id: runId, on_event: updates.channel }), updates);
     show('results');
     render();
   } catch (e) {
-    $('#history-status').textContent = words(e);
+    $(statusSel).textContent = words(e);
   }
 }
 
 const rerun = (runId) => follow('rerun_job', runId);
+const retryFailed = (runId, statusSel) => follow('retry_failed', runId, statusSel);
 // The verification pass alone: nothing copied, nothing in the history.
 const verify = (runId) => follow('verify_job', runId);
 
@@ -1027,6 +1037,7 @@ function setUp() {
       render();
     }
   });
+  $('#retry-failed').addEventListener('click', () => { if (current && current.run_id) retryFailed(current.run_id, '#save-status'); });
   $('#results-log').addEventListener('click', () => downloadShown('text'));
   $('#results-csv').addEventListener('click', () => downloadShown('csv'));
   $('#job-select').addEventListener('change', (e) => attach(Number(e.target.value)));

@@ -182,7 +182,7 @@ export type Validation = { ok: boolean, error: CommandError | null, warnings: Ar
 
 export type CommandError = { code: ErrorCode, field: string, line: number | null, message: string, };
 
-export type ErrorCode = "invalid-job" | "name-taken" | "job-running" | "no-name" | "vault-unavailable" | "vault" | "not-saved" | "not-found" | "database" | "save-failed" | "internal";
+export type ErrorCode = "invalid-job" | "name-taken" | "job-running" | "no-name" | "vault-unavailable" | "vault" | "not-saved" | "not-found" | "database" | "save-failed" | "nothing-to-retry" | "internal";
 
 export type VaultStatus = { kind: VaultKind, 
 /**
@@ -205,6 +205,7 @@ export type Commands = {
   history: { args: {}; answer: HistoryRow[] };
   run_details: { args: { run_id: number }; answer: JobView };
   rerun_job: { args: { run_id: number, on_event: Channel<Update> }; answer: JobView };
+  retry_failed: { args: { run_id: number, on_event: Channel<Update> }; answer: JobView };
   verify_job: { args: { run_id: number, on_event: Channel<Update> }; answer: JobView };
   download_log: { args: { run_id: number, format: 'text' | 'csv' }; answer: string | null };
   download_verification_log: { args: { job_id: number, format: 'text' | 'csv' }; answer: string | null };

@@ -104,6 +104,7 @@ export const ERROR_CODES = [
   "not-found",
   "database",
   "save-failed",
+  "nothing-to-retry",
   "internal"
 ];
 
@@ -118,6 +119,7 @@ export const COMMANDS = [
   "history",
   "run_details",
   "rerun_job",
+  "retry_failed",
   "verify_job",
   "download_log",
   "download_verification_log",

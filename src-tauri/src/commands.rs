@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mailferry::copy::{LoginCheck, Options};
 use mailferry::report::{file_stem, render_csv, render_log, render_verification_log};
-use mailferry::service::{HistoryRow, JobKind, JobView, SavedError, Service, Update};
+use mailferry::service::{HistoryRow, JobKind, JobView, RetryError, SavedError, Service, Update};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
@@ -150,6 +150,33 @@ pub async fn rerun_job(
 ) -> Result<JobView, CommandError> {
     let request = saved_request(&state, run_id)?;
     start_job(state, request, on_event).await
+}
+
+/// Retry failed: the job of run `run_id` again, with only the mailboxes
+/// that run left failed or partial, their passwords from the vault. The
+/// saved job keeps its whole user list.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn retry_failed(
+    state: State<'_, AppState>,
+    run_id: i64,
+    on_event: Channel<Update>,
+) -> Result<JobView, CommandError> {
+    let request = saved_request(&state, run_id)?;
+    let job = form::parse(&request, &form::base_dir())?;
+    let service = service(&state)?;
+    let job = service.failed_of_run(job, run_id).map_err(|e| {
+        let code = match &e {
+            RetryError::NotFinished(_) => ErrorCode::NotFound,
+            RetryError::NothingFailed(_) | RetryError::NotInJob(..) => ErrorCode::NothingToRetry,
+            RetryError::Store(_) => ErrorCode::Database,
+        };
+        CommandError::job(code, e.to_string())
+    })?;
+    let live = service
+        .start(job.clone(), Options::for_job(&job), Some(watcher(on_event)))
+        .await
+        .map_err(CommandError::from)?;
+    Ok(live.snapshot())
 }
 
 /// Runs the engine's verification pass alone for the job of a run in the

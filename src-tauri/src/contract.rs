@@ -44,6 +44,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "JobView",
     ),
     (
+        "retry_failed",
+        "{ run_id: number, on_event: Channel<Update> }",
+        "JobView",
+    ),
+    (
         "verify_job",
         "{ run_id: number, on_event: Channel<Update> }",
         "JobView",
@@ -147,6 +152,7 @@ pub fn fixtures() -> String {
                 ErrorCode::NotFound,
                 ErrorCode::Database,
                 ErrorCode::SaveFailed,
+                ErrorCode::NothingToRetry,
                 ErrorCode::Internal,
             ]
             .map(|c| serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())

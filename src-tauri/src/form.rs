@@ -45,6 +45,8 @@ pub enum ErrorCode {
     Database,
     /// A file could not be written.
     SaveFailed,
+    /// Retry failed found no failed mailbox of the run in its job.
+    NothingToRetry,
     /// A fault in MailFerry itself.
     Internal,
 }

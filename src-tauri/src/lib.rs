@@ -79,6 +79,7 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>, state: AppState) -> 
             commands::history,
             commands::run_details,
             commands::rerun_job,
+            commands::retry_failed,
             commands::verify_job,
             commands::download_log,
             commands::download_verification_log,

@@ -438,3 +438,63 @@ fn verify_job_waits_until_the_jobs_migration_has_finished() {
     call(&app, "cancel_job", json!({"job_id": started["job_id"]})).unwrap();
     drop(silent);
 }
+
+#[test]
+fn retry_failed_runs_the_failed_mailboxes_of_a_run_again_in_the_same_job() {
+    let app = app();
+    let mut j = local_job(closed_port());
+    j["users"]["list"] = json!("jane,pw1,jane,pw2\nbob,pw3,bob,pw4");
+    let started = call(
+        &app,
+        "start_job",
+        json!({"request": {"job": j}, "on_event": CHANNEL}),
+    )
+    .unwrap();
+    // Nothing answers at that port: both mailboxes fail.
+    assert_eq!(finished(&app, &started["job_id"])["verdict"], "failed");
+    let run_id = call(&app, "history", json!({})).unwrap()[0]["run_id"].clone();
+
+    let retry = call(
+        &app,
+        "retry_failed",
+        json!({"run_id": run_id, "on_event": CHANNEL}),
+    )
+    .unwrap();
+    assert_eq!(retry["kind"], "migration");
+    assert_eq!(retry["name"], "acme");
+    let accounts: Vec<_> = retry["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["account"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(accounts, ["jane", "bob"]);
+    finished(&app, &retry["job_id"]);
+    let h = call(&app, "history", json!({})).unwrap();
+    assert_eq!(h.as_array().unwrap().len(), 2, "{h}");
+    assert_eq!(h[0]["job_name"], "acme");
+
+    // A run from the command line has no passwords kept; an unknown run
+    // is not in the history.
+    let cli = app
+        .store
+        .begin_run(Some("from-cli"), "f", "old.example", "new.example", 1)
+        .unwrap();
+    app.store
+        .finish_run(cli.run_id, &JobOutcome::default(), "the log")
+        .unwrap();
+    let e = call(
+        &app,
+        "retry_failed",
+        json!({"run_id": cli.run_id, "on_event": CHANNEL}),
+    )
+    .unwrap_err();
+    assert_eq!(e["code"], "not-saved", "{e}");
+    let e = call(
+        &app,
+        "retry_failed",
+        json!({"run_id": 999, "on_event": CHANNEL}),
+    )
+    .unwrap_err();
+    assert_eq!(e["code"], "not-found", "{e}");
+}

@@ -4,11 +4,13 @@
 //! watches gets row updates, never raw engine events.
 
 mod live;
+mod retry;
 mod saved;
 mod secrets;
 mod view;
 
 pub use live::{Ended, Live, Watcher};
+pub use retry::RetryError;
 pub use saved::SavedError;
 pub use secrets::{MemorySecrets, SecretError, SecretStore};
 pub use view::{JobKind, JobState, JobView, RowState, RowView, StateCounts, Totals, Update};
@@ -222,6 +224,12 @@ impl Service {
         run_id: i64,
     ) -> Result<serde_json::Value, SavedError> {
         saved::form_of_run(&self.store, secrets, run_id)
+    }
+
+    /// `job` (the job of run `run_id`) with only the mailboxes that run
+    /// left failed or partial: what Retry failed starts.
+    pub fn failed_of_run(&self, job: Job, run_id: i64) -> Result<Job, RetryError> {
+        retry::failed_of_run(&self.store, job, run_id)
     }
 
     /// A finished run of the history, as its view.
