@@ -182,7 +182,7 @@ async function openHistory() {
 const num = (n) => browser.execute((x) => new Intl.NumberFormat().format(x), n);
 
 const state = (account) => browser.execute((a) => {
-  const b = document.querySelector(`tbody[data-account="${a}"]`);
+  const b = document.querySelector(`.account[data-account="${a}"]`);
   return b ? { state: b.dataset.state, messages: b.querySelector('.messages').textContent } : null;
 }, account);
 
@@ -268,16 +268,16 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
     const [b, d] = [await state('bench'), await state('demo')];
     return b && d && b.state === 'success' && d.state === 'success';
   }, { timeout: 300_000, interval: 250, timeoutMsg: 'the rows did not both turn green' });
-  const green = await browser.execute(() => getComputedStyle(document.querySelector('tbody[data-account="demo"] tr.main .badge')).color);
+  const green = await browser.execute(() => getComputedStyle(document.querySelector('.account[data-account="demo"] .main .badge')).color);
   assert.equal(green, 'rgb(30, 123, 52)');
   assert.equal((await state('demo')).messages, '38 / 38');
   assert.equal((await state('bench')).messages, `${await num(1500)} / ${await num(1500)}`);
   await browser.waitUntil(async () => (await (await browser.$('#job-state')).getText()).includes('Success'), { timeout: 20_000 });
   // Expand demo's folders.
-  await click('tbody[data-account="demo"] button.expand');
-  await (await browser.$('tbody[data-account="demo"] tr[data-folder="Folder.With.Dots"]')).waitForDisplayed();
+  await click('.account[data-account="demo"] button.expand');
+  await (await browser.$('.account[data-account="demo"] tr[data-folder="Folder.With.Dots"]')).waitForDisplayed();
   // Every folder ended with the engine's verification pass, shown in words.
-  const checks = await browser.execute(() => [...document.querySelectorAll('tbody[data-account="demo"] tr[data-folder]')]
+  const checks = await browser.execute(() => [...document.querySelectorAll('.account[data-account="demo"] tr[data-folder]')]
     .map((tr) => [tr.dataset.folder, tr.querySelector('td.verification')?.textContent.trim()]));
   assert.equal(checks.length, 9, JSON.stringify(checks));
   assert.ok(checks.every(([, v]) => v === '✓ Verified'), JSON.stringify(checks));
@@ -349,12 +349,12 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   assert.ok(totals.endsWith(` folders verified · ${all} messages on the source, ${all} on the destination · 0 missing, 0 extra`), totals);
   for (const account of ['bench', 'demo']) {
     assert.equal((await state(account)).state, 'success', account);
-    assert.equal(await (await browser.$(`tbody[data-account="${account}"] tr.main .badge`)).getText(), '✓ Verified');
+    assert.equal(await (await browser.$(`.account[data-account="${account}"] .main .badge`)).getText(), '✓ Verified');
   }
   assert.equal((await state('demo')).messages, '38');
-  await click('tbody[data-account="demo"] button.expand');
-  await (await browser.$('tbody[data-account="demo"] tr[data-folder="Folder.With.Dots"]')).waitForDisplayed();
-  const verified = await browser.execute(() => [...document.querySelectorAll('tbody[data-account="demo"] tr[data-folder]')]
+  await click('.account[data-account="demo"] button.expand');
+  await (await browser.$('.account[data-account="demo"] tr[data-folder="Folder.With.Dots"]')).waitForDisplayed();
+  const verified = await browser.execute(() => [...document.querySelectorAll('.account[data-account="demo"] tr[data-folder]')]
     .map((tr) => [tr.dataset.folder, tr.querySelector('.badge').textContent.trim(), tr.querySelector('td:nth-of-type(2)').textContent]));
   assert.equal(verified.length, 9, JSON.stringify(verified));
   assert.ok(verified.every(([, word]) => word === '✓ Verified'), JSON.stringify(verified));

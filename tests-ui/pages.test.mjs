@@ -3,47 +3,18 @@
 // Run: node --test tests-ui/pages.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { ROW, FOLDER, VIEW as EMPTY_VIEW } from '../ui/fixtures.js';
+import { ROOT, startServer, launchChromium, openPage } from './page-harness.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const UI = path.join(ROOT, 'ui');
-const API = path.join(ROOT, 'node_modules/@tauri-apps/api');
 const SHOTS = path.join(ROOT, 'target/ui-tests');
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.png': 'image/png' };
 
-let server, browser, base;
-
-function serve(req, res) {
-  const url = new URL(req.url, 'http://x');
-  let file;
-  if (url.pathname.startsWith('/__api__/')) file = path.join(API, url.pathname.slice(9));
-  else if (url.pathname === '/__test__/mock-backend.js') file = path.join(ROOT, 'tests-ui/mock-backend.js');
-  else file = path.join(UI, url.pathname === '/' ? 'index.html' : url.pathname);
-  if (!file.startsWith(ROOT) || !fs.existsSync(file)) { res.writeHead(404); res.end(); return; }
-  let body = fs.readFileSync(file);
-  if (file.endsWith('index.html')) {
-    // The mocked backend loads before the app's module (document order).
-    body = body.toString().replace('<script type="module" src="app.js"></script>',
-      '<script type="module" src="/__test__/mock-backend.js"></script>\n  <script type="module" src="app.js"></script>');
-  }
-  res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream' });
-  res.end(body);
-}
+let server, browser;
 
 before(async () => {
-  server = http.createServer(serve);
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${server.address().port}/`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  server = await startServer();
+  browser = await launchChromium();
   fs.mkdirSync(SHOTS, { recursive: true });
 });
 
@@ -53,19 +24,7 @@ after(async () => {
 });
 
 /** A fresh page with the given mocked backend (functions as source text). */
-async function open(scenario = {}, fns = {}) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  const init = `window.__scenario = ${JSON.stringify(scenario)};`
-    + Object.entries(fns).map(([k, f]) => `window.__scenario.${k} = ${f};`).join('');
-  await page.addInitScript(init);
-  await page.goto(base);
-  await page.waitForSelector('body[data-ready="true"]');
-  page.errors = errors;
-  return page;
-}
+const open = (scenario = {}, fns = {}) => openPage(browser, server.base, scenario, fns);
 
 const calls = (page, cmd) => page.evaluate((c) => window.__mock.calls.filter((x) => x.cmd === c), cmd);
 
@@ -222,19 +181,19 @@ test('every result state has its colour, icon and word', async () => {
   const page = await open({ startView: VIEW });
   await startWith(page);
   for (const [account, state] of [['pending@x', 'pending'], ['running@x', 'running'], ['success@x', 'success'], ['partial@x', 'partial'], ['failed@x', 'failed']]) {
-    const body = page.locator(`tbody[data-account="${account}"]`);
+    const body = page.locator(`.account[data-account="${account}"]`);
     assert.equal(await body.getAttribute('data-state'), state);
-    const b = body.locator('tr.main .badge');
+    const b = body.locator('.main .badge');
     const word = { pending: '○ Pending', running: '➜ Running', success: '✓ Success', partial: '! Partial', failed: '✕ Failed' }[state];
     assert.equal((await b.textContent()).trim(), word);
     assert.equal(await b.evaluate((e) => getComputedStyle(e).color), COLOURS[state], state);
   }
-  const running = page.locator('tbody[data-account="running@x"]');
+  const running = page.locator('.account[data-account="running@x"]');
   assert.equal(await running.locator('.messages').textContent(), '12 / 40');
   assert.equal(await running.locator('.bytes').textContent(), '120.0 KB / 400.0 KB');
   assert.equal(await running.locator('.folder').textContent(), 'Archive/2019');
   assert.equal(await running.locator('[role="progressbar"]').getAttribute('aria-valuenow'), '30');
-  assert.match(await page.textContent('tbody[data-account="failed@x"]'), /the server refused the password/);
+  assert.match(await page.textContent('.account[data-account="failed@x"]'), /the server refused the password/);
   await page.screenshot({ path: path.join(SHOTS, 'results-states.png'), fullPage: true });
   assert.deepEqual(page.errors, []);
   await page.close();
@@ -243,14 +202,14 @@ test('every result state has its colour, icon and word', async () => {
 test('progress events move a row from pending to running to success', async () => {
   const page = await open({ startView: { ...VIEW, rows: [row('jane', 'pending')] } });
   await startWith(page);
-  const body = page.locator('tbody[data-account="jane"]');
+  const body = page.locator('.account[data-account="jane"]');
   assert.equal(await body.getAttribute('data-state'), 'pending');
   const running = row('jane', 'running', { folder: 'INBOX', messages_done: 3, messages_total: 10, bytes_done: 3000, bytes_total: 10000 });
   await page.evaluate((u) => {
     window.__mock.push(u[0]);
     window.__mock.push(u[1]);
   }, [{ update: 'job', view: { ...VIEW, rows: [row('jane', 'pending')] } }, rowUpdate(0, running)]);
-  await page.waitForFunction(() => document.querySelector('tbody[data-account="jane"]').dataset.state === 'running');
+  await page.waitForFunction(() => document.querySelector('.account[data-account="jane"]').dataset.state === 'running');
   assert.equal(await body.locator('.messages').textContent(), '3 / 10');
   // An update of another job, or of a row that is not there, changes nothing.
   await page.evaluate((u) => { for (const x of u) window.__mock.push(x); },
@@ -260,14 +219,14 @@ test('progress events move a row from pending to running to success', async () =
     messages_done: 10, messages_total: 10, bytes_done: 10000, bytes_total: 10000,
   });
   await page.evaluate((u) => window.__mock.push(u), rowUpdate(0, done));
-  await page.waitForFunction(() => document.querySelector('tbody[data-account="jane"]').dataset.state === 'success');
+  await page.waitForFunction(() => document.querySelector('.account[data-account="jane"]').dataset.state === 'success');
   assert.equal(await body.locator('.messages').textContent(), '10 / 10');
   assert.equal(await body.locator('.elapsed').textContent(), '1.5 s');
   await page.close();
 });
 
 /** The accounts of the rows shown, top to bottom. */
-const shownRows = (page) => page.evaluate(() => [...document.querySelectorAll('#rows > tbody')].filter((b) => !b.hidden).map((b) => b.dataset.account));
+const shownRows = (page) => page.evaluate(() => [...document.querySelectorAll('#rows > .account')].filter((b) => !b.hidden).map((b) => b.dataset.account));
 
 test('the summary strip counts each state and the whole job; filters, search and sort pick the rows', async () => {
   const page = await open({ startView: VIEW });
@@ -295,16 +254,16 @@ test('the summary strip counts each state and the whole job; filters, search and
   assert.equal(await page.textContent('#row-count'), '5 mailboxes');
 
   // Status sorts problems first; again, the other way round.
-  await page.click('th[data-sort="state"] button');
-  assert.equal(await page.getAttribute('th[data-sort="state"]', 'aria-sort'), 'ascending');
+  await page.click('[data-sort="state"] button');
+  assert.equal(await page.getAttribute('[data-sort="state"]', 'aria-sort'), 'ascending');
   assert.deepEqual(await shownRows(page), ['failed@x', 'partial@x', 'running@x', 'pending@x', 'success@x']);
   await page.screenshot({ path: path.join(SHOTS, 'results-sorted.png'), fullPage: true });
-  await page.click('th[data-sort="state"] button');
-  assert.equal(await page.getAttribute('th[data-sort="state"]', 'aria-sort'), 'descending');
+  await page.click('[data-sort="state"] button');
+  assert.equal(await page.getAttribute('[data-sort="state"]', 'aria-sort'), 'descending');
   assert.deepEqual(await shownRows(page), ['success@x', 'pending@x', 'running@x', 'partial@x', 'failed@x']);
-  await page.click('th[data-sort="bytes"] button');
+  await page.click('[data-sort="bytes"] button');
   assert.deepEqual(await shownRows(page), ['pending@x', 'partial@x', 'failed@x', 'success@x', 'running@x']);
-  assert.equal(await page.getAttribute('th[data-sort="state"]', 'aria-sort'), 'none');
+  assert.equal(await page.getAttribute('[data-sort="state"]', 'aria-sort'), 'none');
   assert.deepEqual(page.errors, []);
   await page.close();
 });
@@ -313,9 +272,9 @@ test('updates change rows in place: the nodes, the focus and open details are ke
   const page = await open({ startView: VIEW });
   await startWith(page);
   // Mark every row's node: a rebuilt row would lose its mark.
-  await page.evaluate(() => { for (const b of document.querySelectorAll('#rows > tbody')) b.mark = b.dataset.account; });
-  await page.click('tbody[data-account="partial@x"] button.expand');
-  await page.focus('tbody[data-account="running@x"] button.expand');
+  await page.evaluate(() => { for (const b of document.querySelectorAll('#rows > .account')) b.mark = b.dataset.account; });
+  await page.click('.account[data-account="partial@x"] button.expand');
+  await page.focus('.account[data-account="running@x"] button.expand');
   const running = (done) => row('running@x', 'running', {
     folder: 'Archive/2019', messages_done: done, messages_total: 40, bytes_done: done * 10000, bytes_total: 400000, elapsed_ms: 3000,
   });
@@ -323,22 +282,22 @@ test('updates change rows in place: the nodes, the focus and open details are ke
     await page.evaluate((u) => window.__mock.push(u), rowUpdate(1, running(done)));
   }
   await page.evaluate((u) => window.__mock.push(u), { update: 'job', view: { ...VIEW, rows: VIEW.rows.with(1, running(16)) } });
-  await page.waitForFunction(() => document.querySelector('tbody[data-account="running@x"] .messages').textContent === '16 / 40');
+  await page.waitForFunction(() => document.querySelector('.account[data-account="running@x"] .messages').textContent === '16 / 40');
   // The once-a-second clock ticks at least once.
   await page.waitForTimeout(1100);
   const kept = () => page.evaluate(() => ({
-    marks: [...document.querySelectorAll('#rows > tbody')].every((b) => b.mark === b.dataset.account),
-    focus: document.activeElement.closest('tbody')?.dataset.account,
-    open: !document.querySelector('tbody[data-account="partial@x"] tr.details').hidden,
+    marks: [...document.querySelectorAll('#rows > .account')].every((b) => b.mark === b.dataset.account),
+    focus: document.activeElement.closest('.account')?.dataset.account,
+    open: !document.querySelector('.account[data-account="partial@x"] .details').hidden,
   }));
   assert.deepEqual(await kept(), { marks: true, focus: 'running@x', open: true });
 
   // Sorted by progress, an update that moves the row keeps its focus too.
-  await page.click('th[data-sort="progress"] button');
-  await page.focus('tbody[data-account="running@x"] button.expand');
+  await page.click('[data-sort="progress"] button');
+  await page.focus('.account[data-account="running@x"] button.expand');
   assert.deepEqual(await shownRows(page), ['pending@x', 'failed@x', 'running@x', 'partial@x', 'success@x']);
   await page.evaluate((u) => window.__mock.push(u), rowUpdate(1, running(39)));
-  await page.waitForFunction(() => document.querySelector('tbody[data-account="running@x"] .messages').textContent === '39 / 40');
+  await page.waitForFunction(() => document.querySelector('.account[data-account="running@x"] .messages').textContent === '39 / 40');
   assert.deepEqual(await shownRows(page), ['pending@x', 'failed@x', 'partial@x', 'running@x', 'success@x']);
   assert.deepEqual(await kept(), { marks: true, focus: 'running@x', open: true });
   assert.deepEqual(page.errors, []);
@@ -352,7 +311,7 @@ test('updates reach only their own run, including those sent before the job\'s v
   const history = [{ ...HISTORY[0], run_id: 3, verdict: 'success' }];
   const page = await open({ startView: started, early: [early], history, details });
   await startWith(page);
-  const messages = page.locator('tbody[data-account="running@x"] .messages');
+  const messages = page.locator('.account[data-account="running@x"] .messages');
   assert.equal(await messages.textContent(), '30 / 40');
   // Another run of the same job: its row and its view are not this run's.
   await page.evaluate((u) => { for (const x of u) window.__mock.push(x); }, [
@@ -361,9 +320,9 @@ test('updates reach only their own run, including those sent before the job\'s v
     // This run's own update, to another row: once it shows, the others were seen.
     { ...rowUpdate(0, row('pending@x', 'running', { folder: 'Sent', messages_done: 1, messages_total: 2 })), run_id: 7 },
   ]);
-  await page.waitForFunction(() => document.querySelector('tbody[data-account="pending@x"] .messages').textContent === '1 / 2');
+  await page.waitForFunction(() => document.querySelector('.account[data-account="pending@x"] .messages').textContent === '1 / 2');
   assert.equal(await messages.textContent(), '30 / 40');
-  assert.equal(await page.getAttribute('tbody[data-account="running@x"]', 'data-state'), 'running');
+  assert.equal(await page.getAttribute('.account[data-account="running@x"]', 'data-state'), 'running');
   // A run opened from History while this one runs takes none of its updates.
   await page.click('#tab-history');
   await page.click('tr[data-run="3"] .open-run');
@@ -373,7 +332,7 @@ test('updates reach only their own run, including those sent before the job\'s v
   await page.evaluate((u) => window.__mock.push(u), { update: 'ended', view: { ...started, state: 'finished', verdict: 'failed' } });
   await page.waitForTimeout(200);
   assert.deepEqual(await shownRows(page), ['success@x']);
-  assert.equal(await page.getAttribute('tbody[data-account="success@x"]', 'data-state'), 'success');
+  assert.equal(await page.getAttribute('.account[data-account="success@x"]', 'data-state'), 'success');
   assert.deepEqual(page.errors, []);
   await page.close();
 });
@@ -381,12 +340,12 @@ test('updates reach only their own run, including those sent before the job\'s v
 test('a row expands to its folders with counts and plain-language errors, by mouse and keyboard', async () => {
   const page = await open({ startView: VIEW });
   await startWith(page);
-  const body = page.locator('tbody[data-account="partial@x"]');
+  const body = page.locator('.account[data-account="partial@x"]');
   const toggle = body.locator('button.expand');
   assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
-  assert.equal(await body.locator('tr.details').isVisible(), false);
+  assert.equal(await body.locator('.details').isVisible(), false);
   await toggle.click();
-  await page.waitForSelector('tbody[data-account="partial@x"] tr.details:not([hidden])');
+  await page.waitForSelector('.account[data-account="partial@x"] .details:not([hidden])');
   assert.equal(await body.locator('button.expand').getAttribute('aria-expanded'), 'true');
   const sent = body.locator('tr[data-folder="Sent"]');
   assert.equal(await sent.getAttribute('data-state'), 'partial');
@@ -396,7 +355,7 @@ test('a row expands to its folders with counts and plain-language errors, by mou
   // Keyboard: focus the toggle and press Enter to collapse.
   await body.locator('button.expand').focus();
   await page.keyboard.press('Enter');
-  await page.waitForSelector('tbody[data-account="partial@x"] tr.details[hidden]', { state: 'attached' });
+  await page.waitForSelector('.account[data-account="partial@x"] .details[hidden]', { state: 'attached' });
   assert.equal(await body.locator('button.expand').getAttribute('aria-expanded'), 'false');
   await page.close();
 });
@@ -405,7 +364,7 @@ test('an error links to its entry in Help, which explains every class and can be
   const page = await open({ startView: VIEW });
   await startWith(page);
   // A mailbox's error, collapsed: its link opens Help at "Login failed".
-  await page.click('tbody[data-account="failed@x"] .help-link');
+  await page.click('.account[data-account="failed@x"] .help-link');
   await page.waitForSelector('#page-help:not([hidden])');
   assert.equal(await page.getAttribute('#tab-help', 'aria-current'), 'page');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'err-login-failed');
@@ -416,7 +375,7 @@ test('an error links to its entry in Help, which explains every class and can be
   await page.screenshot({ path: path.join(SHOTS, 'help.png'), fullPage: true });
   // A message's failure inside an expanded folder links to its own entry.
   await page.click('#tab-results');
-  const partial = page.locator('tbody[data-account="partial@x"]');
+  const partial = page.locator('.account[data-account="partial@x"]');
   await partial.locator('button.expand').click();
   await partial.locator('tr[data-folder="Sent"] .help-link').click();
   await page.waitForSelector('#page-help:not([hidden])');
@@ -430,7 +389,7 @@ test('an error links to its entry in Help, which explains every class and can be
   await page.fill('#help-filter', '');
   assert.equal(await page.locator('#catalogue .entry:visible').count(), 4);
   // An error without a code (older runs) has no link.
-  assert.equal(await page.locator('tbody[data-account="partial@x"] tr[data-folder="INBOX"] .help-link').count(), 0);
+  assert.equal(await page.locator('.account[data-account="partial@x"] tr[data-folder="INBOX"] .help-link').count(), 0);
   assert.deepEqual(page.errors, []);
   await page.close();
 });
@@ -483,7 +442,7 @@ test('history lists past jobs, opens one, and downloads its log as text and CSV'
   await page.waitForSelector('#page-results:not([hidden])');
   assert.equal(await page.textContent('#job-name'), 'Job acme');
   assert.equal((await page.textContent('#job-state')).trim(), '! Partial');
-  assert.equal(await page.locator('tbody.account').count(), 2);
+  assert.equal(await page.locator('#rows > .account').count(), 2);
   assert.equal(await page.isVisible('#cancel-job'), false);
   assert.equal(await page.isVisible('#results-log'), true);
   await page.close();
@@ -512,7 +471,7 @@ test('a job name taken by other servers is shown next to the name', async () => 
 test('a reload re-attaches to the running job', async () => {
   const page = await open({ jobs: [VIEW] });
   await page.waitForSelector('#page-results:not([hidden])');
-  assert.equal(await page.locator('tbody.account').count(), 5);
+  assert.equal(await page.locator('#rows > .account').count(), 5);
   assert.deepEqual((await calls(page, 'attach_job')).map((c) => c.args.job_id), [1]);
   assert.equal(await page.textContent('#running-badge'), '1 running');
   await page.close();
@@ -564,6 +523,10 @@ const UNVERIFIED = verified(5, {
 const finishedRun = (runId, folders, state) => ({
   ...VIEW, job_id: 0, run_id: runId, state: 'finished', verdict: state,
   rows: [row('jane', state, { messages_done: 10, messages_total: 10, migrated: 10, folders })],
+  totals: {
+    ...EMPTY_VIEW.totals, mailboxes_done: 1, messages_done: 10, messages_total: 10, migrated: 10,
+    states: { ...EMPTY_VIEW.totals.states, [state]: 1 },
+  },
 });
 
 test('each folder shows its verification in words, with the missing and extra messages listed; older runs show none', async () => {
@@ -582,10 +545,10 @@ test('each folder shows its verification in words, with the missing and extra me
   await page.click('tr[data-run="2"] .open-run');
   await page.waitForSelector('#page-results:not([hidden])');
   // Opened with the keyboard.
-  await page.focus('tbody[data-account="jane"] button.expand');
+  await page.focus('.account[data-account="jane"] button.expand');
   await page.keyboard.press('Enter');
-  const body = page.locator('tbody[data-account="jane"]');
-  await page.waitForSelector('tbody[data-account="jane"] tr.details:not([hidden])');
+  const body = page.locator('.account[data-account="jane"]');
+  await page.waitForSelector('.account[data-account="jane"] .details:not([hidden])');
   const heads = await body.locator('table.folders thead th').allTextContents();
   assert.deepEqual(heads, ['Folder', 'Status', 'Copied', 'Already there', 'Failed', 'Bytes', 'Verification', 'Details']);
 
@@ -612,8 +575,8 @@ test('each folder shows its verification in words, with the missing and extra me
   await page.click('#tab-history');
   await page.click('tr[data-run="1"] .open-run');
   await page.waitForFunction(() => document.querySelector('#job-totals').textContent.includes('run #1'));
-  await page.click('tbody[data-account="jane"] button.expand');
-  const old = page.locator('tbody[data-account="jane"] tr.details');
+  await page.click('.account[data-account="jane"] button.expand');
+  const old = page.locator('.account[data-account="jane"] .details');
   await old.waitFor();
   assert.deepEqual(await old.locator('table.folders thead th').allTextContents(), ['Folder', 'Status', 'Copied', 'Already there', 'Failed', 'Bytes', 'Details']);
   assert.equal(await old.locator('td.verification').count(), 0);
@@ -658,9 +621,9 @@ test('History\'s Verify runs the verification alone, and Results shows it as one
     { update: 'job', view: { ...verifyView, state: 'running' } },
     { ...rowUpdate(0, row('jane', 'running', { folders: [good], messages_done: 4, messages_total: 4 })), job_id: 7 },
   ]);
-  await page.waitForFunction(() => document.querySelector('tbody[data-account="jane"] .folder').textContent === '1 checked…');
-  assert.equal((await page.textContent('tbody[data-account="jane"] tr.main .badge')).trim(), '➜ Verifying');
-  assert.equal(await page.textContent('tbody[data-account="jane"] .messages'), '4');
+  await page.waitForFunction(() => document.querySelector('.account[data-account="jane"] .folder').textContent === '1 checked…');
+  assert.equal((await page.textContent('.account[data-account="jane"] .main .badge')).trim(), '➜ Verifying');
+  assert.equal(await page.textContent('.account[data-account="jane"] .messages'), '4');
   const ended = {
     ...verifyView, state: 'finished', verdict: 'partial', session_log: true,
     totals: { ...EMPTY_VIEW.totals, mailboxes_done: 2, folders: 2, folders_verified: 1, source_messages: 9, destination_messages: 9, missing: 1, extra: 1 },
@@ -675,15 +638,15 @@ test('History\'s Verify runs the verification alone, and Results shows it as one
   ], ended]);
   await page.waitForFunction(() => document.querySelector('#job-state').dataset.state === 'partial');
   assert.equal((await page.textContent('#job-state')).trim(), '! Not verified');
-  assert.equal((await page.textContent('tbody[data-account="jane"] tr.main .badge')).trim(), '✓ Verified');
-  assert.equal((await page.textContent('tbody[data-account="bob"] tr.main .badge')).trim(), '! Not verified');
+  assert.equal((await page.textContent('.account[data-account="jane"] .main .badge')).trim(), '✓ Verified');
+  assert.equal((await page.textContent('.account[data-account="bob"] .main .badge')).trim(), '! Not verified');
   assert.equal(await page.textContent('#job-totals'),
     '2 of 2 mailboxes checked · 1 of 2 folders verified · 9 messages on the source, 9 on the destination · 1 missing, 1 extra');
   assert.equal(await page.isVisible('#cancel-job'), false);
-  await page.click('tbody[data-account="bob"] button.expand');
-  const folderRow = page.locator('tbody[data-account="bob"] tr[data-folder="Sent"]');
+  await page.click('.account[data-account="bob"] button.expand');
+  const folderRow = page.locator('.account[data-account="bob"] tr[data-folder="Sent"]');
   await folderRow.waitFor();
-  assert.deepEqual(await page.locator('tbody[data-account="bob"] table.folders thead th').allTextContents(),
+  assert.deepEqual(await page.locator('.account[data-account="bob"] table.folders thead th').allTextContents(),
     ['Folder', 'Verification', 'On the source', 'On the destination', 'Details']);
   assert.equal((await folderRow.locator('.badge').textContent()).trim(), '! Not verified');
   assert.match(await folderRow.textContent(), /Missing on the destination: “Quarterly report” from bob@x, 2019-01-02/);
@@ -723,7 +686,7 @@ test('Retry failed runs only the failed and partial mailboxes again, from Result
   const button = page.locator('#retry-failed');
   assert.equal(await button.textContent(), 'Retry the 2 failed mailboxes');
   await button.click();
-  await page.waitForFunction(() => document.querySelectorAll('#rows > tbody').length === 2);
+  await page.waitForFunction(() => document.querySelectorAll('#rows > .account').length === 2);
   assert.deepEqual((await calls(page, 'retry_failed')).map((c) => c.args.run_id), [4]);
   assert.deepEqual(await shownRows(page), ['partial@x', 'failed@x']);
   assert.equal(await page.isVisible('#retry-failed'), false);

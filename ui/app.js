@@ -363,7 +363,7 @@ async function testLogins() {
         el('th', { scope: 'row', text: c.source_user === c.local_user ? c.source_user : `${c.source_user} → ${c.local_user}` }),
         cell(c.source_error, c.source_code), cell(c.destination_error, c.destination_code)));
     }
-    $('#login-summary').textContent = `${ok} of ${checks.length} mailboxes can log in on both sides.`
+    $('#login-summary').textContent = `${count(ok)} of ${count(checks.length)} mailbox${checks.length === 1 ? '' : 'es'} can log in on both sides.`
       + (ok < checks.length ? ' Fix the failing logins before starting.' : '');
     box.hidden = false;
     box.scrollIntoView({ block: 'center' });
@@ -465,11 +465,20 @@ function onPush(m) {
   scheduleRender();
 }
 
+// Updates are drawn at most every RENDER_EVERY ms: progress that moves four
+// times a second reads as live, and 500 rows cost a quarter of the paint.
+const RENDER_EVERY = 250;
 let renderQueued = false;
+let renderedAt = 0;
 function scheduleRender() {
   if (renderQueued) return;
   renderQueued = true;
-  requestAnimationFrame(() => { renderQueued = false; render(); });
+  const wait = Math.max(0, renderedAt + RENDER_EVERY - performance.now());
+  setTimeout(() => requestAnimationFrame(() => {
+    renderQueued = false;
+    renderedAt = performance.now();
+    render();
+  }), wait);
 }
 
 const expanded = new Set();
@@ -643,7 +652,7 @@ function renderSummary() {
   const s = summarize(v, jobElapsed(v));
   const bar = $('#overall-bar');
   bar.setAttribute('aria-valuenow', String(s.pct));
-  bar.firstElementChild.style.width = `${s.pct}%`;
+  bar.firstElementChild.style.transform = `scaleX(${s.pct / 100})`;
   bar.dataset.state = jobState(v);
   const t = v.totals;
   setText($('#overall-pct'), `${s.pct}% · ${humanBytes(t.bytes_done)} of ${humanBytes(t.bytes_total)}${!s.finished && t.states.pending > 0 ? ' found so far' : ''}`);
@@ -683,7 +692,7 @@ function renderFilters(words) {
     // A state with no mailbox is hidden unless it is the filter in use.
     b.hidden = f !== 'all' && n === 0 && f !== stateFilter;
   }
-  for (const th of $$('#rows thead th[data-sort]')) {
+  for (const th of $$('#rows [role="columnheader"][data-sort]')) {
     th.setAttribute('aria-sort', th.dataset.sort !== sortKey ? 'none' : (sortDesc ? 'descending' : 'ascending'));
   }
 }
@@ -696,7 +705,7 @@ function sortBy(key) {
 
 // ------------------------------------------------ results: the rows, in place
 
-// One tbody per mailbox, made once for a view and then updated in place:
+// One block per mailbox, made once for a view and then updated in place:
 // focus, selection and open details survive every update.
 let table = null;   // { key, bodies }
 
@@ -713,7 +722,7 @@ function renderRows(v) {
     const same = table && table.key === `${v.job_id}::${v.kind}:${v.rows.map((r) => r.account).join('\n')}`;
     if (same) table.key = key;
     else {
-      for (const b of $$(':scope > tbody', rows)) b.remove();
+      for (const b of $$(':scope > .account', rows)) b.remove();
       table = { key, bodies: v.rows.map((r, i) => makeBody(i)) };
       for (const b of table.bodies) rows.append(b.el);
     }
@@ -727,14 +736,16 @@ function renderRows(v) {
     table.bodies[i].el.hidden = !visible;
     if (visible) shown++;
   });
+  // Only the rows out of place move (a row overtaking another is one move).
   const want = order(v.rows, sortKey, sortDesc).map((i) => table.bodies[i].el);
-  const have = $$(':scope > tbody', rows);
-  if (want.some((b, i) => have[i] !== b)) {
-    // Moving a node takes the focus from it: give it back.
-    const focused = /** @type {HTMLElement | null} */ (document.activeElement);
-    rows.append(...want);
-    if (focused && focused !== document.activeElement && rows.contains(focused)) focused.focus({ preventScroll: true });
+  const focused = /** @type {HTMLElement | null} */ (document.activeElement);
+  let at = /** @type {HTMLElement | null} */ (rows.querySelector(':scope > .account'));
+  for (const b of want) {
+    if (at === b) at = /** @type {HTMLElement | null} */ (b.nextElementSibling);
+    else rows.insertBefore(b, at);
   }
+  // Moving a node takes the focus from it: give it back.
+  if (focused && focused !== document.activeElement && rows.contains(focused)) focused.focus({ preventScroll: true });
   $('#no-match').hidden = shown > 0 || v.rows.length === 0;
   setText($('#row-count'), shown === v.rows.length ? `${count(shown)} mailbox${shown === 1 ? '' : 'es'}` : `Showing ${count(shown)} of ${count(v.rows.length)} mailboxes`);
 }
@@ -749,21 +760,22 @@ function makeBody(i) {
       updateBody(b, b.row, current);
     },
   }, el('span', { 'aria-hidden': 'true' }));
-  b.badgeTd = el('td');
-  b.account = el('th', { scope: 'row' });
+  const cell = (cls) => el('div', { role: 'cell', class: cls });
+  b.badgeTd = cell();
+  b.account = el('div', { role: 'rowheader' });
   b.fill = el('div', { class: 'fill' });
   b.bar = el('div', { class: 'bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100' }, b.fill);
   b.pct = el('span', { class: 'pct' });
   b.comparing = el('span', { class: 'muted', text: 'Comparing…' });
-  b.progress = el('td', { class: 'progress-cell' });
-  b.messages = el('td', { class: 'num messages' });
-  b.bytes = el('td', { class: 'num bytes' });
-  b.folder = el('td', { class: 'folder' });
-  b.elapsed = el('td', { class: 'num elapsed' });
-  b.detailsTd = el('td', { colspan: '8' });
-  b.details = el('tr', { class: 'details', id: `details-${i}`, hidden: true }, b.detailsTd);
-  b.el = el('tbody', { class: 'account' },
-    el('tr', { class: 'main' }, el('td', {}, b.toggle), b.badgeTd, b.account, b.progress, b.messages, b.bytes, b.folder, b.elapsed),
+  b.progress = cell('progress-cell');
+  b.messages = cell('num messages');
+  b.bytes = cell('num bytes');
+  b.folder = cell('folder');
+  b.elapsed = cell('num elapsed');
+  b.detailsTd = el('div', { role: 'cell' });
+  b.details = el('div', { class: 'details', role: 'row', id: `details-${i}`, hidden: true }, b.detailsTd);
+  b.el = el('div', { class: 'account', role: 'rowgroup' },
+    el('div', { class: 'main cols', role: 'row' }, el('div', { role: 'cell' }, b.toggle), b.badgeTd, b.account, b.progress, b.messages, b.bytes, b.folder, b.elapsed),
     b.details);
   return b;
 }
@@ -775,7 +787,7 @@ function rowPct(r) {
     : (['success', 'partial'].includes(r.state) ? 100 : 0);
 }
 
-/** Brings one mailbox's tbody up to its row; untouched when nothing changed. */
+/** Brings one mailbox's block up to its row; untouched when nothing changed. */
 function updateBody(b, r, v) {
   const verifying = isVerification(v);
   const open = expanded.has(rowKey(v, r));
@@ -811,7 +823,7 @@ function updateBody(b, r, v) {
     if (b.progress.firstChild !== b.comparing) b.progress.replaceChildren(b.comparing);
   } else {
     if (b.progress.firstChild !== b.bar) b.progress.replaceChildren(b.bar, b.pct);
-    b.fill.style.width = `${pct}%`;
+    b.fill.style.transform = `scaleX(${pct / 100})`;
     b.bar.setAttribute('aria-valuenow', String(pct));
     b.bar.setAttribute('aria-label', `${r.account}: ${pct}%`);
     setText(b.pct, `${pct}%`);
@@ -909,7 +921,7 @@ async function loadHistory() {
     const actions = el('td', { class: 'actions-cell' },
       el('button', { type: 'button', class: 'secondary open-run', onclick: () => openRun(r), text: 'Open' }),
       r.verdict ? el('button', { type: 'button', class: 'secondary download-log', onclick: () => download(r.run_id, 'text', '#history-status'), text: 'Download log' }) : null,
-      r.verdict ? el('button', { type: 'button', class: 'secondary download-csv', onclick: () => download(r.run_id, 'csv', '#history-status'), text: 'CSV' }) : null,
+      r.verdict ? el('button', { type: 'button', class: 'secondary download-csv', onclick: () => download(r.run_id, 'csv', '#history-status'), text: 'Download CSV' }) : null,
       r.can_rerun && !r.live_job_id ? el('button', { type: 'button', class: 'secondary rerun', onclick: () => rerun(r.run_id), text: 'Run again' }) : null,
       r.can_rerun && !r.live_job_id && (r.verdict === 'failed' || r.verdict === 'partial') ? el('button', {
         type: 'button', class: 'secondary retry', onclick: () => retryFailed(r.run_id), text: 'Retry failed',
@@ -924,8 +936,8 @@ async function loadHistory() {
       el('th', { scope: 'row', text: r.job_name }),
       el('td', { text: r.started_at }),
       el('td', { text: `${r.source_host} → ${r.dest_host}` }),
-      el('td', { class: 'num', text: r.mailboxes }),
-      el('td', { class: 'counts', text: `${r.migrated} copied, ${r.skipped} already there, ${r.failed} failed` }),
+      el('td', { class: 'num', text: count(r.mailboxes) }),
+      el('td', { class: 'counts', text: `${count(r.migrated)} copied, ${count(r.skipped)} already there, ${count(r.failed)} failed` }),
       el('td', {}, badge(state)),
       actions));
   }
@@ -1049,7 +1061,7 @@ function setUp() {
   });
   setInterval(tick, 1000);
   $('#row-search').addEventListener('input', () => render());
-  for (const th of $$('#rows thead th[data-sort]')) th.firstElementChild.addEventListener('click', () => sortBy(th.dataset.sort));
+  for (const th of $$('#rows [role="columnheader"][data-sort]')) th.firstElementChild.addEventListener('click', () => sortBy(th.dataset.sort));
   applyProtocolRules();
   applyAuthRules();
 }
