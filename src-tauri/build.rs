@@ -12,6 +12,7 @@ const COMMANDS: &[&str] = &[
     "run_details",
     "rerun_job",
     "retry_failed",
+    "edit_form",
     "verify_job",
     "download_log",
     "download_verification_log",

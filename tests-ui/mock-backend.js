@@ -64,6 +64,7 @@ mockIPC((cmd, args) => {
       channels.job = { id: args.on_event.id, next: 0 };
       mock.jobs = [...mock.jobs, mock.verifyView];
       return mock.verifyView;
+    case 'edit_form': return mock.editForms[args.run_id];
     case 'retry_failed':
       if (mock.retryError) throw mock.retryError;
       channels.job = { id: args.on_event.id, next: 0 };

@@ -712,3 +712,51 @@ test('Retry failed says why it cannot run', async () => {
   assert.equal(await page.isVisible('#page-results'), true);
   await page.close();
 });
+
+test('Edit puts any job of History back in the form: a saved one whole, a command-line one with a note', async () => {
+  // The form as the page sends it, filled by hand once.
+  const first = await open();
+  await first.fill('#name', 'acme');
+  await first.fill('#source-host', 'old.example');
+  await first.check('input[name="protocol"][value="pop3s"]');
+  await first.click('tr[data-proto="pop3s"] .add-port');
+  await first.keyboard.type('10995');
+  await first.fill('#dest-host', 'new.example');
+  await first.fill('#dest-port', '10993');
+  await first.check('input[name="auth"][value="master"]');
+  await first.fill('#master-user', 'admin');
+  await first.fill('#master-password', 'pw');
+  await first.fill('#translate', 'Sent Items,Sent');
+  await first.selectOption('#delimiter', ';');
+  await first.fill('#users', 'jane;"p;w";jane.doe');
+  await first.fill('#retries', '2');
+  await first.click('#check');
+  const typed = (await calls(first, 'validate_job')).at(-1).args.request.job;
+  await first.close();
+
+  const cli = { name: 'nightly', source: { host: 'a.example' }, destination: { host: 'b.example' }, users: { delimiter: ',', list: 'bob,,bob2\n' } };
+  const page = await open({
+    history: HISTORY,
+    editForms: { 2: { form: typed, note: null }, 1: { form: cli, note: 'Job nightly ran from the command line, so MailFerry kept its servers and mailboxes but not its passwords, ports or options.' } },
+  });
+  await page.click('#tab-history');
+  await page.click('tr[data-run="2"] .edit');
+  await page.waitForSelector('#page-new:not([hidden])');
+  assert.equal(await page.textContent('#edit-note'), 'Job acme from run #2: change what you need, then start it.');
+  await page.click('#check');
+  assert.deepEqual((await calls(page, 'validate_job')).at(-1).args.request.job, typed);
+  assert.equal(await page.isVisible('#master-fields'), true);
+  assert.equal(await page.isDisabled('#skip'), true);
+
+  await page.click('#tab-history');
+  await page.click('tr[data-run="1"] .edit');
+  await page.waitForSelector('#page-new:not([hidden])');
+  assert.match(await page.textContent('#edit-note'), /^Job nightly from run #1: change what you need, then start it\. Job nightly ran from the command line/);
+  assert.equal(await page.inputValue('#users'), 'bob,,bob2\n');
+  assert.equal(await page.inputValue('#source-host'), 'a.example');
+  assert.equal(await page.isChecked('input[name="protocol"][value="imap4s"]'), true);
+  assert.equal(await page.inputValue('#retries'), '');
+  assert.equal(await page.inputValue('#dest-port'), '');
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});

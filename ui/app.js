@@ -256,6 +256,61 @@ export function formJob() {
   return job;
 }
 
+/**
+ * Puts a job's form (a JobFile as JSON, as `formJob` makes it) back in
+ * the page; what it lacks takes the form's defaults.
+ */
+function fillForm(job) {
+  const src = job.source || {}, dst = job.destination || {}, folders = job.folders || {}, users = job.users || {}, opts = job.options || {};
+  const set = (id, v) => { $(id).value = v === null || v === undefined ? '' : String(v); };
+  set('#name', job.name);
+  set('#source-host', src.host);
+  $(`input[name="protocol"][value="${src.protocol || 'imap4s'}"]`).checked = true;
+  for (const p of PROTOS) {
+    $(`tr[data-proto="${p}"] .port-list`).textContent = '';
+    for (const port of (src.ports && src.ports[p]) || [DEFAULT_PORTS[p]]) addPort(p, port);
+  }
+  set('#source-ca', src.ca_file);
+  $('#source-invalid').checked = !!src.accept_invalid_certs;
+  $('#source-plaintext').checked = !!src.allow_plaintext;
+  set('#dest-host', dst.host);
+  set('#dest-port', dst.port);
+  $('#dest-security').value = dst.security || 'tls';
+  set('#dest-ca', dst.ca_file);
+  $('#dest-invalid').checked = !!dst.accept_invalid_certs;
+  $(`input[name="auth"][value="${dst.auth || 'user'}"]`).checked = true;
+  set('#master-user', dst.master_user);
+  set('#master-password', dst.master_password);
+  $('#master-method').value = dst.master_method || 'sasl-plain';
+  set('#skip', folders.skip);
+  set('#translate', folders.translate);
+  $('#delimiter').value = users.delimiter || ',';
+  set('#users', users.list);
+  set('#parallel', opts.parallel_mailboxes);
+  set('#timeout', opts.timeout_seconds);
+  set('#retries', opts.retries);
+  applyProtocolRules();
+  applyAuthRules();
+}
+
+/** Edit and run again: a job of History back in the form. */
+async function editRun(runId) {
+  try {
+    const e = await invoke('edit_form', { run_id: runId });
+    const form = /** @type {any} */ (e.form);
+    fillForm(form);
+    clearErrors();
+    const note = $('#edit-note');
+    note.hidden = false;
+    note.textContent = `Job ${form.name} from run #${runId}: change what you need, then start it.${e.note ? ` ${e.note}` : ''}`;
+    show('new');
+    $('#name').focus();
+    if (e.note) validateSoon();
+  } catch (err) {
+    $('#history-status').textContent = words(err);
+  }
+}
+
 function request() {
   return { request: { job: formJob() } };
 }
@@ -923,6 +978,10 @@ async function loadHistory() {
       r.verdict ? el('button', { type: 'button', class: 'secondary download-log', onclick: () => download(r.run_id, 'text', '#history-status'), text: 'Download log' }) : null,
       r.verdict ? el('button', { type: 'button', class: 'secondary download-csv', onclick: () => download(r.run_id, 'csv', '#history-status'), text: 'Download CSV' }) : null,
       r.can_rerun && !r.live_job_id ? el('button', { type: 'button', class: 'secondary rerun', onclick: () => rerun(r.run_id), text: 'Run again' }) : null,
+      !r.live_job_id ? el('button', {
+        type: 'button', class: 'secondary edit', onclick: () => editRun(r.run_id), text: 'Edit',
+        title: 'Open this job in the form to change it and run it again',
+      }) : null,
       r.can_rerun && !r.live_job_id && (r.verdict === 'failed' || r.verdict === 'partial') ? el('button', {
         type: 'button', class: 'secondary retry', onclick: () => retryFailed(r.run_id), text: 'Retry failed',
         title: 'Run only the mailboxes that failed or were partial in this run again',

@@ -156,6 +156,16 @@ export type HistoryRow = { live_job_id: number | null,
  */
 can_rerun: boolean, run_id: number, job_name: string, started_at: string, finished_at: string | null, source_host: string, dest_host: string, mailboxes: number, verdict: string | null, migrated: number, skipped: number, failed: number, bytes: number, };
 
+export type EditForm = { 
+/**
+ * A `JobFile` as JSON, as the page's form sends it.
+ */
+form: unknown, 
+/**
+ * What the user still has to type, and why.
+ */
+note: string | null, };
+
 export type RunSummary = { run_id: number, job_name: string, started_at: string, finished_at: string | null, source_host: string, dest_host: string, mailboxes: number, verdict: string | null, migrated: number, skipped: number, failed: number, bytes: number, };
 
 export type LoginCheck = { source_user: string, local_user: string, 
@@ -206,6 +216,7 @@ export type Commands = {
   run_details: { args: { run_id: number }; answer: JobView };
   rerun_job: { args: { run_id: number, on_event: Channel<Update> }; answer: JobView };
   retry_failed: { args: { run_id: number, on_event: Channel<Update> }; answer: JobView };
+  edit_form: { args: { run_id: number }; answer: EditForm };
   verify_job: { args: { run_id: number, on_event: Channel<Update> }; answer: JobView };
   download_log: { args: { run_id: number, format: 'text' | 'csv' }; answer: string | null };
   download_verification_log: { args: { job_id: number, format: 'text' | 'csv' }; answer: string | null };

@@ -120,6 +120,7 @@ export const COMMANDS = [
   "run_details",
   "rerun_job",
   "retry_failed",
+  "edit_form",
   "verify_job",
   "download_log",
   "download_verification_log",

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use mailferry::copy::{LoginCheck, Options};
 use mailferry::report::{file_stem, render_csv, render_log, render_verification_log};
-use mailferry::service::{HistoryRow, JobKind, JobView, RetryError, SavedError, Service, Update};
+use mailferry::service::{
+    EditForm, HistoryRow, JobKind, JobView, RetryError, SavedError, Service, Update,
+};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
@@ -179,6 +181,15 @@ pub async fn retry_failed(
     Ok(live.snapshot())
 }
 
+/// Edit and run again: the job of run `run_id` back in the form, with its
+/// passwords from the vault where it has them and a note for the rest.
+#[tauri::command(rename_all = "snake_case")]
+pub fn edit_form(state: State<'_, AppState>, run_id: i64) -> Result<EditForm, CommandError> {
+    service(&state)?
+        .edit_form(&state.vault, run_id)
+        .map_err(saved_error)
+}
+
 /// Runs the engine's verification pass alone for the job of a run in the
 /// history, with the passwords from the vault: every folder of the source
 /// compared with the destination, nothing copied, nothing recorded in the
@@ -207,21 +218,23 @@ pub async fn verify_job(
 fn saved_request(state: &AppState, run_id: i64) -> Result<JobRequest, CommandError> {
     let job = service(state)?
         .saved_form(&state.vault, run_id)
-        .map_err(|e| {
-            let code = match &e {
-                SavedError::NoSuchRun(_) => ErrorCode::NotFound,
-                SavedError::NotSaved(_) => ErrorCode::NotSaved,
-                SavedError::Missing { .. } | SavedError::Secret(_) => ErrorCode::Vault,
-                SavedError::Store(_) => ErrorCode::Database,
-            };
-            let field = if code == ErrorCode::Vault {
-                "vault"
-            } else {
-                "job"
-            };
-            CommandError::new(code, field, e.to_string())
-        })?;
+        .map_err(saved_error)?;
     Ok(JobRequest { job })
+}
+
+fn saved_error(e: SavedError) -> CommandError {
+    let code = match &e {
+        SavedError::NoSuchRun(_) => ErrorCode::NotFound,
+        SavedError::NotSaved(_) => ErrorCode::NotSaved,
+        SavedError::Missing { .. } | SavedError::Secret(_) => ErrorCode::Vault,
+        SavedError::Store(_) => ErrorCode::Database,
+    };
+    let field = if code == ErrorCode::Vault {
+        "vault"
+    } else {
+        "job"
+    };
+    CommandError::new(code, field, e.to_string())
 }
 
 /// Saves a run's log through the native save dialog: `text` (the log as

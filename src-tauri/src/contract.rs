@@ -10,7 +10,8 @@ use mailferry::copy::LoginCheck;
 use mailferry::error::{CatalogueEntry, ErrorClass};
 use mailferry::outcome::{FolderOutcome, MessageBrief, MessageFailure, Verdict, Verification};
 use mailferry::service::{
-    HistoryRow, JobKind, JobState, JobView, RowState, RowView, StateCounts, Totals, Update,
+    EditForm, HistoryRow, JobKind, JobState, JobView, RowState, RowView, StateCounts, Totals,
+    Update,
 };
 use mailferry::store::RunSummary;
 use ts_rs::{Config, TS};
@@ -48,6 +49,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "{ run_id: number, on_event: Channel<Update> }",
         "JobView",
     ),
+    ("edit_form", "{ run_id: number }", "EditForm"),
     (
         "verify_job",
         "{ run_id: number, on_event: Channel<Update> }",
@@ -92,6 +94,7 @@ pub fn typescript() -> String {
         Verification::decl(&cfg),
         MessageBrief::decl(&cfg),
         HistoryRow::decl(&cfg),
+        EditForm::decl(&cfg),
         RunSummary::decl(&cfg),
         LoginCheck::decl(&cfg),
         CatalogueEntry::decl(&cfg),

@@ -80,6 +80,7 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>, state: AppState) -> 
             commands::run_details,
             commands::rerun_job,
             commands::retry_failed,
+            commands::edit_form,
             commands::verify_job,
             commands::download_log,
             commands::download_verification_log,

@@ -497,4 +497,21 @@ fn retry_failed_runs_the_failed_mailboxes_of_a_run_again_in_the_same_job() {
     )
     .unwrap_err();
     assert_eq!(e["code"], "not-found", "{e}");
+
+    // Edit and run again: the app's job whole, the command line's with a note.
+    let edit = call(&app, "edit_form", json!({"run_id": run_id})).unwrap();
+    assert_eq!(edit["note"], Value::Null, "{edit}");
+    assert_eq!(
+        edit["form"]["users"]["list"],
+        "jane,pw1,jane,pw2\nbob,pw3,bob,pw4\n"
+    );
+    let edit = call(&app, "edit_form", json!({"run_id": cli.run_id})).unwrap();
+    assert_eq!(edit["form"]["name"], "from-cli");
+    assert!(
+        edit["note"]
+            .as_str()
+            .unwrap()
+            .contains("ran from the command line"),
+        "{edit}"
+    );
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 pub use error::JobError;
 pub use folders::Translation;
-pub use users::{UserEntry, MAX_MAILBOXES};
+pub use users::{list_field, UserEntry, MAX_MAILBOXES};
 
 use crate::net::CertPolicy;
 use crate::secret::Secret;

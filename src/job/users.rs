@@ -219,6 +219,17 @@ fn fields(content: &str, delimiter: char) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// A column as a user list line holds it: in double quotes (inner quotes
+/// doubled) when it holds the delimiter or a quote, so that
+/// [`parse_users`] reads back exactly `field`.
+pub fn list_field(field: &str, delimiter: char) -> std::borrow::Cow<'_, str> {
+    if field.contains(delimiter) || field.contains('"') {
+        format!("\"{}\"", field.replace('"', "\"\"")).into()
+    } else {
+        field.into()
+    }
+}
+
 /// Lines that carry data, with their 1-based line numbers: BOM dropped,
 /// LF/CRLF/CR line endings removed, blank and `#` comment lines skipped.
 /// Shared with the folder lists so every list reads the same way.

@@ -11,7 +11,7 @@ mod view;
 
 pub use live::{Ended, Live, Watcher};
 pub use retry::RetryError;
-pub use saved::SavedError;
+pub use saved::{EditForm, SavedError};
 pub use secrets::{MemorySecrets, SecretError, SecretStore};
 pub use view::{JobKind, JobState, JobView, RowState, RowView, StateCounts, Totals, Update};
 
@@ -230,6 +230,16 @@ impl Service {
     /// left failed or partial: what Retry failed starts.
     pub fn failed_of_run(&self, job: Job, run_id: i64) -> Result<Job, RetryError> {
         retry::failed_of_run(&self.store, job, run_id)
+    }
+
+    /// The job of run `run_id` back in the form (Edit and run again): its
+    /// passwords where the secret store has them, a note for the rest.
+    pub fn edit_form(
+        &self,
+        secrets: &dyn SecretStore,
+        run_id: i64,
+    ) -> Result<EditForm, SavedError> {
+        saved::form_to_edit(&self.store, secrets, run_id)
     }
 
     /// A finished run of the history, as its view.

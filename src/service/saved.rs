@@ -4,7 +4,7 @@
 
 use super::secrets::{secret_ref, SecretError, SecretStore};
 use crate::error::MailError;
-use crate::job::{DestinationAuth, Job};
+use crate::job::{list_field, DestinationAuth, Job};
 use crate::store::{SavedJob, SavedUser, Store};
 
 /// Why a saved job cannot run again.
@@ -89,6 +89,89 @@ pub(super) fn form_of_run(
     restore(secrets, &saved)
 }
 
+/// A job of the history back in the form, for Edit and run again: a saved
+/// job's form with the passwords the secret store still has; for a job
+/// the app did not save (the command line ran it), what the history knows
+/// (its name, servers and mailboxes) and a `note` asking for the rest.
+#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+pub struct EditForm {
+    /// A `JobFile` as JSON, as the page's form sends it.
+    #[ts(type = "unknown")]
+    pub form: serde_json::Value,
+    /// What the user still has to type, and why.
+    pub note: Option<String>,
+}
+
+pub(super) fn form_to_edit(
+    store: &Store,
+    secrets: &dyn SecretStore,
+    run_id: i64,
+) -> Result<EditForm, SavedError> {
+    let run = store
+        .runs()?
+        .into_iter()
+        .find(|r| r.run_id == run_id)
+        .ok_or(SavedError::NoSuchRun(run_id))?;
+    if let Some(saved) = store.saved_job(&run.job_name)? {
+        return match restore(secrets, &saved) {
+            Ok(form) => Ok(EditForm { form, note: None }),
+            Err(SavedError::Missing { place, .. }) => Ok(EditForm {
+                form: blank_passwords(&saved),
+                note: Some(format!(
+                    "Some passwords of job {} are no longer in the {place}: type each mailbox's password after its user name.",
+                    run.job_name
+                )),
+            }),
+            Err(e) => Err(e),
+        };
+    }
+    // Ran from the command line: the history has its servers and mailboxes.
+    let users: String = store
+        .run_outcome(run_id)?
+        .map(|o| o.mailboxes)
+        .unwrap_or_default()
+        .iter()
+        .map(|m| format!("{},,{}\n", m.source_user, m.local_user))
+        .collect();
+    Ok(EditForm {
+        form: serde_json::json!({
+            "name": run.job_name,
+            "source": {"host": run.source_host},
+            "destination": {"host": run.dest_host},
+            "users": {"delimiter": ",", "list": users},
+        }),
+        note: Some(format!(
+            "Job {} ran from the command line, so MailFerry kept its servers and mailboxes but not its passwords, ports or options: \
+             type each mailbox's password after its user name, and check the rest.",
+            run.job_name
+        )),
+    })
+}
+
+/// A saved job's form with its users but no passwords (`user,,local`).
+fn blank_passwords(saved: &SavedJob) -> serde_json::Value {
+    let mut form = saved.form.clone();
+    let d = delimiter(&form);
+    let list: String = saved
+        .users
+        .iter()
+        .map(|u| format!("{}{d}{d}{}\n", u.source_user, u.local_user))
+        .collect();
+    if let Some(users) = form.get_mut("users").and_then(|u| u.as_object_mut()) {
+        users.insert("list".into(), list.into());
+        users.remove("file");
+    }
+    form
+}
+
+/// The user list's delimiter in a saved form.
+fn delimiter(form: &serde_json::Value) -> char {
+    form.pointer("/users/delimiter")
+        .and_then(|d| d.as_str())
+        .and_then(|d| d.chars().next())
+        .unwrap_or(',')
+}
+
 /// The form without its passwords: the user list and the admin password
 /// removed (the users are kept as [`SavedUser`]s with references).
 fn without_secrets(form: &serde_json::Value) -> serde_json::Value {
@@ -117,20 +200,20 @@ fn restore(secrets: &dyn SecretStore, saved: &SavedJob) -> Result<serde_json::Va
         }
     };
     let mut form = saved.form.clone();
-    let delimiter = form
-        .pointer("/users/delimiter")
-        .and_then(|d| d.as_str())
-        .and_then(|d| d.chars().next())
-        .unwrap_or(',');
+    let delimiter = delimiter(&form);
+    // Passwords may hold the delimiter or quotes (a spreadsheet's CSV).
+    let field = |s: &str| list_field(s, delimiter).into_owned();
     let mut list = String::new();
     for u in &saved.users {
         let sp = get(&u.source_password)?;
         list.push_str(&format!(
-            "{}{delimiter}{sp}{delimiter}{}",
-            u.source_user, u.local_user
+            "{}{delimiter}{}{delimiter}{}",
+            u.source_user,
+            field(&sp),
+            u.local_user
         ));
         if let Some(r) = &u.local_password {
-            list.push_str(&format!("{delimiter}{}", get(r)?));
+            list.push_str(&format!("{delimiter}{}", field(&get(r)?)));
         }
         list.push('\n');
     }
@@ -190,7 +273,8 @@ mod tests {
         let db = dir.path().join("m.db");
         let store = Store::open(&db).unwrap();
         let secrets = MemorySecrets::default();
-        let f = form("jane;pw-1;jane.doe;pw;with;delims");
+        // Quoted columns: a delimiter and quotes inside passwords.
+        let f = form("jane;pw-1;jane.doe;pw;with;delims\n\"bob\";\"p;w\"\"x\";bob;\"\"\"q\"\n");
         let job = parse(&f);
         save(&store, &secrets, "acme", &f, &job).unwrap();
         let saved = store.saved_job("acme").unwrap().unwrap();
@@ -230,6 +314,53 @@ mod tests {
         assert_eq!(
             form_of_run(&store, &MemorySecrets::default(), 99).unwrap_err(),
             SavedError::NoSuchRun(99)
+        );
+    }
+
+    #[test]
+    fn edit_brings_back_a_saved_job_a_job_without_its_passwords_and_a_cli_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("m.db")).unwrap();
+        let secrets = MemorySecrets::default();
+        let f = form("jane;pw-1;jane.doe");
+        save(&store, &secrets, "acme", &f, &parse(&f)).unwrap();
+        let run = begun(&store);
+        let e = form_to_edit(&store, &secrets, run).unwrap();
+        assert_eq!(e.note, None);
+        assert_eq!(e.form["users"]["list"], "jane;pw-1;jane.doe\n");
+        assert_eq!(e.form["destination"]["master_password"], "admin-secret");
+
+        // The keyring lost them: the users come back, the passwords are asked for.
+        let empty = MemorySecrets::default();
+        let e = form_to_edit(&store, &empty, run).unwrap();
+        assert_eq!(e.form["users"]["list"], "jane;;jane.doe\n");
+        assert_eq!(e.form["source"]["host"], "old.example");
+        assert!(e.note.unwrap().contains("no longer in the"));
+
+        // The command line's job: what the history knows of it.
+        let cli = store
+            .begin_run(Some("nightly"), "fp2", "a.example", "b.example", 1)
+            .unwrap()
+            .run_id;
+        let outcome = crate::outcome::JobOutcome {
+            mailboxes: vec![crate::outcome::MailboxOutcome {
+                source_user: "bob".into(),
+                local_user: "bob2".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        store.finish_run(cli, &outcome, "log").unwrap();
+        let e = form_to_edit(&store, &secrets, cli).unwrap();
+        assert_eq!(
+            e.form,
+            serde_json::json!({"name": "nightly", "source": {"host": "a.example"},
+                "destination": {"host": "b.example"}, "users": {"delimiter": ",", "list": "bob,,bob2\n"}})
+        );
+        assert!(e.note.unwrap().contains("ran from the command line"));
+        assert_eq!(
+            form_to_edit(&store, &secrets, 999).unwrap_err(),
+            SavedError::NoSuchRun(999)
         );
     }
 }
