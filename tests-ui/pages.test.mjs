@@ -427,7 +427,13 @@ test('history lists past jobs, opens one, and downloads its log as text and CSV'
   await page.click('#tab-history');
   await page.waitForSelector('#history-rows tr[data-run="2"]');
   const r2 = page.locator('tr[data-run="2"]');
-  assert.match(await r2.textContent(), /#2acme2026-11-28 10:00:00 \+0000old\.example → new\.example230 copied, 2 already there, 1 failed! Partial/);
+  // Dates as the user's locale writes them, with how long the run took and its size.
+  const started = await page.evaluate(() => new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date('2026-11-28T10:00:00+00:00')));
+  assert.equal(await r2.locator('.started').textContent(), started);
+  assert.equal(await r2.locator('.took').textContent(), '1:00');
+  assert.equal(await r2.locator('.size').textContent(), '1.0 KB');
+  assert.equal(await page.locator('tr[data-run="1"] .took').textContent(), '—');
+  assert.match(await r2.textContent(), /old\.example → new\.example230 copied, 2 already there, 1 failed1\.0 KB! Partial/);
   assert.equal(await page.locator('tr[data-run="1"] .badge').textContent(), '? Unfinished');
   assert.equal(await page.locator('tr[data-run="1"] .download-log').count(), 0);
   await page.screenshot({ path: path.join(SHOTS, 'history.png'), fullPage: true });
@@ -758,5 +764,17 @@ test('Edit puts any job of History back in the form: a saved one whole, a comman
   assert.equal(await page.inputValue('#retries'), '');
   assert.equal(await page.inputValue('#dest-port'), '');
   assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('dark mode follows the system setting', async () => {
+  const page = await open({ startView: VIEW });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await startWith(page);
+  const colour = (sel, prop) => page.$eval(sel, (e, p) => getComputedStyle(e)[p], prop);
+  assert.equal(await colour('html', 'backgroundColor'), 'rgb(20, 24, 29)');
+  assert.equal(await colour('.account[data-account="failed@x"] .main .badge', 'color'), 'rgb(255, 155, 147)');
+  assert.equal(await colour('.account[data-account="pending@x"] .main .badge', 'color'), 'rgb(180, 188, 200)');
+  await page.screenshot({ path: path.join(SHOTS, 'results-dark.png'), fullPage: true });
   await page.close();
 });

@@ -948,6 +948,26 @@ function outcomeOf(run) {
   return run.live_job_id ? 'running' : 'unfinished';
 }
 
+/** A time of the history ("2026-11-28 10:00:00 +0000"), or null. */
+function parseTime(t) {
+  const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) ([+-]\d\d)(\d\d)$/.exec(t || '');
+  const d = m ? new Date(`${m[1]}T${m[2]}${m[3]}:${m[4]}`) : null;
+  return d && !Number.isNaN(d.getTime()) ? d : null;
+}
+
+const WHEN = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+/** A time of the history as the user's locale writes it. */
+function when(t) {
+  const d = parseTime(t);
+  return d ? WHEN.format(d) : (t || '');
+}
+
+/** How long a run took, or a dash while it has not finished. */
+function took(start, end) {
+  const a = parseTime(start), b = parseTime(end);
+  return a && b ? duration(Math.max(0, b.getTime() - a.getTime())) : '—';
+}
+
 // Each load is numbered: only the newest one renders, and `data-loaded` on
 // the rows says which one did (the tests wait on it, never on stale rows).
 let historyLoads = 0;
@@ -993,10 +1013,12 @@ async function loadHistory() {
     tbody.append(el('tr', { 'data-run': String(r.run_id), 'data-job': r.job_name, 'data-state': state },
       el('td', { class: 'num', text: `#${r.run_id}` }),
       el('th', { scope: 'row', text: r.job_name }),
-      el('td', { text: r.started_at }),
+      el('td', { class: 'started', text: when(r.started_at) }),
+      el('td', { class: 'num took', text: took(r.started_at, r.finished_at) }),
       el('td', { text: `${r.source_host} → ${r.dest_host}` }),
       el('td', { class: 'num', text: count(r.mailboxes) }),
       el('td', { class: 'counts', text: `${count(r.migrated)} copied, ${count(r.skipped)} already there, ${count(r.failed)} failed` }),
+      el('td', { class: 'num size', text: humanBytes(r.bytes) }),
       el('td', {}, badge(state)),
       actions));
   }
