@@ -20,6 +20,10 @@
 //! their files in /tmp/mailferry-demo-source and -destination while they
 //! run, and remove them when they stop.
 //!
+//! `--many N` adds N small mailboxes on both sides, `m000`/`pw-000` to
+//! `m{N-1}`, each with 3 messages (2 in INBOX, 1 in Sent) on the source:
+//! a reseller's job of hundreds of mailboxes (the end-to-end test's).
+//!
 //! Options: `--no-bench` skips the bench account; `--seconds N` stops after
 //! N seconds (for scripts); `--stop` stops the servers of an earlier run that
 //! was killed and left the ports busy (or of a run in another terminal).
@@ -71,6 +75,9 @@ struct Args {
     /// Size of the bench account in MB (1 MB = 1,000,000 bytes).
     #[arg(long, value_name = "MB", default_value_t = 66)]
     bench_mb: u64,
+    /// Small mailboxes m000.. (password pw-000..) on both sides.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    many: usize,
     /// Stop by itself after N seconds.
     #[arg(long, value_name = "N")]
     seconds: Option<u64>,
@@ -155,6 +162,12 @@ fn main() -> ExitCode {
         (summary, t.elapsed())
     });
 
+    let many = (args.many > 0).then(|| {
+        let t = Instant::now();
+        seed_many(&source, &dest, args.many);
+        t.elapsed()
+    });
+
     let ca = demo_dir().join("ca.pem");
     let copied =
         std::fs::create_dir_all(demo_dir()).and_then(|_| std::fs::copy(source.ca_file(), &ca));
@@ -205,6 +218,14 @@ fn main() -> ExitCode {
             summary.by_class[2]
         );
     }
+    if let Some(took) = many {
+        println!(
+            "               m000 / pw-000 .. {} / {}  {} small mailboxes, 3 messages each, seeded in {took:.1?}",
+            many_user(args.many - 1).0,
+            many_user(args.many - 1).1,
+            args.many
+        );
+    }
     let names: Vec<&str> = users.iter().map(|(user, _)| *user).collect();
     println!(
         "  destination  {} (empty mailboxes); master user {MASTER_USER} / {MASTER_PASSWORD}",
@@ -252,6 +273,43 @@ fn main() -> ExitCode {
     });
     println!("Stopped.");
     ExitCode::SUCCESS
+}
+
+/// The `i`th small mailbox and its password.
+fn many_user(i: usize) -> (String, String) {
+    (format!("m{i:03}"), format!("pw-{i:03}"))
+}
+
+/// `n` small mailboxes on both servers, 3 messages each on the source;
+/// seeded 8 at a time.
+fn seed_many(source: &Dovecot, dest: &Dovecot, n: usize) {
+    for i in 0..n {
+        let (user, password) = many_user(i);
+        source.add_user(&user, &password);
+        dest.add_user(&user, &password);
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= n {
+                    break;
+                }
+                let (user, password) = many_user(i);
+                let mut probe = support::probe::Probe::login(source.imap_port(), &user, &password);
+                probe.create("Sent");
+                for (k, folder) in ["INBOX", "INBOX", "Sent"].into_iter().enumerate() {
+                    let body = format!(
+                        "From: {user}@old.example\r\nTo: friend@example.com\r\nSubject: Message {k} of {user}\r\n\
+                         Date: Mon, 2 Mar 2020 10:0{k}:00 +0000\r\nMessage-ID: <{user}-{k}@old.example>\r\n\r\nHello from {user}, {k}.\r\n"
+                    );
+                    probe.append(folder, &[], &format!("02-Mar-2020 10:0{k}:00 +0000"), body.as_bytes());
+                }
+                probe.logout();
+            });
+        }
+    });
 }
 
 /// Ok if every demo port is free; else what to do about it.

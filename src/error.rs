@@ -285,7 +285,7 @@ impl std::fmt::Display for MailError {
                 server_text,
             } => write!(
                 f,
-                "Could not log in to {place} as {user}: login failed. The server refused the email, username or password. Check the email, username and password in the user list. [{server_text}]"
+                "Could not log in to {place} as {user}: the server refused the user name or password. Check both in the user list (some hosts want the whole email address as the user name). The server said: {server_text}"
             ),
             AdminLogin {
                 place,
@@ -823,7 +823,7 @@ mod tests {
             user: "jane@old.example".into(),
             server_text: "NO [AUTHENTICATIONFAILED] Authentication failed.".into(),
         };
-        assert_eq!(login.to_string(), "Could not log in to the source server mail.old.example (IMAP4S, port 993) as jane@old.example: login failed. The server refused the email, username or password. Check the email, username and password in the user list. [NO [AUTHENTICATIONFAILED] Authentication failed.]");
+        assert_eq!(login.to_string(), "Could not log in to the source server mail.old.example (IMAP4S, port 993) as jane@old.example: the server refused the user name or password. Check both in the user list (some hosts want the whole email address as the user name). The server said: NO [AUTHENTICATIONFAILED] Authentication failed.");
         for e in [&fetch, &read, &dropped] {
             assert_eq!(e.class(), ErrorClass::Transient);
         }

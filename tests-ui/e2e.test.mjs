@@ -116,7 +116,8 @@ before(async () => {
   for (const f of [APP, CLI, DEMO]) assert.ok(fs.existsSync(f), `${f} is missing: build it first (test.sh does)`);
   // Two Dovecot servers: demo (38 messages in 9 folders) and bench
   // (generated, big enough that a mid-run screenshot finds it running).
-  servers = spawn(DEMO, ['--bench-messages', '1500', '--bench-mb', '45', '--seconds', '900'], { env, stdio: logFile('demo-servers') });
+  // And 500 small mailboxes, m000..m499, for a reseller's job.
+  servers = spawn(DEMO, ['--bench-messages', '1500', '--bench-mb', '45', '--many', '500', '--seconds', '1800'], { env, stdio: logFile('demo-servers') });
   const until = Date.now() + 180_000;
   let out = '';
   while (!(out = fs.readFileSync(path.join(LOGS, 'demo-servers.log'), 'utf8')).includes('demo servers are up')) {
@@ -374,9 +375,107 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   assert.equal((await browser.$$('#history-rows tr[data-job="e2e-demo"]')).length, 2);
 
   // ---- the passwords are in the keyring, and nowhere on disk
-  const fromKeyring = execFileSync('secret-tool', ['lookup', 'service', 'MailFerry', 'username', 'job e2e-demo: admin admin@localhost'], { env }).toString();
-  assert.equal(fromKeyring, 'adminpw');
+  // One keyring entry holds the job's passwords, by the names the database keeps.
+  const fromKeyring = JSON.parse(execFileSync('secret-tool', ['lookup', 'service', 'MailFerry', 'username', 'job e2e-demo: passwords'], { env }).toString());
+  assert.deepEqual(fromKeyring, {
+    'job e2e-demo: admin admin@localhost': 'adminpw',
+    'job e2e-demo: source bench@localhost': 'bench-pw',
+    'job e2e-demo: source demo@localhost': 'demo-pw',
+  });
   assertNoPasswordOnDisk();
+});
+
+test('a reseller\'s 500 mailboxes: they finish, Failed shows the wrong passwords, Retry failed turns them green, nothing twice', { timeout: 900_000 }, async () => {
+  await click('#tab-new');
+  await (await browser.$('#page-new')).waitForDisplayed();
+  await setValue('#name', 'e2e-500');
+  await setValue('#source-host', 'localhost');
+  await click('input[name="protocol"][value="imap4s"]');
+  await setValue('tr[data-proto="imap4s"] .port', '10993');
+  await browser.execute(() => { for (const d of document.querySelectorAll('details.advanced')) d.open = true; });
+  await setValue('#source-ca', CA);
+  await setValue('#dest-host', 'localhost');
+  await setValue('#dest-port', '11993');
+  await (await browser.$('#dest-security')).selectByAttribute('value', 'tls');
+  await setValue('#dest-ca', CA);
+  await click('input[name="auth"][value="master"]');
+  await setValue('#master-user', 'admin');
+  await setValue('#master-password', 'adminpw');
+  await setValue('#parallel', '4');
+  // m000..m499 (pw-000..) on both servers; five typed with a wrong password.
+  const wrong = [7, 107, 207, 307, 407].map((i) => `m${String(i).padStart(3, '0')}`);
+  const list = Array.from({ length: 500 }, (_, i) => {
+    const user = `m${String(i).padStart(3, '0')}`;
+    return `${user},${wrong.includes(user) ? 'wrong' : 'pw'}-${String(i).padStart(3, '0')}`;
+  }).join('\n');
+  // 500 lines are pasted, not typed.
+  await browser.execute((v) => {
+    const a = document.querySelector('#users');
+    a.value = v;
+    a.dispatchEvent(new Event('input', { bubbles: true }));
+  }, list);
+  const t0 = Date.now();
+  await click('#start');
+  await (await browser.$('#page-results')).waitForDisplayed({ timeout: 30_000 }).catch(async (e) => {
+    const shown = await browser.execute(() => [...document.querySelectorAll('.field-error:not([hidden]), #form-status')].map((x) => `${x.id}: ${x.textContent}`));
+    await shot('500-start-failure');
+    throw new Error(`${e.message}; the page shows: ${shown.join(' | ')}`);
+  });
+  await browser.waitUntil(async () => /Job e2e-500/.test(await (await browser.$('#job-name')).getText()), { timeout: 30_000 });
+  await browser.waitUntil(async () => /Partial|Success|Failed/.test(await (await browser.$('#job-state')).getText()),
+    { timeout: 600_000, interval: 500, timeoutMsg: 'the 500 mailboxes did not finish' });
+  console.log(`500 mailboxes (1,500 messages) copied in ${((Date.now() - t0) / 1000).toFixed(1)} s, from Start to the job's end`);
+  assert.equal(await (await browser.$('#job-state')).getText(), '! Partial');
+  const filters = await browser.execute(() => [...document.querySelectorAll('#state-filter button:not([hidden])')].map((b) => b.textContent));
+  assert.deepEqual(filters, [`All ${await num(500)}`, '✕ Failed 5', `✓ Success ${await num(495)}`]);
+  const totals = await (await browser.$('#job-totals')).getText();
+  assert.ok(totals.startsWith(`${await num(500)} of ${await num(500)} mailboxes done`), totals);
+  assert.ok(totals.includes(`${await num(1485)} copied, 0 already there, 0 failed`), totals);
+  assert.equal(await (await browser.$('#overall-bar')).getAttribute('aria-valuenow'), '100');
+  await browser.execute(() => window.scrollTo(0, 0));
+  await shot('results-500');
+
+  // Failed: exactly the wrong passwords, each saying so.
+  await click('#state-filter button[data-filter="failed"]');
+  const shown = () => browser.execute(() => [...document.querySelectorAll('#rows > .account')].filter((b) => !b.hidden).map((b) => b.dataset.account));
+  assert.deepEqual(await shown(), wrong);
+  for (const user of wrong) {
+    assert.match(await (await browser.$(`.account[data-account="${user}"] .main`)).getText(), /the server refused the user name or password\. Check both in the user list/);
+  }
+  await browser.execute(() => window.scrollTo(0, 0));
+  await shot('results-500-failed');
+
+  // The customers set the passwords the reseller has: Retry failed.
+  for (const user of wrong) {
+    const file = `/tmp/mailferry-demo-source/users/${user}`;
+    const line = fs.readFileSync(file, 'utf8').replace(`{PLAIN}pw-${user.slice(1)}:`, `{PLAIN}wrong-${user.slice(1)}:`);
+    fs.writeFileSync(`${file}.new`, line);
+    fs.renameSync(`${file}.new`, file);
+  }
+  // Dovecot reads a changed passwd-file at most once a second.
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(await (await browser.$('#retry-failed')).getText(), 'Retry the 5 failed mailboxes');
+  await click('#retry-failed');
+  await browser.waitUntil(async () => (await browser.execute(() => document.querySelectorAll('#rows > .account').length)) === 5,
+    { timeout: 30_000, timeoutMsg: 'Results did not show the retry' });
+  await browser.waitUntil(async () => /Success/.test(await (await browser.$('#job-state')).getText())
+    && (await (await browser.$('#job-totals')).getText()).includes('15 copied, 0 already there, 0 failed'),
+  { timeout: 120_000, interval: 250, timeoutMsg: 'the retry did not finish green' });
+  assert.deepEqual(await shown(), wrong);
+
+  // Nothing twice, nothing missing, over all 500: the verification pass.
+  await openHistory();
+  const runs = await browser.$$('#history-rows tr[data-job="e2e-500"]');
+  assert.equal(runs.length, 2);
+  await click(await runs[0].$('.verify'));
+  await browser.waitUntil(async () => (await (await browser.$('#job-name')).getText()) === 'Verification of job e2e-500',
+    { timeout: 30_000, timeoutMsg: 'Results did not show the verification' });
+  await browser.waitUntil(() => browser.execute(() => !document.querySelector('#results-log').hidden),
+    { timeout: 600_000, interval: 500, timeoutMsg: 'the verification did not finish' });
+  const checked = await (await browser.$('#job-totals')).getText();
+  assert.equal(await (await browser.$('#job-state')).getText(), '✓ Verified', checked);
+  assert.match(checked, /^500 of 500 mailboxes checked · (\S+) of \1 folders verified · /);
+  assert.ok(checked.endsWith(` · ${await num(1500)} messages on the source, ${await num(1500)} on the destination · 0 missing, 0 extra`), checked);
 });
 
 test('without a keyring the app says so, keeps the passwords in memory for this run, and runs the job', { timeout: 300_000 }, async () => {
@@ -420,7 +519,7 @@ test('without a keyring the app says so, keeps the passwords in memory for this 
   // Nothing went to the keyring, nothing secret to disk.
   let found = true;
   try {
-    execFileSync('secret-tool', ['lookup', 'service', 'MailFerry', 'username', 'job e2e-memory: admin admin@localhost'], { env, stdio: 'pipe' });
+    execFileSync('secret-tool', ['lookup', 'service', 'MailFerry', 'username', 'job e2e-memory: passwords'], { env, stdio: 'pipe' });
   } catch {
     found = false;
   }

@@ -179,7 +179,7 @@ fn login_failed_stops_that_mailbox_only() {
         err.starts_with("Could not log in to the source server 127.0.0.1 (IMAP4, port"),
         "{err}"
     );
-    assert!(err.contains("as alice: login failed. The server refused the email, username or password. Check the email, username and password in the user list. [NO [AUTHENTICATIONFAILED]"), "{err}");
+    assert!(err.contains("as alice: the server refused the user name or password. Check both in the user list (some hosts want the whole email address as the user name). The server said: NO [AUTHENTICATIONFAILED]"), "{err}");
     assert!(!err.contains("wrong-password"));
 }
 

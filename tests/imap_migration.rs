@@ -329,7 +329,7 @@ fn a_wrong_password_fails_that_mailbox_and_the_others_go_on() {
     );
     assert!(
         err.contains(
-            "as bob: login failed. The server refused the email, username or password. Check the email, username and password in the user list. [NO"
+            "as bob: the server refused the user name or password. Check both in the user list (some hosts want the whole email address as the user name). The server said: NO"
         ),
         "{err}"
     );

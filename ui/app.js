@@ -377,9 +377,15 @@ function showWarnings(warnings) {
 
 function status(msg) { $('#form-status').textContent = msg; }
 
+// Each check is numbered: only the newest answer is shown, and the errors
+// it replaces stay until it comes (no flicker while typing).
+let checks = 0;
+
 async function check() {
-  clearErrors();
+  const n = ++checks;
   const v = await invoke('validate_job', request());
+  if (n !== checks) return v.ok;
+  clearErrors();
   if (v.ok) {
     showWarnings(v.warnings);
     status(`The job is valid: ${v.mailboxes} mailbox${v.mailboxes === 1 ? '' : 'es'}.`);
@@ -684,6 +690,7 @@ function render() {
   const logged = v.state === 'finished' && (!!v.run_id || !!v.session_log);
   $('#results-log').hidden = !logged;
   $('#results-csv').hidden = !logged;
+  ensureTable(v);
   renderFilters(words);
   renderRows(v);
 }
@@ -769,19 +776,25 @@ function tableKey(v) {
   return `${v.job_id}:${v.run_id ?? ''}:${v.kind}:${v.rows.map((r) => r.account).join('\n')}`;
 }
 
-function renderRows(v) {
+/** The rows' blocks for `v`: kept while it is the same job, run and users; made anew (filter and search cleared) for another. */
+function ensureTable(v) {
   const key = tableKey(v);
-  const rows = $('#rows');
-  if (!table || table.key !== key) {
-    // A job's run id arrives once it has begun: the same rows, kept.
-    const same = table && table.key === `${v.job_id}::${v.kind}:${v.rows.map((r) => r.account).join('\n')}`;
-    if (same) table.key = key;
-    else {
-      for (const b of $$(':scope > .account', rows)) b.remove();
-      table = { key, bodies: v.rows.map((r, i) => makeBody(i)) };
-      for (const b of table.bodies) rows.append(b.el);
-    }
+  if (table && table.key === key) return;
+  // A job's run id arrives once it has begun: the same rows, kept.
+  if (table && table.key === `${v.job_id}::${v.kind}:${v.rows.map((r) => r.account).join('\n')}`) {
+    table.key = key;
+    return;
   }
+  const rows = $('#rows');
+  for (const b of $$(':scope > .account', rows)) b.remove();
+  table = { key, bodies: v.rows.map((r, i) => makeBody(i)) };
+  for (const b of table.bodies) rows.append(b.el);
+  stateFilter = 'all';
+  $('#row-search').value = '';
+}
+
+function renderRows(v) {
+  const rows = $('#rows');
   v.rows.forEach((r, i) => updateBody(table.bodies[i], r, v));
   // Filter, search and order: nodes move only when the order changes.
   const query = $('#row-search').value;
