@@ -326,7 +326,7 @@ fn exit_codes_say_partial_and_failed_and_no_password_reaches_disk() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains("bob: FAILED") && stdout.contains("Check the email, username and password"),
+        stdout.contains("bob: FAILED") && stdout.contains("Check both in the user list"),
         "{stdout}"
     );
 

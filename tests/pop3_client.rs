@@ -282,10 +282,7 @@ fn wrong_password_is_a_login_error_that_never_shows_the_password() {
         };
         assert_eq!(server_text, "-ERR [AUTH] Authentication failed.");
         let text = err.to_string();
-        assert!(
-            text.contains("Check the email, username and password"),
-            "{text}"
-        );
+        assert!(text.contains("Check both in the user list"), "{text}");
         assert!(text.contains(USER), "{text}");
         assert!(!format!("{text} {err:?}").contains(wrong));
     }

@@ -268,9 +268,6 @@ fn a_wrong_pop3_password_is_explained_without_the_password() {
         err.contains("Could not log in to the source server localhost (POP3S, port"),
         "{err}"
     );
-    assert!(
-        err.contains("Check the email, username and password"),
-        "{err}"
-    );
+    assert!(err.contains("Check both in the user list"), "{err}");
     assert!(!err.contains("not-the-password"));
 }

@@ -678,7 +678,7 @@ mod tests {
         assert_eq!(server_text, "-ERR [AUTH] Authentication failed.");
         assert!(err
             .to_string()
-            .contains("Check the email, username and password"));
+            .contains("the server refused the user name or password. Check both in the user list"));
         assert!(!format!("{err} {err:?}").contains("hunter2"));
         assert_eq!(server.await.unwrap(), ["CAPA", "USER u", "PASS hunter2"]);
     }
