@@ -375,8 +375,11 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   assert.equal((await browser.$$('#history-rows tr[data-job="e2e-demo"]')).length, 2);
 
   // ---- the passwords are in the keyring, and nowhere on disk
-  // One keyring entry holds the job's passwords, by the names the database keeps.
-  const fromKeyring = JSON.parse(execFileSync('secret-tool', ['lookup', 'service', 'MailFerry', 'username', 'job e2e-demo: passwords'], { env }).toString());
+  // One keyring entry holds the job's passwords (its first line: how many
+  // entries), by the names the database keeps.
+  const [parts, json] = execFileSync('secret-tool', ['lookup', 'service', 'MailFerry', 'username', 'job e2e-demo: passwords'], { env }).toString().split(/\n(.*)/s);
+  assert.equal(parts, '1');
+  const fromKeyring = JSON.parse(json);
   assert.deepEqual(fromKeyring, {
     'job e2e-demo: admin admin@localhost': 'adminpw',
     'job e2e-demo: source bench@localhost': 'bench-pw',

@@ -163,8 +163,7 @@ pub async fn retry_failed(
     run_id: i64,
     on_event: Channel<Update>,
 ) -> Result<JobView, CommandError> {
-    let request = saved_request(&state, run_id)?;
-    let job = form::parse(&request, &form::base_dir())?;
+    let job = saved_job(&state, run_id)?;
     let service = service(&state)?;
     let job = service.failed_of_run(job, run_id).map_err(|e| {
         let code = match &e {
@@ -200,8 +199,7 @@ pub async fn verify_job(
     run_id: i64,
     on_event: Channel<Update>,
 ) -> Result<JobView, CommandError> {
-    let request = saved_request(&state, run_id)?;
-    let job = form::parse(&request, &form::base_dir())?;
+    let job = saved_job(&state, run_id)?;
     let opts = Options::for_job(&job);
     let live = service(&state)?
         .verify(job, opts, Some(watcher(on_event)))
@@ -220,6 +218,11 @@ fn saved_request(state: &AppState, run_id: i64) -> Result<JobRequest, CommandErr
         .saved_form(&state.vault, run_id)
         .map_err(saved_error)?;
     Ok(JobRequest { job })
+}
+
+/// The job of a run in the history, read back from its saved form.
+fn saved_job(state: &AppState, run_id: i64) -> Result<mailferry::job::Job, CommandError> {
+    form::parse(&saved_request(state, run_id)?, &form::base_dir())
 }
 
 fn saved_error(e: SavedError) -> CommandError {

@@ -23,11 +23,62 @@ pub enum SavedError {
     Store(#[from] MailError),
 }
 
-/// The one entry of the secret store that holds all of a job's passwords
-/// (by their references): one keyring write for 500 mailboxes, not 500
-/// (about 30 s with GNOME Keyring), and one entry in the user's keyring.
-fn bundle_ref(job: &str) -> String {
-    format!("job {job}: passwords")
+/// The entries of the secret store that hold all of a job's passwords
+/// together (JSON, by their references): a few keyring writes for 500
+/// mailboxes, not 500 (which took over 30 s with GNOME Keyring). The first
+/// entry starts with how many there are.
+fn bundle_ref(job: &str, part: usize) -> String {
+    match part {
+        1 => format!("job {job}: passwords"),
+        n => format!("job {job}: passwords {n}"),
+    }
+}
+
+/// Characters per entry: Windows' Credential Manager keeps at most 2,560
+/// bytes (UTF-16) a credential.
+const PART_CHARS: usize = 600;
+
+fn put_bundle(secrets: &dyn SecretStore, job: &str, json: &str) -> Result<(), SecretError> {
+    let chars: Vec<char> = json.chars().collect();
+    let parts: Vec<String> = chars
+        .chunks(PART_CHARS)
+        .map(|c| c.iter().collect())
+        .collect();
+    for (i, part) in parts.iter().enumerate().rev() {
+        // The first, which names the count, goes last: a save cut short
+        // leaves the older bundle whole or a count that is not met.
+        let text = match i {
+            0 => format!("{}\n{part}", parts.len()),
+            _ => part.clone(),
+        };
+        secrets.put(&bundle_ref(job, i + 1), &Secret::new(text))?;
+    }
+    Ok(())
+}
+
+/// The job's passwords by reference; empty when there is no whole bundle
+/// (saved by an older MailFerry, or lost).
+fn get_bundle(
+    secrets: &dyn SecretStore,
+    job: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, SecretError> {
+    let Some(first) = secrets.get(&bundle_ref(job, 1))? else {
+        return Ok(Default::default());
+    };
+    let Some((count, mut json)) = first
+        .expose()
+        .split_once('\n')
+        .and_then(|(n, rest)| Some((n.parse::<usize>().ok()?, rest.to_string())))
+    else {
+        return Ok(Default::default());
+    };
+    for part in 2..=count {
+        match secrets.get(&bundle_ref(job, part))? {
+            Some(p) => json.push_str(p.expose()),
+            None => return Ok(Default::default()),
+        }
+    }
+    Ok(serde_json::from_str(&json).unwrap_or_default())
 }
 
 /// Puts every password of `job` in `secrets` (one entry) and saves the
@@ -71,8 +122,11 @@ pub(super) fn save(
         }
         DestinationAuth::PerUser => None,
     };
-    let bundle = serde_json::Value::Object(bundle).to_string();
-    secrets.put(&bundle_ref(name), &Secret::new(bundle))?;
+    put_bundle(
+        secrets,
+        name,
+        &serde_json::Value::Object(bundle).to_string(),
+    )?;
     let mut form = without_secrets(form);
     if let Some(o) = form.as_object_mut() {
         o.insert("name".into(), name.into());
@@ -201,10 +255,7 @@ fn without_secrets(form: &serde_json::Value) -> serde_json::Value {
 
 /// A saved job's form with its passwords read back.
 fn restore(secrets: &dyn SecretStore, saved: &SavedJob) -> Result<serde_json::Value, SavedError> {
-    let bundle: serde_json::Map<String, serde_json::Value> = secrets
-        .get(&bundle_ref(&saved.job_name))?
-        .and_then(|b| serde_json::from_str(b.expose()).ok())
-        .unwrap_or_default();
+    let bundle = get_bundle(secrets, &saved.job_name)?;
     let get = |name: &str| -> Result<String, SavedError> {
         if let Some(p) = bundle.get(name).and_then(|p| p.as_str()) {
             return Ok(p.to_string());
@@ -387,7 +438,7 @@ mod tests {
     }
 
     #[test]
-    fn a_jobs_passwords_are_one_entry_and_older_entries_still_read() {
+    fn a_jobs_passwords_are_kept_together_and_older_entries_still_read() {
         struct Counting(MemorySecrets, std::sync::atomic::AtomicUsize);
         impl SecretStore for Counting {
             fn kind(&self) -> &'static str {
@@ -427,5 +478,20 @@ mod tests {
         let again = form_of_run(&store, &older, run).unwrap();
         assert_eq!(again["users"]["list"], list);
         assert_eq!(again["destination"]["master_password"], "admin-secret");
+
+        // 500 mailboxes: a few entries, none over what Windows keeps.
+        let many: String = (0..500).map(|i| format!("user{i};pw-é{i}\n")).collect();
+        let f = form(&many);
+        save(&store, &secrets, "acme", &f, &parse(&f)).unwrap();
+        let puts = secrets.1.load(std::sync::atomic::Ordering::SeqCst) - 1;
+        assert!((2..=100).contains(&puts), "{puts} entries");
+        for part in 1..=puts {
+            let p = secrets.get(&bundle_ref("acme", part)).unwrap().unwrap();
+            assert!(p.expose().encode_utf16().count() * 2 <= 2560);
+        }
+        let again = form_of_run(&store, &secrets, run).unwrap();
+        let restored = again["users"]["list"].as_str().unwrap();
+        assert_eq!(restored.lines().count(), 500);
+        assert!(restored.contains("user499;pw-é499;user499\n"));
     }
 }
