@@ -112,6 +112,11 @@ test('ports: a plus button adds a port per protocol, and 0 is sent as typed', as
   const focused = await page.evaluate(() => document.activeElement.getAttribute('aria-label'));
   assert.equal(focused, 'IMAP4S port 2');
   await page.keyboard.type('10993');
+  // Only the chosen protocol's ports show; Auto uses POP3's and IMAP4's.
+  const rows = () => page.$$eval('tr[data-proto]', (trs) => trs.filter((t) => !t.hidden).map((t) => t.dataset.proto));
+  assert.deepEqual(await rows(), ['imap4s']);
+  await page.check('input[name="protocol"][value="auto"]');
+  assert.deepEqual(await rows(), ['imap4', 'pop3']);
   await page.fill('tr[data-proto="pop3"] .port', '0');
   await page.fill('#parallel', '2');
   await page.fill('#timeout', '30');
@@ -394,6 +399,29 @@ test('an error links to its entry in Help, which explains every class and can be
   await page.close();
 });
 
+test('while typing, an error shows only under a field the user has left; Check shows it anywhere', async () => {
+  const page = await open({}, {
+    validate: `(req) => req.job.source.host === ''
+      ? { ok: false, error: { field: 'source.host', line: null, message: 'The source server is missing.' }, warnings: [], mailboxes: 0 }
+      : { ok: true, error: null, warnings: [], mailboxes: 1 }`,
+  });
+  await page.fill('#name', 'acme');
+  await page.waitForFunction(() => window.__mock.calls.some((c) => c.cmd === 'validate_job'));
+  await page.waitForTimeout(100);
+  assert.equal(await page.isVisible('#err-source-host'), false);
+  // Visited and left empty: now it shows while typing elsewhere.
+  await page.focus('#source-host');
+  await page.focus('#dest-host');
+  await page.fill('#dest-host', 'new.example');
+  await page.waitForSelector('#err-source-host:not([hidden])');
+  // A fresh page: Check shows it at once.
+  const fresh = await open({}, { validate: `() => ({ ok: false, error: { field: 'source.host', line: null, message: 'The source server is missing.' }, warnings: [], mailboxes: 0 })` });
+  await fresh.click('#check');
+  await fresh.waitForSelector('#err-source-host:not([hidden])');
+  await fresh.close();
+  await page.close();
+});
+
 test('test logins links a failed login to Help', async () => {
   const page = await open({
     logins: [{ source_user: 'bob', local_user: 'bob', source_error: 'Could not log in … [NO LOGIN failed.]', source_code: 'login-failed', destination_error: null, destination_code: null }],
@@ -510,9 +538,11 @@ test('every control is reachable with the keyboard', async () => {
   }
   for (const id of ['tab-new', 'tab-results', 'tab-history', 'tab-help', 'name', 'source-host', 'skip', 'translate', 'users',
     'delimiter', 'users-file', 'dest-host', 'dest-port', 'dest-security', 'parallel', 'timeout', 'retries', 'check', 'test-logins', 'start',
-    'Add a port for IMAP4', 'IMAP4 port 1']) {
+    'Add a port for IMAP4S', 'IMAP4S port 1']) {
     assert.ok(seen.has(id), `${id} is not reachable with Tab: ${[...seen].join(', ')}`);
   }
+  // The other protocols' ports are hidden, so not in the way.
+  assert.equal(seen.has('IMAP4 port 1'), false);
   await page.close();
 });
 

@@ -188,7 +188,12 @@ function authMode() {
   return $('input[name="auth"]:checked').value;
 }
 
+// The port rows a protocol uses (Auto: the Inbox over POP3, the rest over IMAP4).
+const PORT_ROWS = { imap4: ['imap4'], imap4s: ['imap4s'], pop3: ['pop3'], pop3s: ['pop3s'], auto: ['pop3', 'imap4'] };
+
 function applyProtocolRules() {
+  const used = PORT_ROWS[protocol()] || PROTOS;
+  for (const p of PROTOS) $(`tr[data-proto="${p}"]`).hidden = !used.includes(p);
   const pop = ['pop3', 'pop3s'].includes(protocol());
   $('#skip').disabled = pop;
   $('#pop3-note').hidden = !pop;
@@ -305,7 +310,8 @@ async function editRun(runId) {
     note.textContent = `Job ${form.name} from run #${runId}: change what you need, then start it.${e.note ? ` ${e.note}` : ''}`;
     show('new');
     $('#name').focus();
-    if (e.note) validateSoon();
+    // What the note asks for is shown where it is (the user list).
+    if (e.note) check(true).catch(() => {});
   } catch (err) {
     $('#history-status').textContent = words(err);
   }
@@ -342,8 +348,14 @@ function clearErrors() {
   for (const i of $$('[aria-invalid]')) i.removeAttribute('aria-invalid');
 }
 
-/** Shows an engine error next to its field, with its line when it has one. */
-function showError(err) {
+// While typing, an error shows under a field only once the user has left
+// that field; Check, Test logins and Start show it wherever it is.
+const visited = new Set();
+let checkedAll = false;
+const shownNow = (field) => checkedAll || !FIELD_INPUTS[field] || visited.has(field);
+
+/** Shows an engine error next to its field, with its line when it has one (selected when `select`). */
+function showError(err, select = true) {
   const slot = $(ERROR_SLOTS[err.field] || '#err-form');
   slot.textContent = '';
   if (err.line) slot.append(el('span', { class: 'line', text: `Line ${err.line}` }), ' ');
@@ -354,7 +366,7 @@ function showError(err) {
   if (input) {
     input.setAttribute('aria-invalid', 'true');
     input.setAttribute('aria-errormessage', slot.id);
-    if (err.line && input.tagName === 'TEXTAREA') selectLine(input, err.line);
+    if (select && err.line && input.tagName === 'TEXTAREA') selectLine(input, err.line);
   }
   if (err.field === 'vault') showVault({ kind: 'unavailable', message: err.message });
 }
@@ -381,8 +393,10 @@ function status(msg) { $('#form-status').textContent = msg; }
 // it replaces stay until it comes (no flicker while typing).
 let checks = 0;
 
-async function check() {
+/** Validates the form; `explicit` when the user asked (Check, Test logins, Start). */
+async function check(explicit = false) {
   const n = ++checks;
+  if (explicit) checkedAll = true;
   const v = await invoke('validate_job', request());
   if (n !== checks) return v.ok;
   clearErrors();
@@ -391,7 +405,7 @@ async function check() {
     status(`The job is valid: ${v.mailboxes} mailbox${v.mailboxes === 1 ? '' : 'es'}.`);
   } else {
     showWarnings([]);
-    showError(v.error);
+    if (explicit || shownNow(v.error.field)) showError(v.error, explicit);
     status('');
   }
   return v.ok;
@@ -400,11 +414,11 @@ async function check() {
 let validateTimer = null;
 function validateSoon() {
   clearTimeout(validateTimer);
-  validateTimer = setTimeout(() => { check().catch(() => {}); }, 500);
+  validateTimer = setTimeout(() => { check(false).catch(() => {}); }, 500);
 }
 
 async function testLogins() {
-  if (!(await check())) return;
+  if (!(await check(true))) return;
   const btn = $('#test-logins');
   btn.disabled = true;
   status('Testing every login…');
@@ -439,7 +453,7 @@ async function testLogins() {
 
 async function start(ev) {
   ev.preventDefault();
-  if (!(await check())) return;
+  if (!(await check(true))) return;
   const btn = $('#start');
   btn.disabled = true;
   status('Starting…');
@@ -1122,7 +1136,11 @@ function setUp() {
   });
   $('#job-form').addEventListener('input', (e) => { if (e.target.id !== 'users-file') validateSoon(); });
   $('#job-form').addEventListener('submit', start);
-  $('#check').addEventListener('click', () => check());
+  $('#check').addEventListener('click', () => check(true));
+  $('#job-form').addEventListener('focusout', (e) => {
+    const field = Object.keys(FIELD_INPUTS).find((f) => FIELD_INPUTS[f] === `#${e.target.id}`);
+    if (field) visited.add(field);
+  });
   $('#test-logins').addEventListener('click', testLogins);
   $('#users-file').addEventListener('change', (e) => { if (e.target.files[0]) readUsersFile(e.target.files[0]); });
   const area = $('#users');
