@@ -45,8 +45,10 @@ fn put_bundle(secrets: &dyn SecretStore, job: &str, json: &str) -> Result<(), Se
         .map(|c| c.iter().collect())
         .collect();
     for (i, part) in parts.iter().enumerate().rev() {
-        // The first, which names the count, goes last: a save cut short
-        // leaves the older bundle whole or a count that is not met.
+        // The first, which names the count, goes last. A save cut short
+        // may leave the older first entry over newer parts: their JSON
+        // does not parse, so the job asks for its passwords again rather
+        // than using wrong ones.
         let text = match i {
             0 => format!("{}\n{part}", parts.len()),
             _ => part.clone(),
