@@ -3,7 +3,10 @@
 
 const COMMANDS: &[&str] = &[
     "validate_job",
+    "preview_users",
+    "pick_certificate",
     "test_logins",
+    "cancel_login_test",
     "start_job",
     "attach_job",
     "list_jobs",

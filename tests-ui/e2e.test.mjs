@@ -30,6 +30,7 @@ const SAVES = path.join(tmp, 'saves');
 const LOGS = path.join(tmp, 'logs');
 for (const d of [DATA, SAVES, LOGS, SHOTS]) fs.mkdirSync(d, { recursive: true });
 const DB = path.join(DATA, 'mailferry/mailferry.db');
+const NOTIFY = path.join(tmp, 'notifications.jsonl');
 
 const env = {
   ...process.env,
@@ -37,6 +38,10 @@ const env = {
   XDG_CONFIG_HOME: path.join(tmp, 'config'),
   XDG_CACHE_HOME: path.join(tmp, 'cache'),
   MAILFERRY_TEST_SAVE_DIR: SAVES,
+  // "Choose…" for a certificate answers this instead of the file dialog.
+  MAILFERRY_TEST_PICK_FILE: CA,
+  // The system notification at a job's end is written here instead.
+  MAILFERRY_TEST_NOTIFY_FILE: NOTIFY,
 };
 delete env.MAILFERRY_DB;
 
@@ -199,7 +204,8 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   await click('input[name="protocol"][value="imap4s"]');
   await setValue('tr[data-proto="imap4s"] .port', '10993');
   await click('details.advanced summary');
-  await setValue('#source-ca', CA);
+  await click('#source-ca-pick');
+  await browser.waitUntil(async () => (await (await browser.$('#source-ca')).getValue()) === CA, { timeout: 10_000, timeoutMsg: 'Choose… did not fill the certificate' });
   await setValue('#dest-host', 'localhost');
   await setValue('#dest-port', '11993');
   await (await browser.$('#dest-security')).selectByAttribute('value', 'tls');
@@ -209,6 +215,27 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   await setValue('#master-user', 'admin');
   await setValue('#master-password', 'adminpw');
   await setValue('#parallel', '1');
+
+  // A spreadsheet's list as the engine reads it: the header row skipped,
+  // quoted columns (a delimiter inside one), a bad line named, no password shown.
+  // Pasted: WebDriver's typing merges a key repeated at once ("ss", '""').
+  await browser.execute((v) => {
+    const a = document.querySelector('#users');
+    a.focus();
+    a.value = v;
+    a.dispatchEvent(new Event('input', { bubbles: true }));
+  }, ['Email,Password', '"bench","bench-pw"', 'demo wrong-pw-e2e', '"de,mo","x,""y"""'].join('\n'));
+  const previewSummary = await browser.$('#users-preview-summary');
+  await browser.waitUntil(async () => (await previewSummary.getText()) !== '', { timeout: 10_000, timeoutMsg: 'no preview of the user list' });
+  assert.equal(await previewSummary.getText(), '2 mailboxes · 1 line with a problem · line 1 names the columns and is skipped.');
+  const preview = await browser.execute(() => [...document.querySelectorAll('#users-preview-rows tr')].map((tr) => [...tr.children].map((c) => c.textContent.trim())));
+  assert.deepEqual(preview.map((r) => r.slice(0, 2)), [['2', 'bench'], ['3', preview[1][1]], ['4', 'de,mo']]);
+  assert.match(preview[1][1], /No password after the delimiter ','/);
+  assert.ok(!JSON.stringify(preview).includes('pw') && !JSON.stringify(preview).includes('y"'), JSON.stringify(preview));
+  // Left, the list's box hides its text (the preview shows the users).
+  await click('#name');
+  assert.equal(await browser.execute(() => getComputedStyle(document.querySelector('#users')).getPropertyValue('-webkit-text-security')), 'disc');
+  await shot('users-preview');
 
   // A wrong password first: Test logins says which login fails.
   await setLines('#users', ['bench,bench-pw', 'demo,wrong-pw-e2e']);
@@ -274,6 +301,10 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   assert.equal((await state('demo')).messages, '38 / 38');
   assert.equal((await state('bench')).messages, `${await num(1500)} / ${await num(1500)}`);
   await browser.waitUntil(async () => (await (await browser.$('#job-state')).getText()).includes('Success'), { timeout: 20_000 });
+  // The end is also told by a system notification, with the counts.
+  const notified = () => (fs.existsSync(NOTIFY) ? fs.readFileSync(NOTIFY, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : []);
+  await browser.waitUntil(async () => notified().length > 0, { timeout: 10_000, timeoutMsg: 'no notification at the end of the job' });
+  assert.deepEqual(notified(), [{ title: 'Migration e2e-demo finished', body: '2 of 2 mailboxes succeeded. 1,538 messages copied, 0 already there.' }]);
   // Expand demo's folders.
   await click('.account[data-account="demo"] button.expand');
   await (await browser.$('.account[data-account="demo"] tr[data-folder="Folder.With.Dots"]')).waitForDisplayed();
@@ -494,7 +525,8 @@ test('without a keyring the app says so, keeps the passwords in memory for this 
   await setValue('#source-host', 'localhost');
   await setValue('tr[data-proto="imap4s"] .port', '10993');
   await click('details.advanced summary');
-  await setValue('#source-ca', CA);
+  await click('#source-ca-pick');
+  await browser.waitUntil(async () => (await (await browser.$('#source-ca')).getValue()) === CA, { timeout: 10_000, timeoutMsg: 'Choose… did not fill the certificate' });
   await setValue('#dest-host', 'localhost');
   await setValue('#dest-port', '11993');
   await click((await browser.$$('details.advanced summary'))[1]);

@@ -11,10 +11,26 @@ const channels = {};
 let index = 0;
 
 const mock = window.__mock = Object.assign({
-  vault: { kind: 'keyring', message: 'Passwords are kept in the system keyring; MailFerry\'s database keeps only references to them.' },
+  vault: { kind: 'keyring', message: 'Passwords are kept in the system keyring; MailFerry\'s database keeps only references to them.', detail: null },
   jobs: [],
   validate: () => ({ ok: true, error: null, warnings: [], mailboxes: 1 }),
+  // The engine's reading, roughly: one mailbox a line split at the delimiter
+  // (tests that need quotes or errors give their own).
+  preview: (list, delimiter) => {
+    const lines = list.split('\n').map((t, i) => [i + 1, t]).filter(([, t]) => t.trim() !== '')
+      .map(([line, t]) => {
+        const [source_user, , local_user] = t.split(delimiter);
+        return { line, source_user, local_user: local_user || source_user, local_password: false, error: null };
+      });
+    return { lines, header: null, mailboxes: lines.length, problems: 0, error: null };
+  },
+  pickedCertificate: null,
+  // Test logins: each of these goes over the Channel in turn, loginDelay ms
+  // apart; with loginsHold set, only that many, then the test waits for
+  // cancel_login_test.
   logins: [],
+  loginDelay: 0,
+  loginsHold: null,
   startView: null,
   verifyView: null,
   history: [],
@@ -34,6 +50,28 @@ mock.push = (msg, name = 'job') => {
   window.__TAURI_INTERNALS__.runCallback(ch.id, { index: ch.next++, message: msg });
 };
 
+// The login test running now, as the app runs it: every mailbox told as it
+// is tried; cancelled, what was tried by then.
+let loginTest = null;
+const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+async function testLogins(args) {
+  channels.logins = { id: args.on_event.id, next: 0 };
+  const test = loginTest = { cancelled: false };
+  const stopped = new Promise((r) => { test.cancel = () => { test.cancelled = true; r(); }; });
+  const all = mock.logins;
+  mock.push({ event: 'started', mailboxes: all.length }, 'logins');
+  const checks = [];
+  for (const [index, check] of all.entries()) {
+    if (mock.loginsHold !== null && index >= mock.loginsHold) await stopped;
+    else if (mock.loginDelay) await Promise.race([pause(mock.loginDelay), stopped]);
+    if (test.cancelled) break;
+    mock.push({ event: 'tested', index, check }, 'logins');
+    checks.push(check);
+  }
+  loginTest = null;
+  return { mailboxes: all.length, checks, cancelled: checks.length < all.length };
+}
+
 mockWindows('main');
 mockIPC((cmd, args) => {
   // Only what the app registers: a page calling anything else fails here.
@@ -42,13 +80,20 @@ mockIPC((cmd, args) => {
   switch (cmd) {
     case 'vault_status': return mock.vault;
     case 'vault_use_memory':
-      mock.vault = { kind: 'memory', message: 'Passwords are kept in memory for this run of MailFerry only: they are forgotten when it closes.' };
+      mock.vault = { kind: 'memory', message: 'Passwords are kept in memory for this run of MailFerry only: they are forgotten when it closes.', detail: null };
       return mock.vault;
     case 'vault_retry': return mock.vault;
     case 'watch_app': channels.app = { id: args.on_notice.id, next: 0 }; return null;
     case 'list_jobs': return mock.jobs;
     case 'validate_job': return mock.validate(args.request);
-    case 'test_logins': return mock.logins;
+    case 'preview_users': return mock.preview(args.list, args.delimiter);
+    case 'pick_certificate': return mock.pickedCertificate;
+    case 'test_logins': return testLogins(args);
+    case 'cancel_login_test': {
+      const running = Boolean(loginTest);
+      if (running) loginTest.cancel();
+      return running;
+    }
     case 'start_job':
       if (mock.startError) throw mock.startError;
       channels.job = { id: args.on_event.id, next: 0 };

@@ -166,6 +166,88 @@ test('a CSV file picked for the users fills the list', async () => {
   await page.close();
 });
 
+test('a spreadsheet file: the BOM is dropped and its delimiter read from the first line outside quotes', async () => {
+  const page = await open();
+  const cases = [
+    // Semicolons as much of Europe saves them, with a header row.
+    ['\uFEFFEmail;Password\r\njane;pw1\r\n', ';'],
+    // Commas inside quoted names do not count; the semicolons do.
+    ['"Doe, Jane";"p,w"\n', ';'],
+    // Quoted semicolons do not count; the commas do.
+    ['"a;b","p;w""x"\n', ','],
+    ['jane\tpw\tjdoe\n', '\t'],
+    ['# exported 2026-11-29\njane|pw\n', '|'],
+  ];
+  for (const [body, delimiter] of cases) {
+    await page.fill('#users', '');
+    await page.selectOption('#delimiter', ',');
+    await page.setInputFiles('#users-file', { name: 'users.csv', mimeType: 'text/csv', buffer: Buffer.from(body) });
+    await page.waitForFunction(() => document.querySelector('#users').value !== '');
+    assert.equal(await page.inputValue('#delimiter'), delimiter, JSON.stringify(body));
+    // A text box keeps its line breaks as LF.
+    const want = body.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
+    await page.waitForFunction((w) => window.__mock.calls.some((c) => c.cmd === 'preview_users' && c.args.list === w), want);
+    const sent = (await calls(page, 'preview_users')).filter((c) => c.args.list === want).at(-1).args;
+    assert.equal(sent.delimiter, delimiter);
+    assert.ok(!sent.list.startsWith('\uFEFF'));
+    await page.setInputFiles('#users-file', []);
+  }
+  await page.close();
+});
+
+test('the user list is previewed as the engine reads it: passwords masked, each problem on its line, the header said', async () => {
+  const page = await open({}, {
+    preview: `(list, delimiter) => ({
+      header: 1, mailboxes: 2, problems: 1, error: null,
+      lines: [
+        { line: 2, source_user: 'al;ice', local_user: 'al;ice', local_password: false, error: null },
+        { line: 3, source_user: 'bob', local_user: 'robert', local_password: true, error: null },
+        { line: 4, source_user: '', local_user: '', local_password: false, error: "No password after the delimiter ';'. Write source_user;source_password." },
+      ],
+    })`,
+  });
+  await page.selectOption('#delimiter', ';');
+  await page.fill('#users', 'Email;Password\n"al;ice";"p;w""x"\nbob;secret-bob;robert;local-pw\ncarol secret-carol\n');
+  await page.waitForSelector('#users-preview:not([hidden])');
+  assert.equal(await page.textContent('#users-preview-summary'), '2 mailboxes · 1 line with a problem · line 1 names the columns and is skipped.');
+  const rows = await page.$$eval('#users-preview-rows tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent.trim())));
+  assert.deepEqual(rows, [
+    ['2', 'al;ice', '••••••••', 'the same', '—'],
+    ['3', 'bob', '••••••••', 'robert', '••••••••'],
+    ['4', "✕ Problem No password after the delimiter ';'. Write source_user;source_password."],
+  ]);
+  const shown = await page.textContent('#users-preview');
+  for (const secret of ['p;w', 'secret-bob', 'local-pw', 'secret-carol']) assert.ok(!shown.includes(secret), secret);
+  // The list's own box hides its text once the user leaves it.
+  const security = () => page.$eval('#users', (t) => getComputedStyle(t).getPropertyValue('-webkit-text-security'));
+  await page.focus('#users');
+  assert.equal(await security(), 'none');
+  await page.focus('#dest-host');
+  assert.equal(await security(), 'disc');
+  // An emptied list has no preview.
+  await page.fill('#users', '');
+  await page.waitForSelector('#users-preview', { state: 'hidden' });
+  await page.close();
+});
+
+test('Choose… puts the picked certificate file in its field, and a cancelled pick changes nothing', async () => {
+  const page = await open({ pickedCertificate: '/home/user/old-host-ca.pem' });
+  await page.click('#page-new details.advanced >> nth=0');
+  await page.click('#source-ca-pick');
+  await page.waitForFunction(() => document.querySelector('#source-ca').value !== '');
+  assert.equal(await page.inputValue('#source-ca'), '/home/user/old-host-ca.pem');
+  await page.evaluate(() => { window.__mock.pickedCertificate = null; });
+  await page.click('#source-ca-pick');
+  await page.waitForFunction(() => window.__mock.calls.filter((c) => c.cmd === 'pick_certificate').length === 2);
+  assert.equal(await page.inputValue('#source-ca'), '/home/user/old-host-ca.pem');
+  await page.fill('#source-host', 'old.example');
+  await page.click('#check');
+  await page.waitForFunction(() => window.__mock.calls.some((c) => c.cmd === 'validate_job' && c.args.request.job.source.ca_file));
+  const src = (await calls(page, 'validate_job')).at(-1).args.request.job.source;
+  assert.equal(src.ca_file, '/home/user/old-host-ca.pem');
+  await page.close();
+});
+
 test('test logins shows which logins fail', async () => {
   const page = await open({
     logins: [
@@ -175,10 +257,62 @@ test('test logins shows which logins fail', async () => {
   });
   await page.click('#test-logins');
   await page.waitForSelector('#login-results:not([hidden])');
+  await page.waitForFunction(() => /can log in/.test(document.querySelector('#login-summary').textContent));
   assert.equal(await page.textContent('#login-summary'), '1 of 2 mailboxes can log in on both sides. Fix the failing logins before starting.');
+  // In the user list's order; the test over, its progress and Cancel go.
+  assert.deepEqual(await page.$$eval('#login-rows tr', (rows) => rows.map((r) => r.dataset.account)), ['jane', 'bob']);
+  assert.equal(await page.isVisible('#cancel-logins'), false);
+  assert.equal(await page.isEnabled('#test-logins'), true);
   assert.equal(await page.getAttribute('#login-rows tr[data-account="bob"]', 'data-ok'), 'false');
   assert.match(await page.textContent('#login-rows tr[data-account="bob"] td:nth-of-type(1)'), /✕ Failed.*refused the password/);
   assert.match(await page.textContent('#login-rows tr[data-account="jane"]'), /✓ Success.*✓ Success/);
+  await page.close();
+});
+
+test('test logins counts the logins as they come in, and Cancel stops it', async () => {
+  const ok = (u) => ({ source_user: u, local_user: u, source_error: null, destination_error: null, source_code: null, destination_code: null });
+  const bad = (u) => ({ ...ok(u), source_error: `Could not log in to old.example as ${u} (IMAP4S, port 993): the server refused the password. Check the email, username and password. [NO LOGIN failed.]`, source_code: 'login-failed' });
+  // Three logins come in, 150 ms apart; the fourth never does (until Cancel).
+  const page = await open({ logins: [ok('ann'), bad('bob'), ok('cy'), ok('dee'), bad('eve')], loginDelay: 150, loginsHold: 3 });
+  await page.evaluate(() => {
+    const line = document.querySelector('#login-count');
+    window.__seen = [];
+    new MutationObserver(() => window.__seen.push(line.textContent)).observe(line, { childList: true, characterData: true, subtree: true });
+  });
+  // Keyboard only: the button, then Cancel, which takes the focus.
+  await page.focus('#test-logins');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#cancel-logins:not([hidden])');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'cancel-logins');
+  assert.equal(await page.isDisabled('#test-logins'), true);
+  await page.waitForFunction(() => document.querySelector('#login-count').textContent === 'Tested 3 of 5 mailboxes · 1 failed');
+  const seen = await page.evaluate(() => window.__seen);
+  for (const line of ['Tested 1 of 5 mailboxes · 0 failed', 'Tested 2 of 5 mailboxes · 1 failed']) assert.ok(seen.includes(line), JSON.stringify(seen));
+  assert.equal(await page.getAttribute('#login-bar', 'aria-valuenow'), '3');
+  assert.equal(await page.getAttribute('#login-bar', 'aria-valuemax'), '5');
+  // Each row as it came, the failed one marked (a word, not colour alone).
+  assert.deepEqual(await page.$$eval('#login-rows tr', (rows) => rows.map((r) => [r.dataset.account, r.dataset.ok])), [['ann', 'true'], ['bob', 'false'], ['cy', 'true']]);
+  assert.match(await page.textContent('#login-rows tr[data-account="bob"] td:nth-of-type(1)'), /✕ Failed.*refused the password/);
+  assert.equal(await page.textContent('#login-summary'), '');
+  await page.screenshot({ path: path.join(SHOTS, 'login-test-running.png') });
+
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('#login-summary').textContent.startsWith('Stopped'));
+  assert.equal(await page.textContent('#login-summary'), 'Stopped: tested 3 of 5 mailboxes; 2 can log in.');
+  assert.equal((await calls(page, 'cancel_login_test')).length, 1);
+  assert.equal(await page.isVisible('#cancel-logins'), false);
+  assert.equal(await page.isVisible('#login-progress'), false);
+  assert.equal(await page.isEnabled('#test-logins'), true);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'test-logins');
+  assert.equal(await page.locator('#login-rows tr').count(), 3);
+  await page.screenshot({ path: path.join(SHOTS, 'login-test-stopped.png') });
+
+  // Again, to the end: the rows start afresh, and the summary is the whole test's.
+  await page.evaluate(() => { window.__mock.loginsHold = null; window.__mock.loginDelay = 0; });
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => /can log in on both sides/.test(document.querySelector('#login-summary').textContent));
+  assert.equal(await page.textContent('#login-summary'), '3 of 5 mailboxes can log in on both sides. Fix the failing logins before starting.');
+  assert.deepEqual(await page.$$eval('#login-rows tr', (rows) => rows.map((r) => r.dataset.account)), ['ann', 'bob', 'cy', 'dee', 'eve']);
   await page.close();
 });
 
@@ -428,6 +562,7 @@ test('test logins links a failed login to Help', async () => {
   });
   await page.click('#test-logins');
   await page.waitForSelector('#login-results:not([hidden])');
+  await page.waitForFunction(() => /can log in/.test(document.querySelector('#login-summary').textContent));
   assert.equal(await page.locator('#login-rows .help-link').count(), 1);
   await page.click('#login-rows .help-link');
   await page.waitForSelector('#page-help:not([hidden])');
@@ -483,9 +618,13 @@ test('history lists past jobs, opens one, and downloads its log as text and CSV'
 });
 
 test('without a keyring the page says so and offers memory for this run', async () => {
-  const page = await open({ vault: { kind: 'unavailable', message: 'No keyring is available: MailFerry could not reach the system\'s password store.' } });
+  const page = await open({ vault: { kind: 'unavailable', message: 'No keyring is available: MailFerry could not reach the system\'s password store.', detail: 'Unable to autolaunch a dbus-daemon without a $DISPLAY for X11 (unix:path=/run/user/0/bus)' } });
   assert.equal(await page.isVisible('#vault-banner'), true);
   assert.match(await page.textContent('#vault-message'), /^No keyring is available/);
+  // The bus's own words are folded away, for whoever looks after the computer.
+  assert.equal(await page.isVisible('#vault-detail-text'), false);
+  await page.click('#vault-detail summary');
+  assert.match(await page.textContent('#vault-detail-text'), /unix:path=\/run\/user\/0\/bus/);
   await page.click('#vault-memory');
   await page.waitForSelector('#vault-banner', { state: 'hidden' });
   assert.match(await page.textContent('#vault-note'), /in memory for this run of MailFerry only/);
@@ -806,5 +945,43 @@ test('dark mode follows the system setting', async () => {
   assert.equal(await colour('.account[data-account="failed@x"] .main .badge', 'color'), 'rgb(255, 155, 147)');
   assert.equal(await colour('.account[data-account="pending@x"] .main .badge', 'color'), 'rgb(180, 188, 200)');
   await page.screenshot({ path: path.join(SHOTS, 'results-dark.png'), fullPage: true });
+  await page.close();
+});
+
+test('the form fits one screen at 1280×800, and is one column on a narrow window', async () => {
+  const page = await open();
+  await page.setViewportSize({ width: 1280, height: 800 });
+  // The default form: IMAP4S, the advanced sections closed, no login results.
+  assert.equal(await page.isChecked('input[name="protocol"][value="imap4s"]'), true);
+  assert.deepEqual(await page.$$eval('details.advanced', (ds) => ds.map((d) => d.open)), [false, false]);
+  assert.equal(await page.isVisible('#login-results'), false);
+  const measure = () => page.evaluate(() => {
+    const box = (e) => { const r = e.getBoundingClientRect(); return { left: r.left, top: r.top + scrollY, right: r.right, bottom: r.bottom + scrollY }; };
+    return {
+      scrollHeight: document.documentElement.scrollHeight,
+      fieldsets: [...document.querySelectorAll('#job-form fieldset:not(fieldset fieldset)')].map(box),
+      actions: box(document.querySelector('#job-form .actions')),
+      fields: ['#name', '#source-host', '#users', '#dest-host', '#dest-port', '#dest-security', '#parallel', '#check', '#test-logins', '#start']
+        .map((s) => [s, box(document.querySelector(s)).bottom]),
+    };
+  });
+  const wide = await measure();
+  assert.equal(wide.fieldsets.length, 6);
+  assert.ok(wide.scrollHeight <= 800, `the page is ${wide.scrollHeight} px tall`);
+  assert.ok(Math.max(...wide.fieldsets.map((f) => f.bottom)) <= 800, 'the last fieldset ends on the screen');
+  assert.ok(wide.actions.bottom <= 800, `the action bar ends at ${wide.actions.bottom} px`);
+  for (const [sel, bottom] of wide.fields) assert.ok(bottom <= 800, `${sel} ends at ${bottom} px`);
+  // Two columns: Job, Source, Folders on the left; Users, Destination, Pace on the right.
+  const [job, source, folders, users, dest, pace] = wide.fieldsets;
+  assert.deepEqual([source.left, folders.left], [job.left, job.left]);
+  assert.deepEqual([dest.left, pace.left], [users.left, users.left]);
+  assert.ok(users.left >= job.right, 'Users is beside Job');
+
+  await page.setViewportSize({ width: 900, height: 800 });
+  const narrow = await measure();
+  const lefts = new Set(narrow.fieldsets.map((f) => f.left));
+  assert.equal(lefts.size, 1, `one column: left edges ${[...lefts]}`);
+  narrow.fieldsets.slice(1).forEach((f, i) => assert.ok(f.top >= narrow.fieldsets[i].bottom, `fieldset ${i + 2} is under fieldset ${i + 1}`));
+  assert.deepEqual(page.errors, []);
   await page.close();
 });

@@ -228,11 +228,54 @@ fn partial_destination_gets_only_what_it_lacks() {
     to.logout();
 
     let db = tempfile::tempdir().unwrap();
-    let (outcome, _) =
+    let (outcome, events) =
         JobSpec::new("partial", &src, &dst, "alice,secret1").run(&db.path().join("m.db"));
     assert_eq!(outcome.verdict(), Verdict::Success, "{outcome:#?}");
     assert_eq!(outcome.skipped() as usize, already);
     assert_eq!(outcome.migrated() as usize, seeded.total() - already);
+
+    // Progress only moves forward: the totals are the source's whole
+    // mailbox from the first event on (STATUS before copying), and what is
+    // already on the destination counts as done.
+    let progress: Vec<(u64, u64, u64, u64)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Progress {
+                messages_done,
+                messages_total,
+                bytes_done,
+                bytes_total,
+                ..
+            } => Some((*messages_done, *messages_total, *bytes_done, *bytes_total)),
+            _ => None,
+        })
+        .collect();
+    let first = progress.first().expect("progress events");
+    let started = events
+        .iter()
+        .position(|e| matches!(e, Event::FolderStarted { .. }))
+        .unwrap();
+    let first_progress = events
+        .iter()
+        .position(|e| matches!(e, Event::Progress { .. }))
+        .unwrap();
+    assert!(first_progress < started, "totals came after a folder began");
+    let source_bytes: u64 = seeded.folders.values().flatten().map(|m| m.size).sum();
+    assert_eq!((first.0, first.1), (0, seeded.total() as u64));
+    assert_eq!((first.2, first.3), (0, source_bytes));
+    for w in progress.windows(2) {
+        assert!(
+            w[1].0 >= w[0].0 && w[1].2 >= w[0].2,
+            "done went back: {w:?}"
+        );
+        assert_eq!(
+            (w[1].1, w[1].3),
+            (first.1, first.3),
+            "totals changed: {w:?}"
+        );
+    }
+    let last = progress.last().unwrap();
+    assert_eq!(*last, (first.1, first.1, first.3, first.3));
     assert_same_mail(
         &snapshot(&src, USER, PASSWORD),
         &dest_snapshot(&dst, USER),

@@ -83,6 +83,10 @@ export const VERIFY_STATES = {
   partial: { icon: '!', word: 'Not verified' },
 };
 
+/**
+ * @param {string} state
+ * @param {Record<string, { icon: string, word: string }>} [words]
+ */
 function badge(state, extra = '', words = STATES) {
   const s = words[state] || STATES.unfinished;
   return el('span', { class: `badge state-${state}`, 'data-state': state },
@@ -296,6 +300,7 @@ function fillForm(job) {
   set('#retries', opts.retries);
   applyProtocolRules();
   applyAuthRules();
+  previewUsers().catch(() => {});
 }
 
 /** Edit and run again: a job of History back in the form. */
@@ -414,41 +419,110 @@ async function check(explicit = false) {
 let validateTimer = null;
 function validateSoon() {
   clearTimeout(validateTimer);
-  validateTimer = setTimeout(() => { check(false).catch(() => {}); }, 500);
+  validateTimer = setTimeout(() => {
+    check(false).catch(() => {});
+    previewUsers().catch(() => {});
+  }, 500);
 }
 
+const mailboxCount = (n) => `${count(n)} mailbox${n === 1 ? '' : 'es'}`;
+
+/** One mailbox's row of the login test; `index` is its place in the user list. */
+function loginRow(c, index) {
+  const good = !c.source_error && !c.destination_error;
+  const cell = (err, code) => el('td', {},
+    err ? badge('failed') : badge('success', ''),
+    err ? reason(err, code) : null);
+  return el('tr', { 'data-account': c.source_user, 'data-ok': String(good), 'data-index': index === undefined ? null : String(index) },
+    el('th', { scope: 'row', text: c.source_user === c.local_user ? c.source_user : `${c.source_user} → ${c.local_user}` }),
+    cell(c.source_error, c.source_code), cell(c.destination_error, c.destination_code));
+}
+
+/** Puts a row at its place in the user list among those already there. */
+function placeRow(tbody, row, index) {
+  const after = [...tbody.rows].find((r) => Number(r.dataset.index) > index);
+  tbody.insertBefore(row, after || null);
+}
+
+// The login test running now (one at a time): Cancel stops it.
+let loginTest = null;
+
 async function testLogins() {
+  if (loginTest) return;
   if (!(await check(true))) return;
   const btn = $('#test-logins');
-  btn.disabled = true;
-  status('Testing every login…');
+  const cancel = $('#cancel-logins');
   const box = $('#login-results');
-  try {
-    const checks = await invoke('test_logins', request());
-    const tbody = $('#login-rows');
-    tbody.textContent = '';
-    let ok = 0;
-    for (const c of checks) {
-      const good = !c.source_error && !c.destination_error;
-      if (good) ok++;
-      const cell = (err, code) => el('td', {},
-        err ? badge('failed') : badge('success', ''),
-        err ? reason(err, code) : null);
-      tbody.append(el('tr', { 'data-account': c.source_user, 'data-ok': String(good) },
-        el('th', { scope: 'row', text: c.source_user === c.local_user ? c.source_user : `${c.source_user} → ${c.local_user}` }),
-        cell(c.source_error, c.source_code), cell(c.destination_error, c.destination_code)));
+  const tbody = $('#login-rows');
+  const summary = $('#login-summary');
+  const bar = $('#login-bar');
+  const run = loginTest = { mailboxes: null, tested: 0, failed: 0, done: false };
+  const progress = () => {
+    const n = run.mailboxes || 0;
+    $('#login-count').textContent = run.mailboxes === null ? 'Starting the login test…'
+      : `Tested ${count(run.tested)} of ${mailboxCount(n)} · ${count(run.failed)} failed`;
+    bar.setAttribute('aria-valuemax', String(n));
+    bar.setAttribute('aria-valuenow', String(run.tested));
+    bar.firstElementChild.style.transform = `scaleX(${n > 0 ? run.tested / n : 0})`;
+  };
+  const channel = newChannel((/** @type {import('./contract').LoginEvent} */ e) => {
+    if (run.done) return;
+    if (e.event === 'started') run.mailboxes = e.mailboxes;
+    else {
+      run.tested++;
+      if (e.check.source_error || e.check.destination_error) run.failed++;
+      placeRow(tbody, loginRow(e.check, e.index), e.index);
     }
-    $('#login-summary').textContent = `${count(ok)} of ${count(checks.length)} mailbox${checks.length === 1 ? '' : 'es'} can log in on both sides.`
-      + (ok < checks.length ? ' Fix the failing logins before starting.' : '');
-    box.hidden = false;
-    box.scrollIntoView({ block: 'center' });
+    progress();
+  });
+  tbody.textContent = '';
+  summary.textContent = '';
+  progress();
+  const hadFocus = document.activeElement === btn;
+  btn.disabled = true;
+  cancel.hidden = false;
+  cancel.removeAttribute('aria-disabled');
+  $('#login-progress').hidden = false;
+  box.hidden = false;
+  // The button just pressed is disabled: Cancel takes the focus.
+  if (hadFocus) cancel.focus();
+  box.scrollIntoView({ block: 'center' });
+  status('Testing every login…');
+  try {
+    const test = await invoke('test_logins', { ...request(), on_event: channel });
+    run.done = true;
+    // Every mailbox tried is in the answer, in the list's order; rows the
+    // Channel has not brought yet come from it.
+    if (tbody.rows.length !== test.checks.length) tbody.replaceChildren(...test.checks.map((c, i) => loginRow(c, i)));
+    const ok = test.checks.filter((c) => !c.source_error && !c.destination_error).length;
+    const n = test.checks.length;
+    summary.textContent = test.cancelled
+      ? `Stopped: tested ${count(n)} of ${mailboxCount(test.mailboxes)}; ${count(ok)} can log in.`
+      : `${count(ok)} of ${mailboxCount(n)} can log in on both sides.`
+        + (ok < n ? ' Fix the failing logins before starting.' : '');
     status('');
   } catch (e) {
+    run.done = true;
+    box.hidden = tbody.rows.length === 0;
     showError(e && e.field ? e : { field: 'job', message: words(e) });
     status('');
   } finally {
+    loginTest = null;
+    const focusLost = document.activeElement === cancel || document.activeElement === document.body || !document.activeElement;
+    $('#login-progress').hidden = true;
+    cancel.hidden = true;
     btn.disabled = false;
+    if (focusLost) btn.focus();
   }
+}
+
+async function cancelLogins() {
+  const cancel = $('#cancel-logins');
+  if (!loginTest || cancel.getAttribute('aria-disabled') === 'true') return;
+  // Not `disabled`: the focus stays on it until the test has stopped.
+  cancel.setAttribute('aria-disabled', 'true');
+  status('Stopping the login test…');
+  await invoke('cancel_login_test');
 }
 
 async function start(ev) {
@@ -476,10 +550,80 @@ async function readUsersFile(file) {
   const area = $('#users');
   const body = content.replace(/^\uFEFF/, '');
   area.value = area.value.trim() === '' ? body : `${area.value.replace(/\s*$/, '')}\n${body}`;
-  if (/\.csv$/i.test(file.name) && !body.includes($('#delimiter').value) && body.includes(';')) {
-    $('#delimiter').value = ';';
-  }
+  const guessed = guessDelimiter(body);
+  if (guessed) $('#delimiter').value = guessed;
   validateSoon();
+}
+
+/**
+ * The delimiter a picked file uses: the one most frequent on its first
+ * data line outside double quotes (spreadsheets save `;` in much of
+ * Europe, and quote names that hold one); null when none is there.
+ * @param {string} body
+ */
+export function guessDelimiter(body) {
+  const first = body.split(/\r\n|\r|\n/).find((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+  if (!first) return null;
+  const bare = first.replace(/"(?:[^"]|"")*"/g, '');
+  let best = null, most = 0;
+  for (const d of [',', ';', '\t', '|']) {
+    const n = bare.split(d).length - 1;
+    if (n > most) { best = d; most = n; }
+  }
+  return best;
+}
+
+// ---------------------------------------------------------------- user list preview
+
+const MASK = '••••••••';
+// Each preview is numbered: only the newest answer is drawn.
+let previews = 0;
+
+/** Shows the user list as the engine reads it (passwords masked). */
+async function previewUsers() {
+  const n = ++previews;
+  const list = $('#users').value;
+  const box = $('#users-preview');
+  $('#users').classList.toggle('masked', list.trim() !== '');
+  if (list.trim() === '') { box.hidden = true; return; }
+  const p = await invoke('preview_users', { list, delimiter: $('#delimiter').value });
+  if (n !== previews) return;
+  const parts = [`${count(p.mailboxes)} mailbox${p.mailboxes === 1 ? '' : 'es'}`];
+  if (p.problems) parts.push(`${count(p.problems)} line${p.problems === 1 ? '' : 's'} with a problem`);
+  if (p.header) parts.push(`line ${p.header} names the columns and is skipped`);
+  $('#users-preview-summary').textContent = `${parts.join(' · ')}.${p.error ? ` ${p.error}` : ''}`;
+  $('#users-preview-summary').classList.toggle('bad', !!(p.problems || p.error));
+  const tbody = $('#users-preview-rows');
+  tbody.textContent = '';
+  // Enough to see a job's 500 and what is wrong; the count says the rest.
+  for (const l of p.lines.slice(0, 600)) {
+    const line = el('th', { scope: 'row', text: String(l.line) });
+    if (l.error) {
+      tbody.append(el('tr', { class: 'bad', 'data-line': String(l.line) }, line,
+        el('td', { colspan: '4' }, badge('failed', '', { failed: { icon: '✕', word: 'Problem' } }), ' ', l.error)));
+    } else {
+      const same = l.local_user === l.source_user;
+      tbody.append(el('tr', { 'data-line': String(l.line) }, line,
+        el('td', { text: l.source_user }),
+        el('td', { class: 'mask', text: MASK, 'aria-label': 'password, hidden' }),
+        el('td', { class: same ? 'muted' : '', text: same ? 'the same' : l.local_user }),
+        el('td', { class: 'mask', text: l.local_password ? MASK : '—', 'aria-label': l.local_password ? 'password, hidden' : 'none' })));
+    }
+  }
+  box.hidden = false;
+}
+
+// ---------------------------------------------------------------- certificates
+
+/** "Choose…": the open dialog's file goes into the field next to it. */
+async function pickCertificate(button) {
+  const path = await invoke('pick_certificate');
+  if (path) {
+    const input = /** @type {HTMLInputElement} */ ($(`#${button.dataset.for}`));
+    input.value = path;
+    input.focus();
+    validateSoon();
+  }
 }
 
 // ---------------------------------------------------------------- keyring
@@ -488,6 +632,8 @@ function showVault(s) {
   const banner = $('#vault-banner');
   banner.hidden = s.kind !== 'unavailable';
   $('#vault-message').textContent = s.kind === 'unavailable' ? s.message : '';
+  $('#vault-detail').hidden = s.kind !== 'unavailable' || !s.detail;
+  $('#vault-detail-text').textContent = s.detail || '';
   const note = $('#vault-note');
   note.hidden = s.kind === 'unavailable';
   note.textContent = s.message;
@@ -1142,7 +1288,9 @@ function setUp() {
     if (field) visited.add(field);
   });
   $('#test-logins').addEventListener('click', testLogins);
+  $('#cancel-logins').addEventListener('click', () => { cancelLogins().catch(() => {}); });
   $('#users-file').addEventListener('change', (e) => { if (e.target.files[0]) readUsersFile(e.target.files[0]); });
+  for (const b of $$('.pick-ca')) b.addEventListener('click', () => pickCertificate(b).catch(() => {}));
   const area = $('#users');
   area.addEventListener('dragover', (e) => { e.preventDefault(); area.classList.add('dropping'); });
   area.addEventListener('dragleave', () => area.classList.remove('dropping'));

@@ -168,6 +168,26 @@ note: string | null, };
 
 export type RunSummary = { run_id: number, job_name: string, started_at: string, finished_at: string | null, source_host: string, dest_host: string, mailboxes: number, verdict: string | null, migrated: number, skipped: number, failed: number, bytes: number, };
 
+export type LoginEvent = { "event": "started", mailboxes: number, } | { "event": "tested", 
+/**
+ * The mailbox's place in the job's user list.
+ */
+index: number, check: LoginCheck, };
+
+export type LoginTest = { 
+/**
+ * The job's mailboxes, tried or not.
+ */
+mailboxes: number, 
+/**
+ * The mailboxes whose logins were tried, in the user list's order.
+ */
+checks: Array<LoginCheck>, 
+/**
+ * Stopped before every mailbox was tried.
+ */
+cancelled: boolean, };
+
 export type LoginCheck = { source_user: string, local_user: string, 
 /**
  * `None` when the source login worked; else the user-facing error.
@@ -190,6 +210,40 @@ job: Record<string, unknown>, };
 
 export type Validation = { ok: boolean, error: CommandError | null, warnings: Array<string>, mailboxes: number, };
 
+export type UsersPreview = { 
+/**
+ * Every data line, in order.
+ */
+lines: Array<PreviewLine>, 
+/**
+ * The line of a header row, skipped.
+ */
+header: number | null, 
+/**
+ * Lines that name a mailbox.
+ */
+mailboxes: number, 
+/**
+ * Lines with an error.
+ */
+problems: number, 
+/**
+ * What is wrong with the list as a whole (no users, too many, the
+ * delimiter), in the words of the job's error.
+ */
+error: string | null, };
+
+export type PreviewLine = { line: number, 
+/**
+ * Empty on a line with an error: a mis-delimited line may hold a
+ * password where the name should be.
+ */
+source_user: string, local_user: string, local_password: boolean, 
+/**
+ * Why the line can't be used, a sentence.
+ */
+error: string | null, };
+
 export type CommandError = { code: ErrorCode, field: string, line: number | null, message: string, };
 
 export type ErrorCode = "invalid-job" | "name-taken" | "job-running" | "no-name" | "vault-unavailable" | "vault" | "not-saved" | "not-found" | "database" | "save-failed" | "nothing-to-retry" | "internal";
@@ -198,7 +252,12 @@ export type VaultStatus = { kind: VaultKind,
 /**
  * One plain sentence for the user.
  */
-message: string, };
+message: string, 
+/**
+ * What the system said (a D-Bus error, say), for whoever looks after
+ * the computer: shown folded away, never in the sentence.
+ */
+detail: string | null, };
 
 export type VaultKind = "keyring" | "memory" | "unavailable";
 
@@ -207,7 +266,10 @@ export type Notice = { "notice": "close-requested", running: number, };
 /** Every command: its arguments and its answer; a failure is a `CommandError`. */
 export type Commands = {
   validate_job: { args: { request: JobRequest }; answer: Validation };
-  test_logins: { args: { request: JobRequest }; answer: LoginCheck[] };
+  preview_users: { args: { list: string, delimiter: string }; answer: UsersPreview };
+  pick_certificate: { args: {}; answer: string | null };
+  test_logins: { args: { request: JobRequest, on_event: Channel<LoginEvent> }; answer: LoginTest };
+  cancel_login_test: { args: {}; answer: boolean };
   start_job: { args: { request: JobRequest, on_event: Channel<Update> }; answer: JobView };
   attach_job: { args: { job_id: number, on_event: Channel<Update> }; answer: JobView | null };
   list_jobs: { args: {}; answer: JobView[] };

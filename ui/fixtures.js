@@ -111,7 +111,10 @@ export const ERROR_CODES = [
 /** Every command the app registers. */
 export const COMMANDS = [
   "validate_job",
+  "preview_users",
+  "pick_certificate",
   "test_logins",
+  "cancel_login_test",
   "start_job",
   "attach_job",
   "list_jobs",

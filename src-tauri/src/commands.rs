@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use mailferry::copy::{LoginCheck, Options};
+use mailferry::copy::Options;
+use mailferry::job::UsersPreview;
 use mailferry::report::{file_stem, render_csv, render_log, render_verification_log};
 use mailferry::service::{
-    EditForm, HistoryRow, JobKind, JobView, RetryError, SavedError, Service, Update,
+    EditForm, HistoryRow, JobKind, JobView, LoginEvent, LoginTest, RetryError, SavedError, Service,
+    Update,
 };
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime, State};
@@ -16,12 +18,17 @@ use tauri_plugin_dialog::DialogExt;
 
 use crate::form::{self, CommandError, ErrorCode, JobRequest, Validation};
 use crate::jobs::watcher;
+use crate::notify;
 use crate::vault::{VaultKind, VaultStatus};
 use crate::{AppState, Notice};
 
 /// Test only: when set, "Download log" writes into this folder instead of
 /// asking with the save dialog (a WebDriver cannot drive a native dialog).
 pub const SAVE_DIR_FOR_TESTS: &str = "MAILFERRY_TEST_SAVE_DIR";
+
+/// Test only: when set, "Choose…" for a certificate answers this path
+/// instead of opening the file dialog.
+pub const PICK_FILE_FOR_TESTS: &str = "MAILFERRY_TEST_PICK_FILE";
 
 fn service(state: &AppState) -> Result<&Service, CommandError> {
     state
@@ -42,24 +49,68 @@ pub fn validate_job(request: JobRequest) -> Validation {
     form::validate(&request, &form::base_dir())
 }
 
-/// Logs in to both servers for every mailbox, copying nothing.
+/// The user list as the engine reads it, every line with its problem, for
+/// the form's preview (no password in it).
+#[tauri::command(rename_all = "snake_case")]
+pub fn preview_users(list: String, delimiter: String) -> UsersPreview {
+    mailferry::job::preview_user_list(&list, &delimiter)
+}
+
+/// Asks for a certificate file with the open dialog; its path, or `None`
+/// when the user cancelled.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn pick_certificate<R: Runtime>(app: AppHandle<R>) -> Option<String> {
+    if let Some(path) = std::env::var_os(PICK_FILE_FOR_TESTS) {
+        return Some(path.to_string_lossy().into_owned());
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Trust this certificate (PEM)")
+        .add_filter("Certificates", &["pem", "crt", "cer"])
+        .add_filter("All files", &["*"])
+        .pick_file(move |p| {
+            let _ = tx.send(p);
+        });
+    match rx.await {
+        Ok(Some(p)) => p.into_path().ok().map(|p| p.to_string_lossy().into_owned()),
+        _ => None,
+    }
+}
+
+/// Logs in to both servers for every mailbox, copying nothing. Each
+/// mailbox goes over `on_event` as soon as it is tried; the answer, once
+/// all are (or the test was cancelled), has every mailbox tried.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn test_logins(
     state: State<'_, AppState>,
     request: JobRequest,
-) -> Result<Vec<LoginCheck>, CommandError> {
+    on_event: Channel<LoginEvent>,
+) -> Result<LoginTest, CommandError> {
     let job = form::parse(&request, &form::base_dir())?;
     let opts = Options::for_job(&job);
     service(&state)?
-        .test_logins(job, opts)
+        .test_logins_live(job, opts, move |e| {
+            // A page that has gone away no longer listens: the test ends anyway.
+            let _ = on_event.send(e);
+        })
         .await
         .map_err(|e| CommandError::job(ErrorCode::Internal, e.to_string()))
+}
+
+/// Stops the running login test: no further login starts, those under way
+/// are dropped, and `test_logins` answers with the mailboxes tried. Whether
+/// one was running.
+#[tauri::command(rename_all = "snake_case")]
+pub fn cancel_login_test(state: State<'_, AppState>) -> bool {
+    service(&state).is_ok_and(|s| s.cancel_login_tests() > 0)
 }
 
 /// Starts a job on the engine's runtime. Returns once the engine has begun
 /// it (and named it); its progress then flows over `on_event`.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn start_job(
+pub async fn start_job<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     request: JobRequest,
     on_event: Channel<Update>,
@@ -80,6 +131,7 @@ pub async fn start_job(
         .await
         .map_err(CommandError::from)?;
     let view = live.snapshot();
+    notify::when_ended(app, live);
     remember(&state, service, &view.name, &request.job, &job);
     Ok(view)
 }
@@ -145,20 +197,22 @@ pub fn run_details(state: State<'_, AppState>, run_id: i64) -> Result<JobView, C
 /// Runs a job of the history again with the passwords from the vault
 /// (a re-run copies only what is missing).
 #[tauri::command(rename_all = "snake_case")]
-pub async fn rerun_job(
+pub async fn rerun_job<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     run_id: i64,
     on_event: Channel<Update>,
 ) -> Result<JobView, CommandError> {
     let request = saved_request(&state, run_id)?;
-    start_job(state, request, on_event).await
+    start_job(app, state, request, on_event).await
 }
 
 /// Retry failed: the job of run `run_id` again, with only the mailboxes
 /// that run left failed or partial, their passwords from the vault. The
 /// saved job keeps its whole user list.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn retry_failed(
+pub async fn retry_failed<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     run_id: i64,
     on_event: Channel<Update>,
@@ -177,7 +231,9 @@ pub async fn retry_failed(
         .start(job.clone(), Options::for_job(&job), Some(watcher(on_event)))
         .await
         .map_err(CommandError::from)?;
-    Ok(live.snapshot())
+    let view = live.snapshot();
+    notify::when_ended(app, live);
+    Ok(view)
 }
 
 /// Edit and run again: the job of run `run_id` back in the form, with its
@@ -194,7 +250,8 @@ pub fn edit_form(state: State<'_, AppState>, run_id: i64) -> Result<EditForm, Co
 /// compared with the destination, nothing copied, nothing recorded in the
 /// history. Its progress flows over `on_event` as a run's does.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn verify_job(
+pub async fn verify_job<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     run_id: i64,
     on_event: Channel<Update>,
@@ -208,7 +265,9 @@ pub async fn verify_job(
             field: "job".into(),
             ..CommandError::from(e)
         })?;
-    Ok(live.snapshot())
+    let view = live.snapshot();
+    notify::when_ended(app, live);
+    Ok(view)
 }
 
 /// The form of the job a run of the history ran, with its passwords back

@@ -8,10 +8,11 @@
 
 use mailferry::copy::LoginCheck;
 use mailferry::error::{CatalogueEntry, ErrorClass};
+use mailferry::job::{PreviewLine, UsersPreview};
 use mailferry::outcome::{FolderOutcome, MessageBrief, MessageFailure, Verdict, Verification};
 use mailferry::service::{
-    EditForm, HistoryRow, JobKind, JobState, JobView, RowState, RowView, StateCounts, Totals,
-    Update,
+    EditForm, HistoryRow, JobKind, JobState, JobView, LoginEvent, LoginTest, RowState, RowView,
+    StateCounts, Totals, Update,
 };
 use mailferry::store::RunSummary;
 use ts_rs::{Config, TS};
@@ -24,7 +25,18 @@ use crate::Notice;
 /// answers (TypeScript). Errors are always a `CommandError`.
 pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("validate_job", "{ request: JobRequest }", "Validation"),
-    ("test_logins", "{ request: JobRequest }", "LoginCheck[]"),
+    (
+        "preview_users",
+        "{ list: string, delimiter: string }",
+        "UsersPreview",
+    ),
+    ("pick_certificate", "{}", "string | null"),
+    (
+        "test_logins",
+        "{ request: JobRequest, on_event: Channel<LoginEvent> }",
+        "LoginTest",
+    ),
+    ("cancel_login_test", "{}", "boolean"),
     (
         "start_job",
         "{ request: JobRequest, on_event: Channel<Update> }",
@@ -96,11 +108,15 @@ pub fn typescript() -> String {
         HistoryRow::decl(&cfg),
         EditForm::decl(&cfg),
         RunSummary::decl(&cfg),
+        LoginEvent::decl(&cfg),
+        LoginTest::decl(&cfg),
         LoginCheck::decl(&cfg),
         CatalogueEntry::decl(&cfg),
         ErrorClass::decl(&cfg),
         JobRequest::decl(&cfg),
         Validation::decl(&cfg),
+        UsersPreview::decl(&cfg),
+        PreviewLine::decl(&cfg),
         CommandError::decl(&cfg),
         ErrorCode::decl(&cfg),
         VaultStatus::decl(&cfg),

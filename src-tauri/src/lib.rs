@@ -6,6 +6,7 @@ pub mod commands;
 pub mod contract;
 pub mod form;
 pub mod jobs;
+pub mod notify;
 pub mod vault;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,10 +69,14 @@ impl AppState {
 pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     builder
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::validate_job,
+            commands::preview_users,
+            commands::pick_certificate,
             commands::test_logins,
+            commands::cancel_login_test,
             commands::start_job,
             commands::attach_job,
             commands::list_jobs,

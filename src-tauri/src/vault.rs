@@ -50,12 +50,19 @@ pub struct VaultStatus {
     pub kind: VaultKind,
     /// One plain sentence for the user.
     pub message: String,
+    /// What the system said (a D-Bus error, say), for whoever looks after
+    /// the computer: shown folded away, never in the sentence.
+    pub detail: Option<String>,
 }
 
 enum Backend {
     Keyring(EntryMaker),
     Memory(HashMap<SecretRef, String>),
-    Unavailable { reason: String, maker: EntryMaker },
+    Unavailable {
+        reason: String,
+        detail: Option<String>,
+        maker: EntryMaker,
+    },
 }
 
 pub struct Vault {
@@ -78,20 +85,30 @@ impl std::fmt::Display for VaultError {
 /// keyring errors carry none, only the platform's reason.
 pub fn explain(e: &keyring::Error) -> String {
     match e {
-        keyring::Error::PlatformFailure(inner) => format!(
-            "No keyring is available: MailFerry could not reach the system's password store \
-             (on Linux, the Secret Service of GNOME Keyring or KWallet). Start or unlock it and \
-             try the keyring again, or keep passwords in memory for this run only. [{inner}]"
-        ),
-        keyring::Error::NoStorageAccess(inner) => format!(
-            "No keyring is available: the system's password store (on Linux, the Secret Service of \
-             GNOME Keyring or KWallet) is not set up, is locked, or refused access. Unlock or set it up \
-             and try the keyring again, or keep passwords in memory for this run only. [{inner}]"
-        ),
+        keyring::Error::PlatformFailure(_) => "No keyring is available: MailFerry could not reach \
+             the system's password store (on Linux, the Secret Service of GNOME Keyring or KWallet). \
+             Start or unlock it and try the keyring again, or keep passwords in memory for this run only."
+            .into(),
+        keyring::Error::NoStorageAccess(_) => "No keyring is available: the system's password store \
+             (on Linux, the Secret Service of GNOME Keyring or KWallet) is not set up, is locked, or \
+             refused access. Unlock or set it up and try the keyring again, or keep passwords in memory \
+             for this run only."
+            .into(),
         other => format!(
             "The system's password store failed: {other}. Keep passwords in memory for this \
              run only, or try again."
         ),
+    }
+}
+
+/// The platform's own words for a keyring failure (a D-Bus error or socket
+/// path), kept apart from the sentence above.
+pub fn detail(e: &keyring::Error) -> Option<String> {
+    match e {
+        keyring::Error::PlatformFailure(inner) | keyring::Error::NoStorageAccess(inner) => {
+            Some(inner.to_string())
+        }
+        _ => None,
     }
 }
 
@@ -121,6 +138,7 @@ impl Vault {
             Ok(()) => Backend::Keyring(maker),
             Err(e) => Backend::Unavailable {
                 reason: explain(&e),
+                detail: detail(&e),
                 maker,
             },
         };
@@ -146,14 +164,17 @@ impl Vault {
             Backend::Keyring(_) => VaultStatus {
                 kind: VaultKind::Keyring,
                 message: "Passwords are kept in the system keyring; MailFerry's database keeps only references to them.".into(),
+                detail: None,
             },
             Backend::Memory(_) => VaultStatus {
                 kind: VaultKind::Memory,
                 message: "Passwords are kept in memory for this run of MailFerry only: they are forgotten when it closes.".into(),
+                detail: None,
             },
-            Backend::Unavailable { reason, .. } => VaultStatus {
+            Backend::Unavailable { reason, detail, .. } => VaultStatus {
                 kind: VaultKind::Unavailable,
                 message: reason.clone(),
+                detail: detail.clone(),
             },
         }
     }
@@ -295,6 +316,12 @@ mod tests {
             s.message
         );
         assert!(s.message.contains("in memory for this run only"));
+        // The bus's words are kept for support, out of the sentence.
+        assert!(!s.message.contains("DBus"), "{}", s.message);
+        assert!(s
+            .detail
+            .unwrap()
+            .contains("Unable to autolaunch a dbus-daemon"));
         let err = v.put("a", "hunter2").unwrap_err();
         assert!(!err.0.contains("hunter2"));
         assert_eq!(v.use_memory().kind, VaultKind::Memory);

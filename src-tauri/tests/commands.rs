@@ -51,8 +51,13 @@ fn save_dir() -> &'static std::path::Path {
 }
 
 fn call(app: &TestApp, cmd: &str, body: Value) -> Result<Value, Value> {
+    call_on(&app.window, cmd, body)
+}
+
+/// [`call`] from any thread: the page's window calls `cmd`.
+fn call_on(window: &WebviewWindow<MockRuntime>, cmd: &str, body: Value) -> Result<Value, Value> {
     get_ipc_response(
-        &app.window,
+        window,
         InvokeRequest {
             cmd: cmd.into(),
             callback: CallbackFn(0),
@@ -514,4 +519,117 @@ fn retry_failed_runs_the_failed_mailboxes_of_a_run_again_in_the_same_job() {
             .contains("ran from the command line"),
         "{edit}"
     );
+}
+
+#[test]
+fn test_logins_tells_each_mailbox_over_the_channel_and_answers_with_all_of_them() {
+    let app = app();
+    let mut j = local_job(closed_port());
+    j["users"]["list"] = json!("jane,pw1,jane,pw2\nbob,pw3,bob,pw4");
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let channel = tauri::ipc::Channel::new({
+        let heard = heard.clone();
+        move |body: tauri::ipc::InvokeResponseBody| {
+            heard
+                .lock()
+                .unwrap()
+                .push(body.deserialize::<Value>().unwrap());
+            Ok(())
+        }
+    });
+    let request = serde_json::from_value(json!({ "job": j })).unwrap();
+    let state = tauri::Manager::state::<AppState>(&app._app);
+    let answer = tauri::async_runtime::block_on(mailferry_app::commands::test_logins(
+        state, request, channel,
+    ))
+    .unwrap();
+    // Nothing answers at that port: both fail, each with its words.
+    assert_eq!(answer.mailboxes, 2);
+    assert!(!answer.cancelled);
+    let users: Vec<_> = answer
+        .checks
+        .iter()
+        .map(|c| c.source_user.as_str())
+        .collect();
+    assert_eq!(users, ["jane", "bob"]);
+    assert!(answer.checks.iter().all(|c| c.source_error.is_some()));
+    let heard = heard.lock().unwrap().clone();
+    assert_eq!(
+        heard[0],
+        json!({"event": "started", "mailboxes": 2}),
+        "{heard:?}"
+    );
+    let mut tested: Vec<(u64, String)> = heard[1..]
+        .iter()
+        .map(|e| {
+            assert_eq!(e["event"], "tested", "{e}");
+            (
+                e["index"].as_u64().unwrap(),
+                e["check"]["source_user"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    tested.sort();
+    assert_eq!(tested, [(0, "jane".to_string()), (1, "bob".to_string())]);
+
+    // Through the page's IPC: the summary, every mailbox tried.
+    let answer = call(
+        &app,
+        "test_logins",
+        json!({"request": {"job": j}, "on_event": CHANNEL}),
+    )
+    .unwrap();
+    assert_eq!(answer["mailboxes"], 2, "{answer}");
+    assert_eq!(answer["cancelled"], false);
+    assert_eq!(answer["checks"][1]["source_user"], "bob");
+    assert_eq!(answer["checks"][1]["source_code"], "connect", "{answer}");
+}
+
+#[test]
+fn cancel_login_test_stops_the_running_test_and_it_answers_with_what_was_tried() {
+    let app = app();
+    // Nothing to stop yet.
+    assert_eq!(
+        call(&app, "cancel_login_test", json!({})).unwrap(),
+        json!(false)
+    );
+    // A server that takes the connections and never says a word: every
+    // login waits (a minute, unless stopped).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut j = local_job(silent.local_addr().unwrap().port());
+    j["users"]["list"] = json!("jane,pw1,jane,pw2\nbob,pw3,bob,pw4\ncarol,pw5,carol,pw6");
+    j["options"]["connect_timeout_seconds"] = json!(60);
+    j["options"]["timeout_seconds"] = json!(60);
+    let window = app.window.clone();
+    let test = std::thread::spawn(move || {
+        call_on(
+            &window,
+            "test_logins",
+            json!({"request": {"job": j}, "on_event": CHANNEL}),
+        )
+    });
+    let waited = std::time::Instant::now();
+    while call(&app, "cancel_login_test", json!({})).unwrap() != json!(true) {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(10),
+            "the test never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let stopped = std::time::Instant::now();
+    let answer = test.join().unwrap().unwrap();
+    assert!(
+        stopped.elapsed() < std::time::Duration::from_secs(5),
+        "cancelled at once, not at the time limit"
+    );
+    assert_eq!(
+        answer,
+        json!({"mailboxes": 3, "checks": [], "cancelled": true})
+    );
+    assert_eq!(
+        call(&app, "cancel_login_test", json!({})).unwrap(),
+        json!(false),
+        "it has ended"
+    );
+    drop(silent);
 }

@@ -9,7 +9,7 @@ use super::mapping::FolderTask;
 use super::truth::{self, Book};
 use super::Ctx;
 use crate::error::MailError;
-use crate::imap::{AppendItem, AppendResult, ImapClient, MessageBytes, Selected};
+use crate::imap::{AppendItem, AppendResult, FolderSize, ImapClient, MessageBytes, Selected};
 use crate::outcome::{FolderOutcome, MessageFailure, Verification};
 use crate::progress::Event;
 use crate::store::{DestSnapshot, LedgerEntry};
@@ -79,6 +79,13 @@ impl Tally {
         let _ = rx.wait_for(|w| *w & DONE != 0).await;
     }
 
+    /// What the mailbox's folders hold, as STATUS said before copying
+    /// began: the totals from the start (each folder settles its share in
+    /// [`FolderState::settle`]).
+    pub fn expect(&self, messages: u64, bytes: u64) {
+        self.add((0, 0), (messages as i64, bytes as i64));
+    }
+
     /// Adds to the counts (negative to take back a planned message).
     fn add(&self, done: (u64, u64), total: (i64, i64)) {
         // The lock is never held across an await or a panic-prone call.
@@ -115,6 +122,8 @@ pub(crate) struct FolderState {
     notes: BTreeSet<String>,
     /// Messages counted into the tally's totals, so a retry adds none twice.
     counted: HashSet<String>,
+    /// The folder's share of the expected totals is settled (once).
+    settled: bool,
     /// Messages this run sent in an APPEND whose tagged reply never came:
     /// they may or may not be on the destination. They are looked for by
     /// content key before being sent again, and count as migrated when
@@ -218,8 +227,9 @@ impl FolderState {
             tally.add((1, size), (0, 0));
         } else {
             self.present.insert(id.to_string());
+            // Planned but there after all: handled, like a skipped one.
             if self.counted.remove(id) {
-                tally.add((0, 0), (-1, -(size as i64)));
+                tally.add((1, size), (0, 0));
             }
         }
     }
@@ -236,6 +246,28 @@ impl FolderState {
             tally.add((0, 0), (1, size as i64));
         }
         tally.work_found();
+    }
+
+    /// Once the folder's first scan knows what it will copy: the rest of
+    /// what STATUS counted is already on the destination, so it counts as
+    /// done, and the planned messages (added by [`FolderState::plan`])
+    /// replace their share of the expected totals. Messages that arrived
+    /// since STATUS raise the totals; bytes settle only where STATUS gave
+    /// them.
+    pub fn settle(&mut self, tally: &mut Tally, expected: Option<FolderSize>, planned: (u64, u64)) {
+        if std::mem::replace(&mut self.settled, true) {
+            return;
+        }
+        let Some(e) = expected else { return };
+        let share = |expected: u64, planned: u64| {
+            (
+                expected.saturating_sub(planned),
+                -(expected.min(planned) as i64),
+            )
+        };
+        let (messages_done, messages_total) = share(e.messages, planned.0);
+        let (bytes_done, bytes_total) = e.bytes.map_or((0, 0), |b| share(b, planned.1));
+        tally.add((messages_done, bytes_done), (messages_total, bytes_total));
     }
 
     /// Why messages of this folder could not be copied, by source id.

@@ -324,6 +324,21 @@ async fn plan_and_create(ctx: &Ctx, conns: &mut Conns) -> Result<Plan, MailError
             absent,
         });
     }
+    let mut tasks = tasks;
+    // What each folder holds, so progress totals are known from the start
+    // (one round trip per few dozen folders). A POP3 job's lone Inbox
+    // gets its totals when it starts.
+    if let Some(imap) = conns.imap.as_mut() {
+        let raws: Vec<&str> = tasks
+            .iter()
+            .filter(|t| t.selectable)
+            .map(|t| t.source_raw.as_str())
+            .collect();
+        let sizes = imap.sizes(&raws).await?;
+        for (task, size) in tasks.iter_mut().filter(|t| t.selectable).zip(sizes) {
+            task.expected = size;
+        }
+    }
     for task in &tasks {
         let mut names = mapping::ancestors(&task.dest_name, &dst_naming);
         names.push(task.dest_name.clone());
@@ -405,6 +420,18 @@ async fn copy_mailbox(
         .clamp(1, queue.lock().map(|q| q.len()).unwrap_or(1).max(1));
     let stopping = AtomicBool::new(false);
     let tally = Tally::new(&user.source_user);
+    let queued = queue.lock().map(|q| q.clone()).unwrap_or_default();
+    let known = queued.iter().any(|(_, t)| t.expected.is_some());
+    if let (true, Some((_, first))) = (known, queued.front()) {
+        let (messages, bytes) = queued
+            .iter()
+            .filter_map(|(_, t)| t.expected)
+            .fold((0, 0), |(m, b), e| {
+                (m + e.messages, b + e.bytes.unwrap_or(0))
+            });
+        tally.expect(messages, bytes);
+        ctx.emit(tally.event(&first.source_name));
+    }
     let shared = Shared {
         absent,
         ..Default::default()

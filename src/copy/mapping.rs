@@ -1,7 +1,7 @@
 //! Mapping source folders to destination folders: skip rules, translations,
 //! namespace prefixes, hierarchy delimiters and modified UTF-7.
 
-use crate::imap::{utf7, ListedFolder};
+use crate::imap::{utf7, FolderSize, ListedFolder};
 use crate::job::Translation;
 
 /// A server's folder naming.
@@ -29,6 +29,9 @@ pub struct FolderTask {
     pub dest_name: String,
     /// Things to tell the user about this mapping.
     pub notes: Vec<String>,
+    /// What the source said the folder holds before copying began (STATUS),
+    /// so progress totals are known from the start.
+    pub expected: Option<FolderSize>,
 }
 
 /// The folder path with the source prefix removed, as components.
@@ -122,6 +125,7 @@ pub fn plan(
             dest_raw: utf7::encode(&dest_name),
             dest_name,
             notes,
+            expected: None,
         });
     }
     // INBOX first, then parents before children.

@@ -225,8 +225,8 @@ where
     out
 }
 
-/// What a mailbox task that did not finish said: its panic message.
-fn panic_words(e: tokio::task::JoinError) -> String {
+/// What a task that did not finish said: its panic message.
+pub(super) fn panic_words(e: tokio::task::JoinError) -> String {
     if !e.is_panic() {
         return "its task was cancelled".into();
     }

@@ -100,6 +100,7 @@ pub(crate) async fn read<S: Source>(
     let Some(Opened { mut dest, pending }) =
         truth::open(ctx, dst, book, &l.ids, l.except, state).await?
     else {
+        state.settle(tally, task.expected, (0, 0));
         return Ok(());
     };
     let mut target = Target {
@@ -112,13 +113,13 @@ pub(crate) async fn read<S: Source>(
     for m in &planned {
         target.state.plan(target.tally, &src.id(m), src.size(m));
     }
-    dest::announce(
-        ctx,
+    let planned_bytes = planned.iter().map(|m| src.size(m)).sum();
+    target.state.settle(
         target.tally,
-        task,
-        planned.len() as u64,
-        planned.iter().map(|m| src.size(m)).sum(),
+        task.expected,
+        (planned.len() as u64, planned_bytes),
     );
+    dest::announce(ctx, target.tally, task, planned.len() as u64, planned_bytes);
     let batches = batches(
         &planned,
         |m| src.size(m),

@@ -10,7 +10,7 @@ use async_imap::imap_proto::{
 use async_imap::{Authenticator, Client, Session};
 
 use super::codes::{self, outcome_text};
-use super::raw::{self, RawError};
+use super::raw::{self, FolderSize, RawError};
 use super::{quote, utf7};
 use crate::compress::CompressMode;
 use crate::dial;
@@ -786,6 +786,42 @@ impl ImapClient {
         )
         .await?;
         Ok(st)
+    }
+
+    /// Message count and size (where the server has STATUS=SIZE) of each
+    /// folder, `None` for one the server refuses. The STATUS commands are
+    /// pipelined, a few dozen at a time (enough to save the round trips,
+    /// few enough that neither side's buffers fill while the other
+    /// writes), and read by hand: imap-proto does not parse SIZE. Only on
+    /// a connection with no folder open, so nothing unsolicited is
+    /// waiting in async-imap's buffer.
+    pub async fn sizes(&mut self, raws: &[&str]) -> Result<Vec<Option<FolderSize>>, MailError> {
+        const AT_ONCE: usize = 32;
+        let items = if self.has("STATUS=SIZE") {
+            "(MESSAGES SIZE)"
+        } else {
+            "(MESSAGES)"
+        };
+        let doing = "reading the size of each folder (STATUS)";
+        let mut out = Vec::with_capacity(raws.len());
+        for chunk in raws.chunks(AT_ONCE) {
+            let mut tags = Vec::with_capacity(chunk.len());
+            for raw in chunk {
+                tags.push(
+                    self.send(&format!("STATUS {} {items}", quote(raw)), doing)
+                        .await?,
+                );
+            }
+            for tag in tags {
+                let t = self.timeout;
+                let (lines, done) = raw::read_until_tag(self.session.get_mut(), &tag.0, t)
+                    .await
+                    .map_err(|e| raw_err(&self.place, doing, t, e))?;
+                let found = lines.iter().find_map(|l| raw::parse_status(l));
+                out.push(if done.starts_with(b"OK") { found } else { None });
+            }
+        }
+        Ok(out)
     }
 
     /// This connection as the operating system knows it

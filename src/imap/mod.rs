@@ -14,6 +14,7 @@ pub use client::{
     Endpoint, FetchedBody, FolderStatus, ImapClient, ListedFolder, Login, MessageBytes,
     MessageMeta, Selected, Transport, HEADER_FIELDS,
 };
+pub use raw::FolderSize;
 
 /// Formats UIDs as a compact IMAP sequence set: `1:5,7,9:12`.
 pub fn uid_set(uids: &[u32]) -> String {

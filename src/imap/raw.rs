@@ -121,6 +121,39 @@ pub fn capabilities_in(line: &[u8]) -> Option<Vec<String>> {
     Some(rest[..end].split_whitespace().map(str::to_string).collect())
 }
 
+/// A folder's size as STATUS gives it; `bytes` only where the server has
+/// STATUS=SIZE (RFC 8438).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FolderSize {
+    pub messages: u64,
+    pub bytes: Option<u64>,
+}
+
+/// MESSAGES and SIZE from a `* STATUS mailbox (MESSAGES n SIZE m)` line:
+/// the attribute list is the line's last parenthesized group (a mailbox
+/// name may hold parentheses, never at the end of the line).
+pub fn parse_status(line: &[u8]) -> Option<FolderSize> {
+    let text = String::from_utf8_lossy(line);
+    if !text.to_ascii_uppercase().starts_with("* STATUS ") {
+        return None;
+    }
+    let inner = text.trim_end().strip_suffix(')')?;
+    let list = &inner[inner.rfind('(')? + 1..];
+    let mut words = list.split_ascii_whitespace();
+    let mut expected = FolderSize::default();
+    let mut messages = None;
+    while let (Some(name), Some(value)) = (words.next(), words.next()) {
+        let value: u64 = value.parse().ok()?;
+        match name.to_ascii_uppercase().as_str() {
+            "MESSAGES" => messages = Some(value),
+            "SIZE" => expected.bytes = Some(value),
+            _ => {}
+        }
+    }
+    expected.messages = messages?;
+    Some(expected)
+}
+
 /// The first personal namespace from a `* NAMESPACE` line: (prefix, delimiter).
 pub fn parse_namespace(line: &[u8]) -> Option<(String, Option<char>)> {
     let text = std::str::from_utf8(line).ok()?;
@@ -153,6 +186,35 @@ fn quoted(s: &str) -> Option<(String, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_sizes_with_and_without_size_and_odd_names() {
+        let size = |line: &str| parse_status(line.as_bytes());
+        assert_eq!(
+            size("* STATUS INBOX (MESSAGES 12 SIZE 34567)"),
+            Some(FolderSize {
+                messages: 12,
+                bytes: Some(34567)
+            })
+        );
+        assert_eq!(
+            size("* STATUS \"Sent (old)\" (SIZE 5 MESSAGES 1)"),
+            Some(FolderSize {
+                messages: 1,
+                bytes: Some(5)
+            })
+        );
+        assert_eq!(
+            size("* status {9}\r\nA (b) (c) (MESSAGES 0)"),
+            Some(FolderSize {
+                messages: 0,
+                bytes: None
+            })
+        );
+        assert_eq!(size("* STATUS INBOX (SIZE 5)"), None);
+        assert_eq!(size("* STATUS INBOX (MESSAGES x)"), None);
+        assert_eq!(size("* LIST () \"/\" INBOX"), None);
+    }
 
     #[test]
     fn namespace_of_courier_and_dovecot_styles() {

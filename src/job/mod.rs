@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 pub use error::JobError;
 pub use folders::Translation;
-pub use users::{list_field, UserEntry, MAX_MAILBOXES};
+pub use users::{list_field, preview_users, PreviewLine, UserEntry, UsersPreview, MAX_MAILBOXES};
 
 use crate::net::CertPolicy;
 use crate::secret::Secret;
@@ -381,6 +381,15 @@ fn validate_name(name: &str) -> Result<Option<String>, JobError> {
         return Err(JobError::BadName(name.to_string()));
     }
     Ok(Some(name.to_string()))
+}
+
+/// The user list as the form shows it before a job starts, with the
+/// delimiter as typed there.
+pub fn preview_user_list(list: &str, delimiter: &str) -> UsersPreview {
+    match parse_delimiter(Some(delimiter)) {
+        Ok(d) => preview_users(list, d),
+        Err(e) => UsersPreview::refused(&e),
+    }
 }
 
 fn parse_delimiter(text: Option<&str>) -> Result<char, JobError> {

@@ -2,6 +2,9 @@
 
 use std::collections::HashMap;
 
+use serde::Serialize;
+use ts_rs::TS;
+
 use super::JobError;
 use crate::secret::Secret;
 
@@ -57,82 +60,11 @@ pub struct UserEntry {
 /// Error messages name lines and columns but never echo a password, nor a
 /// field that may be a password typed with the wrong delimiter.
 pub fn parse_users(text: &str, delimiter: char) -> Result<Vec<UserEntry>, JobError> {
-    // A tab is fine (names and passwords cannot hold one); other blanks,
-    // line breaks and quotes are not.
-    if delimiter != '\t' && (delimiter.is_whitespace() || delimiter.is_control())
-        || delimiter == '"'
-    {
-        return Err(JobError::BadDelimiter(delimiter.to_string()));
-    }
+    check_delimiter(delimiter)?;
     let mut entries = Vec::new();
-    // Lower-cased name -> line where it first appeared.
-    let mut sources: HashMap<String, usize> = HashMap::new();
-    let mut locals: HashMap<String, usize> = HashMap::new();
-
-    let header = header_row(text, delimiter);
-    for (line, content) in data_lines(text) {
-        if Some(line) == header {
-            continue;
-        }
-        let bad = |reason: String| JobError::UserLine { line, reason };
-        let fields = fields(content, delimiter).map_err(&bad)?;
-        let mut cols = fields.iter().map(String::as_str);
-        let source_user = trim_blanks(cols.next().unwrap_or_default());
-        let Some(source_password) = cols.next() else {
-            return Err(bad(missing_delimiter(content, delimiter)));
-        };
-        let local_user = cols.next().map(trim_blanks).unwrap_or_default();
-        let local_password = cols.next();
-
-        if source_user.is_empty() {
-            return Err(bad(format!(
-                "the source user (before the first '{delimiter}') is empty. \
-                 Write the user name first: source_user{delimiter}source_password."
-            )));
-        }
-        check_user_name(source_user, "source user").map_err(&bad)?;
-        if source_password.trim().is_empty() {
-            return Err(bad(format!(
-                "no password after the delimiter '{delimiter}'. \
-                 Add the source password: source_user{delimiter}source_password."
-            )));
-        }
-        check_password(source_password, "source password").map_err(&bad)?;
-        let local_user = if local_user.is_empty() {
-            source_user
-        } else {
-            check_user_name(local_user, "local user (3rd column)").map_err(&bad)?;
-            local_user
-        };
-        let local_password = match local_password {
-            Some(p) if !p.trim().is_empty() => {
-                check_password(p, "local password (4th column)").map_err(&bad)?;
-                Some(Secret::new(p))
-            }
-            _ => None,
-        };
-
-        if let Some(earlier) = sources.insert(source_user.to_lowercase(), line) {
-            return Err(bad(format!(
-                "source user {source_user} is already listed on line {earlier}. \
-                 List each mailbox once; delete one of the two lines."
-            )));
-        }
-        if let Some(earlier) = locals.insert(local_user.to_lowercase(), line) {
-            return Err(bad(format!(
-                "local user {local_user} is already the destination of line {earlier}; \
-                 to merge two mailboxes into one, run them as separate jobs."
-            )));
-        }
-        entries.push(UserEntry {
-            line,
-            source_user: source_user.to_string(),
-            source_password: Secret::new(source_password),
-            local_user: local_user.to_string(),
-            local_password,
-        });
+    for read in read_lines(text, delimiter) {
+        entries.push(read.map_err(|(line, reason)| JobError::UserLine { line, reason })?);
     }
-
     if entries.is_empty() {
         return Err(JobError::NoUsers { delimiter });
     }
@@ -143,6 +75,204 @@ pub fn parse_users(text: &str, delimiter: char) -> Result<Vec<UserEntry>, JobErr
         });
     }
     Ok(entries)
+}
+
+/// The user list as MailFerry reads it, every line at once (where
+/// [`parse_users`] stops at the first bad one): what the form shows
+/// before a job starts. Passwords are never in it, only whether a line
+/// has a local password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct UsersPreview {
+    /// Every data line, in order.
+    pub lines: Vec<PreviewLine>,
+    /// The line of a header row, skipped.
+    pub header: Option<usize>,
+    /// Lines that name a mailbox.
+    pub mailboxes: usize,
+    /// Lines with an error.
+    pub problems: usize,
+    /// What is wrong with the list as a whole (no users, too many, the
+    /// delimiter), in the words of the job's error.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct PreviewLine {
+    pub line: usize,
+    /// Empty on a line with an error: a mis-delimited line may hold a
+    /// password where the name should be.
+    pub source_user: String,
+    pub local_user: String,
+    pub local_password: bool,
+    /// Why the line can't be used, a sentence.
+    pub error: Option<String>,
+}
+
+impl UsersPreview {
+    /// A list that can't be read at all, for `e`.
+    pub fn refused(e: &JobError) -> UsersPreview {
+        UsersPreview {
+            lines: Vec::new(),
+            header: None,
+            mailboxes: 0,
+            problems: 0,
+            error: Some(e.to_string()),
+        }
+    }
+}
+
+/// Reads every line of a user list; see [`UsersPreview`].
+pub fn preview_users(text: &str, delimiter: char) -> UsersPreview {
+    if let Err(e) = check_delimiter(delimiter) {
+        return UsersPreview::refused(&e);
+    }
+    let mut preview = UsersPreview::refused(&JobError::NoUsers { delimiter });
+    preview.error = None;
+    preview.header = header_row(text, delimiter);
+    for read in read_lines(text, delimiter) {
+        preview.lines.push(match read {
+            Ok(u) => {
+                preview.mailboxes += 1;
+                PreviewLine {
+                    line: u.line,
+                    source_user: u.source_user,
+                    local_user: u.local_user,
+                    local_password: u.local_password.is_some(),
+                    error: None,
+                }
+            }
+            Err((line, reason)) => {
+                preview.problems += 1;
+                PreviewLine {
+                    line,
+                    source_user: String::new(),
+                    local_user: String::new(),
+                    local_password: false,
+                    error: Some(sentence(&reason)),
+                }
+            }
+        });
+    }
+    preview.error = if preview.mailboxes == 0 && preview.problems == 0 {
+        Some(JobError::NoUsers { delimiter }.to_string())
+    } else if preview.mailboxes + preview.problems > MAX_MAILBOXES {
+        Some(
+            JobError::TooManyMailboxes {
+                count: preview.mailboxes + preview.problems,
+                max: MAX_MAILBOXES,
+            }
+            .to_string(),
+        )
+    } else {
+        None
+    };
+    preview
+}
+
+/// A reason (which reads on after "Line N: ") as a sentence of its own.
+fn sentence(reason: &str) -> String {
+    let mut chars = reason.chars();
+    chars.next().map_or_else(String::new, |c| {
+        c.to_uppercase().chain(chars).collect::<String>()
+    })
+}
+
+/// A tab is fine (names and passwords cannot hold one); other blanks, line
+/// breaks and quotes are not.
+fn check_delimiter(delimiter: char) -> Result<(), JobError> {
+    if delimiter != '\t' && (delimiter.is_whitespace() || delimiter.is_control())
+        || delimiter == '"'
+    {
+        return Err(JobError::BadDelimiter(delimiter.to_string()));
+    }
+    Ok(())
+}
+
+/// Each data line read on its own, as an entry or `(line, reason)`. A
+/// line that repeats an earlier good line's user is the bad one.
+fn read_lines(text: &str, delimiter: char) -> Vec<Result<UserEntry, (usize, String)>> {
+    // Lower-cased name -> line where it first appeared.
+    let mut sources: HashMap<String, usize> = HashMap::new();
+    let mut locals: HashMap<String, usize> = HashMap::new();
+    let header = header_row(text, delimiter);
+    data_lines(text)
+        .filter(|(line, _)| Some(*line) != header)
+        .map(|(line, content)| {
+            let u = read_line(line, content, delimiter).map_err(|r| (line, r))?;
+            let source_key = u.source_user.to_lowercase();
+            let local_key = u.local_user.to_lowercase();
+            if let Some(earlier) = sources.get(&source_key) {
+                return Err((
+                    line,
+                    format!(
+                        "source user {} is already listed on line {earlier}. \
+                         List each mailbox once; delete one of the two lines.",
+                        u.source_user
+                    ),
+                ));
+            }
+            if let Some(earlier) = locals.get(&local_key) {
+                return Err((
+                    line,
+                    format!(
+                        "local user {} is already the destination of line {earlier}; \
+                         to merge two mailboxes into one, run them as separate jobs.",
+                        u.local_user
+                    ),
+                ));
+            }
+            sources.insert(source_key, line);
+            locals.insert(local_key, line);
+            Ok(u)
+        })
+        .collect()
+}
+
+/// One data line as an entry, or why it can't be one.
+fn read_line(line: usize, content: &str, delimiter: char) -> Result<UserEntry, String> {
+    let fields = fields(content, delimiter)?;
+    let mut cols = fields.iter().map(String::as_str);
+    let source_user = trim_blanks(cols.next().unwrap_or_default());
+    let Some(source_password) = cols.next() else {
+        return Err(missing_delimiter(content, delimiter));
+    };
+    let local_user = cols.next().map(trim_blanks).unwrap_or_default();
+    let local_password = cols.next();
+
+    if source_user.is_empty() {
+        return Err(format!(
+            "the source user (before the first '{delimiter}') is empty. \
+             Write the user name first: source_user{delimiter}source_password."
+        ));
+    }
+    check_user_name(source_user, "source user")?;
+    if source_password.trim().is_empty() {
+        return Err(format!(
+            "no password after the delimiter '{delimiter}'. \
+             Add the source password: source_user{delimiter}source_password."
+        ));
+    }
+    check_password(source_password, "source password")?;
+    let local_user = if local_user.is_empty() {
+        source_user
+    } else {
+        check_user_name(local_user, "local user (3rd column)")?;
+        local_user
+    };
+    let local_password = match local_password {
+        Some(p) if !p.trim().is_empty() => {
+            check_password(p, "local password (4th column)")?;
+            Some(Secret::new(p))
+        }
+        _ => None,
+    };
+    Ok(UserEntry {
+        line,
+        source_user: source_user.to_string(),
+        source_password: Secret::new(source_password),
+        local_user: local_user.to_string(),
+        local_password,
+    })
 }
 
 /// The line of a header row (`Username,Password`, `email;password;…`),
@@ -414,6 +544,52 @@ mod tests {
         // Only the first data line can be a header; a mailbox is never one.
         assert_eq!(header_row("alice,pw\nuser,password", ','), None);
         assert_eq!(header_row("alice,password\n", ','), None);
+    }
+
+    #[test]
+    fn the_preview_reads_every_line_and_names_each_problem_without_passwords() {
+        let text = "\u{feff}Email;Password\r\n\
+                    \"al;ice\";\"p;w\"\"x\"\r\n\
+                    bob;secret-bob;robert;local-pw\r\n\
+                    carol secret-carol\r\n\
+                    BOB;other\r\n\
+                    dave;pw\r\n";
+        let p = preview_users(text, ';');
+        assert_eq!(p.header, Some(1));
+        assert_eq!((p.mailboxes, p.problems, p.error.as_deref()), (3, 2, None));
+        let lines: Vec<_> = p.lines.iter().map(|l| l.line).collect();
+        assert_eq!(lines, [2, 3, 4, 5, 6]);
+        assert_eq!(p.lines[0].source_user, "al;ice");
+        assert_eq!(p.lines[1].local_user, "robert");
+        assert!(p.lines[1].local_password && !p.lines[0].local_password);
+        // A line without the delimiter shows no name: its password is in it.
+        assert_eq!(p.lines[2].source_user, "");
+        let glued = p.lines[2].error.as_deref().unwrap();
+        assert!(
+            glued.starts_with("No password after the delimiter ';'"),
+            "{glued}"
+        );
+        let again = p.lines[3].error.as_deref().unwrap();
+        assert!(again.contains("already listed on line 3"), "{again}");
+        assert_eq!(p.lines[4].source_user, "dave");
+        let shown = format!("{p:?}");
+        for secret in ["p;w", "secret-bob", "local-pw", "secret-carol", "other"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        // The job itself stops at the first of them.
+        assert_eq!(user_line_error(text, ';').0, 4);
+    }
+
+    #[test]
+    fn the_preview_says_what_is_wrong_with_the_whole_list() {
+        let empty = preview_users("# nothing\n", ',');
+        assert!(empty.error.unwrap().contains("The user list is empty"));
+        let many: String = (0..501).map(|i| format!("u{i},pw\n")).collect();
+        let p = preview_users(&many, ',');
+        assert_eq!(p.mailboxes, 501);
+        assert!(p.error.unwrap().contains("501"));
+        let bad = preview_users("a b", ' ');
+        assert!(bad.lines.is_empty() && bad.error.is_some());
     }
 
     #[test]

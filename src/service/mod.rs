@@ -4,12 +4,14 @@
 //! watches gets row updates, never raw engine events.
 
 mod live;
+mod logins;
 mod retry;
 mod saved;
 mod secrets;
 mod view;
 
 pub use live::{Ended, Live, Watcher};
+pub use logins::{LoginEvent, LoginTest};
 pub use retry::RetryError;
 pub use saved::{EditForm, SavedError};
 pub use secrets::{MemorySecrets, SecretError, SecretStore};
@@ -65,6 +67,7 @@ pub struct Service {
     store: Store,
     runtime: tokio::runtime::Handle,
     jobs: live::Jobs,
+    login_tests: logins::Running,
 }
 
 impl Service {
@@ -74,6 +77,7 @@ impl Service {
             store,
             runtime,
             jobs: live::Jobs::default(),
+            login_tests: logins::Running::default(),
         }
     }
 
@@ -142,10 +146,45 @@ impl Service {
 
     /// Logs in to both servers for every mailbox of `job`, copying nothing.
     pub async fn test_logins(&self, job: Job, opts: Options) -> Result<Vec<LoginCheck>, MailError> {
+        Ok(self.test_logins_live(job, opts, |_| {}).await?.checks)
+    }
+
+    /// [`Service::test_logins`], telling `on_event` of each mailbox as soon
+    /// as it is tried; [`Service::cancel_login_tests`] stops it, and the
+    /// answer then has the mailboxes tried by then.
+    pub async fn test_logins_live(
+        &self,
+        job: Job,
+        opts: Options,
+        mut on_event: impl FnMut(LoginEvent) + Send + 'static,
+    ) -> Result<LoginTest, MailError> {
+        let (cancel, registered) = self.login_tests.add();
+        let mailboxes = job.users.len();
         self.runtime
-            .spawn(copy::test_logins(job, opts))
+            .spawn(async move {
+                let _registered = registered;
+                on_event(LoginEvent::Started { mailboxes });
+                let checks = copy::test_logins(job, opts, cancel, |index, check| {
+                    on_event(LoginEvent::Tested {
+                        index,
+                        check: check.clone(),
+                    })
+                })
+                .await;
+                LoginTest {
+                    mailboxes,
+                    cancelled: checks.len() < mailboxes,
+                    checks,
+                }
+            })
             .await
             .map_err(|e| MailError::Internal(format!("testing the logins stopped: {e}")))
+    }
+
+    /// Stops the login tests running now: no further login starts, those
+    /// under way are dropped. How many tests there were.
+    pub fn cancel_login_tests(&self) -> usize {
+        self.login_tests.cancel_all()
     }
 
     /// A job of this process.
@@ -174,6 +213,7 @@ impl Service {
         for j in self.jobs.list().iter() {
             j.cancel();
         }
+        self.login_tests.cancel_all();
     }
 
     /// Jobs still running.
