@@ -4,6 +4,7 @@
 const COMMANDS: &[&str] = &[
     "validate_job",
     "preview_users",
+    "import_users",
     "pick_certificate",
     "test_logins",
     "cancel_login_test",

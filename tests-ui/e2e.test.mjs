@@ -237,6 +237,18 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   assert.equal(await browser.execute(() => getComputedStyle(document.querySelector('#users')).getPropertyValue('-webkit-text-security')), 'disc');
   await shot('users-preview');
 
+  // A spreadsheet (XLSX) picked for the list: read by the engine, row N on line N.
+  // The file input is drawn as its label: shown for WebDriver to type the path.
+  await browser.execute(() => {
+    document.querySelector('#users').value = '';
+    document.querySelector('#users-file').classList.remove('visually-hidden');
+  });
+  await (await browser.$('#users-file')).setValue(path.join(ROOT, 'tests/data/users.xlsx'));
+  await browser.execute(() => document.querySelector('#users-file').classList.add('visually-hidden'));
+  await browser.waitUntil(async () => (await (await browser.$('#users')).getValue()) !== '', { timeout: 10_000, timeoutMsg: 'the spreadsheet did not fill the list' });
+  assert.equal(await (await browser.$('#users')).getValue(), 'Email,Password\nalice@example.com,"p,w""1"\nbob,12345,robert\n\ncarol,pw-carol\n');
+  await browser.waitUntil(async () => (await previewSummary.getText()).startsWith('3 mailboxes'), { timeout: 10_000, timeoutMsg: 'no preview of the spreadsheet' });
+
   // A wrong password first: Test logins says which login fails.
   await setLines('#users', ['bench,bench-pw', 'demo,wrong-pw-e2e']);
   await click('#test-logins');

@@ -25,6 +25,8 @@ const mock = window.__mock = Object.assign({
     return { lines, header: null, mailboxes: lines.length, problems: 0, error: null };
   },
   pickedCertificate: null,
+  // What the engine reads out of a spreadsheet (or the error it throws).
+  importUsers: () => 'alice@example.com,"p,w""1"\nbob,12345,robert\n',
   // Test logins: each of these goes over the Channel in turn, loginDelay ms
   // apart; with loginsHold set, only that many, then the test waits for
   // cancel_login_test.
@@ -88,6 +90,7 @@ mockIPC((cmd, args) => {
     case 'validate_job': return mock.validate(args.request);
     case 'preview_users': return mock.preview(args.list, args.delimiter);
     case 'pick_certificate': return mock.pickedCertificate;
+    case 'import_users': return mock.importUsers(args.bytes, args.delimiter);
     case 'test_logins': return testLogins(args);
     case 'cancel_login_test': {
       const running = Boolean(loginTest);

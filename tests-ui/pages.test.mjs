@@ -195,6 +195,28 @@ test('a spreadsheet file: the BOM is dropped and its delimiter read from the fir
   await page.close();
 });
 
+test('a spreadsheet picked for the users is read by the engine into the list; one it cannot read says why', async () => {
+  const page = await open();
+  const xlsx = Buffer.from([0x50, 0x4b, 0x03, 0x04, 0xff, 0x00, 0x7f]);
+  await page.selectOption('#delimiter', ';');
+  await page.setInputFiles('#users-file', { name: 'Customers 2026.xlsx', mimeType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', buffer: xlsx });
+  await page.waitForFunction(() => document.querySelector('#users').value !== '');
+  assert.equal(await page.inputValue('#users'), 'alice@example.com,"p,w""1"\nbob,12345,robert\n');
+  const sent = (await calls(page, 'import_users')).at(-1).args;
+  assert.deepEqual(sent, { bytes: [...xlsx], delimiter: ';' });
+  await page.waitForFunction(() => window.__mock.calls.some((c) => c.cmd === 'preview_users'));
+  // The engine refuses a sheet it cannot use: the list's field says why.
+  await page.evaluate(() => {
+    window.__mock.importUsers = () => { throw { code: 'invalid-job', field: 'users', line: null, message: 'The spreadsheet could not be used as the user list: row 2 has 5 columns.' }; };
+  });
+  await page.fill('#users', '');
+  await page.setInputFiles('#users-file', { name: 'wide.ods', mimeType: 'application/vnd.oasis.opendocument.spreadsheet', buffer: xlsx });
+  await page.waitForSelector('#err-users:not([hidden])');
+  assert.match(await page.textContent('#err-users'), /row 2 has 5 columns/);
+  assert.equal(await page.inputValue('#users'), '');
+  await page.close();
+});
+
 test('the user list is previewed as the engine reads it: passwords masked, each problem on its line, the header said', async () => {
   const page = await open({}, {
     preview: `(list, delimiter) => ({
@@ -364,6 +386,32 @@ test('progress events move a row from pending to running to success', async () =
   await page.close();
 });
 
+test('the job\'s bar only moves forward, also when a mailbox that had not begun brings its size', async () => {
+  const pending = row('b@x', 'pending');
+  const page = await open({ startView: { ...VIEW, rows: [row('a@x', 'running'), pending] } });
+  await startWith(page);
+  const seen = [];
+  const step = async (index, r, bytes) => {
+    const totals = { ...VIEW.totals, bytes_done: bytes[0], bytes_total: bytes[1] };
+    await page.evaluate((u) => window.__mock.push(u), rowUpdate(index, r, totals));
+    await page.waitForFunction((m) => {
+      const n = new Intl.NumberFormat();
+      return document.querySelector(`.account[data-account="${m[0]}"] .messages`)?.textContent === `${n.format(m[1])} / ${n.format(m[2])}`;
+    }, [r.account, r.messages_done, r.messages_total]);
+    await page.waitForTimeout(300);
+    seen.push(Number(await page.getAttribute('#overall-bar', 'aria-valuenow')));
+  };
+  const a = (done, state = 'running') => row('a@x', state, { messages_done: done, messages_total: 10, bytes_done: done * 1000, bytes_total: 10000 });
+  const b = (done, state = 'running') => row('b@x', state, { messages_done: done, messages_total: 1000, bytes_done: done * 1000, bytes_total: 1000000 });
+  await step(0, a(5), [5000, 10000]);
+  await step(0, a(10, 'success'), [10000, 10000]);
+  // b begins: the job's bytes grow a hundredfold, its bar does not fall.
+  await step(1, b(0), [10000, 1010000]);
+  await step(1, b(500), [510000, 1010000]);
+  assert.deepEqual(seen, [25, 50, 50, 75]);
+  await page.close();
+});
+
 /** The accounts of the rows shown, top to bottom. */
 const shownRows = (page) => page.evaluate(() => [...document.querySelectorAll('#rows > .account')].filter((b) => !b.hidden).map((b) => b.dataset.account));
 
@@ -372,9 +420,10 @@ test('the summary strip counts each state and the whole job; filters, search and
   await startWith(page);
   assert.deepEqual(await page.$$eval('#state-filter button:not([hidden])', (bs) => bs.map((b) => b.textContent)),
     ['All 5', '✕ Failed 1', '! Partial 1', '➜ Running 1', '○ Pending 1', '✓ Success 1']);
-  // By bytes over every mailbox: 125,000 of 405,000 found so far.
-  assert.equal(await page.getAttribute('#overall-bar', 'aria-valuenow'), '30');
-  assert.equal(await page.textContent('#overall-pct'), '30% · 125.0 KB of 405.0 KB found so far');
+  // The rows' bars averaged: three ended, one at 12 of 40, one not begun;
+  // and the bytes found so far.
+  assert.equal(await page.getAttribute('#overall-bar', 'aria-valuenow'), '66');
+  assert.equal(await page.textContent('#overall-pct'), '66% · 125.0 KB of 405.0 KB found so far');
   assert.match(await page.textContent('#sum-elapsed'), /^\d+\.\d s$/);
   assert.match(await page.textContent('#sum-rate'), /^\d+(\.\d)? (B|KB)\/s$/);
   // 3 of 5 mailboxes ended: the time left goes by mailboxes until all have begun.

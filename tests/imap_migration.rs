@@ -237,29 +237,8 @@ fn partial_destination_gets_only_what_it_lacks() {
     // Progress only moves forward: the totals are the source's whole
     // mailbox from the first event on (STATUS before copying), and what is
     // already on the destination counts as done.
-    let progress: Vec<(u64, u64, u64, u64)> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Progress {
-                messages_done,
-                messages_total,
-                bytes_done,
-                bytes_total,
-                ..
-            } => Some((*messages_done, *messages_total, *bytes_done, *bytes_total)),
-            _ => None,
-        })
-        .collect();
+    let progress = progress_of(&events);
     let first = progress.first().expect("progress events");
-    let started = events
-        .iter()
-        .position(|e| matches!(e, Event::FolderStarted { .. }))
-        .unwrap();
-    let first_progress = events
-        .iter()
-        .position(|e| matches!(e, Event::Progress { .. }))
-        .unwrap();
-    assert!(first_progress < started, "totals came after a folder began");
     let source_bytes: u64 = seeded.folders.values().flatten().map(|m| m.size).sum();
     assert_eq!((first.0, first.1), (0, seeded.total() as u64));
     assert_eq!((first.2, first.3), (0, source_bytes));
@@ -280,6 +259,70 @@ fn partial_destination_gets_only_what_it_lacks() {
         &snapshot(&src, USER, PASSWORD),
         &dest_snapshot(&dst, USER),
         identity,
+    );
+}
+
+/// Every progress event's (messages done, total, bytes done, total); the
+/// first comes before any folder begins (the totals read by STATUS).
+fn progress_of(events: &[Event]) -> Vec<(u64, u64, u64, u64)> {
+    let started = events
+        .iter()
+        .position(|e| matches!(e, Event::FolderStarted { .. }))
+        .unwrap();
+    let first_progress = events
+        .iter()
+        .position(|e| matches!(e, Event::Progress { .. }))
+        .unwrap();
+    assert!(first_progress < started, "totals came after a folder began");
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Progress {
+                messages_done,
+                messages_total,
+                bytes_done,
+                bytes_total,
+                ..
+            } => Some((*messages_done, *messages_total, *bytes_done, *bytes_total)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A source without STATUS=SIZE (RFC 8438; older servers): the message
+/// totals are still known from the start and only move forward; bytes are
+/// added as each folder is scanned.
+#[test]
+fn without_status_size_the_message_totals_are_still_known_first() {
+    let src = Dovecot::start_with(&ServerOptions {
+        tls: false,
+        extra_config: "protocol imap {\n  imap_capability = IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MULTIAPPEND CHILDREN LIST-EXTENDED ESEARCH MOVE SPECIAL-USE\n}\n".into(),
+        ..ServerOptions::new(Layout::Slash)
+    });
+    let dst = Dovecot::start_plaintext(Layout::Slash);
+    src.add_user(USER, PASSWORD);
+    dst.add_user(USER, "unused");
+    let seeded = seed_standard_corpus(&src, USER, PASSWORD);
+    let db = tempfile::tempdir().unwrap();
+    let users = format!("{USER},{PASSWORD}");
+    let (outcome, events) =
+        plain_job("no-size", src.imap_port(), dst.imap_port(), users).run(&db.path().join("m.db"));
+    assert_eq!(outcome.verdict(), Verdict::Success, "{outcome:#?}");
+    let progress = progress_of(&events);
+    let total = seeded.total() as u64;
+    assert_eq!((progress[0].0, progress[0].1, progress[0].3), (0, total, 0));
+    for w in progress.windows(2) {
+        assert!(
+            w[1].0 >= w[0].0 && w[1].2 >= w[0].2,
+            "done went back: {w:?}"
+        );
+        assert_eq!(w[1].1, total, "message total changed: {w:?}");
+        assert!(w[1].3 >= w[0].3, "byte total went back: {w:?}");
+    }
+    let source_bytes: u64 = seeded.folders.values().flatten().map(|m| m.size).sum();
+    assert_eq!(
+        *progress.last().unwrap(),
+        (total, total, source_bytes, source_bytes)
     );
 }
 

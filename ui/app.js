@@ -545,13 +545,26 @@ async function start(ev) {
   }
 }
 
+// A spreadsheet is read by the engine into the list's lines.
+const SPREADSHEET = /\.(xlsx|xlsm|xls|xlsb|ods)$/i;
+
 async function readUsersFile(file) {
-  const content = await file.text();
+  let body;
+  if (SPREADSHEET.test(file.name)) {
+    try {
+      const bytes = Array.from(new Uint8Array(await file.arrayBuffer()));
+      body = await invoke('import_users', { bytes, delimiter: $('#delimiter').value });
+    } catch (e) {
+      showError(e && e.field ? e : { field: 'users', message: words(e) });
+      return;
+    }
+  } else {
+    body = (await file.text()).replace(/^\uFEFF/, '');
+    const guessed = guessDelimiter(body);
+    if (guessed) $('#delimiter').value = guessed;
+  }
   const area = $('#users');
-  const body = content.replace(/^\uFEFF/, '');
   area.value = area.value.trim() === '' ? body : `${area.value.replace(/\s*$/, '')}\n${body}`;
-  const guessed = guessDelimiter(body);
-  if (guessed) $('#delimiter').value = guessed;
   validateSoon();
 }
 

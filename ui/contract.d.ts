@@ -268,6 +268,7 @@ export type Commands = {
   validate_job: { args: { request: JobRequest }; answer: Validation };
   preview_users: { args: { list: string, delimiter: string }; answer: UsersPreview };
   pick_certificate: { args: {}; answer: string | null };
+  import_users: { args: { bytes: number[], delimiter: string }; answer: string };
   test_logins: { args: { request: JobRequest, on_event: Channel<LoginEvent> }; answer: LoginTest };
   cancel_login_test: { args: {}; answer: boolean };
   start_job: { args: { request: JobRequest, on_event: Channel<Update> }; answer: JobView };

@@ -113,6 +113,7 @@ export const COMMANDS = [
   "validate_job",
   "preview_users",
   "pick_certificate",
+  "import_users",
   "test_logins",
   "cancel_login_test",
   "start_job",

@@ -21,7 +21,11 @@
 export function summarize(view, elapsed_ms) {
   const t = view.totals;
   const finished = view.state === 'finished';
-  const pct = finished ? 100 : (t.bytes_total > 0 ? Math.min(100, Math.floor((100 * t.bytes_done) / t.bytes_total)) : 0);
+  // The rows' bars averaged: a mailbox that has not begun has no size yet,
+  // so the job's bytes would shrink the bar each time one begins; each
+  // row's share only grows (its totals are known when it begins).
+  const shares = view.rows.reduce((sum, r) => sum + share(r), 0);
+  const pct = finished ? 100 : (view.rows.length > 0 ? Math.min(100, Math.floor((100 * shares) / view.rows.length)) : 0);
   const rate = elapsed_ms > 0 ? (1000 * t.bytes_done) / elapsed_ms : 0;
   /** @type {number | null} */
   let eta_ms = null;
@@ -36,6 +40,16 @@ export function summarize(view, elapsed_ms) {
     }
   }
   return { elapsed_ms, pct, rate, eta_ms, finished };
+}
+
+/**
+ * How much of a mailbox is behind it, 0 to 1: its messages, or all of it
+ * once it ended (failed and partial too: nothing more will happen to it).
+ * @param {RowView} r
+ */
+export function share(r) {
+  if (r.state === 'success' || r.state === 'partial' || r.state === 'failed') return 1;
+  return r.messages_total > 0 ? Math.min(1, r.messages_done / r.messages_total) : 0;
 }
 
 /** The filters of the strip: a state, or every row. @typedef {RowState | 'all'} StateFilter */

@@ -56,6 +56,19 @@ pub fn preview_users(list: String, delimiter: String) -> UsersPreview {
     mailferry::job::preview_user_list(&list, &delimiter)
 }
 
+/// A spreadsheet (XLSX, XLS, XLSB or ODS) picked for the user list, as
+/// the list's lines with `delimiter`: the form shows them and the engine's
+/// one parser reads them.
+#[tauri::command(rename_all = "snake_case")]
+pub fn import_users(bytes: Vec<u8>, delimiter: String) -> Result<String, CommandError> {
+    let mut chars = delimiter.chars();
+    let delimiter = match (chars.next(), chars.next()) {
+        (Some(c), None) => c,
+        _ => return Err(mailferry::job::JobError::BadDelimiter(delimiter).into()),
+    };
+    Ok(mailferry::job::users_from_spreadsheet(&bytes, delimiter)?)
+}
+
 /// Asks for a certificate file with the open dialog; its path, or `None`
 /// when the user cancelled.
 #[tauri::command(rename_all = "snake_case")]

@@ -32,6 +32,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     ("pick_certificate", "{}", "string | null"),
     (
+        "import_users",
+        "{ bytes: number[], delimiter: string }",
+        "string",
+    ),
+    (
         "test_logins",
         "{ request: JobRequest, on_event: Channel<LoginEvent> }",
         "LoginTest",

@@ -74,6 +74,7 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>, state: AppState) -> 
         .invoke_handler(tauri::generate_handler![
             commands::validate_job,
             commands::preview_users,
+            commands::import_users,
             commands::pick_certificate,
             commands::test_logins,
             commands::cancel_login_test,

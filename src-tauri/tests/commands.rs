@@ -110,6 +110,57 @@ fn validate_job_answers_with_the_engines_field_and_line() {
 }
 
 #[test]
+fn a_spreadsheet_becomes_the_user_list_and_the_preview_reads_it_without_passwords() {
+    let app = app();
+    let bytes = include_bytes!("../../tests/data/users.xlsx").to_vec();
+    let list = call(
+        &app,
+        "import_users",
+        json!({"bytes": bytes, "delimiter": ";"}),
+    )
+    .unwrap();
+    let list = list.as_str().unwrap();
+    assert_eq!(
+        list,
+        "Email;Password\nalice@example.com;\"p,w\"\"1\"\nbob;12345;robert\n\ncarol;pw-carol\n"
+    );
+    let p = call(
+        &app,
+        "preview_users",
+        json!({"list": list, "delimiter": ";"}),
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            p["mailboxes"].clone(),
+            p["problems"].clone(),
+            p["header"].clone()
+        ),
+        (json!(3), json!(0), json!(1))
+    );
+    assert_eq!(p["lines"][1]["local_user"], "robert");
+    let shown = p.to_string();
+    for password in ["p,w", "12345", "pw-carol"] {
+        assert!(!shown.contains(password), "{password} in {shown}");
+    }
+    // Not a spreadsheet: the user list's field says why.
+    let e = call(
+        &app,
+        "import_users",
+        json!({"bytes": b"alice,pw".to_vec(), "delimiter": ","}),
+    )
+    .unwrap_err();
+    assert_eq!(e["field"], "users");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a spreadsheet MailFerry can read"),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_form_the_engine_cannot_read_is_an_error_of_the_form() {
     let app = app();
     let mut j = job("jane,pw1,jane,pw2");

@@ -33,6 +33,9 @@ pub enum JobError {
     #[error("The job has {count} mailboxes; a job can hold at most {max}. Split the user list into batches of {max} or fewer and run one job per batch.")]
     TooManyMailboxes { count: usize, max: usize },
 
+    #[error("The spreadsheet could not be used as the user list: {0}. Save it again from the spreadsheet program (or as CSV) and pick it again.")]
+    Spreadsheet(String),
+
     #[error("The user-list delimiter must be a single character other than a space, a quote or a line break (a tab is fine); {0:?} is not.")]
     BadDelimiter(String),
 
@@ -66,6 +69,7 @@ impl JobError {
             JobError::UserLine { .. }
             | JobError::NoUsers { .. }
             | JobError::TooManyMailboxes { .. }
+            | JobError::Spreadsheet(_)
             | JobError::MissingLocalPassword { .. } => "users",
             JobError::BadDelimiter(_) => "users.delimiter",
             JobError::TranslationLine { .. } => "folders.translate",

@@ -3,6 +3,7 @@
 
 mod error;
 pub mod folders;
+pub mod spreadsheet;
 pub mod users;
 
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use serde::Deserialize;
 
 pub use error::JobError;
 pub use folders::Translation;
+pub use spreadsheet::users_from_spreadsheet;
 pub use users::{list_field, preview_users, PreviewLine, UserEntry, UsersPreview, MAX_MAILBOXES};
 
 use crate::net::CertPolicy;
