@@ -153,7 +153,9 @@ fn a_cancelled_job_logs_out_keeps_its_ledger_and_resumes() {
     let sink: mailferry::progress::Sink = {
         let (cancel, events) = (cancel.clone(), events.clone());
         Arc::new(move |e: &Event| {
-            if matches!(e, Event::Progress { .. }) {
+            // Once something is copied (the first progress event gives
+            // the totals, before anything is).
+            if matches!(e, Event::Progress { messages_done, .. } if *messages_done > 0) {
                 cancel.cancel();
             }
             events.lock().unwrap().push(e.clone());
