@@ -6,7 +6,7 @@
 use super::Options;
 use crate::error::{MailError, Side};
 use crate::imap::{Endpoint, ImapClient, Login, Transport};
-use crate::job::{DestinationAuth, Job, MasterMethod, Protocol, Security, UserEntry};
+use crate::job::{AccountAuth, Job, MasterMethod, Protocol, Security, UserEntry};
 use crate::pop3::{Pop3Client, Pop3Endpoint, Pop3Transport};
 
 /// The endpoints of one job, made once.
@@ -18,7 +18,7 @@ pub struct Connector {
     /// IMAP jobs, and for Auto with POP3 disabled.
     pop3: Option<Pop3Endpoint>,
     destination: Endpoint,
-    auth: DestinationAuth,
+    auth: AccountAuth,
 }
 
 impl Connector {
@@ -73,7 +73,7 @@ impl Connector {
                     MailError::Login {
                         place, server_text, ..
                     },
-                    DestinationAuth::Master { user: admin, .. },
+                    AccountAuth::Master { user: admin, .. },
                 ) => MailError::AdminLogin {
                     place,
                     user: user.local_user.clone(),
@@ -86,11 +86,11 @@ impl Connector {
 
     fn destination_login(&self, u: &UserEntry) -> Login {
         match &self.auth {
-            DestinationAuth::PerUser => Login::Password {
+            AccountAuth::PerUser => Login::Password {
                 user: u.local_user.clone(),
                 password: u.local_password.clone().unwrap_or_default(),
             },
-            DestinationAuth::Master {
+            AccountAuth::Master {
                 user,
                 password,
                 method: MasterMethod::SaslPlain,
@@ -99,7 +99,7 @@ impl Connector {
                 authcid: user.clone(),
                 password: password.clone(),
             },
-            DestinationAuth::Master {
+            AccountAuth::Master {
                 user,
                 password,
                 method: MasterMethod::LoginSeparator(sep),

@@ -48,6 +48,14 @@ pub enum JobError {
     #[error("The destination is set to log in as an admin (master) user, but {0} is missing.")]
     MissingMaster(&'static str),
 
+    #[error(
+        "The source is set to log in as the old host's admin (master) user, but {0} is missing."
+    )]
+    MissingSourceMaster(&'static str),
+
+    #[error("Filters: {key} {reason}")]
+    BadFilter { key: &'static str, reason: String },
+
     #[error("The certificate authority file {path} could not be read: {reason}.")]
     CaFile { path: PathBuf, reason: String },
 
@@ -74,6 +82,8 @@ impl JobError {
             JobError::BadDelimiter(_) => "users.delimiter",
             JobError::TranslationLine { .. } => "folders.translate",
             JobError::MissingMaster(_) => "destination.master",
+            JobError::MissingSourceMaster(_) => "source.master",
+            JobError::BadFilter { .. } => "filters",
             JobError::CaFile { .. } => "ca_file",
             JobError::BadName(_) => "name",
             JobError::BadOption { .. } => "options",

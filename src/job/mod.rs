@@ -87,10 +87,12 @@ pub enum Security {
     Plain,
 }
 
-/// How MailFerry logs in to the destination for each mailbox.
+/// How MailFerry logs in to a server (the source or the destination) for
+/// each mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DestinationAuth {
-    /// Each user's own password (the 4th column of the user list).
+pub enum AccountAuth {
+    /// Each user's own password (from the user list: the 2nd column on the
+    /// source, the 4th on the destination).
     PerUser,
     /// An admin acting for every user.
     Master {
@@ -117,6 +119,9 @@ pub struct Source {
     /// Send passwords over an unencrypted connection when the server offers
     /// no STARTTLS. Off unless chosen.
     pub allow_plaintext: bool,
+    /// Each user's own password, or the old host's admin acting for each
+    /// user (then the user list needs no source passwords).
+    pub auth: AccountAuth,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,7 +130,7 @@ pub struct Destination {
     pub port: u16,
     pub security: Security,
     pub certs: CertPolicy,
-    pub auth: DestinationAuth,
+    pub auth: AccountAuth,
 }
 
 /// A validated job, ready to run.
@@ -135,8 +140,15 @@ pub struct Job {
     pub name: Option<String>,
     pub source: Source,
     pub destination: Destination,
+    /// Folders left out: exact names, or patterns where `*` matches
+    /// anything and `%` anything but the hierarchy delimiter.
     pub skip: Vec<String>,
     pub translations: Vec<Translation>,
+    /// Whether Sent, Drafts, Trash, Junk, Archive… are mapped onto the
+    /// destination's own such folders, whatever their names.
+    pub special_use: SpecialUse,
+    /// Which messages are copied at all.
+    pub filters: Filters,
     pub users: Vec<UserEntry>,
     /// Time limits and retries; unset ones take the engine's defaults.
     pub options: JobOptions,
@@ -168,6 +180,72 @@ pub struct JobOptions {
     /// COMPRESS=DEFLATE: `auto` (servers beyond the local network),
     /// `always` or `never`.
     pub compress: Option<crate::compress::CompressMode>,
+    /// The most the whole job reads from the source per second, in MB
+    /// (1,000,000 bytes); unset is no limit.
+    pub max_mb_per_second: Option<Rate>,
+}
+
+/// Bytes per second, written in a job as MB per second (a decimal number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Rate(pub u64);
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
+        let mb = f64::deserialize(d)?;
+        if !(0.01..=10_000.0).contains(&mb) {
+            return Err(serde::de::Error::custom(format!(
+                "max_mb_per_second: {mb} is not between 0.01 and 10000"
+            )));
+        }
+        Ok(Rate((mb * 1_000_000.0).round() as u64))
+    }
+}
+
+/// Special-use folder mapping (RFC 6154 attributes, else well-known names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SpecialUse {
+    /// The source's Sent goes to the destination's Sent whatever either is
+    /// called; an explicit translation still wins.
+    #[default]
+    Auto,
+    /// Folders are mapped by name only.
+    Off,
+}
+
+/// Which messages a job copies. A message left out by a filter is
+/// reported as skipped by a rule, never as failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Filters {
+    /// Only messages dated on or after this day (inclusive).
+    pub since: Option<chrono::NaiveDate>,
+    /// Only messages dated before this day (exclusive).
+    pub before: Option<chrono::NaiveDate>,
+    /// Messages larger than this many bytes are left out.
+    pub max_message_bytes: Option<u64>,
+}
+
+impl Filters {
+    /// Whether a message of this date (its calendar day as the message
+    /// states it, in its own time zone: IMAP INTERNALDATE, or the header
+    /// date for POP3) and size is copied. A message whose date is unknown
+    /// passes the date filters.
+    pub fn admits(&self, day: Option<chrono::NaiveDate>, size: u64) -> bool {
+        if self.max_message_bytes.is_some_and(|max| size > max) {
+            return false;
+        }
+        match day {
+            None => true,
+            Some(day) => {
+                self.since.is_none_or(|since| day >= since)
+                    && self.before.is_none_or(|before| day < before)
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Filters::default()
+    }
 }
 
 impl JobOptions {
@@ -218,7 +296,19 @@ pub struct JobFile {
     pub folders: FoldersFile,
     pub users: UsersFile,
     #[serde(default)]
+    pub filters: FiltersFile,
+    #[serde(default)]
     pub options: JobOptions,
+}
+
+/// `[filters]` as written: dates as `"YYYY-MM-DD"`, the size in MB
+/// (1,000,000 bytes).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FiltersFile {
+    pub since: Option<String>,
+    pub before: Option<String>,
+    pub max_message_mb: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -234,6 +324,13 @@ pub struct SourceFile {
     pub accept_invalid_certs: bool,
     #[serde(default)]
     pub allow_plaintext: bool,
+    #[serde(default)]
+    pub auth: AuthMode,
+    pub master_user: Option<String>,
+    pub master_password: Option<Secret>,
+    #[serde(default)]
+    pub master_method: MasterMethodFile,
+    pub master_separator: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -278,6 +375,8 @@ pub struct FoldersFile {
     pub skip: String,
     #[serde(default)]
     pub translate: String,
+    #[serde(default)]
+    pub special_use: SpecialUse,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -346,7 +445,7 @@ impl JobFile {
                 "Line {line} of the user list names its columns (a header row): it was skipped."
             ));
         }
-        if destination.auth == DestinationAuth::PerUser {
+        if destination.auth == AccountAuth::PerUser {
             if let Some(u) = users.iter().find(|u| u.local_password.is_none()) {
                 return Err(JobError::MissingLocalPassword { line: u.line });
             }
@@ -357,6 +456,8 @@ impl JobFile {
             destination,
             skip: folders::parse_skip_list(&self.folders.skip),
             translations: folders::parse_translations(&self.folders.translate)?,
+            special_use: self.folders.special_use,
+            filters: self.filters.validate()?,
             users,
             options: self.options.validate()?,
             notes,
@@ -436,6 +537,88 @@ fn cert_policy(
     }
 }
 
+/// Each user's own password, or an admin acting for every user; `Err`
+/// names the missing setting.
+fn admin_login(
+    mode: AuthMode,
+    user: &Option<String>,
+    password: &Option<Secret>,
+    method: MasterMethodFile,
+    separator: &Option<String>,
+) -> Result<AccountAuth, &'static str> {
+    if mode == AuthMode::User {
+        return Ok(AccountAuth::PerUser);
+    }
+    let user = user
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .ok_or("the admin user name (master_user)")?;
+    let password = password
+        .clone()
+        .filter(|p| !p.is_empty())
+        .ok_or("the admin password (master_password)")?;
+    let method = match method {
+        MasterMethodFile::SaslPlain => MasterMethod::SaslPlain,
+        MasterMethodFile::Separator => {
+            MasterMethod::LoginSeparator(separator.clone().unwrap_or_else(|| "*".into()))
+        }
+    };
+    Ok(AccountAuth::Master {
+        user: user.to_string(),
+        password,
+        method,
+    })
+}
+
+impl FiltersFile {
+    fn validate(&self) -> Result<Filters, JobError> {
+        let day = |key: &'static str, text: &Option<String>| -> Result<_, JobError> {
+            let Some(text) = text.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
+                return Ok(None);
+            };
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map(Some)
+                .map_err(|_| JobError::BadFilter {
+                    key,
+                    reason: format!(
+                        "{text:?} is not a date. Write it as year-month-day, for example \"2024-01-31\"."
+                    ),
+                })
+        };
+        let since = day("since", &self.since)?;
+        let before = day("before", &self.before)?;
+        if let (Some(s), Some(b)) = (since, before) {
+            if s >= b {
+                return Err(JobError::BadFilter {
+                    key: "before",
+                    reason: format!(
+                        "({b}) is not after since ({s}), so no message could be copied. \
+                         Copy messages from since up to the day before \"before\"."
+                    ),
+                });
+            }
+        }
+        let max_message_bytes = match self.max_message_mb {
+            None => None,
+            Some(mb) if mb.is_finite() && mb > 0.0 && mb <= 1_000_000.0 => {
+                Some((mb * 1_000_000.0).round() as u64)
+            }
+            Some(mb) => return Err(JobError::BadFilter {
+                key: "max_message_mb",
+                reason: format!(
+                    "{mb} is not a size in MB above 0. Leave it out to copy messages of any size."
+                ),
+            }),
+        };
+        Ok(Filters {
+            since,
+            before,
+            max_message_bytes,
+        })
+    }
+}
+
 impl SourceFile {
     fn validate(&self, base: &Path) -> Result<Source, JobError> {
         let host = validate_host(&self.host, JobError::MissingSourceHost)?;
@@ -459,6 +642,14 @@ impl SourceFile {
             ports: self.ports.clone(),
             certs: cert_policy(&self.ca_file, self.accept_invalid_certs, base)?,
             allow_plaintext: self.allow_plaintext,
+            auth: admin_login(
+                self.auth,
+                &self.master_user,
+                &self.master_password,
+                self.master_method,
+                &self.master_separator,
+            )
+            .map_err(JobError::MissingSourceMaster)?,
         })
     }
 }
@@ -476,34 +667,14 @@ impl DestinationFile {
                 protocol: "destination IMAP".into(),
             });
         }
-        let auth = match self.auth {
-            AuthMode::User => DestinationAuth::PerUser,
-            AuthMode::Master => {
-                let user = self
-                    .master_user
-                    .clone()
-                    .filter(|u| !u.trim().is_empty())
-                    .ok_or(JobError::MissingMaster("the admin user name (master_user)"))?;
-                let password = self
-                    .master_password
-                    .clone()
-                    .filter(|p| !p.is_empty())
-                    .ok_or(JobError::MissingMaster(
-                        "the admin password (master_password)",
-                    ))?;
-                let method = match self.master_method {
-                    MasterMethodFile::SaslPlain => MasterMethod::SaslPlain,
-                    MasterMethodFile::Separator => MasterMethod::LoginSeparator(
-                        self.master_separator.clone().unwrap_or_else(|| "*".into()),
-                    ),
-                };
-                DestinationAuth::Master {
-                    user: user.trim().to_string(),
-                    password,
-                    method,
-                }
-            }
-        };
+        let auth = admin_login(
+            self.auth,
+            &self.master_user,
+            &self.master_password,
+            self.master_method,
+            &self.master_separator,
+        )
+        .map_err(JobError::MissingMaster)?;
         Ok(Destination {
             host,
             port,
@@ -621,7 +792,7 @@ list = "jane,pw1"
             "master_password = \"pw\"\nmaster_method = \"separator\"",
         );
         match parse(&sep).unwrap().destination.auth {
-            DestinationAuth::Master { method, .. } => {
+            AccountAuth::Master { method, .. } => {
                 assert_eq!(method, MasterMethod::LoginSeparator("*".into()))
             }
             other => panic!("{other:?}"),

@@ -4,7 +4,7 @@
 
 use super::secrets::{secret_ref, SecretError, SecretStore};
 use crate::error::MailError;
-use crate::job::{list_field, DestinationAuth, Job};
+use crate::job::{list_field, AccountAuth, Job};
 use crate::secret::Secret;
 use crate::store::{SavedJob, SavedUser, Store};
 
@@ -117,12 +117,12 @@ pub(super) fn save(
         });
     }
     let master_password = match &job.destination.auth {
-        DestinationAuth::Master { user, password, .. } => {
+        AccountAuth::Master { user, password, .. } => {
             let r = secret_ref(name, "admin", user, dst);
             keep(&r, password);
             Some(r)
         }
-        DestinationAuth::PerUser => None,
+        AccountAuth::PerUser => None,
     };
     put_bundle(
         secrets,
