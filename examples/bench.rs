@@ -122,6 +122,12 @@ struct Args {
     /// target/bench/ by hand).
     #[arg(long, value_name = "SECONDS")]
     hold: Option<u64>,
+    /// MailFerry's job-wide bandwidth limit (`max_mb_per_second`, MB =
+    /// 1,000,000 bytes); each fresh copy then also shows the rate it
+    /// achieved against the limit. (The other tools are not limited: leave
+    /// them out.)
+    #[arg(long, value_name = "MB")]
+    mb_per_second: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -214,6 +220,8 @@ struct Bed {
     connections: Option<usize>,
     /// Mail in /dev/shm: copies are deleted after each round.
     tmpfs: bool,
+    /// MailFerry's `max_mb_per_second`.
+    mb_per_second: Option<f64>,
 }
 
 fn main() -> ExitCode {
@@ -276,7 +284,7 @@ fn run(args: Args) -> Result<bool, String> {
 
     let mut header = machine_header(&mailferry, root);
     header.push_str(&format!(
-        "Settings: {rounds} round(s); mail on {}; MailFerry --parallel {}{}; tools: {}\n",
+        "Settings: {rounds} round(s); mail on {}; MailFerry --parallel {}{}{}; tools: {}\n",
         if args.tmpfs {
             "tmpfs (/dev/shm)"
         } else {
@@ -285,6 +293,10 @@ fn run(args: Args) -> Result<bool, String> {
         args.parallel,
         match args.connections {
             Some(n) => format!(", connections_per_mailbox = {n}"),
+            None => String::new(),
+        },
+        match args.mb_per_second {
+            Some(mb) => format!(", max_mb_per_second = {mb}"),
             None => String::new(),
         },
         tools
@@ -303,6 +315,10 @@ fn run(args: Args) -> Result<bool, String> {
         args.connections,
         args.tmpfs,
     )?;
+    let bed = Bed {
+        mb_per_second: args.mb_per_second,
+        ..bed
+    };
     println!(
         "Servers up in {:.1?}: source imaps {}, destination imaps {} (127.0.0.1).",
         t.elapsed(),
@@ -370,6 +386,14 @@ fn run(args: Args) -> Result<bool, String> {
         if i == 0 {
             report.push('\n');
             report.push_str(&goals(scenario));
+        }
+        let fresh = scenario.results.get(&Tool::MailFerry).map(|r| &r.fresh);
+        if let (Some(limit), Some(fresh)) = (bed.mb_per_second, fresh) {
+            report.push_str("\nBandwidth limit, each round's fresh copy:\n");
+            for m in fresh {
+                report.push_str(&rate_line(scenario.bytes, m.wall, limit));
+                report.push('\n');
+            }
         }
     }
     println!();
@@ -568,6 +592,7 @@ fn start_bed(
             parallel: parallel.max(1),
             connections,
             tmpfs,
+            mb_per_second: None,
         }),
         (src, dst) => Err(format!(
             "a server did not start:\n{}",
@@ -675,6 +700,9 @@ fn run_round(bed: &Bed, scenario: &mut Scenario, tool: Tool, round: usize) -> Op
                 mib(rerun.rss_kb),
                 stored.messages
             );
+            if let (Tool::MailFerry, Some(limit)) = (tool, bed.mb_per_second) {
+                println!("{}", rate_line(scenario.bytes, fresh.wall, limit));
+            }
             results.fresh.push(fresh);
             results.rerun.push(rerun);
             results.stored.push(stored);
@@ -711,8 +739,15 @@ fn commands(
                 .collect();
             let spec = JobSpec::new(&format!("bench-{job_name}"), &bed.src, &bed.dst, &users);
             let mut toml = spec.toml();
+            let mut options = String::new();
             if let Some(n) = bed.connections {
-                toml += &format!("\n[options]\nconnections_per_mailbox = {n}\n");
+                options += &format!("connections_per_mailbox = {n}\n");
+            }
+            if let Some(mb) = bed.mb_per_second {
+                options += &format!("max_mb_per_second = {mb}\n");
+            }
+            if !options.is_empty() {
+                toml += &format!("\n[options]\n{options}");
             }
             let job = bed.work.join(format!("{}.toml", spec.name));
             fs::write(&job, toml).map_err(|e| format!("cannot write {}: {e}", job.display()))?;
@@ -1152,6 +1187,18 @@ fn table(s: &Scenario, tools: &[Tool], rounds: usize, parallel: usize) -> String
         }
     }
     t
+}
+
+/// The rate a limited fresh copy achieved: its source's bytes over its
+/// wall time (process start to exit, logins and listing included).
+fn rate_line(bytes: u64, wall: f64, limit_mb: f64) -> String {
+    let achieved = bytes as f64 / wall / 1e6;
+    format!(
+        "             MailFerry read {} in {}: {achieved:.3} MB/s against a limit of {limit_mb} MB/s ({:+.1}%)",
+        megabytes(bytes),
+        seconds(wall),
+        (achieved / limit_mb - 1.0) * 100.0
+    )
 }
 
 fn goals(s: &Scenario) -> String {

@@ -120,8 +120,12 @@ pub enum MailError {
         user: String,
         server_text: String,
     },
-    /// An admin (master) login for one user was refused: the mailbox may be
-    /// missing on the destination, or the admin login is wrong.
+    /// An admin (master) login for one user was refused. On the
+    /// destination the mailbox may be missing there, or the admin login is
+    /// wrong; on the source (its own code and words) the admin's name or
+    /// password, or its right to act for that user: never the user's own
+    /// password, which was not sent. One variant for both sides, as a second
+    /// one as large would make every `MailError` larger.
     AdminLogin {
         place: Place,
         user: String,
@@ -286,6 +290,15 @@ impl std::fmt::Display for MailError {
             } => write!(
                 f,
                 "Could not log in to {place} as {user}: the server refused the user name or password. Check both in the user list (some hosts want the whole email address as the user name). The server said: {server_text}"
+            ),
+            AdminLogin {
+                place,
+                user,
+                admin,
+                server_text,
+            } if place.side == Side::Source => write!(
+                f,
+                "Could not log in to {place} for {user} as the admin {admin}: the old host refused its admin login (the user's own password was not used). The admin user name or password is wrong, or this admin may not act for {user} (or {user} does not exist there). Check the admin login in the job's source settings and the user name in the user list. [{server_text}]"
             ),
             AdminLogin {
                 place,
@@ -472,6 +485,7 @@ impl MailError {
             WrongSecurity { .. } => "wrong-security",
             NotMailServer { .. } => "not-a-mail-server",
             Login { .. } => "login-failed",
+            AdminLogin { place, .. } if place.side == Side::Source => "source-admin-login-failed",
             AdminLogin { .. } => "admin-login-failed",
             PlaintextRefused { .. } => "plaintext-refused",
             FetchTimeout { .. } => "timed-out-on-fetch",
@@ -692,6 +706,9 @@ pub fn catalogue() -> Vec<CatalogueEntry> {
         e("admin-login-failed", FatalForMailbox, "Admin login failed for a mailbox",
           "The destination refused the admin acting for this user: the mailbox does not exist there yet (MailFerry never creates accounts), or the admin login is wrong, and then every mailbox fails the same way.",
           "Create the mailbox on the new server, or check the admin user and password."),
+        e("source-admin-login-failed", FatalForMailbox, "The old host refused its admin login for a mailbox",
+          "The source is set to log in as the old host's admin (master) user acting for each user, and the old host refused it: the admin user name or password is wrong (then every mailbox fails the same way), or the admin may not act for this user, or the user does not exist there. The user's own password plays no part.",
+          "Check the admin user, password and login method in the job's source settings, and the user name in the user list."),
         e("throttled", Transient, "Throttled (too many connections or requests)",
           "The server limits how many connections, commands or bytes an account may use per period (\"Request is throttled\", \"Too many simultaneous connections\").",
           "MailFerry waits and retries. If it keeps happening, copy fewer mailboxes at once, or wait a few hours and run the job again."),
@@ -828,6 +845,19 @@ mod tests {
             assert_eq!(e.class(), ErrorClass::Transient);
         }
         assert_eq!(login.class(), ErrorClass::FatalForMailbox);
+    }
+
+    #[test]
+    fn a_refused_source_admin_login_blames_the_admin_not_the_users_password() {
+        let e = MailError::AdminLogin {
+            place: place(),
+            user: "jane@old.example".into(),
+            admin: "root".into(),
+            server_text: "NO [AUTHENTICATIONFAILED] Authentication failed.".into(),
+        };
+        assert_eq!(e.to_string(), "Could not log in to the source server mail.old.example (IMAP4S, port 993) for jane@old.example as the admin root: the old host refused its admin login (the user's own password was not used). The admin user name or password is wrong, or this admin may not act for jane@old.example (or jane@old.example does not exist there). Check the admin login in the job's source settings and the user name in the user list. [NO [AUTHENTICATIONFAILED] Authentication failed.]");
+        assert_eq!(e.class(), ErrorClass::FatalForMailbox);
+        assert_eq!(e.code(), "source-admin-login-failed");
     }
 
     #[test]

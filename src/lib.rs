@@ -14,6 +14,7 @@ pub(crate) mod fuzzing;
 pub mod human;
 pub mod imap;
 pub mod job;
+pub mod login;
 pub mod net;
 pub mod outcome;
 pub mod pop3;

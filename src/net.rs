@@ -14,6 +14,9 @@ use tokio_rustls::TlsConnector;
 
 use crate::compress::Deflate;
 
+pub mod throttle;
+pub use throttle::Throttle;
+
 /// Which server certificates are trusted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CertPolicy {
@@ -556,12 +559,18 @@ pub async fn speaks_tls(host: &str, port: u16, limit: Duration) -> bool {
 /// when no byte moves for `limit`: a slow but steady transfer of a large
 /// message never times out, a silent server does. (The clock runs only
 /// while a read or write is waiting.)
+///
+/// With a [`Throttle`], reads draw on the job's bandwidth; waiting for it is
+/// not silence, so it never counts towards the limit.
 #[derive(Debug)]
 pub struct Timed<S> {
     inner: S,
     limit: Duration,
     read_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     write_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    throttle: Option<Throttle>,
+    /// When the bucket will hold enough for the next read.
+    throttle_wait: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<S> Timed<S> {
@@ -571,7 +580,20 @@ impl<S> Timed<S> {
             limit,
             read_deadline: None,
             write_deadline: None,
+            throttle: None,
+            throttle_wait: None,
         }
+    }
+
+    /// From now on, reads take their bytes from `throttle` (`None`: no
+    /// limit).
+    pub fn set_throttle(&mut self, throttle: Option<Throttle>) {
+        self.throttle = throttle;
+        self.throttle_wait = None;
+    }
+
+    pub fn into_inner(self) -> S {
+        self.inner
     }
 
     pub fn limit(&self) -> Duration {
@@ -616,6 +638,32 @@ impl<S: AsyncRead + Unpin> AsyncRead for Timed<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if let (Some(throttle), true) = (&this.throttle, buf.remaining() > 0) {
+            let granted = match throttle.poll_grant(&mut this.throttle_wait, cx) {
+                Poll::Ready(n) => n,
+                // Our own wait, not the server's silence: the clock
+                // starts afresh once the read goes to the network.
+                Poll::Pending => {
+                    this.read_deadline = None;
+                    return Poll::Pending;
+                }
+            };
+            let (polled, used) = {
+                let room = buf.initialize_unfilled_to(granted.min(buf.remaining()));
+                let mut part = ReadBuf::new(room);
+                let polled = Pin::new(&mut this.inner).poll_read(cx, &mut part);
+                (polled, part.filled().len())
+            };
+            throttle.settle(granted, used);
+            return match polled {
+                Poll::Ready(r) => {
+                    buf.advance(used);
+                    this.read_deadline = None;
+                    Poll::Ready(r)
+                }
+                Poll::Pending => check_deadline(&mut this.read_deadline, this.limit, cx, "read"),
+            };
+        }
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(r) => {
                 this.read_deadline = None;

@@ -132,9 +132,57 @@ pub struct FolderOutcome {
     /// The verification pass's finding, when it ran.
     #[serde(default)]
     pub verification: Option<Box<Verification>>,
+    /// Left out by the job's filters (date or size): skipped by a rule,
+    /// not a fault; neither copied nor verified.
+    #[serde(default)]
+    pub filtered: u64,
+    #[serde(default)]
+    pub filtered_bytes: u64,
+    /// Those of them left out for their size, each named: the customer
+    /// must know which large messages did not move.
+    #[serde(default)]
+    pub oversized: Vec<OversizedMessage>,
+    /// A dry run's plan for the folder: every message it would copy (none
+    /// was). Empty for a migration.
+    #[serde(default)]
+    pub would_copy: Vec<PlannedMessage>,
+}
+
+/// A message a dry run would copy, named so a person can find it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
+pub struct PlannedMessage {
+    /// The IMAP UID or POP3 UIDL on the source.
+    pub source_id: String,
+    pub date: String,
+    pub from: String,
+    pub subject: String,
+    /// Its size on the source (IMAP RFC822.SIZE, POP3 LIST).
+    pub size: u64,
+}
+
+/// A message the job's size limit left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
+pub struct OversizedMessage {
+    /// The IMAP UID or POP3 UIDL on the source.
+    pub source_id: String,
+    /// Date, sender and subject from its header; empty when the source
+    /// could not give the header cheaply (a POP3 server without TOP).
+    pub date: String,
+    pub from: String,
+    pub subject: String,
+    /// Its size on the source (IMAP RFC822.SIZE, POP3 LIST).
+    pub size: u64,
 }
 
 impl FolderOutcome {
+    /// What a dry run would copy of this folder: messages and bytes.
+    pub fn would_copy(&self) -> (u64, u64) {
+        (
+            self.would_copy.len() as u64,
+            self.would_copy.iter().map(|m| m.size).sum(),
+        )
+    }
+
     pub fn verdict(&self) -> Verdict {
         let unverified = self.verification.as_ref().is_some_and(|v| !v.verified());
         match (self.error.is_some(), self.failed > 0 || unverified) {
@@ -156,6 +204,10 @@ pub struct MailboxOutcome {
     #[serde(default)]
     pub error_code: Option<String>,
     pub elapsed_ms: u64,
+    /// What the user should know of the mailbox as a whole: a dry run's
+    /// folders to create that no copied folder accounts for.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 impl MailboxOutcome {
@@ -180,6 +232,17 @@ impl MailboxOutcome {
     pub fn bytes(&self) -> u64 {
         self.folders.iter().map(|f| f.bytes).sum()
     }
+    /// Left out by the job's filters.
+    pub fn filtered(&self) -> u64 {
+        self.folders.iter().map(|f| f.filtered).sum()
+    }
+    /// What a dry run would copy: messages and bytes.
+    pub fn would_copy(&self) -> (u64, u64) {
+        self.folders
+            .iter()
+            .map(FolderOutcome::would_copy)
+            .fold((0, 0), |(m, b), (m2, b2)| (m + m2, b + b2))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -190,9 +253,23 @@ pub struct JobOutcome {
     pub source: String,
     pub destination: String,
     pub mailboxes: Vec<MailboxOutcome>,
+    /// The job's filters in words (empty: none), for the log.
+    #[serde(default)]
+    pub filters: String,
+    /// A dry run: nothing was created, copied or recorded; the folders'
+    /// `would_copy` say what a run would copy.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 impl JobOutcome {
+    /// What a dry run would copy: messages and bytes.
+    pub fn would_copy(&self) -> (u64, u64) {
+        self.mailboxes
+            .iter()
+            .map(MailboxOutcome::would_copy)
+            .fold((0, 0), |(m, b), (m2, b2)| (m + m2, b + b2))
+    }
     pub fn verdict(&self) -> Verdict {
         Verdict::combine(self.mailboxes.iter().map(MailboxOutcome::verdict))
     }
@@ -207,6 +284,9 @@ impl JobOutcome {
     }
     pub fn bytes(&self) -> u64 {
         self.mailboxes.iter().map(MailboxOutcome::bytes).sum()
+    }
+    pub fn filtered(&self) -> u64 {
+        self.mailboxes.iter().map(MailboxOutcome::filtered).sum()
     }
 }
 

@@ -356,7 +356,7 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   await browser.waitUntil(async () => /\.csv$/.test(await status.getText()), { timeout: 10_000 });
   const csv = fs.readFileSync((await status.getText()).replace('Saved to ', ''), 'utf8');
   const lines = csv.trim().split('\r\n');
-  assert.equal(lines[0], 'job,source_user,local_user,folder,destination_folder,status,migrated,skipped,failed,bytes,elapsed_s,error,error_codes,verification');
+  assert.equal(lines[0], 'job,source_user,local_user,folder,destination_folder,status,migrated,skipped,failed,bytes,elapsed_s,error,error_codes,verification,filtered');
   assert.ok(lines.some((l) => l.startsWith('e2e-demo,demo,demo,,,success,38,0,0,')), csv);
   assert.ok(lines.some((l) => l.startsWith('e2e-demo,demo,demo,Folder.With.Dots,INBOX.Folder_With_Dots,success,2,0,0,')), csv);
 

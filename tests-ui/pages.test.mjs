@@ -96,6 +96,9 @@ test('the form sends a JobFile to the engine and shows its line-numbered error n
   assert.equal(sent.job.name, 'acme');
   assert.equal(sent.job.destination.auth, 'user');
   assert.deepEqual(sent.job.options, {});
+  assert.deepEqual(sent.job.filters, {});
+  assert.equal(sent.job.folders.special_use, 'auto');
+  assert.equal(sent.job.source.auth, undefined);
   await page.screenshot({ path: path.join(SHOTS, 'form-error.png'), fullPage: true });
 
   await page.fill('#users', 'jane,secret-1,jane,secret-2');
@@ -954,9 +957,26 @@ test('Edit puts any job of History back in the form: a saved one whole, a comman
   await first.selectOption('#delimiter', ';');
   await first.fill('#users', 'jane;"p;w";jane.doe');
   await first.fill('#retries', '2');
+  // The old host's admin, the special folders by name only, filters, a rate limit.
+  await first.click('#source-admin summary');
+  assert.equal(await first.isVisible('#source-master-fields'), false);
+  await first.check('#source-master');
+  await first.fill('#source-master-user', 'old-admin');
+  await first.fill('#source-master-password', 'old-pw');
+  await first.selectOption('#source-master-method', 'separator');
+  await first.uncheck('#special-use');
+  await first.click('#filters summary');
+  await first.fill('#since', '2020-01-01');
+  await first.fill('#before', '2025-06-30');
+  await first.fill('#max-size', '25.5');
+  await first.fill('#mb-per-second', '2.5');
   await first.click('#check');
   const typed = (await calls(first, 'validate_job')).at(-1).args.request.job;
   await first.close();
+  assert.deepEqual([typed.source.auth, typed.source.master_user, typed.source.master_password, typed.source.master_method], ['master', 'old-admin', 'old-pw', 'separator']);
+  assert.equal(typed.folders.special_use, 'off');
+  assert.deepEqual(typed.filters, { since: '2020-01-01', before: '2025-06-30', max_message_mb: 25.5 });
+  assert.deepEqual(typed.options, { retries: 2, max_mb_per_second: 2.5 });
 
   const cli = { name: 'nightly', source: { host: 'a.example' }, destination: { host: 'b.example' }, users: { delimiter: ',', list: 'bob,,bob2\n' } };
   const page = await open({
@@ -970,6 +990,8 @@ test('Edit puts any job of History back in the form: a saved one whole, a comman
   await page.click('#check');
   assert.deepEqual((await calls(page, 'validate_job')).at(-1).args.request.job, typed);
   assert.equal(await page.isVisible('#master-fields'), true);
+  assert.equal(await page.isVisible('#source-master-fields'), true);
+  assert.equal(await page.isVisible('#since'), true);
   assert.equal(await page.isDisabled('#skip'), true);
 
   await page.click('#tab-history');
@@ -981,6 +1003,9 @@ test('Edit puts any job of History back in the form: a saved one whole, a comman
   assert.equal(await page.isChecked('input[name="protocol"][value="imap4s"]'), true);
   assert.equal(await page.inputValue('#retries'), '');
   assert.equal(await page.inputValue('#dest-port'), '');
+  assert.equal(await page.isChecked('#source-master'), false);
+  assert.equal(await page.isChecked('#special-use'), true);
+  assert.equal(await page.inputValue('#since'), '');
   assert.deepEqual(page.errors, []);
   await page.close();
 });
@@ -1002,7 +1027,7 @@ test('the form fits one screen at 1280×800, and is one column on a narrow windo
   await page.setViewportSize({ width: 1280, height: 800 });
   // The default form: IMAP4S, the advanced sections closed, no login results.
   assert.equal(await page.isChecked('input[name="protocol"][value="imap4s"]'), true);
-  assert.deepEqual(await page.$$eval('details.advanced', (ds) => ds.map((d) => d.open)), [false, false]);
+  assert.deepEqual(await page.$$eval('details.advanced', (ds) => ds.map((d) => d.open)), [false, false, false, false]);
   assert.equal(await page.isVisible('#login-results'), false);
   const measure = () => page.evaluate(() => {
     const box = (e) => { const r = e.getBoundingClientRect(); return { left: r.left, top: r.top + scrollY, right: r.right, bottom: r.bottom + scrollY }; };
@@ -1031,6 +1056,56 @@ test('the form fits one screen at 1280×800, and is one column on a narrow windo
   const lefts = new Set(narrow.fieldsets.map((f) => f.left));
   assert.equal(lefts.size, 1, `one column: left edges ${[...lefts]}`);
   narrow.fieldsets.slice(1).forEach((f, i) => assert.ok(f.top >= narrow.fieldsets[i].bottom, `fieldset ${i + 2} is under fieldset ${i + 1}`));
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('a dry run is started from the form, shows what it would copy on Results, and is marked in History', async () => {
+  const planned = (n) => ({ source_id: String(n), date: `2024-01-0${n}`, from: 'bob@x', subject: `Plan ${n}`, size: 1000 * n });
+  const dryView = {
+    ...VIEW, kind: 'dry-run', state: 'finished', verdict: 'success', run_id: 7,
+    totals: { ...VIEW.totals, mailboxes_done: 1, messages_done: 7, messages_total: 7, bytes_done: 12000, bytes_total: 12000, states: { pending: 0, running: 0, success: 1, partial: 0, failed: 0 }, migrated: 0, skipped: 4, failed: 0, would_copy: 2, would_copy_bytes: 3000, filtered: 1 },
+    rows: [row('jane', 'success', {
+      skipped: 4,
+      folders: [folder('Sent Messages', {
+        destination: 'Gesendete Objekte', skipped: 4, filtered: 1, filtered_bytes: 9000000,
+        oversized: [{ source_id: '9', date: '2023-05-01', from: 'carol@x', subject: 'Huge scan', size: 9000000 }],
+        notes: ['Sent Messages is the source\'s Sent folder (marked \\Sent); it goes to the destination\'s Sent folder, "Gesendete Objekte" (found by its name).'],
+        would_copy: [planned(1), planned(2)],
+      })],
+    })],
+  };
+  const history = [{ ...HISTORY[0], run_id: 7, verdict: 'success', dry_run: true, migrated: 0, skipped: 4, failed: 0 }, { ...HISTORY[0], dry_run: false }];
+  const page = await open({ startView: dryView, history });
+  assert.equal(await page.textContent('#start'), 'Start migration');
+  await page.check('#dry-run');
+  assert.equal(await page.textContent('#start'), 'Start dry run');
+  await startWith(page);
+  assert.equal((await calls(page, 'start_job')).at(-1).args.dry_run, true);
+  assert.equal(await page.textContent('#job-name'), 'Dry run of job acme');
+  assert.match(await page.textContent('#job-kind'), /^Dry run: nothing was created, copied or changed on the destination\./);
+  assert.match(await page.textContent('#job-totals'), /would copy 2 \(3\.0 KB\), 4 already there, 0 failed, 1 left out by filters/);
+  await page.click('.account[data-account="jane"] button.expand');
+  await page.waitForSelector('.account[data-account="jane"] .details:not([hidden])');
+  const table = page.locator('.account[data-account="jane"] table.folders');
+  const heads = await table.locator('thead th').allTextContents();
+  assert.deepEqual(heads.slice(0, 6), ['Folder', 'Status', 'Would copy', 'Already there', 'Failed', 'Bytes to copy']);
+  const text = await table.textContent();
+  assert.match(text, /Sent Messages → Gesendete Objekte/);
+  assert.match(text, /Would copy: “Plan 1” from bob@x, 2024-01-01/);
+  assert.match(text, /Would copy: “Plan 2” from bob@x, 2024-01-02/);
+  assert.match(text, /1 message \(9\.0 MB\) left out by the job's filters\./);
+  assert.match(text, /Left out for its size \(9\.0 MB\): “Huge scan” from carol@x, 2023-05-01/);
+  await page.screenshot({ path: path.join(SHOTS, 'dry-run.png'), fullPage: true });
+
+  await page.click('#tab-history');
+  await page.waitForSelector('#history-rows tr[data-run="7"]');
+  const dry = page.locator('tr[data-run="7"]');
+  assert.match(await dry.locator('th').textContent(), /acme\s*Dry run/);
+  assert.match(await dry.textContent(), /nothing changed: 4 already there, 0 failed/);
+  assert.equal(await dry.locator('.rerun, .retry, .verify').count(), 0);
+  assert.equal(await dry.locator('.edit, .download-log').count(), 2);
+  assert.equal(await page.locator('tr[data-run="2"] .rerun').count(), 1);
   assert.deepEqual(page.errors, []);
   await page.close();
 });

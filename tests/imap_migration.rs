@@ -785,3 +785,72 @@ fn keys_made_from_bodies_equal_the_keys_the_destination_reports() {
     });
     assert_eq!(checked, outcome.migrated() as usize);
 }
+
+#[test]
+fn source_admin_login_copies_everything_with_no_source_passwords_in_the_list() {
+    let (src, dst) = servers(Layout::Slash, Layout::Slash);
+    dst.add_user("alice2", "unused");
+    seed_standard_corpus(&src, USER, PASSWORD);
+    let before = snapshot(&src, USER, PASSWORD);
+    let db = tempfile::tempdir().unwrap();
+    // SASL PLAIN with alice as authorization identity, then LOGIN
+    // alice*admin; each into its own destination mailbox.
+    for (method, users, local) in [
+        ("sasl-plain", "alice", "alice"),
+        ("separator", "alice,,alice2", "alice2"),
+    ] {
+        let mut job = JobSpec::new(&format!("source-admin-{method}"), &src, &dst, users);
+        job.source_extra = support::jobs::source_admin(method, MASTER_PASSWORD);
+        let (outcome, _) = job.run(&db.path().join("m.db"));
+        assert_eq!(
+            outcome.verdict(),
+            Verdict::Success,
+            "{method}: {outcome:#?}"
+        );
+        assert_eq!(outcome.migrated() as usize, before.total_messages());
+        assert_same_mail(&before, &dest_snapshot(&dst, local), identity);
+    }
+    // Reading as the admin changed nothing on the source.
+    assert_unchanged(&before, &snapshot(&src, USER, PASSWORD));
+}
+
+#[test]
+fn a_wrong_source_admin_password_blames_the_admin_login_and_test_logins_agrees() {
+    use mailferry::copy::{test_logins, Cancel, Options};
+    let (src, dst) = servers(Layout::Slash, Layout::Slash);
+    let db = tempfile::tempdir().unwrap();
+    let mut job = JobSpec::new("source-admin-wrong", &src, &dst, "alice");
+    job.source_extra = support::jobs::source_admin("sasl-plain", "not-the-admin-pw");
+    let (outcome, _) = job.run(&db.path().join("m.db"));
+    assert_eq!(outcome.verdict(), Verdict::Failed, "{outcome:#?}");
+    let mailbox = &outcome.mailboxes[0];
+    let err = mailbox.error.as_deref().unwrap();
+    assert!(
+        err.starts_with(&format!(
+            "Could not log in to the source server localhost (IMAP4S, port {}) for alice as the admin {MASTER_USER}: the old host refused its admin login (the user's own password was not used)",
+            src.imaps_port()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("not-the-admin-pw"), "{err}");
+    assert_eq!(
+        mailbox.error_code.as_deref(),
+        Some("source-admin-login-failed")
+    );
+
+    // Test logins logs in the same way: the same refusal, then success
+    // with the right password.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let check = |spec: &JobSpec| {
+        let job = spec.job();
+        let opts = Options::for_job(&job);
+        rt.block_on(test_logins(job, opts, Cancel::default(), |_, _| {}))
+    };
+    let checks = check(&job);
+    assert_eq!(checks[0].source_code, Some("source-admin-login-failed"));
+    assert_eq!(checks[0].source_error.as_deref(), Some(err));
+    assert_eq!(checks[0].destination_error, None);
+    job.source_extra = support::jobs::source_admin("separator", MASTER_PASSWORD);
+    let checks = check(&job);
+    assert!(checks[0].ok(), "{checks:?}");
+}

@@ -271,3 +271,68 @@ fn a_wrong_pop3_password_is_explained_without_the_password() {
     assert!(err.contains("Check both in the user list"), "{err}");
     assert!(!err.contains("not-the-password"));
 }
+
+#[test]
+fn pop3_source_admin_login_copies_the_inbox_with_no_source_passwords_in_the_list() {
+    let (src, dst) = servers(Layout::Slash, Layout::Slash);
+    dst.add_user("alice2", "unused");
+    let messages = pop_messages();
+    seed_inbox(&src, &messages);
+    let db = tempfile::tempdir().unwrap();
+    // AUTH PLAIN with alice as authorization identity over POP3S; USER
+    // alice*admin and PASS over POP3 after STLS.
+    for (method, protocol, port, users, local) in [
+        ("sasl-plain", "pop3s", src.pop3s_port(), "alice", "alice"),
+        (
+            "separator",
+            "pop3",
+            src.pop3_port(),
+            "alice,,alice2",
+            "alice2",
+        ),
+    ] {
+        let mut job = JobSpec::new(&format!("pop3-admin-{method}"), &src, &dst, users);
+        job.source_protocol = protocol;
+        job.source_ports = vec![port];
+        job.source_extra = support::jobs::source_admin(method, MASTER_PASSWORD);
+        let (outcome, _) = job.run(&db.path().join("m.db"));
+        assert_eq!(
+            outcome.verdict(),
+            Verdict::Success,
+            "{method}: {outcome:#?}"
+        );
+        assert_eq!(outcome.migrated(), messages.len() as u64, "{method}");
+        let mut probe = Probe::login_master(dst.imap_port(), local, MASTER_USER, MASTER_PASSWORD);
+        let after = snapshot_with(&mut probe);
+        probe.logout();
+        let got: Vec<String> = inbox_dates(&after).into_keys().collect();
+        let mut sent: Vec<String> = messages.iter().map(|(b, _)| sha256_hex(b)).collect();
+        sent.sort();
+        assert_eq!(got, sent, "{method}: every message byte for byte");
+    }
+}
+
+#[test]
+fn a_wrong_pop3_source_admin_password_blames_the_admin_login_without_the_password() {
+    let (src, dst) = servers(Layout::Slash, Layout::Slash);
+    let db = tempfile::tempdir().unwrap();
+    let mut job = JobSpec::new("pop3-admin-wrong", &src, &dst, "alice,,alice");
+    job.source_protocol = "pop3s";
+    job.source_ports = vec![src.pop3s_port()];
+    job.source_extra = support::jobs::source_admin("separator", "not-the-admin-pw");
+    let (outcome, _) = job.run(&db.path().join("m.db"));
+    assert_eq!(outcome.verdict(), Verdict::Failed, "{outcome:#?}");
+    let err = outcome.mailboxes[0].error.as_deref().unwrap();
+    assert!(
+        err.starts_with(&format!(
+            "Could not log in to the source server localhost (POP3S, port {}) for alice as the admin {MASTER_USER}: the old host refused its admin login",
+            src.pop3s_port()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("not-the-admin-pw"), "{err}");
+    assert_eq!(
+        outcome.mailboxes[0].error_code.as_deref(),
+        Some("source-admin-login-failed")
+    );
+}

@@ -76,6 +76,11 @@ export const STATES = {
 };
 
 // A verification's states say what it found (nothing was copied).
+const VERIFY_NOTE = 'Verification only: nothing was copied. Every folder of the source was compared with its folder on the destination; a folder is verified when all its messages are there, none twice.';
+const DRY_RUN_NOTE = 'Dry run: nothing was created, copied or changed on the destination. Each folder says where it would go and which messages a migration would copy; the log lists every one.';
+// A folder's details name at most this many messages a dry run would copy.
+const DRY_RUN_SHOWN = 20;
+
 export const VERIFY_STATES = {
   ...STATES,
   running: { icon: '➜', word: 'Verifying' },
@@ -207,6 +212,7 @@ function applyProtocolRules() {
 
 function applyAuthRules() {
   $('#master-fields').hidden = authMode() !== 'master';
+  $('#source-master-fields').hidden = !$('#source-master').checked;
 }
 
 function text(id) {
@@ -247,13 +253,29 @@ export function formJob() {
     folders: {
       skip: $('#skip').disabled ? '' : text('#skip'),
       translate: text('#translate'),
+      special_use: $('#special-use').checked ? 'auto' : 'off',
     },
     users: { delimiter: $('#delimiter').value, list: text('#users') },
+    filters: {},
     options: {},
   };
-  for (const [key, id] of [['parallel_mailboxes', '#parallel'], ['timeout_seconds', '#timeout'], ['retries', '#retries']]) {
+  for (const [key, id] of [['parallel_mailboxes', '#parallel'], ['timeout_seconds', '#timeout'], ['retries', '#retries'], ['max_mb_per_second', '#mb-per-second']]) {
     const v = optional(id);
     if (v !== null) job.options[key] = Number(v);
+  }
+  for (const [key, id] of [['since', '#since'], ['before', '#before']]) {
+    const v = optional(id);
+    if (v !== null) job.filters[key] = v;
+  }
+  const maxSize = optional('#max-size');
+  if (maxSize !== null) job.filters.max_message_mb = Number(maxSize);
+  if ($('#source-master').checked) {
+    Object.assign(job.source, {
+      auth: 'master',
+      master_user: text('#source-master-user'),
+      master_password: text('#source-master-password'),
+      master_method: $('#source-master-method').value,
+    });
   }
   if (job.destination.auth === 'master') {
     Object.assign(job.destination, {
@@ -282,6 +304,11 @@ function fillForm(job) {
   set('#source-ca', src.ca_file);
   $('#source-invalid').checked = !!src.accept_invalid_certs;
   $('#source-plaintext').checked = !!src.allow_plaintext;
+  $('#source-master').checked = src.auth === 'master';
+  set('#source-master-user', src.master_user);
+  set('#source-master-password', src.master_password);
+  $('#source-master-method').value = src.master_method || 'sasl-plain';
+  $('#source-admin').open = src.auth === 'master';
   set('#dest-host', dst.host);
   set('#dest-port', dst.port);
   $('#dest-security').value = dst.security || 'tls';
@@ -293,11 +320,18 @@ function fillForm(job) {
   $('#master-method').value = dst.master_method || 'sasl-plain';
   set('#skip', folders.skip);
   set('#translate', folders.translate);
+  $('#special-use').checked = folders.special_use !== 'off';
+  const filters = job.filters || {};
+  set('#since', filters.since);
+  set('#before', filters.before);
+  set('#max-size', filters.max_message_mb);
+  $('#filters').open = !!(filters.since || filters.before || filters.max_message_mb);
   $('#delimiter').value = users.delimiter || ',';
   set('#users', users.list);
   set('#parallel', opts.parallel_mailboxes);
   set('#timeout', opts.timeout_seconds);
   set('#retries', opts.retries);
+  set('#mb-per-second', opts.max_mb_per_second);
   applyProtocolRules();
   applyAuthRules();
   previewUsers().catch(() => {});
@@ -338,6 +372,10 @@ const ERROR_SLOTS = {
   'users.delimiter': '#err-users-delimiter',
   'destination.host': '#err-destination-host',
   'destination.master': '#err-destination-master',
+  'source.master': '#err-source-master',
+  'filters.since': '#err-filters',
+  'filters.before': '#err-filters',
+  'filters.max_message_mb': '#err-filters',
   options: '#err-options',
   vault: '#err-vault',
   job: '#err-job',
@@ -346,6 +384,8 @@ const FIELD_INPUTS = {
   name: '#name', 'source.host': '#source-host', 'folders.translate': '#translate',
   users: '#users', 'users.delimiter': '#delimiter', 'destination.host': '#dest-host',
   'destination.master': '#master-user', ca_file: '#source-ca', options: '#parallel',
+  'source.master': '#source-master-user', 'filters.since': '#since', 'filters.before': '#before',
+  'filters.max_message_mb': '#max-size',
 };
 
 function clearErrors() {
@@ -533,7 +573,7 @@ async function start(ev) {
   status('Starting…');
   const updates = jobUpdates();
   try {
-    watch(await invoke('start_job', { ...request(), on_event: updates.channel }), updates);
+    watch(await invoke('start_job', { ...request(), dry_run: $('#dry-run').checked, on_event: updates.channel }), updates);
     status('');
     show('results');
     render();
@@ -599,7 +639,7 @@ async function previewUsers() {
   const box = $('#users-preview');
   $('#users').classList.toggle('masked', list.trim() !== '');
   if (list.trim() === '') { box.hidden = true; return; }
-  const p = await invoke('preview_users', { list, delimiter: $('#delimiter').value });
+  const p = await invoke('preview_users', { list, delimiter: $('#delimiter').value, source_admin: $('#source-master').checked });
   if (n !== previews) return;
   const parts = [`${count(p.mailboxes)} mailbox${p.mailboxes === 1 ? '' : 'es'}`];
   if (p.problems) parts.push(`${count(p.problems)} line${p.problems === 1 ? '' : 's'} with a problem`);
@@ -728,6 +768,7 @@ function jobState(v) {
 }
 
 const isVerification = (v) => v && v.kind === 'verification';
+const isDryRun = (v) => v && v.kind === 'dry-run';
 
 /** A folder's verdict, as the engine gives it (FolderOutcome::verdict). */
 function folderState(f) {
@@ -754,6 +795,7 @@ const brief = (b) => `“${b.subject || '(no subject)'}” from ${b.from || '(un
 
 function folderTable(r, view) {
   const verifying = isVerification(view);
+  const dry = isDryRun(view);
   if (r.folders.length === 0 && !r.error) {
     const text = r.state === 'pending' ? 'Not started yet.' : (verifying ? 'No folder checked yet.' : 'No folder finished yet.');
     return el('p', { class: 'muted', text });
@@ -775,20 +817,27 @@ function folderTable(r, view) {
         problems.push(el('div', { class: 'note-line', text: `${v.other} other message${v.other === 1 ? '' : 's'} in the destination folder ${v.other === 1 ? 'is' : 'are'} not from this folder (not a fault).` }));
       }
     }
+    if (f.filtered) {
+      problems.push(el('div', { class: 'note-line', text: `${count(f.filtered)} message${f.filtered === 1 ? '' : 's'} (${humanBytes(f.filtered_bytes)}) left out by the job's filters.` }));
+      for (const m of f.oversized || []) problems.push(el('div', { class: 'note-line', text: `Left out for its size (${humanBytes(m.size)}): ${brief(m)}` }));
+    }
     for (const n of f.notes) problems.push(el('div', { class: 'note-line', text: n }));
+    const planned = f.would_copy || [];
+    for (const m of planned.slice(0, DRY_RUN_SHOWN)) problems.push(el('div', { class: 'note-line would-copy', text: `Would copy: ${brief(m)} (${humanBytes(m.size)})` }));
+    if (planned.length > DRY_RUN_SHOWN) problems.push(el('div', { class: 'note-line', text: `… and ${count(planned.length - DRY_RUN_SHOWN)} more: the log lists every one.` }));
     const name = el('th', { scope: 'row', text: f.source === f.destination ? f.source : `${f.source} → ${f.destination}` });
     const cells = verifying
       ? [el('td', {}, badge(state, '', VERIFY_STATES)),
         el('td', { class: 'num', text: v ? v.source_messages : '—' }), el('td', { class: 'num', text: v ? v.destination_messages : '—' })]
       : [el('td', {}, badge(state)),
-        el('td', { class: 'num', text: f.migrated }), el('td', { class: 'num', text: f.skipped }),
-        el('td', { class: 'num', text: f.failed }), el('td', { class: 'num', text: humanBytes(f.bytes) }),
+        el('td', { class: 'num', text: dry ? planned.length : f.migrated }), el('td', { class: 'num', text: f.skipped }),
+        el('td', { class: 'num', text: f.failed }), el('td', { class: 'num', text: humanBytes(dry ? planned.reduce((a, m) => a + m.size, 0) : f.bytes) }),
         checked ? verificationCell(f) : null];
     return el('tr', { 'data-folder': f.source, 'data-state': state }, name, cells, el('td', {}, problems));
   });
   const heads = verifying
     ? ['Folder', 'Verification', 'On the source', 'On the destination', 'Details']
-    : ['Folder', 'Status', 'Copied', 'Already there', 'Failed', 'Bytes', ...(checked ? ['Verification'] : []), 'Details'];
+    : ['Folder', 'Status', dry ? 'Would copy' : 'Copied', 'Already there', 'Failed', dry ? 'Bytes to copy' : 'Bytes', ...(checked ? ['Verification'] : []), 'Details'];
   return el('div', {},
     r.error ? reason(r.error, r.error_code, 'reason mailbox-error') : null,
     r.folders.length ? el('table', { class: 'grid folders' },
@@ -826,14 +875,16 @@ function render() {
   const state = jobState(v);
   const verifying = isVerification(v);
   const words = verifying ? VERIFY_STATES : STATES;
-  setText($('#job-name'), !v.name ? 'Starting…' : (verifying ? `Verification of job ${v.name}` : `Job ${v.name}`));
+  const dry = isDryRun(v);
+  setText($('#job-name'), !v.name ? 'Starting…' : (verifying ? `Verification of job ${v.name}` : (dry ? `Dry run of job ${v.name}` : `Job ${v.name}`)));
   const head = $('#job-state');
   if (head.dataset.state !== state || head.dataset.words !== String(verifying)) {
     head.replaceWith(Object.assign(badge(state, '', words), { id: 'job-state' }));
     $('#job-state').dataset.words = String(verifying);
   }
   setText($('#job-route'), `${v.source} → ${v.destination}`);
-  $('#job-kind').hidden = !verifying;
+  $('#job-kind').hidden = !verifying && !dry;
+  setText($('#job-kind'), dry ? DRY_RUN_NOTE : VERIFY_NOTE);
   // The app adds the rows up (mailferry::service::Totals).
   const t = v.totals;
   if (verifying) {
@@ -841,7 +892,10 @@ function render() {
       + ` · ${count(t.source_messages)} messages on the source, ${count(t.destination_messages)} on the destination · ${count(t.missing)} missing, ${count(t.extra)} extra`);
   } else {
     setText($('#job-totals'), `${count(t.mailboxes_done)} of ${count(v.rows.length)} mailboxes done · ${count(t.messages_done)} messages, ${humanBytes(t.bytes_done)}`
-      + (v.state === 'finished' ? ` · ${count(t.migrated)} copied, ${count(t.skipped)} already there, ${count(t.failed)} failed` : '')
+      + (v.state === 'finished' ? (dry
+        ? ` · would copy ${count(t.would_copy)} (${humanBytes(t.would_copy_bytes)}), ${count(t.skipped)} already there, ${count(t.failed)} failed`
+        : ` · ${count(t.migrated)} copied, ${count(t.skipped)} already there, ${count(t.failed)} failed`)
+        + (t.filtered ? `, ${count(t.filtered)} left out by filters` : '') : '')
       + (v.run_id ? ` · run #${v.run_id}` : ''));
   }
   renderSummary();
@@ -1183,27 +1237,29 @@ async function loadHistory() {
       el('button', { type: 'button', class: 'secondary open-run', onclick: () => openRun(r), text: 'Open' }),
       r.verdict ? el('button', { type: 'button', class: 'secondary download-log', onclick: () => download(r.run_id, 'text', '#history-status'), text: 'Download log' }) : null,
       r.verdict ? el('button', { type: 'button', class: 'secondary download-csv', onclick: () => download(r.run_id, 'csv', '#history-status'), text: 'Download CSV' }) : null,
-      r.can_rerun && !r.live_job_id ? el('button', { type: 'button', class: 'secondary rerun', onclick: () => rerun(r.run_id), text: 'Run again' }) : null,
+      r.can_rerun && !r.live_job_id && !r.dry_run ? el('button', { type: 'button', class: 'secondary rerun', onclick: () => rerun(r.run_id), text: 'Run again' }) : null,
       !r.live_job_id ? el('button', {
         type: 'button', class: 'secondary edit', onclick: () => editRun(r.run_id), text: 'Edit',
         title: 'Open this job in the form to change it and run it again',
       }) : null,
-      r.can_rerun && !r.live_job_id && (r.verdict === 'failed' || r.verdict === 'partial') ? el('button', {
+      r.can_rerun && !r.live_job_id && !r.dry_run && (r.verdict === 'failed' || r.verdict === 'partial') ? el('button', {
         type: 'button', class: 'secondary retry', onclick: () => retryFailed(r.run_id), text: 'Retry failed',
         title: 'Run only the mailboxes that failed or were partial in this run again',
       }) : null,
-      r.can_rerun && !r.live_job_id ? el('button', {
+      r.can_rerun && !r.live_job_id && !r.dry_run ? el('button', {
         type: 'button', class: 'secondary verify', onclick: () => verify(r.run_id), text: 'Verify',
         title: 'Compare every folder of the source with the destination, copying nothing',
       }) : null);
     tbody.append(el('tr', { 'data-run': String(r.run_id), 'data-job': r.job_name, 'data-state': state },
       el('td', { class: 'num', text: `#${r.run_id}` }),
-      el('th', { scope: 'row', text: r.job_name }),
+      el('th', { scope: 'row' }, r.job_name, r.dry_run ? el('span', { class: 'tag dry-run', text: 'Dry run' }) : null),
       el('td', { class: 'started', text: when(r.started_at) }),
       el('td', { class: 'num took', text: took(r.started_at, r.finished_at) }),
       el('td', { text: `${r.source_host} → ${r.dest_host}` }),
       el('td', { class: 'num', text: count(r.mailboxes) }),
-      el('td', { class: 'counts', text: `${count(r.migrated)} copied, ${count(r.skipped)} already there, ${count(r.failed)} failed` }),
+      el('td', { class: 'counts', text: r.dry_run
+        ? `nothing changed: ${count(r.skipped)} already there, ${count(r.failed)} failed`
+        : `${count(r.migrated)} copied, ${count(r.skipped)} already there, ${count(r.failed)} failed` }),
       el('td', { class: 'num size', text: humanBytes(r.bytes) }),
       el('td', {}, badge(state)),
       actions));
@@ -1290,6 +1346,8 @@ function setUp() {
   $('#help-filter').addEventListener('input', filterCatalogue);
   for (const r of $$('input[name="protocol"]')) r.addEventListener('change', () => { applyProtocolRules(); validateSoon(); });
   for (const r of $$('input[name="auth"]')) r.addEventListener('change', () => { applyAuthRules(); validateSoon(); });
+  $('#dry-run').addEventListener('change', () => { $('#start').textContent = $('#dry-run').checked ? 'Start dry run' : 'Start migration'; });
+  $('#source-master').addEventListener('change', () => { applyAuthRules(); validateSoon(); previewUsers().catch(() => {}); });
   $('#dest-security').addEventListener('change', () => {
     $('#dest-port').placeholder = $('#dest-security').value === 'tls' ? '993' : '143';
   });

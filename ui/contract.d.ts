@@ -41,7 +41,7 @@ totals: Totals,
  */
 session_log: boolean, };
 
-export type JobKind = "migration" | "verification";
+export type JobKind = "migration" | "verification" | "dry-run";
 
 export type JobState = "starting" | "running" | "cancelling" | "finished";
 
@@ -77,7 +77,15 @@ folders: number, folders_verified: number,
 /**
  * What the verification pass counted, over every folder checked.
  */
-source_messages: number, destination_messages: number, missing: number, extra: number, };
+source_messages: number, destination_messages: number, missing: number, extra: number, 
+/**
+ * What a dry run would copy, over every folder it planned.
+ */
+would_copy: number, would_copy_bytes: number, 
+/**
+ * Left out by the job's filters (date or size).
+ */
+filtered: number, };
 
 export type StateCounts = { pending: number, running: number, success: number, partial: number, failed: number, };
 
@@ -114,7 +122,22 @@ error_code: string | null,
 /**
  * The verification pass's finding, when it ran.
  */
-verification: Verification | null, };
+verification: Verification | null, 
+/**
+ * Left out by the job's filters (date or size): skipped by a rule,
+ * not a fault; neither copied nor verified.
+ */
+filtered: number, filtered_bytes: number, 
+/**
+ * Those of them left out for their size, each named: the customer
+ * must know which large messages did not move.
+ */
+oversized: Array<OversizedMessage>, 
+/**
+ * A dry run's plan for the folder: every message it would copy (none
+ * was). Empty for a migration.
+ */
+would_copy: Array<PlannedMessage>, };
 
 export type MessageFailure = { 
 /**
@@ -126,6 +149,31 @@ source_id: string, date: string, from: string, subject: string, reason: string,
  * app's help page); empty in runs recorded before codes were kept.
  */
 code: string, };
+
+export type OversizedMessage = { 
+/**
+ * The IMAP UID or POP3 UIDL on the source.
+ */
+source_id: string, 
+/**
+ * Date, sender and subject from its header; empty when the source
+ * could not give the header cheaply (a POP3 server without TOP).
+ */
+date: string, from: string, subject: string, 
+/**
+ * Its size on the source (IMAP RFC822.SIZE, POP3 LIST).
+ */
+size: number, };
+
+export type PlannedMessage = { 
+/**
+ * The IMAP UID or POP3 UIDL on the source.
+ */
+source_id: string, date: string, from: string, subject: string, 
+/**
+ * Its size on the source (IMAP RFC822.SIZE, POP3 LIST).
+ */
+size: number, };
 
 export type Verification = { source_messages: number, destination_messages: number, 
 /**
@@ -154,7 +202,12 @@ export type HistoryRow = { live_job_id: number | null,
 /**
  * Whether it can run again without typing its passwords (it is saved).
  */
-can_rerun: boolean, run_id: number, job_name: string, started_at: string, finished_at: string | null, source_host: string, dest_host: string, mailboxes: number, verdict: string | null, migrated: number, skipped: number, failed: number, bytes: number, };
+can_rerun: boolean, run_id: number, job_name: string, started_at: string, finished_at: string | null, source_host: string, dest_host: string, mailboxes: number, verdict: string | null, migrated: number, skipped: number, failed: number, bytes: number, 
+/**
+ * A dry run: nothing was changed on the destination (its counts are
+ * what was already there; its log says what it would copy).
+ */
+dry_run: boolean, };
 
 export type EditForm = { 
 /**
@@ -166,7 +219,12 @@ form: unknown,
  */
 note: string | null, };
 
-export type RunSummary = { run_id: number, job_name: string, started_at: string, finished_at: string | null, source_host: string, dest_host: string, mailboxes: number, verdict: string | null, migrated: number, skipped: number, failed: number, bytes: number, };
+export type RunSummary = { run_id: number, job_name: string, started_at: string, finished_at: string | null, source_host: string, dest_host: string, mailboxes: number, verdict: string | null, migrated: number, skipped: number, failed: number, bytes: number, 
+/**
+ * A dry run: nothing was changed on the destination (its counts are
+ * what was already there; its log says what it would copy).
+ */
+dry_run: boolean, };
 
 export type LoginEvent = { "event": "started", mailboxes: number, } | { "event": "tested", 
 /**
@@ -266,12 +324,12 @@ export type Notice = { "notice": "close-requested", running: number, };
 /** Every command: its arguments and its answer; a failure is a `CommandError`. */
 export type Commands = {
   validate_job: { args: { request: JobRequest }; answer: Validation };
-  preview_users: { args: { list: string, delimiter: string }; answer: UsersPreview };
+  preview_users: { args: { list: string, delimiter: string, source_admin?: boolean | null }; answer: UsersPreview };
   pick_certificate: { args: {}; answer: string | null };
   import_users: { args: { bytes: number[], delimiter: string }; answer: string };
   test_logins: { args: { request: JobRequest, on_event: Channel<LoginEvent> }; answer: LoginTest };
   cancel_login_test: { args: {}; answer: boolean };
-  start_job: { args: { request: JobRequest, on_event: Channel<Update> }; answer: JobView };
+  start_job: { args: { request: JobRequest, dry_run?: boolean | null, on_event: Channel<Update> }; answer: JobView };
   attach_job: { args: { job_id: number, on_event: Channel<Update> }; answer: JobView | null };
   list_jobs: { args: {}; answer: JobView[] };
   cancel_job: { args: { job_id: number }; answer: boolean };

@@ -33,11 +33,15 @@ export const FOLDER = {
   "error_code": null,
   "failed": 0,
   "failures": [],
+  "filtered": 0,
+  "filtered_bytes": 0,
   "migrated": 0,
   "notes": [],
+  "oversized": [],
   "skipped": 0,
   "source": "",
-  "verification": null
+  "verification": null,
+  "would_copy": []
 };
 
 /** A running job without rows. @type {JobView} */
@@ -59,6 +63,7 @@ export const VIEW = {
     "destination_messages": 0,
     "extra": 0,
     "failed": 0,
+    "filtered": 0,
     "folders": 0,
     "folders_verified": 0,
     "mailboxes_done": 0,
@@ -74,7 +79,9 @@ export const VIEW = {
       "pending": 0,
       "running": 0,
       "success": 0
-    }
+    },
+    "would_copy": 0,
+    "would_copy_bytes": 0
   },
   "verdict": null,
   "warnings": []

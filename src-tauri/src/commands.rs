@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use mailferry::copy::Options;
-use mailferry::job::UsersPreview;
+use mailferry::job::{SourcePasswords, UsersPreview};
 use mailferry::report::{file_stem, render_csv, render_log, render_verification_log};
 use mailferry::service::{
     EditForm, HistoryRow, JobKind, JobView, LoginEvent, LoginTest, RetryError, SavedError, Service,
@@ -50,10 +50,15 @@ pub fn validate_job(request: JobRequest) -> Validation {
 }
 
 /// The user list as the engine reads it, every line with its problem, for
-/// the form's preview (no password in it).
+/// the form's preview (no password in it). `source_admin`: the old host's
+/// admin logs in for every user, so no line needs a source password.
 #[tauri::command(rename_all = "snake_case")]
-pub fn preview_users(list: String, delimiter: String) -> UsersPreview {
-    mailferry::job::preview_user_list(&list, &delimiter)
+pub fn preview_users(list: String, delimiter: String, source_admin: Option<bool>) -> UsersPreview {
+    let passwords = match source_admin {
+        Some(true) => SourcePasswords::NotNeeded,
+        _ => SourcePasswords::Required,
+    };
+    mailferry::job::preview_user_list(&list, &delimiter, passwords)
 }
 
 /// A spreadsheet (XLSX, XLS, XLSB or ODS) picked for the user list, as
@@ -126,6 +131,7 @@ pub async fn start_job<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
     request: JobRequest,
+    dry_run: Option<bool>,
     on_event: Channel<Update>,
 ) -> Result<JobView, CommandError> {
     let job = form::parse(&request, &form::base_dir())?;
@@ -139,8 +145,12 @@ pub async fn start_job<R: Runtime>(
             status.message,
         ));
     }
+    let opts = Options {
+        dry_run: dry_run.unwrap_or(false),
+        ..Options::for_job(&job)
+    };
     let live = service
-        .start(job.clone(), Options::for_job(&job), Some(watcher(on_event)))
+        .start(job.clone(), opts, Some(watcher(on_event)))
         .await
         .map_err(CommandError::from)?;
     let view = live.snapshot();
@@ -217,7 +227,7 @@ pub async fn rerun_job<R: Runtime>(
     on_event: Channel<Update>,
 ) -> Result<JobView, CommandError> {
     let request = saved_request(&state, run_id)?;
-    start_job(app, state, request, on_event).await
+    start_job(app, state, request, None, on_event).await
 }
 
 /// Retry failed: the job of run `run_id` again, with only the mailboxes

@@ -9,7 +9,10 @@
 use mailferry::copy::LoginCheck;
 use mailferry::error::{CatalogueEntry, ErrorClass};
 use mailferry::job::{PreviewLine, UsersPreview};
-use mailferry::outcome::{FolderOutcome, MessageBrief, MessageFailure, Verdict, Verification};
+use mailferry::outcome::{
+    FolderOutcome, MessageBrief, MessageFailure, OversizedMessage, PlannedMessage, Verdict,
+    Verification,
+};
 use mailferry::service::{
     EditForm, HistoryRow, JobKind, JobState, JobView, LoginEvent, LoginTest, RowState, RowView,
     StateCounts, Totals, Update,
@@ -27,7 +30,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("validate_job", "{ request: JobRequest }", "Validation"),
     (
         "preview_users",
-        "{ list: string, delimiter: string }",
+        "{ list: string, delimiter: string, source_admin?: boolean | null }",
         "UsersPreview",
     ),
     ("pick_certificate", "{}", "string | null"),
@@ -44,7 +47,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("cancel_login_test", "{}", "boolean"),
     (
         "start_job",
-        "{ request: JobRequest, on_event: Channel<Update> }",
+        "{ request: JobRequest, dry_run?: boolean | null, on_event: Channel<Update> }",
         "JobView",
     ),
     (
@@ -108,6 +111,8 @@ pub fn typescript() -> String {
         Verdict::decl(&cfg),
         FolderOutcome::decl(&cfg),
         MessageFailure::decl(&cfg),
+        OversizedMessage::decl(&cfg),
+        PlannedMessage::decl(&cfg),
         Verification::decl(&cfg),
         MessageBrief::decl(&cfg),
         HistoryRow::decl(&cfg),

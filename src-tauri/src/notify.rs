@@ -17,6 +17,7 @@ pub fn words(view: &JobView) -> (String, String) {
     let what = match view.kind {
         JobKind::Verification => "Verification",
         JobKind::Migration => "Migration",
+        JobKind::DryRun => "Dry run",
     };
     let title = match (&view.error, s.failed, s.partial) {
         (Some(_), ..) => format!("{what} {} stopped", view.name),

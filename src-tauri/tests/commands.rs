@@ -408,7 +408,10 @@ fn verify_job_runs_the_verification_alone_and_keeps_its_log_in_the_session() {
     let csv = std::fs::read_to_string(p.as_str().unwrap()).unwrap();
     assert!(csv.starts_with("job,source_user,"), "{csv}");
     assert!(
-        csv.lines().next().unwrap().ends_with(",verification"),
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",verification,filtered"),
         "{csv}"
     );
     assert!(csv.contains("\nacme,jane,jane,,,failed,"), "{csv}");

@@ -66,6 +66,12 @@ enum Command {
         /// up (default: the job's retries, else 5).
         #[arg(long)]
         retries: Option<u32>,
+        /// Go through the whole job without changing anything: connect,
+        /// list and compare with the destination, then say which folders
+        /// would be created and which messages copied. Nothing is created,
+        /// copied or recorded as copied; the history keeps it as a dry run.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Compare every folder of a job's mailboxes with its destination
     /// folder, copying nothing: what is missing there, what is there twice.
@@ -105,6 +111,7 @@ fn main() -> ExitCode {
             parallel,
             timeout,
             retries,
+            dry_run,
         } => {
             let job = match load(&job) {
                 Ok(j) => j,
@@ -123,6 +130,7 @@ fn main() -> ExitCode {
             if let Some(r) = retries {
                 opts.retries = r;
             }
+            opts.dry_run = dry_run;
             ExitCode::from(run(job, &db, json, log, opts))
         }
         Command::Verify { job, json, log } => {
@@ -212,8 +220,23 @@ fn history(store: &Store) -> Result<u8, String> {
         println!("No jobs have run yet.");
     }
     for r in runs {
+        // A dry run copied nothing: what it would copy is in its outcome.
+        let moved = match r.dry_run {
+            true => {
+                let (count, bytes) = store
+                    .run_outcome(r.run_id)
+                    .ok()
+                    .flatten()
+                    .map_or((0, 0), |o| o.would_copy());
+                format!(
+                    "DRY RUN, nothing changed: would copy {count} ({})",
+                    human_bytes(bytes)
+                )
+            }
+            false => format!("{} migrated", r.migrated),
+        };
         println!(
-            "#{:<4} {:<20} {}  {} -> {}  {} mailboxes  {}: {} migrated, {} skipped, {} failed",
+            "#{:<4} {:<20} {}  {} -> {}  {} mailboxes  {}: {moved}, {} skipped, {} failed",
             r.run_id,
             r.job_name,
             r.started_at,
@@ -221,7 +244,6 @@ fn history(store: &Store) -> Result<u8, String> {
             r.dest_host,
             r.mailboxes,
             r.verdict.as_deref().unwrap_or("unfinished"),
-            r.migrated,
             r.skipped,
             r.failed
         );
@@ -332,8 +354,11 @@ fn run(job: Job, db: &std::path::Path, json: bool, log: Option<PathBuf>, opts: O
         };
     let view = live.snapshot();
     let outcome = &ended.outcome;
-    let log_path =
-        log.unwrap_or_else(|| PathBuf::from(format!("mailferry-{}.log", file_stem(&view.name))));
+    // A dry run's log does not take the place of the last run's.
+    let suffix = if outcome.dry_run { "-dry-run" } else { "" };
+    let log_path = log.unwrap_or_else(|| {
+        PathBuf::from(format!("mailferry-{}{suffix}.log", file_stem(&view.name)))
+    });
     let text = mailferry::report::render_log(outcome);
     match std::fs::write(&log_path, &text) {
         Ok(()) if !json => println!("The log is in {}", log_path.display()),
@@ -346,14 +371,28 @@ fn run(job: Job, db: &std::path::Path, json: bool, log: Option<PathBuf>, opts: O
             None => eprintln!("Could not write the log to {}: {e}.", log_path.display()),
         },
     }
-    if !json {
+    if !json && outcome.dry_run {
+        let (count, bytes) = outcome.would_copy();
         println!(
-            "Job {}: {} — {} migrated, {} skipped (already there), {} failed, {}.",
+            "Job {}: DRY RUN ({}), nothing was changed on the destination — would copy {count} messages ({}), {} skipped (already there), {} failed.",
+            view.name,
+            outcome.verdict().word(),
+            human_bytes(bytes),
+            outcome.skipped(),
+            outcome.failed(),
+        );
+    } else if !json {
+        println!(
+            "Job {}: {} — {} migrated, {} skipped (already there), {} failed{}, {}.",
             view.name,
             outcome.verdict().word().to_uppercase(),
             outcome.migrated(),
             outcome.skipped(),
             outcome.failed(),
+            match outcome.filtered() {
+                0 => String::new(),
+                n => format!(", {n} left out by the job's filters"),
+            },
             human_bytes(outcome.bytes())
         );
     }

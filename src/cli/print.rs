@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use mailferry::human::human_bytes;
-use mailferry::service::{JobState, RowState, RowView, Update};
+use mailferry::service::{JobKind, JobState, RowState, RowView, Update};
 
 /// What was printed of one row.
 #[derive(Default, Clone)]
@@ -22,6 +22,8 @@ struct Seen {
 pub struct Printer {
     named: bool,
     rows: Vec<Seen>,
+    /// The job is a dry run: rows say what would be copied.
+    dry_run: bool,
 }
 
 /// Least time between two progress lines of one mailbox.
@@ -32,9 +34,18 @@ impl Printer {
         match u {
             Update::Job { view } => {
                 let mut out = Vec::new();
+                self.dry_run = view.kind == JobKind::DryRun;
                 if !self.named && view.state != JobState::Starting {
                     self.named = true;
-                    out.push(format!("Job {}: {} mailboxes", view.name, view.rows.len()));
+                    out.push(format!(
+                        "Job {}: {} mailboxes{}",
+                        view.name,
+                        view.rows.len(),
+                        match self.dry_run {
+                            true => " (dry run: nothing is changed on the destination)",
+                            false => "",
+                        }
+                    ));
                 }
                 out
             }
@@ -42,14 +53,14 @@ impl Printer {
                 if self.rows.len() <= *index {
                     self.rows.resize(*index + 1, Seen::default());
                 }
-                row_lines(&mut self.rows[*index], row)
+                row_lines(&mut self.rows[*index], row, self.dry_run)
             }
             Update::Ended { .. } => Vec::new(),
         }
     }
 }
 
-fn row_lines(seen: &mut Seen, r: &RowView) -> Vec<String> {
+fn row_lines(seen: &mut Seen, r: &RowView, dry_run: bool) -> Vec<String> {
     let mut out = Vec::new();
     let account = &r.account;
     if r.state != RowState::Pending && !seen.started {
@@ -70,6 +81,25 @@ fn row_lines(seen: &mut Seen, r: &RowView) -> Vec<String> {
             ));
         } else if let Some(v) = f.verification.as_ref().filter(|v| !v.verified()) {
             out.push(format!("{account}: {}: {}", f.source, v.summary()));
+        }
+        if dry_run && !f.would_copy.is_empty() {
+            let (count, bytes) = f.would_copy();
+            out.push(format!(
+                "{account}: {}: would copy {count} messages ({})",
+                f.source,
+                human_bytes(bytes)
+            ));
+        }
+        // Large messages that stay behind by the job's rule are named: the
+        // customer must hear which ones did not move.
+        for big in &f.oversized {
+            out.push(format!(
+                "{account}: {}: left out, larger than the job's size limit: {:?} from {:?}, {}",
+                f.source,
+                big.subject,
+                big.from,
+                human_bytes(big.size)
+            ));
         }
     }
     seen.folders = r.folders.len();
@@ -107,9 +137,24 @@ fn row_lines(seen: &mut Seen, r: &RowView) -> Vec<String> {
                 RowState::Partial => "PARTIAL",
                 _ => "FAILED",
             };
+            let filtered: u64 = r.folders.iter().map(|f| f.filtered).sum();
+            let filtered = match filtered {
+                0 => String::new(),
+                n => format!(", {n} left out by the job's filters"),
+            };
+            let moved = match dry_run {
+                true => {
+                    let (count, bytes) = r
+                        .folders
+                        .iter()
+                        .map(|f| f.would_copy())
+                        .fold((0, 0), |(c, b), (c2, b2)| (c + c2, b + b2));
+                    format!("would copy {count} ({})", human_bytes(bytes))
+                }
+                false => format!("{} migrated", r.migrated),
+            };
             out.push(format!(
-                "{account}: {word} — {} migrated, {} skipped, {} failed{}",
-                r.migrated,
+                "{account}: {word} — {moved}, {} skipped, {} failed{filtered}{}",
                 r.skipped,
                 r.failed,
                 r.error
@@ -172,5 +217,64 @@ mod tests {
             ]
         );
         assert!(p.lines(&update(&row)).is_empty());
+    }
+
+    #[test]
+    fn messages_left_out_by_filters_are_counted_and_the_oversized_named() {
+        let mut p = Printer::default();
+        let mut row = RowView::pending("jane", "jane");
+        row.state = RowState::Running;
+        p.lines(&update(&row));
+        row.folders.push(FolderOutcome {
+            source: "INBOX".into(),
+            migrated: 2,
+            filtered: 3,
+            oversized: vec![mailferry::outcome::OversizedMessage {
+                subject: "Holiday video".into(),
+                from: "bob@example.test".into(),
+                size: 30_000_000,
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        row.migrated = 2;
+        row.state = RowState::Success;
+        assert_eq!(
+            p.lines(&update(&row)),
+            [
+                "jane: INBOX: left out, larger than the job's size limit: \"Holiday video\" from \"bob@example.test\", 30.0 MB",
+                "jane: SUCCESS — 2 migrated, 0 skipped, 0 failed, 3 left out by the job's filters"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_dry_run_says_what_it_would_copy() {
+        let mut p = Printer {
+            dry_run: true,
+            ..Printer::default()
+        };
+        let mut row = RowView::pending("jane", "jane");
+        row.state = RowState::Running;
+        p.lines(&update(&row));
+        let planned = |size| mailferry::outcome::PlannedMessage {
+            size,
+            ..Default::default()
+        };
+        row.folders.push(FolderOutcome {
+            source: "INBOX".into(),
+            skipped: 4,
+            would_copy: vec![planned(1_500_000), planned(500_000)],
+            ..Default::default()
+        });
+        row.skipped = 4;
+        row.state = RowState::Success;
+        assert_eq!(
+            p.lines(&update(&row)),
+            [
+                "jane: INBOX: would copy 2 messages (2.0 MB)",
+                "jane: SUCCESS — would copy 2 (2.0 MB), 4 skipped, 0 failed"
+            ]
+        );
     }
 }

@@ -7,7 +7,9 @@ use super::Options;
 use crate::error::{MailError, Side};
 use crate::imap::{Endpoint, ImapClient, Login, Transport};
 use crate::job::{AccountAuth, Job, MasterMethod, Protocol, Security, UserEntry};
+use crate::net::Throttle;
 use crate::pop3::{Pop3Client, Pop3Endpoint, Pop3Transport};
+use crate::secret::Secret;
 
 /// The endpoints of one job, made once.
 #[derive(Debug, Clone)]
@@ -18,7 +20,11 @@ pub struct Connector {
     /// IMAP jobs, and for Auto with POP3 disabled.
     pop3: Option<Pop3Endpoint>,
     destination: Endpoint,
+    /// How the source and the destination log in.
+    source_auth: AccountAuth,
     auth: AccountAuth,
+    /// The job's bandwidth, shared by every source connection it opens.
+    throttle: Option<Throttle>,
 }
 
 impl Connector {
@@ -27,7 +33,9 @@ impl Connector {
             imap: source_imap(job, opts),
             pop3: source_pop3(job, opts),
             destination: destination(job, opts),
+            source_auth: job.source.auth.clone(),
             auth: job.destination.auth.clone(),
+            throttle: opts.max_bytes_per_second.map(Throttle::new),
         }
     }
 
@@ -49,9 +57,18 @@ impl Connector {
 
     /// The IMAP source session of `user`, when the job reads IMAP.
     pub async fn source_imap(&self, user: &UserEntry) -> Result<Option<ImapClient>, MailError> {
-        match &self.imap {
-            Some(ep) => Ok(Some(ImapClient::connect(ep, &source_login(user)).await?)),
-            None => Ok(None),
+        let Some(ep) = &self.imap else {
+            return Ok(None);
+        };
+        let login = self.source_login(user);
+        match ImapClient::connect(ep, &login).await {
+            Ok(mut c) => {
+                if let Some(t) = &self.throttle {
+                    c.limit_reads(t.clone());
+                }
+                Ok(Some(c))
+            }
+            Err(e) => Err(source_refused(e, &login)),
         }
     }
 
@@ -60,61 +77,95 @@ impl Connector {
         let ep = self.pop3.as_ref().ok_or_else(|| {
             MailError::Internal("POP3 asked of a job that reads no folder over POP3".into())
         })?;
-        Pop3Client::connect(ep, &user.source_user, &user.source_password).await
+        let login = self.source_login(user);
+        let mut pop = Pop3Client::connect_as(ep, &login)
+            .await
+            .map_err(|e| source_refused(e, &login))?;
+        if let Some(t) = &self.throttle {
+            pop.limit_reads(t.clone());
+        }
+        Ok(pop)
     }
 
     /// The destination session of `user`. A refused login of an admin
     /// acting for the user says so: the mailbox may be missing there.
     pub async fn destination(&self, user: &UserEntry) -> Result<ImapClient, MailError> {
-        ImapClient::connect(&self.destination, &self.destination_login(user))
+        let login = login_as(&self.auth, &user.local_user, user.local_password.as_ref());
+        ImapClient::connect(&self.destination, &login)
             .await
-            .map_err(|e| match (e, &self.auth) {
+            .map_err(|e| match (e, login.admin()) {
                 (
                     MailError::Login {
                         place, server_text, ..
                     },
-                    AccountAuth::Master { user: admin, .. },
+                    Some(admin),
                 ) => MailError::AdminLogin {
                     place,
                     user: user.local_user.clone(),
-                    admin: admin.clone(),
+                    admin: admin.to_string(),
                     server_text,
                 },
                 (e, _) => e,
             })
     }
 
-    fn destination_login(&self, u: &UserEntry) -> Login {
-        match &self.auth {
-            AccountAuth::PerUser => Login::Password {
-                user: u.local_user.clone(),
-                password: u.local_password.clone().unwrap_or_default(),
-            },
-            AccountAuth::Master {
-                user,
-                password,
-                method: MasterMethod::SaslPlain,
-            } => Login::SaslPlain {
-                authzid: u.local_user.clone(),
-                authcid: user.clone(),
-                password: password.clone(),
-            },
-            AccountAuth::Master {
-                user,
-                password,
-                method: MasterMethod::LoginSeparator(sep),
-            } => Login::Password {
-                user: format!("{}{sep}{user}", u.local_user),
-                password: password.clone(),
-            },
-        }
+    fn source_login(&self, u: &UserEntry) -> Login {
+        login_as(
+            &self.source_auth,
+            &u.source_user,
+            u.source_password.as_ref(),
+        )
     }
 }
 
-fn source_login(u: &UserEntry) -> Login {
-    Login::Password {
-        user: u.source_user.clone(),
-        password: u.source_password.clone(),
+/// How `user` logs in under `auth`; `own` is the user's own password (from
+/// the user list), used only when each user logs in as themselves.
+fn login_as(auth: &AccountAuth, user: &str, own: Option<&Secret>) -> Login {
+    match auth {
+        AccountAuth::PerUser => Login::Password {
+            user: user.to_string(),
+            password: own.cloned().unwrap_or_default(),
+        },
+        AccountAuth::Master {
+            user: admin,
+            password,
+            method: MasterMethod::SaslPlain,
+        } => Login::SaslPlain {
+            authzid: user.to_string(),
+            authcid: admin.clone(),
+            password: password.clone(),
+        },
+        AccountAuth::Master {
+            user: admin,
+            password,
+            method: MasterMethod::LoginSeparator(sep),
+        } => Login::Separator {
+            user: user.to_string(),
+            separator: sep.clone(),
+            admin: admin.clone(),
+            password: password.clone(),
+        },
+    }
+}
+
+/// A refused source login of the old host's admin says so: its name,
+/// password or right to act for the user, not the user's password.
+fn source_refused(e: MailError, login: &Login) -> MailError {
+    match (e, login.admin()) {
+        (
+            MailError::Login {
+                place,
+                user,
+                server_text,
+            },
+            Some(admin),
+        ) => MailError::AdminLogin {
+            place,
+            user,
+            admin: admin.to_string(),
+            server_text,
+        },
+        (e, _) => e,
     }
 }
 

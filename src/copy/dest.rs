@@ -4,13 +4,16 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use super::filter::LeftOut;
 use super::key::describe;
 use super::mapping::FolderTask;
 use super::truth::{self, Book};
 use super::Ctx;
 use crate::error::MailError;
 use crate::imap::{AppendItem, AppendResult, FolderSize, ImapClient, MessageBytes, Selected};
-use crate::outcome::{FolderOutcome, MessageFailure, Verification};
+use crate::outcome::{
+    FolderOutcome, MessageFailure, OversizedMessage, PlannedMessage, Verification,
+};
 use crate::progress::Event;
 use crate::store::{DestSnapshot, LedgerEntry};
 
@@ -133,9 +136,16 @@ pub(crate) struct FolderState {
     /// holds, and whether its folder was recreated (new UIDVALIDITY).
     gone: HashSet<String>,
     recreated: bool,
+    /// Messages the job's filters left out, by id: their size on the
+    /// source.
+    left_out: HashMap<String, u64>,
+    /// Those of them left out for their size, named for the log.
+    oversized: HashMap<String, OversizedMessage>,
     /// The source folder as the copy last listed it.
     pub source: Option<SourceList>,
     pub verification: Option<Box<Verification>>,
+    /// A dry run's messages that a copy would send.
+    pub would_copy: Vec<PlannedMessage>,
 }
 
 /// A source folder's messages as listed, under the folder's ledger name.
@@ -154,6 +164,11 @@ impl FolderState {
         failures.sort_by(|a, b| a.source_id.cmp(&b.source_id));
         let mut notes = task.notes.clone();
         notes.extend(self.notes.iter().cloned());
+        let mut oversized: Vec<OversizedMessage> = self.oversized.values().cloned().collect();
+        // UIDs in numeric order.
+        oversized.sort_by(|a, b| {
+            (a.source_id.len(), &a.source_id).cmp(&(b.source_id.len(), &b.source_id))
+        });
         // Said when it explains copies; entries found again by content
         // (a server that renumbered its folder) copied nothing.
         let again = self.gone.intersection(&self.migrated).count();
@@ -179,6 +194,10 @@ impl FolderState {
             error_code: error.as_ref().map(|(_, code)| code.to_string()),
             error: error.map(|(words, _)| words),
             verification: self.verification.clone(),
+            filtered: self.left_out.len() as u64,
+            filtered_bytes: self.left_out.values().sum(),
+            oversized,
+            would_copy: self.would_copy.clone(),
         }
     }
 
@@ -189,6 +208,31 @@ impl FolderState {
             uid_validity,
             ids: ids.to_vec(),
         });
+    }
+
+    /// What the job's filters left out as the folder was listed (again,
+    /// after a reconnect: each message counts once).
+    pub fn left_out(&mut self, l: LeftOut) {
+        self.left_out.extend(l.messages);
+        self.oversized
+            .extend(l.oversized.into_iter().map(|m| (m.source_id.clone(), m)));
+    }
+
+    pub fn is_left_out(&self, id: &str) -> bool {
+        self.left_out.contains_key(id)
+    }
+
+    /// A message the date filters leave out, known only once it was
+    /// fetched (its date is in its own header): it is not sent, not looked
+    /// at again after a reconnect, not verified, and counts as done with
+    /// the size it was planned with.
+    pub fn left_out_after_fetch(&mut self, tally: &mut Tally, id: &str, size: u64) {
+        if self.left_out.insert(id.to_string(), size).is_none() && self.counted.contains(id) {
+            tally.add((1, size), (0, 0));
+        }
+        if let Some(list) = self.source.as_mut() {
+            list.ids.retain(|i| i != id);
+        }
     }
 
     /// The message is already on the destination (per the ledger, borne
@@ -249,9 +293,10 @@ impl FolderState {
     }
 
     /// Once the folder's first scan knows what it will copy: the rest of
-    /// what STATUS counted is already on the destination, so it counts as
-    /// done, and the planned messages (added by [`FolderState::plan`])
-    /// replace their share of the expected totals. Messages that arrived
+    /// what STATUS counted is already on the destination or left out by
+    /// the job's filters, so it counts as done, and the planned messages
+    /// (added by [`FolderState::plan`]) replace their share of the
+    /// expected totals. Messages that arrived
     /// since STATUS raise the totals; bytes settle only where STATUS gave
     /// them.
     pub fn settle(&mut self, tally: &mut Tally, expected: Option<FolderSize>, planned: (u64, u64)) {

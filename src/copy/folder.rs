@@ -6,12 +6,15 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use super::dest::Outgoing;
-use super::key::{content_key, key_fields_of};
+use super::filter::{day_of, LeftOut};
+use super::key::{content_key, describe, key_fields_of};
 use super::mapping::FolderTask;
 use super::source::{Listing, Source, Target};
 use super::KeepAlive;
 use crate::error::MailError;
 use crate::imap::{FetchedBody, ImapClient, MessageBytes, MessageMeta};
+use crate::job::Filters;
+use crate::outcome::PlannedMessage;
 use crate::store::POP3_INBOX;
 
 pub(crate) struct ImapFolder<'a> {
@@ -33,6 +36,36 @@ impl<'a> ImapFolder<'a> {
     }
 }
 
+impl ImapFolder<'_> {
+    /// The UIDs of the open folder that the filters admit, judged by
+    /// INTERNALDATE and RFC822.SIZE (one FETCH, no bodies); the oversized
+    /// are named from their headers, fetched for them alone.
+    async fn admitted(
+        &mut self,
+        filters: &Filters,
+        left_out: &mut LeftOut,
+    ) -> Result<Vec<u32>, MailError> {
+        let mut metas = self.client.fetch_meta(None, false).await?;
+        metas.sort_unstable_by_key(|m| m.uid);
+        let mut uids = Vec::with_capacity(metas.len());
+        for m in &metas {
+            let day = m.internal_date.as_deref().and_then(day_of);
+            if left_out.admits(filters, &m.uid.to_string(), day, m.size) {
+                uids.push(m.uid);
+            }
+        }
+        let oversized: Vec<u32> = left_out
+            .oversized
+            .iter()
+            .filter_map(|m| m.source_id.parse().ok())
+            .collect();
+        for m in self.client.fetch_meta(Some(&oversized), true).await? {
+            left_out.name(&m.uid.to_string(), &m.header_fields);
+        }
+        Ok(uids)
+    }
+}
+
 impl KeepAlive for ImapFolder<'_> {
     fn keep_alive(&mut self) -> impl Future<Output = Result<(), MailError>> {
         self.client.noop()
@@ -43,16 +76,19 @@ impl Source for ImapFolder<'_> {
     type Planned = MessageMeta;
     type Fetched = Vec<FetchedBody>;
 
-    async fn list(&mut self, task: &FolderTask) -> Result<Listing, MailError> {
+    async fn list(&mut self, task: &FolderTask, filters: &Filters) -> Result<Listing, MailError> {
         let sel = self.client.open_folder(&task.source_raw, true).await?;
+        let mut left_out = LeftOut::default();
         let uids = match sel.exists {
             0 => Vec::new(),
-            _ => self.client.uids().await?,
+            _ if filters.is_empty() => self.client.uids().await?,
+            _ => self.admitted(filters, &mut left_out).await?,
         };
         Ok(Listing {
             ledger: task.source_raw.clone(),
             uid_validity: sel.uid_validity,
             ids: uids.iter().map(u32::to_string).collect(),
+            left_out,
             // The Inbox read over POP3 in another run is the same messages
             // under other ids.
             except: task
@@ -156,6 +192,42 @@ impl Source for ImapFolder<'_> {
                     internal_date: m.internal_date.clone(),
                     body,
                 })
+            })
+            .collect())
+    }
+
+    /// Planning matched by content already; the header fields of those
+    /// planned without them (nothing on the destination to match) are
+    /// fetched for them alone.
+    async fn would_copy(
+        &mut self,
+        planned: Vec<MessageMeta>,
+        _target: &mut Target<'_>,
+    ) -> Result<Vec<PlannedMessage>, MailError> {
+        let bare: Vec<u32> = planned
+            .iter()
+            .filter(|m| m.header_fields.is_empty())
+            .map(|m| m.uid)
+            .collect();
+        let mut fields: HashMap<u32, Vec<u8>> = self
+            .client
+            .fetch_meta(Some(&bare), true)
+            .await?
+            .into_iter()
+            .map(|m| (m.uid, m.header_fields))
+            .collect();
+        Ok(planned
+            .into_iter()
+            .map(|m| {
+                let header = fields.remove(&m.uid).unwrap_or(m.header_fields);
+                let (date, from, subject) = describe(&header);
+                PlannedMessage {
+                    source_id: m.uid.to_string(),
+                    date,
+                    from,
+                    subject,
+                    size: m.size,
+                }
             })
             .collect())
     }

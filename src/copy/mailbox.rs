@@ -11,7 +11,7 @@ use super::folder::ImapFolder;
 use super::mapping::{self, FolderTask, Naming};
 use super::pop_inbox::PopInbox;
 use super::source;
-use super::{verify, with_keepalive, Ctx, Mode};
+use super::{dry, verify, with_keepalive, Ctx, Mode};
 use crate::error::{ErrorClass, MailError};
 use crate::imap::{utf7, ImapClient, ListedFolder};
 use crate::job::UserEntry;
@@ -174,7 +174,7 @@ fn naming(c: &ImapClient) -> Naming {
 
 /// Copies one folder (over POP3 when it is the Inbox of a job that reads
 /// the Inbox over POP3), then compares it with its destination folder. A
-/// verifying job only compares.
+/// verifying job only compares; a dry run only plans.
 async fn copy_one(
     ctx: &Ctx,
     user: &UserEntry,
@@ -185,11 +185,12 @@ async fn copy_one(
     shared: &Shared,
 ) -> Result<(), MailError> {
     let over_pop3 = ctx.connect.over_pop3(&task.source_name);
+    let exists = !shared.absent.contains(&task.dest_raw);
     let dst = &mut conns.dst;
     if over_pop3 {
         let mut pop = ctx.connect.source_pop3(user).await?;
         let mut inbox = PopInbox::new(&mut pop);
-        let work = source::read(ctx, user, &mut inbox, dst, task, state, tally);
+        let work = source::read(ctx, user, &mut inbox, dst, task, state, tally, exists);
         // An Auto job's IMAP source waits for the other folders meanwhile:
         // NOOPs keep it from being dropped for silence.
         let res = match conns.imap.as_mut() {
@@ -210,8 +211,12 @@ async fn copy_one(
             task,
             state,
             tally,
+            exists,
         )
         .await?;
+    }
+    if ctx.mode == Mode::DryRun {
+        return Ok(());
     }
     let Some(list) = state.source.clone() else {
         return Ok(());
@@ -221,7 +226,6 @@ async fn copy_one(
         true => None,
         false => conns.imap.as_mut(),
     };
-    let exists = !shared.absent.contains(&task.dest_raw);
     let v = verify::folder(
         ctx,
         user,
@@ -244,7 +248,8 @@ struct Shared {
     /// destination folder go one after another, so each counts what the
     /// others put there before matching by content.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Destination folders that do not exist (a verifying job creates none).
+    /// Destination folders that do not exist (a verifying job or a dry
+    /// run creates none).
     absent: HashSet<String>,
 }
 
@@ -263,8 +268,11 @@ impl Shared {
 struct Plan {
     tasks: Vec<FolderTask>,
     not_created: HashMap<String, MailError>,
-    /// Destination folders that do not exist (only when verifying).
+    /// Destination folders that do not exist (only when verifying, or in
+    /// a dry run).
     absent: HashSet<String>,
+    /// A dry run's decisions about the mailbox's folders as a whole.
+    notes: Vec<String>,
 }
 
 /// Connects, lists both sides, plans the folders and creates them on the
@@ -292,6 +300,7 @@ async fn plan_and_create(ctx: &Ctx, conns: &mut Conns) -> Result<Plan, MailError
                 name: "INBOX".into(),
                 delimiter: None,
                 selectable: true,
+                special_use: None,
             }],
             Naming {
                 prefix: String::new(),
@@ -302,13 +311,18 @@ async fn plan_and_create(ctx: &Ctx, conns: &mut Conns) -> Result<Plan, MailError
     };
     let dst_listed = conns.dst.list().await?;
     let dst_naming = naming(&conns.dst);
-    let tasks = mapping::plan(
+    let mut tasks = mapping::plan(
         &listed,
         &src_naming,
+        &dst_listed,
         &dst_naming,
         &skip,
         &ctx.job.translations,
+        ctx.job.special_use,
     );
+    if let Some(imap) = conns.imap.as_mut() {
+        holding_mail_though_noselect(imap, &mut tasks).await?;
+    }
     let mut existing: HashSet<String> = dst_listed.iter().map(|f| f.raw.clone()).collect();
     existing.insert("INBOX".into());
     let mut not_created = HashMap::new();
@@ -322,9 +336,9 @@ async fn plan_and_create(ctx: &Ctx, conns: &mut Conns) -> Result<Plan, MailError
             tasks,
             not_created,
             absent,
+            notes: Vec::new(),
         });
     }
-    let mut tasks = tasks;
     // What each folder holds, so progress totals are known from the start
     // (one round trip per few dozen folders). A POP3 job's lone Inbox
     // gets its totals when it starts.
@@ -338,6 +352,15 @@ async fn plan_and_create(ctx: &Ctx, conns: &mut Conns) -> Result<Plan, MailError
         for (task, size) in tasks.iter_mut().filter(|t| t.selectable).zip(sizes) {
             task.expected = size;
         }
+    }
+    if ctx.mode == Mode::DryRun {
+        let dry = dry::folders(&listed, &mut tasks, &mut existing, &dst_naming);
+        return Ok(Plan {
+            tasks,
+            not_created,
+            absent: dry.absent,
+            notes: dry.notes,
+        });
     }
     for task in &tasks {
         let mut names = mapping::ancestors(&task.dest_name, &dst_naming);
@@ -361,7 +384,38 @@ async fn plan_and_create(ctx: &Ctx, conns: &mut Conns) -> Result<Plan, MailError
         tasks,
         not_created,
         absent: HashSet::new(),
+        notes: Vec::new(),
     })
+}
+
+/// A folder listed `\Noselect` that STATUS still counts messages in is
+/// copied like any other. Dovecot lists an auto-created folder that got a
+/// subfolder before its first message that way for good, while SELECT,
+/// STATUS and APPEND all work on it: skipping it would leave its mail
+/// behind without a word. One pipelined round trip, only for such folders.
+async fn holding_mail_though_noselect(
+    imap: &mut ImapClient,
+    tasks: &mut [FolderTask],
+) -> Result<(), MailError> {
+    let raws: Vec<&str> = tasks
+        .iter()
+        .filter(|t| !t.selectable)
+        .map(|t| t.source_raw.as_str())
+        .collect();
+    if raws.is_empty() {
+        return Ok(());
+    }
+    let sizes = imap.sizes(&raws).await?;
+    for (task, size) in tasks.iter_mut().filter(|t| !t.selectable).zip(sizes) {
+        if let Some(size) = size.filter(|s| s.messages > 0) {
+            task.selectable = true;
+            task.notes.push(format!(
+                "The source lists {:?} as a folder that holds no messages (\\Noselect), yet counts {} in it: they were copied too.",
+                task.source_name, size.messages
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Copies a mailbox: its folders are shared out to up to
@@ -384,6 +438,7 @@ async fn copy_mailbox(
             tasks,
             not_created,
             absent,
+            notes,
         },
     ) = loop {
         if ctx.cancel.is_cancelled() {
@@ -398,6 +453,7 @@ async fn copy_mailbox(
             }
         }
     };
+    outcome.notes.extend(notes);
     let mut done = Vec::new();
     let mut queue = VecDeque::new();
     for (i, task) in tasks.iter().filter(|t| t.selectable).enumerate() {

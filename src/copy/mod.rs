@@ -12,6 +12,8 @@ mod cancel;
 mod check;
 mod connect;
 mod dest;
+mod dry;
+mod filter;
 mod folder;
 mod idle;
 pub mod key;
@@ -24,6 +26,7 @@ mod pop_date;
 mod pop_inbox;
 mod run;
 mod source;
+pub mod special_use;
 mod truth;
 mod verify;
 
@@ -46,6 +49,9 @@ pub(crate) enum Mode {
     Copy,
     /// Only compares source and destination; changes nothing.
     Verify,
+    /// Everything a copy decides, reported and not done: nothing is
+    /// created, appended or recorded in the ledger ([`dry`]).
+    DryRun,
 }
 
 /// Everything a mailbox task needs, shared.

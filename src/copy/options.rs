@@ -47,6 +47,15 @@ pub struct Options {
     pub max_message_bytes: u64,
     /// When IMAP connections are compressed.
     pub compress: CompressMode,
+    /// The most the whole job reads from the source per second, over all
+    /// its connections and mailboxes (`None`: no limit). What it appends
+    /// follows, since it is what was read.
+    pub max_bytes_per_second: Option<u64>,
+    /// Do everything but change the destination: connect, list, plan and
+    /// settle what is already there as a copy would, then report what it
+    /// would create and copy. Nothing is created, appended or recorded in
+    /// the ledger; the history keeps it as a dry run.
+    pub dry_run: bool,
 }
 
 impl Default for Options {
@@ -65,6 +74,8 @@ impl Default for Options {
             keepalive: Duration::from_secs(120),
             max_message_bytes: 256 * 1024 * 1024,
             compress: CompressMode::Auto,
+            max_bytes_per_second: None,
+            dry_run: false,
         }
     }
 }
@@ -86,6 +97,7 @@ impl Options {
             retries: o.retries.unwrap_or(d.retries),
             keepalive: o.keepalive_seconds.map_or(d.keepalive, Duration::from_secs),
             compress: o.compress.unwrap_or(d.compress),
+            max_bytes_per_second: o.max_mb_per_second.map(|r| r.0),
             ..d
         }
     }

@@ -9,7 +9,7 @@ use crate::error::MailError;
 use crate::job::Job;
 use crate::outcome::{JobOutcome, MailboxOutcome};
 use crate::progress::{Event, Sink};
-use crate::store::{history, BeginError, JobRun, Store};
+use crate::store::{history, BeginError, JobRun, RunKind, Store};
 
 /// What identifies "the same job" across runs: the two servers.
 pub fn fingerprint(job: &Job) -> String {
@@ -35,7 +35,9 @@ pub struct Finished {
 
 /// Runs a job to its end and records it in the history. The outcome says
 /// what happened to every mailbox, each folder verified against its
-/// destination folder; only a job that could not begin is an error.
+/// destination folder; only a job that could not begin is an error. With
+/// `opts.dry_run`, nothing is changed: the outcome says what a run would
+/// create and copy, and the history keeps it as a dry run.
 pub async fn run(
     job: Job,
     store: Store,
@@ -43,15 +45,24 @@ pub async fn run(
     opts: Options,
     cancel: Cancel,
 ) -> Result<Finished, BeginError> {
-    let run = store.begin_run(
+    let kind = match opts.dry_run {
+        true => RunKind::DryRun,
+        false => RunKind::Migration,
+    };
+    let run = store.begin_run_of(
+        kind,
         job.name.as_deref(),
         &fingerprint(&job),
         &job.source.host,
         &job.destination.host,
         job.users.len(),
     )?;
+    let mode = match opts.dry_run {
+        true => Mode::DryRun,
+        false => Mode::Copy,
+    };
     let outcome = run_mailboxes(
-        Mode::Copy,
+        mode,
         (Some(run.run_id), run.name.clone()),
         job,
         &store,
@@ -186,6 +197,8 @@ async fn run_mailboxes(
             ctx.job.destination.host, ctx.job.destination.port
         ),
         mailboxes: results,
+        filters: ctx.job.filters.describe(),
+        dry_run: mode == Mode::DryRun,
     }
 }
 

@@ -6,13 +6,15 @@
 use std::future::Future;
 
 use super::dest::{self, DestFolder, FolderState, Outgoing, Tally};
+use super::filter::LeftOut;
 use super::mapping::FolderTask;
 use super::overlap;
 use super::truth::{self, Book, Opened};
-use super::{Ctx, KeepAlive, Mode};
+use super::{dry, Ctx, KeepAlive, Mode};
 use crate::error::MailError;
 use crate::imap::ImapClient;
-use crate::job::UserEntry;
+use crate::job::{Filters, UserEntry};
+use crate::outcome::PlannedMessage;
 
 /// What a source folder holds, as the ledger knows it.
 pub(crate) struct Listing {
@@ -25,6 +27,8 @@ pub(crate) struct Listing {
     /// The Inbox's ledger name under the other protocol: its entries are
     /// the same messages under other ids, so they prove nothing here.
     pub except: Option<&'static str>,
+    /// Messages the job's filters leave out (not among `ids`).
+    pub left_out: LeftOut,
 }
 
 /// One folder's copy in progress: where its messages go, what is known of
@@ -44,8 +48,14 @@ pub(crate) trait Source: KeepAlive {
     /// A fetched batch.
     type Fetched;
 
-    /// Every message of the folder.
-    fn list(&mut self, task: &FolderTask) -> impl Future<Output = Result<Listing, MailError>>;
+    /// Every message of the folder that the job's filters admit, those
+    /// they leave out set aside, judged before anything of them is fetched
+    /// where the protocol allows.
+    fn list(
+        &mut self,
+        task: &FolderTask,
+        filters: &Filters,
+    ) -> impl Future<Output = Result<Listing, MailError>>;
 
     /// The messages among `pending` (ids the destination lacks by the
     /// ledger) to send; those found on the destination by content are
@@ -78,10 +88,22 @@ pub(crate) trait Source: KeepAlive {
         fetched: Self::Fetched,
         target: &mut Target<'_>,
     ) -> Result<Vec<Outgoing>, MailError>;
+
+    /// For a dry run, instead of fetching `planned`: those a copy would
+    /// send, named from their envelope alone (a source that matches the
+    /// destination by content only after download matches them here).
+    fn would_copy(
+        &mut self,
+        planned: Vec<Self::Planned>,
+        target: &mut Target<'_>,
+    ) -> impl Future<Output = Result<Vec<PlannedMessage>, MailError>>;
 }
 
 /// Copies what the destination folder lacks of `src`; a verifying job
-/// only lists it (the comparison follows in [`super::verify`]).
+/// only lists it (the comparison follows in [`super::verify`]), a dry run
+/// reports what it would copy ([`dry`]). `exists`: whether the destination
+/// folder exists (a copy has created it; a dry run may not have).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn read<S: Source>(
     ctx: &Ctx,
     user: &UserEntry,
@@ -90,16 +112,23 @@ pub(crate) async fn read<S: Source>(
     task: &FolderTask,
     state: &mut FolderState,
     tally: &mut Tally,
+    exists: bool,
 ) -> Result<(), MailError> {
-    let l = src.list(task).await?;
+    let mut l = src.list(task, &ctx.job.filters).await?;
+    state.left_out(l.left_out);
+    // Left out on an earlier attempt, once fetched (a POP3 server without
+    // TOP): not looked at again.
+    l.ids.retain(|id| !state.is_left_out(id));
     state.source_ids(&l.ledger, l.uid_validity, &l.ids);
     if ctx.mode == Mode::Verify {
         return Ok(());
     }
     let book = Book::new(ctx, user, &l.ledger, l.uid_validity, task);
-    let Some(Opened { mut dest, pending }) =
-        truth::open(ctx, dst, book, &l.ids, l.except, state).await?
-    else {
+    let opened = match exists || ctx.mode != Mode::DryRun {
+        true => truth::open(ctx, dst, book, &l.ids, l.except, state).await?,
+        false => Some(dry::absent(book, &l.ids)),
+    };
+    let Some(Opened { mut dest, pending }) = opened else {
         state.settle(tally, task.expected, (0, 0));
         return Ok(());
     };
@@ -110,6 +139,9 @@ pub(crate) async fn read<S: Source>(
         folder: &task.source_name,
     };
     let planned = src.plan(pending, &mut target).await?;
+    if ctx.mode == Mode::DryRun {
+        return dry::report(ctx, src, planned, target, task).await;
+    }
     for m in &planned {
         target.state.plan(target.tally, &src.id(m), src.size(m));
     }

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use super::dest::{DestFolder, FolderState};
 use super::key::content_key;
 use super::mapping::FolderTask;
-use super::{lingering, Ctx};
+use super::{lingering, Ctx, Mode};
 use crate::error::MailError;
 use crate::imap::{FolderStatus, ImapClient};
 use crate::job::UserEntry;
@@ -33,6 +33,8 @@ pub(crate) struct Book {
     pub dest_name: String,
     /// The destination folder's UIDVALIDITY, once it is open.
     pub dest_uid_validity: u32,
+    /// A dry run's book: it reads the ledger and writes nothing to it.
+    dry: bool,
 }
 
 impl Book {
@@ -53,6 +55,7 @@ impl Book {
             dest_raw: task.dest_raw.clone(),
             dest_name: task.dest_name.clone(),
             dest_uid_validity: 0,
+            dry: ctx.mode == Mode::DryRun,
         }
     }
 
@@ -66,6 +69,9 @@ impl Book {
 
     /// Keeps what reached the destination (and settles its intents).
     pub fn record(&self, entries: &[LedgerEntry]) -> Result<(), MailError> {
+        if self.dry {
+            return Ok(());
+        }
         self.store.record(
             self.scope(),
             &self.folder,
@@ -78,6 +84,9 @@ impl Book {
 
     /// Before an APPEND: which messages it carries, over which connection.
     pub fn intend(&self, connection: &str, items: &[(&str, &str)]) -> Result<(), MailError> {
+        if self.dry {
+            return Ok(());
+        }
         self.store.intend(
             self.scope(),
             &self.folder,
@@ -89,10 +98,16 @@ impl Book {
 
     /// Drops intents that need nothing more (`None`: all of this folder).
     pub fn settle(&self, ids: Option<&[String]>) -> Result<(), MailError> {
+        if self.dry {
+            return Ok(());
+        }
         self.store.settle_intents(self.scope(), &self.folder, ids)
     }
 
     pub fn set_snapshot(&self, snap: Option<DestSnapshot>) -> Result<(), MailError> {
+        if self.dry {
+            return Ok(());
+        }
         self.store
             .set_dest_snapshot(self.scope(), &self.dest_raw, snap)
     }
@@ -259,8 +274,11 @@ pub(crate) async fn open(
         return Ok(None);
     }
 
-    // Otherwise, the folder itself: which UIDs it holds now.
-    let sel = dst.open_folder(&book.dest_raw, false).await?;
+    // Otherwise, the folder itself: which UIDs it holds now (a dry run
+    // only looks: EXAMINE changes nothing there, not even \Recent).
+    let sel = dst
+        .open_folder(&book.dest_raw, ctx.mode == Mode::DryRun)
+        .await?;
     book.dest_uid_validity = sel.uid_validity;
     let dest_uids: HashSet<u32> = match sel.exists {
         0 => HashSet::new(),
@@ -283,8 +301,12 @@ pub(crate) async fn open(
             .or_default()
             .push(c.id.clone());
     }
-    for (folder, ids) in &stale {
-        ctx.store.forget(book.scope(), folder, ids)?;
+    // A dry run keeps them: it changes nothing, and what it decides does
+    // not depend on them.
+    if !book.dry {
+        for (folder, ids) in &stale {
+            ctx.store.forget(book.scope(), folder, ids)?;
+        }
     }
     let mut pending = Vec::new();
     let mut recreated = false;

@@ -1,22 +1,24 @@
 //! The IMAP client a migration uses, wrapping an async-imap session.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use async_imap::imap_proto::{
-    self, AttributeValue, MailboxDatum, NameAttribute, Response, ResponseCode, Status,
-    StatusAttribute,
+    self, AttributeValue, MailboxDatum, Response, ResponseCode, Status, StatusAttribute,
 };
 use async_imap::{Authenticator, Client, Session};
 
 use super::codes::{self, outcome_text};
+use super::listing::{self, ListedFolder};
 use super::raw::{self, FolderSize, RawError};
 use super::{quote, utf7};
 use crate::compress::CompressMode;
 use crate::dial;
 use crate::error::{self, busy, Direction, MailError, Place, Side};
 use crate::net::{self, CertPolicy, Stream, Timed};
-use crate::secret::Secret;
+
+mod quota;
+pub use quota::Quota;
 
 /// The header fields that, with the size, identify a message's content on
 /// both sides (the dedup key; `copy::key::KEY_FIELDS` lists the same).
@@ -53,40 +55,8 @@ pub struct Endpoint {
     pub compress: CompressMode,
 }
 
-/// How to log in.
-#[derive(Debug, Clone)]
-pub enum Login {
-    /// IMAP LOGIN.
-    Password { user: String, password: Secret },
-    /// SASL PLAIN: `authcid` proves itself with `password` and acts as
-    /// `authzid` (an admin acting for a user).
-    SaslPlain {
-        authzid: String,
-        authcid: String,
-        password: Secret,
-    },
-}
-
-impl Login {
-    /// The mailbox this login is for, for messages.
-    pub fn user(&self) -> &str {
-        match self {
-            Login::Password { user, .. } => user,
-            Login::SaslPlain { authzid, .. } => authzid,
-        }
-    }
-}
-
-/// A folder as LIST reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedFolder {
-    /// The name as on the wire (modified UTF-7), for commands.
-    pub raw: String,
-    /// The name decoded to Unicode.
-    pub name: String,
-    pub delimiter: Option<char>,
-    pub selectable: bool,
-}
+/// How to log in (shared with POP3).
+pub use crate::login::Login;
 
 /// What SELECT or EXAMINE told about a folder.
 #[derive(Debug, Clone, Default)]
@@ -303,6 +273,13 @@ impl ImapClient {
         matches!(self.session.get_ref().get_ref(), Stream::Compressed(_))
     }
 
+    /// From now on, what this connection reads draws on the job's
+    /// bandwidth (counted as the client reads it: after decompression, so
+    /// the wire carries no more).
+    pub fn limit_reads(&mut self, throttle: net::Throttle) {
+        self.session.get_mut().set_throttle(Some(throttle));
+    }
+
     async fn open(ep: &Endpoint) -> Result<(Stream, Place, HashSet<String>), MailError> {
         let (stream, place) = dial::dial(&dial::Target {
             side: ep.side,
@@ -398,8 +375,8 @@ impl ImapClient {
         // the LOGIN reply's code when the server sends (and we can parse) it.
         let mut fresh_caps = false;
         let result = match login {
-            Login::Password { user, password } => {
-                let fut = client.login_with_capabilities(user, password.expose());
+            Login::Password { password, .. } | Login::Separator { password, .. } => {
+                let fut = client.login_with_capabilities(login.login_name(), password.expose());
                 match tokio::time::timeout(timeout, fut).await {
                     Err(_) => {
                         return Err(MailError::Timeout {
@@ -659,29 +636,59 @@ impl ImapClient {
 
     // ---- folders ----
 
-    /// Every folder, selectable or not.
+    /// Every folder, selectable or not, with its special-use attribute.
     pub async fn list(&mut self) -> Result<Vec<ListedFolder>, MailError> {
+        // XLIST only where SPECIAL-USE is missing: it is the older form.
+        if self.has("XLIST") && !self.has("SPECIAL-USE") {
+            if let Some(out) = self.xlist().await? {
+                return Ok(out);
+            }
+        }
         let mut out = Vec::new();
-        self.run_ok("LIST \"\" \"*\"", "listing folders (LIST)", "listing folders", |r| {
+        let cmd = "LIST \"\" \"*\"";
+        self.run_ok(cmd, "listing folders (LIST)", "listing folders", |r| {
             if let Response::MailboxData(MailboxDatum::List(l)) = r {
-                let raw = l.name.to_string();
-                let nonexistent = l.name_attributes.iter().any(|a| {
-                    matches!(a, NameAttribute::Extension(e) if e.eq_ignore_ascii_case("\\NonExistent"))
-                });
-                if nonexistent {
-                    return;
-                }
-                let selectable = !l.name_attributes.iter().any(|a| matches!(a, NameAttribute::NoSelect));
-                out.push(ListedFolder {
-                    name: utf7::decode(&raw).unwrap_or_else(|| raw.clone()),
-                    raw,
-                    delimiter: l.delimiter.as_ref().and_then(|d| d.chars().next()),
-                    selectable,
-                });
+                out.extend(ListedFolder::from_list(l));
             }
         })
         .await?;
+        // RFC 6154 lets a plain LIST leave the attributes out (Dovecot puts
+        // them in); then they are asked for. A refusal leaves names only.
+        if self.has("SPECIAL-USE") && out.iter().all(|f| f.special_use.is_none()) {
+            let mut marked = HashMap::new();
+            let cmd = "LIST \"\" \"*\" RETURN (SPECIAL-USE)";
+            let reply = self
+                .run(cmd, "listing special-use folders", |r| {
+                    if let Response::MailboxData(MailboxDatum::List(l)) = r {
+                        if let Some(f) = ListedFolder::from_list(l) {
+                            marked.insert(f.raw, f.special_use);
+                        }
+                    }
+                })
+                .await?;
+            if reply.ok {
+                for f in &mut out {
+                    f.special_use = marked.get(&f.raw).copied().flatten();
+                }
+            }
+        }
         Ok(out)
+    }
+
+    /// XLIST, read by hand (imap-proto does not parse `* XLIST` lines);
+    /// `None` when the server refuses it.
+    async fn xlist(&mut self) -> Result<Option<Vec<ListedFolder>>, MailError> {
+        let doing = "listing folders (XLIST)";
+        let tag = self.send("XLIST \"\" \"*\"", doing).await?;
+        let t = self.timeout;
+        let (lines, done) = raw::read_until_tag(self.session.get_mut(), &tag.0, t)
+            .await
+            .map_err(|e| raw_err(&self.place, doing, t, e))?;
+        if !done.starts_with(b"OK") {
+            return Ok(None);
+        }
+        let folders = lines.iter().filter_map(|l| listing::xlist_line(l));
+        Ok(Some(folders.collect()))
     }
 
     /// CREATE; an existing folder is not an error.

@@ -6,14 +6,17 @@
 mod append;
 mod client;
 mod codes;
+mod listing;
 mod raw;
 pub mod utf7;
 
 pub use append::{AppendItem, AppendResult};
+pub use client::Quota;
 pub use client::{
-    Endpoint, FetchedBody, FolderStatus, ImapClient, ListedFolder, Login, MessageBytes,
-    MessageMeta, Selected, Transport, HEADER_FIELDS,
+    Endpoint, FetchedBody, FolderStatus, ImapClient, Login, MessageBytes, MessageMeta, Selected,
+    Transport, HEADER_FIELDS,
 };
+pub use listing::{FolderUse, ListedFolder};
 pub use raw::FolderSize;
 
 /// Formats UIDs as a compact IMAP sequence set: `1:5,7,9:12`.

@@ -83,7 +83,11 @@ impl JobError {
             JobError::TranslationLine { .. } => "folders.translate",
             JobError::MissingMaster(_) => "destination.master",
             JobError::MissingSourceMaster(_) => "source.master",
-            JobError::BadFilter { .. } => "filters",
+            JobError::BadFilter { key, .. } => match *key {
+                "since" => "filters.since",
+                "before" => "filters.before",
+                _ => "filters.max_message_mb",
+            },
             JobError::CaFile { .. } => "ca_file",
             JobError::BadName(_) => "name",
             JobError::BadOption { .. } => "options",

@@ -13,7 +13,9 @@ use serde::Deserialize;
 pub use error::JobError;
 pub use folders::Translation;
 pub use spreadsheet::users_from_spreadsheet;
-pub use users::{list_field, preview_users, PreviewLine, UserEntry, UsersPreview, MAX_MAILBOXES};
+pub use users::{
+    list_field, preview_users, PreviewLine, SourcePasswords, UserEntry, UsersPreview, MAX_MAILBOXES,
+};
 
 use crate::net::CertPolicy;
 use crate::secret::Secret;
@@ -231,7 +233,7 @@ impl Filters {
     /// date for POP3) and size is copied. A message whose date is unknown
     /// passes the date filters.
     pub fn admits(&self, day: Option<chrono::NaiveDate>, size: u64) -> bool {
-        if self.max_message_bytes.is_some_and(|max| size > max) {
+        if self.too_large(size) {
             return false;
         }
         match day {
@@ -245,6 +247,35 @@ impl Filters {
 
     pub fn is_empty(&self) -> bool {
         *self == Filters::default()
+    }
+
+    /// Whether a message of this size is left out for it.
+    pub fn too_large(&self, size: u64) -> bool {
+        self.max_message_bytes.is_some_and(|max| size > max)
+    }
+
+    /// Whether messages are chosen by their date at all.
+    pub fn by_date(&self) -> bool {
+        self.since.is_some() || self.before.is_some()
+    }
+
+    /// The filters in words, for the log's header; empty when there are
+    /// none.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        match (self.since, self.before) {
+            (Some(s), Some(b)) => parts.push(format!("messages dated {s} up to (not on) {b}")),
+            (Some(s), None) => parts.push(format!("messages dated {s} or later")),
+            (None, Some(b)) => parts.push(format!("messages dated before {b}")),
+            (None, None) => {}
+        }
+        if let Some(max) = self.max_message_bytes {
+            parts.push(format!(
+                "no message larger than {}",
+                crate::human::human_bytes(max)
+            ));
+        }
+        parts.join("; ")
     }
 }
 
@@ -438,7 +469,11 @@ impl JobFile {
             }
             list.push_str(&String::from_utf8_lossy(&text));
         }
-        let users = users::parse_users(&list, delimiter)?;
+        let needs = match source.auth {
+            AccountAuth::PerUser => SourcePasswords::Required,
+            AccountAuth::Master { .. } => SourcePasswords::NotNeeded,
+        };
+        let users = users::parse_users(&list, delimiter, needs)?;
         let mut notes = Vec::new();
         if let Some(line) = users::header_row(&list, delimiter) {
             notes.push(format!(
@@ -487,10 +522,11 @@ fn validate_name(name: &str) -> Result<Option<String>, JobError> {
 }
 
 /// The user list as the form shows it before a job starts, with the
-/// delimiter as typed there.
-pub fn preview_user_list(list: &str, delimiter: &str) -> UsersPreview {
+/// delimiter as typed there; `source` says whether the source logs in as
+/// each user (who then needs a password) or as the old host's admin.
+pub fn preview_user_list(list: &str, delimiter: &str, source: SourcePasswords) -> UsersPreview {
     match parse_delimiter(Some(delimiter)) {
-        Ok(d) => preview_users(list, d),
+        Ok(d) => preview_users(list, d, source),
         Err(e) => UsersPreview::refused(&e),
     }
 }
@@ -604,12 +640,14 @@ impl FiltersFile {
             Some(mb) if mb.is_finite() && mb > 0.0 && mb <= 1_000_000.0 => {
                 Some((mb * 1_000_000.0).round() as u64)
             }
-            Some(mb) => return Err(JobError::BadFilter {
-                key: "max_message_mb",
-                reason: format!(
+            Some(mb) => {
+                return Err(JobError::BadFilter {
+                    key: "max_message_mb",
+                    reason: format!(
                     "{mb} is not a size in MB above 0. Leave it out to copy messages of any size."
                 ),
-            }),
+                })
+            }
         };
         Ok(Filters {
             since,
@@ -781,6 +819,38 @@ list = "jane,pw1"
     }
 
     #[test]
+    fn a_source_admin_login_needs_no_source_passwords_in_the_user_list() {
+        let list = "list = \"jane@x\\nbob@x,\\ncarol@x,,carol@new,pw\"";
+        let admin = with(
+            "auth = \"master\"\nmaster_user = \"root\"\nmaster_password = \"rootpw\"",
+            "",
+        )
+        .replace("list = \"jane,pw1\"", list);
+        let job = parse(&admin).unwrap();
+        assert_eq!(job.users.len(), 3);
+        assert!(job.users.iter().all(|u| u.source_password.is_none()));
+        assert_eq!(
+            job.source.auth,
+            AccountAuth::Master {
+                user: "root".into(),
+                password: Secret::new("rootpw"),
+                method: MasterMethod::SaslPlain,
+            }
+        );
+        // Each user's own login still needs every source password.
+        let own = BASE.replace("list = \"jane,pw1\"", list);
+        assert!(matches!(
+            parse(&own),
+            Err(JobError::UserLine { line: 1, .. })
+        ));
+        let err = parse(&with("auth = \"master\"\nmaster_user = \"root\"", "")).unwrap_err();
+        assert_eq!(
+            err,
+            JobError::MissingSourceMaster("the admin password (master_password)")
+        );
+    }
+
+    #[test]
     fn master_logins_need_user_and_password() {
         let text = BASE.replace("master_password = \"pw\"\n", "");
         assert!(parse(&text)
@@ -850,6 +920,43 @@ list = "jane,pw1"
         assert_eq!(o.compress, Some(crate::compress::CompressMode::Never));
         let err = parse(&format!("{BASE}\n[options]\ncompress = \"sometimes\"\n")).unwrap_err();
         assert!(err.to_string().contains("sometimes"), "{err}");
+    }
+
+    #[test]
+    fn filters_admit_since_itself_and_leave_out_before_itself_and_one_byte_too_many() {
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        let f = Filters {
+            since: day("2024-01-10"),
+            before: day("2024-02-01"),
+            max_message_bytes: Some(1000),
+        };
+        assert!(!f.admits(day("2024-01-09"), 10));
+        assert!(f.admits(day("2024-01-10"), 10));
+        assert!(f.admits(day("2024-01-31"), 10));
+        assert!(!f.admits(day("2024-02-01"), 10));
+        assert!(f.admits(day("2024-01-20"), 1000));
+        assert!(!f.admits(day("2024-01-20"), 1001));
+        // No usable date passes the date filters, never the size filter.
+        assert!(f.admits(None, 1000));
+        assert!(!f.admits(None, 1001));
+        assert!(Filters::default().admits(day("1970-01-01"), u64::MAX));
+        assert_eq!(
+            f.describe(),
+            "messages dated 2024-01-10 up to (not on) 2024-02-01; no message larger than 1.0 KB"
+        );
+        assert_eq!(Filters::default().describe(), "");
+    }
+
+    #[test]
+    fn filters_are_read_in_days_and_decimal_megabytes() {
+        let text = format!(
+            "{BASE}\n[filters]\nsince = \"2024-01-10\"\nbefore = \"2024-02-01\"\nmax_message_mb = 25\n"
+        );
+        let f = parse(&text).unwrap().filters;
+        assert_eq!(f.since, chrono::NaiveDate::from_ymd_opt(2024, 1, 10));
+        assert_eq!(f.before, chrono::NaiveDate::from_ymd_opt(2024, 2, 1));
+        assert_eq!(f.max_message_bytes, Some(25_000_000));
+        assert!(parse(BASE).unwrap().filters.is_empty());
     }
 
     #[test]

@@ -11,13 +11,26 @@ use crate::secret::Secret;
 /// Most mailboxes one job may hold; more must be split into batches.
 pub const MAX_MAILBOXES: usize = 500;
 
+/// Whether the user list must give each source password (2nd column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SourcePasswords {
+    /// Each user logs in to the source with their own password.
+    #[default]
+    Required,
+    /// The old host's admin logs in for every user: a line may be just
+    /// `source_user`, and a blank 2nd column is fine.
+    NotNeeded,
+}
+
 /// One line of the user list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserEntry {
     /// 1-based line number in the list as typed, for error messages.
     pub line: usize,
     pub source_user: String,
-    pub source_password: Secret,
+    /// The second column; `None` only when [`SourcePasswords::NotNeeded`]
+    /// and the column is absent or blank.
+    pub source_password: Option<Secret>,
     /// Defaults to `source_user` when the third column is absent or blank.
     pub local_user: String,
     /// The fourth column, when present and not blank.
@@ -52,6 +65,12 @@ pub struct UserEntry {
 ///   Only the line ending is removed. A source password that is empty or only
 ///   blanks is treated as missing; a local password that is empty or only
 ///   blanks counts as absent.
+/// - With [`SourcePasswords::NotNeeded`] (the source's admin logs in for
+///   every user) the source password may be blank or absent: `jane`,
+///   `jane,` and `jane,,jane@new,pw` are all read. A line without the
+///   delimiter that holds another common one (`jane;pw` when the delimiter
+///   is `,`) is still refused: it is more likely a mis-delimited password
+///   than a user name, and a user name is shown.
 /// - A blank or absent third column means `local_user = source_user`.
 /// - Source users and local users must each be unique. The comparison
 ///   ignores case, because mail servers almost always do and `Bob`/`bob`
@@ -59,10 +78,14 @@ pub struct UserEntry {
 ///
 /// Error messages name lines and columns but never echo a password, nor a
 /// field that may be a password typed with the wrong delimiter.
-pub fn parse_users(text: &str, delimiter: char) -> Result<Vec<UserEntry>, JobError> {
+pub fn parse_users(
+    text: &str,
+    delimiter: char,
+    source: SourcePasswords,
+) -> Result<Vec<UserEntry>, JobError> {
     check_delimiter(delimiter)?;
     let mut entries = Vec::new();
-    for read in read_lines(text, delimiter) {
+    for read in read_lines(text, delimiter, source) {
         entries.push(read.map_err(|(line, reason)| JobError::UserLine { line, reason })?);
     }
     if entries.is_empty() {
@@ -122,14 +145,14 @@ impl UsersPreview {
 }
 
 /// Reads every line of a user list; see [`UsersPreview`].
-pub fn preview_users(text: &str, delimiter: char) -> UsersPreview {
+pub fn preview_users(text: &str, delimiter: char, source: SourcePasswords) -> UsersPreview {
     if let Err(e) = check_delimiter(delimiter) {
         return UsersPreview::refused(&e);
     }
     let mut preview = UsersPreview::refused(&JobError::NoUsers { delimiter });
     preview.error = None;
     preview.header = header_row(text, delimiter);
-    for read in read_lines(text, delimiter) {
+    for read in read_lines(text, delimiter, source) {
         preview.lines.push(match read {
             Ok(u) => {
                 preview.mailboxes += 1;
@@ -190,7 +213,11 @@ fn check_delimiter(delimiter: char) -> Result<(), JobError> {
 
 /// Each data line read on its own, as an entry or `(line, reason)`. A
 /// line that repeats an earlier good line's user is the bad one.
-fn read_lines(text: &str, delimiter: char) -> Vec<Result<UserEntry, (usize, String)>> {
+fn read_lines(
+    text: &str,
+    delimiter: char,
+    source: SourcePasswords,
+) -> Vec<Result<UserEntry, (usize, String)>> {
     // Lower-cased name -> line where it first appeared.
     let mut sources: HashMap<String, usize> = HashMap::new();
     let mut locals: HashMap<String, usize> = HashMap::new();
@@ -198,7 +225,7 @@ fn read_lines(text: &str, delimiter: char) -> Vec<Result<UserEntry, (usize, Stri
     data_lines(text)
         .filter(|(line, _)| Some(*line) != header)
         .map(|(line, content)| {
-            let u = read_line(line, content, delimiter).map_err(|r| (line, r))?;
+            let u = read_line(line, content, delimiter, source).map_err(|r| (line, r))?;
             let source_key = u.source_user.to_lowercase();
             let local_key = u.local_user.to_lowercase();
             if let Some(earlier) = sources.get(&source_key) {
@@ -229,12 +256,24 @@ fn read_lines(text: &str, delimiter: char) -> Vec<Result<UserEntry, (usize, Stri
 }
 
 /// One data line as an entry, or why it can't be one.
-fn read_line(line: usize, content: &str, delimiter: char) -> Result<UserEntry, String> {
+fn read_line(
+    line: usize,
+    content: &str,
+    delimiter: char,
+    source: SourcePasswords,
+) -> Result<UserEntry, String> {
     let fields = fields(content, delimiter)?;
     let mut cols = fields.iter().map(String::as_str);
     let source_user = trim_blanks(cols.next().unwrap_or_default());
-    let Some(source_password) = cols.next() else {
-        return Err(missing_delimiter(content, delimiter));
+    let source_password = match (cols.next(), source) {
+        (Some(p), _) => p,
+        (None, SourcePasswords::Required) => return Err(missing_delimiter(content, delimiter)),
+        (None, SourcePasswords::NotNeeded) => {
+            if let Some(other) = other_delimiter(content, delimiter) {
+                return Err(seems_mis_delimited(delimiter, other));
+            }
+            ""
+        }
     };
     let local_user = cols.next().map(trim_blanks).unwrap_or_default();
     let local_password = cols.next();
@@ -246,13 +285,17 @@ fn read_line(line: usize, content: &str, delimiter: char) -> Result<UserEntry, S
         ));
     }
     check_user_name(source_user, "source user")?;
-    if source_password.trim().is_empty() {
+    let source_password = if !source_password.trim().is_empty() {
+        check_password(source_password, "source password")?;
+        Some(Secret::new(source_password))
+    } else if source == SourcePasswords::Required {
         return Err(format!(
             "no password after the delimiter '{delimiter}'. \
              Add the source password: source_user{delimiter}source_password."
         ));
-    }
-    check_password(source_password, "source password")?;
+    } else {
+        None
+    };
     let local_user = if local_user.is_empty() {
         source_user
     } else {
@@ -269,7 +312,7 @@ fn read_line(line: usize, content: &str, delimiter: char) -> Result<UserEntry, S
     Ok(UserEntry {
         line,
         source_user: source_user.to_string(),
-        source_password: Secret::new(source_password),
+        source_password,
         local_user: local_user.to_string(),
         local_password,
     })
@@ -396,9 +439,7 @@ fn trim_blanks(s: &str) -> &str {
 /// The reason for a line without any delimiter. The line is not quoted: with
 /// the wrong delimiter it holds the password.
 fn missing_delimiter(content: &str, delimiter: char) -> String {
-    let hint = [',', ';', '\t', '|', ':']
-        .into_iter()
-        .find(|&c| c != delimiter && content.contains(c))
+    let hint = other_delimiter(content, delimiter)
         .map(|c| {
             let shown = if c == '\t' {
                 "a tab".to_string()
@@ -413,6 +454,28 @@ fn missing_delimiter(content: &str, delimiter: char) -> String {
     format!(
         "no password after the delimiter '{delimiter}'. \
          Write source_user{delimiter}source_password.{hint}"
+    )
+}
+
+/// A common delimiter other than `delimiter` that `content` holds.
+fn other_delimiter(content: &str, delimiter: char) -> Option<char> {
+    [',', ';', '\t', '|', ':']
+        .into_iter()
+        .find(|&c| c != delimiter && content.contains(c))
+}
+
+/// The reason for a one-column line (no source password needed) that holds
+/// another delimiter. The line is not quoted: it may hold a password.
+fn seems_mis_delimited(delimiter: char, other: char) -> String {
+    let shown = if other == '\t' {
+        "a tab".to_string()
+    } else {
+        format!("'{other}'")
+    };
+    format!(
+        "there is no '{delimiter}' on the line, but it holds {shown}: the list seems to use \
+         {shown} as its delimiter. Change the delimiter setting, or, if the whole line is the \
+         user name, end it with '{delimiter}'."
     )
 }
 
@@ -463,6 +526,105 @@ fn check_password(password: &str, what: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    /// The list as read when each source password is required (every test
+    /// but those of admin logins).
+    fn parse_users(text: &str, delimiter: char) -> Result<Vec<UserEntry>, JobError> {
+        super::parse_users(text, delimiter, SourcePasswords::Required)
+    }
+
+    fn preview_users(text: &str, delimiter: char) -> UsersPreview {
+        super::preview_users(text, delimiter, SourcePasswords::Required)
+    }
+
+    fn admin_list(text: &str, delimiter: char) -> Result<Vec<UserEntry>, JobError> {
+        super::parse_users(text, delimiter, SourcePasswords::NotNeeded)
+    }
+
+    #[test]
+    fn with_a_source_admin_the_source_password_column_may_be_blank_or_absent() {
+        let users = admin_list("jane@x\nbob@x,\ncarol@x,,carol@new,pw\ndan@x,own-pw", ',').unwrap();
+        let read: Vec<_> = users
+            .iter()
+            .map(|u| {
+                (
+                    u.line,
+                    u.source_user.as_str(),
+                    u.source_password.as_ref().map(Secret::expose),
+                    u.local_user.as_str(),
+                    u.local_password.as_ref().map(Secret::expose),
+                )
+            })
+            .collect();
+        assert_eq!(
+            read,
+            [
+                (1, "jane@x", None, "jane@x", None),
+                (2, "bob@x", None, "bob@x", None),
+                (3, "carol@x", None, "carol@new", Some("pw")),
+                // A password given anyway is kept (it is not used).
+                (4, "dan@x", Some("own-pw"), "dan@x", None),
+            ]
+        );
+        // Blanks only are no password either; a quoted empty column too.
+        let users = admin_list("jane@x;   ;jane@new\n\"bob@x\";\"\"", ';').unwrap();
+        assert!(users.iter().all(|u| u.source_password.is_none()));
+    }
+
+    #[test]
+    fn with_a_source_admin_the_other_rules_still_hold() {
+        // Duplicates, bad names, an empty user, a damaged password.
+        let bad = |text: &str| match admin_list(text, ',') {
+            Err(JobError::UserLine { line, reason }) => (line, reason),
+            other => panic!("{text:?}: expected a UserLine error, got {other:?}"),
+        };
+        let (line, reason) = bad("jane\nJANE");
+        assert_eq!(line, 2);
+        assert!(reason.contains("already listed on line 1"), "{reason}");
+        assert!(bad("jane smith").1.contains("contains a space"));
+        assert!(bad(",,jane@new").1.contains("source user"));
+        assert!(bad("jane,p\u{1}w").1.contains("source password"));
+        assert!(bad("jane\nbob,,jane")
+            .1
+            .contains("already the destination of line 1"));
+        assert_eq!(
+            admin_list("# none\n", ','),
+            Err(JobError::NoUsers { delimiter: ',' })
+        );
+    }
+
+    #[test]
+    fn with_a_source_admin_a_line_that_seems_to_use_another_delimiter_is_refused_unshown() {
+        for (text, shown) in [("jane;S3cr3t!x", "';'"), ("jane\tS3cr3t!x", "a tab")] {
+            let Err(JobError::UserLine { line: 1, reason }) = admin_list(text, ',') else {
+                panic!("{text:?} accepted");
+            };
+            assert!(reason.starts_with("there is no ','"), "{reason}");
+            assert!(reason.contains(shown), "{reason}");
+            assert!(!reason.contains("S3cr3t"), "{reason}");
+        }
+        // Ending the line with the delimiter says the whole of it is the name.
+        let users = admin_list("smith;john,", ',').unwrap();
+        assert_eq!(users[0].source_user, "smith;john");
+    }
+
+    #[test]
+    fn the_preview_with_a_source_admin_reports_no_missing_source_password() {
+        let text = "Email,Password,New email\njane@x\nbob@x,,bob@new,pw\ncarol@x,";
+        let p = super::preview_users(text, ',', SourcePasswords::NotNeeded);
+        assert_eq!((p.mailboxes, p.problems, p.error), (3, 0, None));
+        assert_eq!(p.header, Some(1));
+        assert_eq!(p.lines[1].local_user, "bob@new");
+        assert!(p.lines[1].local_password);
+        // The same list when each user logs in with their own password.
+        let p = preview_users(text, ',');
+        assert_eq!((p.mailboxes, p.problems), (0, 3));
+        assert!(p.lines[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("No password after"));
+    }
+
     fn user_line_error(text: &str, delimiter: char) -> (usize, String) {
         match parse_users(text, delimiter) {
             Err(JobError::UserLine { line, reason }) => (line, reason),
@@ -478,7 +640,7 @@ mod tests {
             vec![UserEntry {
                 line: 1,
                 source_user: "alice".into(),
-                source_password: Secret::new("pw1"),
+                source_password: Some(Secret::new("pw1")),
                 local_user: "alice2".into(),
                 local_password: Some(Secret::new("pw2")),
             }]
@@ -495,24 +657,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!(users[0].source_user, "alice");
-        assert_eq!(users[0].source_password.expose(), "p,w\"x");
+        assert_eq!(
+            users[0].source_password.as_ref().unwrap().expose(),
+            "p,w\"x"
+        );
         assert_eq!(users[0].local_user, "alice");
         assert_eq!(users[1].local_user, "bob2");
         assert_eq!(
             users[1].local_password.as_ref().map(Secret::expose),
             Some("a,b")
         );
-        assert_eq!(users[2].source_password.expose(), "pw3");
+        assert_eq!(users[2].source_password.as_ref().unwrap().expose(), "pw3");
         // Semicolons, as spreadsheets in many locales save CSV.
         let users = parse_users("\"dan\";\"p;w\"\n", ';').unwrap();
-        assert_eq!(users[0].source_password.expose(), "p;w");
+        assert_eq!(users[0].source_password.as_ref().unwrap().expose(), "p;w");
     }
 
     #[test]
     fn a_quote_inside_an_unquoted_password_is_kept() {
         let users = parse_users("alice,p\"w\nbob,a\"b\"c,bob2,x,y", ',').unwrap();
-        assert_eq!(users[0].source_password.expose(), "p\"w");
-        assert_eq!(users[1].source_password.expose(), "a\"b\"c");
+        assert_eq!(users[0].source_password.as_ref().unwrap().expose(), "p\"w");
+        assert_eq!(
+            users[1].source_password.as_ref().unwrap().expose(),
+            "a\"b\"c"
+        );
         // Unquoted, the fourth column still takes the rest of the line.
         assert_eq!(
             users[1].local_password.as_ref().map(Secret::expose),
@@ -597,9 +765,9 @@ mod tests {
         let users = parse_users("\u{feff}alice,pw1\r\nbob,pw2\r\ncarol,pw3\r", ',').unwrap();
         let names: Vec<_> = users.iter().map(|u| u.source_user.as_str()).collect();
         assert_eq!(names, ["alice", "bob", "carol"]);
-        assert_eq!(users[0].source_password.expose(), "pw1");
-        assert_eq!(users[1].source_password.expose(), "pw2");
-        assert_eq!(users[2].source_password.expose(), "pw3");
+        assert_eq!(users[0].source_password.as_ref().unwrap().expose(), "pw1");
+        assert_eq!(users[1].source_password.as_ref().unwrap().expose(), "pw2");
+        assert_eq!(users[2].source_password.as_ref().unwrap().expose(), "pw3");
     }
 
     #[test]
@@ -607,7 +775,7 @@ mod tests {
         let users = parse_users("alice,pw1\rbob,pw2\r\r\ncarol,pw3", ',').unwrap();
         let lines: Vec<_> = users.iter().map(|u| u.line).collect();
         assert_eq!(lines, [1, 2, 4]);
-        assert_eq!(users[1].source_password.expose(), "pw2");
+        assert_eq!(users[1].source_password.as_ref().unwrap().expose(), "pw2");
     }
 
     #[test]
@@ -689,7 +857,10 @@ mod tests {
     fn fields_are_trimmed_but_passwords_are_kept_exactly() {
         let users = parse_users(" alice\t,  pass word ,\tali ,  pw2 ", ',').unwrap();
         assert_eq!(users[0].source_user, "alice");
-        assert_eq!(users[0].source_password.expose(), "  pass word ");
+        assert_eq!(
+            users[0].source_password.as_ref().unwrap().expose(),
+            "  pass word "
+        );
         assert_eq!(users[0].local_user, "ali");
         assert_eq!(
             users[0].local_password.as_ref().map(Secret::expose),
@@ -738,7 +909,7 @@ mod tests {
         assert!(matches!(users, Err(JobError::UserLine { line: 1, .. })));
         let users = parse_users("smith,john;p,w;j,smith;x,y", ';').unwrap();
         assert_eq!(users[0].source_user, "smith,john");
-        assert_eq!(users[0].source_password.expose(), "p,w");
+        assert_eq!(users[0].source_password.as_ref().unwrap().expose(), "p,w");
         assert_eq!(users[0].local_user, "j,smith");
         assert_eq!(
             users[0].local_password.as_ref().map(Secret::expose),
@@ -815,7 +986,10 @@ mod tests {
     #[test]
     fn a_tab_delimits_as_the_docs_promise() {
         let list = parse_users("alice\tpw, with comma\tal@new\tx y\n", '\t').unwrap();
-        assert_eq!(list[0].source_password.expose(), "pw, with comma");
+        assert_eq!(
+            list[0].source_password.as_ref().unwrap().expose(),
+            "pw, with comma"
+        );
         assert_eq!(list[0].local_user, "al@new");
         assert_eq!(list[0].local_password.as_ref().unwrap().expose(), "x y");
     }
@@ -845,6 +1019,10 @@ mod tests {
 #[cfg(test)]
 mod fuzz {
     use super::*;
+
+    fn parse_users(text: &str, delimiter: char) -> Result<Vec<UserEntry>, JobError> {
+        super::parse_users(text, delimiter, SourcePasswords::Required)
+    }
     use proptest::prelude::*;
 
     fn line_text(
@@ -912,7 +1090,7 @@ mod fuzz {
             prop_assert_eq!(list.len(), entries.len());
             for (e, (u, pw, l, lpw)) in list.iter().zip(&entries) {
                 prop_assert_eq!(&e.source_user, u);
-                prop_assert_eq!(e.source_password.expose(), pw.as_str());
+                prop_assert_eq!(e.source_password.as_ref().unwrap().expose(), pw.as_str());
                 prop_assert_eq!(&e.local_user, l.as_ref().unwrap_or(u));
                 prop_assert_eq!(
                     e.local_password.as_ref().map(|p| p.expose().to_string()),

@@ -7,6 +7,7 @@ use super::wire::{self, Body, Status, Wire, WireError};
 use super::{Fetched, Pop3Endpoint, Pop3MessageError, Pop3Transport};
 use crate::dial;
 use crate::error::{self, busy, Direction, MailError, Place};
+use crate::login::Login;
 use crate::net::{self, Stream};
 use crate::secret::Secret;
 
@@ -71,6 +72,21 @@ impl Pop3Client {
         user: &str,
         password: &Secret,
     ) -> Result<Pop3Client, MailError> {
+        let login = Login::Password {
+            user: user.to_string(),
+            password: password.clone(),
+        };
+        Self::connect_as(ep, &login).await
+    }
+
+    /// Like [`Pop3Client::connect`], with any [`Login`]. An admin acting
+    /// for the user logs in the same way on the same secured connection,
+    /// never with APOP (which has no room for a second name):
+    /// [`Login::SaslPlain`] is `AUTH PLAIN` with the user as authorization
+    /// identity (RFC 5034), whether or not CAPA lists it, as nothing else
+    /// can carry it; [`Login::Separator`] is `USER user<sep>admin` and
+    /// `PASS`. Without TLS either needs `allow_plaintext`.
+    pub async fn connect_as(ep: &Pop3Endpoint, login: &Login) -> Result<Pop3Client, MailError> {
         let (stream, place) = dial::dial(&dial::Target {
             side: ep.side,
             host: &ep.host,
@@ -83,13 +99,13 @@ impl Pop3Client {
         let client = Pop3Client {
             wire: Wire::new(stream, ep.timeout),
             place,
-            user: user.to_string(),
+            user: login.user().to_string(),
             caps: None,
         };
-        client.start(ep, password).await
+        client.start(ep, login).await
     }
 
-    async fn start(mut self, ep: &Pop3Endpoint, password: &Secret) -> Result<Self, MailError> {
+    async fn start(mut self, ep: &Pop3Endpoint, login: &Login) -> Result<Self, MailError> {
         let doing = "waiting for the server's greeting";
         let greeting = match self.wire.read_line().await {
             Ok(line) => line,
@@ -140,12 +156,14 @@ impl Pop3Client {
         }
         self.capa().await?;
         let method = if self.wire.get_ref().is_tls() {
-            self.sasl_method()
+            self.method_for(login, true)
         } else if self.has("STLS") {
             self = self.stls(ep).await?;
             self.capa().await?;
-            self.sasl_method()
-        } else if let Some(stamp) = wire::apop_timestamp(&greeting) {
+            self.method_for(login, true)
+        } else if let (Login::Password { .. }, Some(stamp)) =
+            (login, wire::apop_timestamp(&greeting))
+        {
             Method::Apop(stamp)
         } else if matches!(
             ep.transport,
@@ -153,13 +171,24 @@ impl Pop3Client {
                 allow_plaintext: true
             }
         ) {
-            Method::UserPass
+            self.method_for(login, false)
         } else {
             return Err(MailError::PlaintextRefused { place: self.place });
         };
-        self.login(&method, password).await?;
+        self.login(&method, login).await?;
         self.capa().await?;
         Ok(self)
+    }
+
+    /// How `login` is sent: an admin's always its own way; a user's own
+    /// password by AUTH PLAIN when offered over TLS, else USER/PASS.
+    fn method_for(&self, login: &Login, tls: bool) -> Method {
+        match login {
+            Login::SaslPlain { .. } => Method::SaslPlain,
+            Login::Separator { .. } => Method::UserPass,
+            Login::Password { .. } if tls => self.sasl_method(),
+            Login::Password { .. } => Method::UserPass,
+        }
     }
 
     fn sasl_method(&self) -> Method {
@@ -224,12 +253,16 @@ impl Pop3Client {
         })
     }
 
-    async fn login(&mut self, method: &Method, password: &Secret) -> Result<(), MailError> {
+    async fn login(&mut self, method: &Method, login: &Login) -> Result<(), MailError> {
         let doing = "logging in";
-        let user = self.user.clone();
-        let pass = password.expose();
+        // The name that proves itself with the password; `authzid` is who
+        // it acts for (SASL PLAIN only).
+        let user = login.login_name().into_owned();
+        let authzid = login.authzid();
+        let pass = login.password().expose();
         let unsafe_char = |s: &str| s.contains(['\r', '\n', '\0']);
         if unsafe_char(&user)
+            || unsafe_char(authzid)
             || unsafe_char(pass)
             || user.contains(' ') && method != &Method::SaslPlain
         {
@@ -251,8 +284,8 @@ impl Pop3Client {
                 }
             }
             Method::SaslPlain => {
-                let token =
-                    base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{pass}"));
+                let token = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{authzid}\0{user}\0{pass}"));
                 let line = format!("AUTH PLAIN {token}");
                 let (status, text) = match line.len() + 2 <= MAX_AUTH_LINE {
                     true => self.command(&line, doing).await?,
@@ -277,6 +310,12 @@ impl Pop3Client {
             Status::Err => Err(self.login_err(text)),
             Status::More => Err(self.unexpected_more(doing)),
         }
+    }
+
+    /// From now on, what this connection reads draws on the job's
+    /// bandwidth.
+    pub fn limit_reads(&mut self, throttle: net::Throttle) {
+        self.wire.limit_reads(throttle);
     }
 
     /// Where this connection goes, for messages.
@@ -349,6 +388,51 @@ impl Pop3Client {
         )
         .await?;
         self.read_message(msgno, TOP_LIMIT).await
+    }
+
+    /// Whether TOP may be tried: CAPA lists it, or the server has no CAPA
+    /// (TOP is optional in RFC 1939; such a server answers `-ERR` if it
+    /// lacks it, a [`Pop3MessageError`] for each message).
+    pub fn can_top(&self) -> bool {
+        self.caps.is_none() || self.has("TOP")
+    }
+
+    /// TOP of several messages, in the order given: each one's header and
+    /// its first `lines` lines. Pipelined like [`Pop3Client::retr_many`]
+    /// when the server has PIPELINING; a header over 8 MB or a message the
+    /// server refuses is a [`Pop3MessageError`] and the session goes on.
+    pub async fn top_many(
+        &mut self,
+        msgnos: &[u32],
+        lines: u32,
+    ) -> Result<Vec<Fetched>, MailError> {
+        let mut out = Vec::with_capacity(msgnos.len());
+        if !self.has("PIPELINING") {
+            for &n in msgnos {
+                out.push(self.top(n, lines).await?);
+            }
+            return Ok(out);
+        }
+        let doing = "reading message headers";
+        let send = |msgnos: &[u32]| -> String {
+            msgnos
+                .iter()
+                .map(|n| format!("TOP {n} {lines}\r\n"))
+                .collect()
+        };
+        let batches: Vec<&[u32]> = msgnos.chunks(PIPELINE_WINDOW).collect();
+        if let Some(first) = batches.first() {
+            self.send(&send(first), doing).await?;
+        }
+        for (i, batch) in batches.iter().enumerate() {
+            if let Some(next) = batches.get(i + 1) {
+                self.send(&send(next), doing).await?;
+            }
+            for &n in batch.iter() {
+                out.push(self.read_message(n, TOP_LIMIT).await?);
+            }
+        }
+        Ok(out)
     }
 
     /// RETR: one message, byte for byte. A message over `max_bytes` (or one
@@ -658,6 +742,105 @@ mod tests {
         assert_eq!(server.await.unwrap(), ["CAPA"]);
     }
 
+    fn admin_sasl() -> Login {
+        Login::SaslPlain {
+            authzid: "jane".into(),
+            authcid: "root".into(),
+            password: Secret::new("rootpw"),
+        }
+    }
+
+    fn admin_separator() -> Login {
+        Login::Separator {
+            user: "jane".into(),
+            separator: "*".into(),
+            admin: "root".into(),
+            password: Secret::new("rootpw"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_admin_logs_in_by_auth_plain_with_the_user_as_authorization_identity() {
+        // No SASL in CAPA and an APOP stamp: neither changes an admin's login.
+        let (port, server) = fake(
+            "+OK ready <1.2@x>\r\n",
+            vec!["+OK\r\nUSER\r\n.\r\n", "+OK welcome\r\n", "-ERR\r\n"],
+        )
+        .await;
+        let client = Pop3Client::connect_as(&endpoint(port, true), &admin_sasl())
+            .await
+            .unwrap();
+        assert_eq!(client.user(), "jane");
+        drop(client);
+        let token = base64::engine::general_purpose::STANDARD.encode("jane\0root\0rootpw");
+        assert_eq!(
+            server.await.unwrap(),
+            [
+                "CAPA".to_string(),
+                format!("AUTH PLAIN {token}"),
+                "CAPA".into()
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_admin_logs_in_by_user_and_pass_with_the_separator_form() {
+        let (port, server) = fake(
+            "+OK ready <1.2@x>\r\n",
+            vec![
+                "+OK\r\nSASL PLAIN\r\n.\r\n",
+                "+OK\r\n",
+                "+OK welcome\r\n",
+                "-ERR\r\n",
+            ],
+        )
+        .await;
+        let client = Pop3Client::connect_as(&endpoint(port, true), &admin_separator())
+            .await
+            .unwrap();
+        drop(client);
+        assert_eq!(
+            server.await.unwrap(),
+            ["CAPA", "USER jane*root", "PASS rootpw", "CAPA"]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_admins_password_is_not_sent_in_clear_unless_allowed_not_even_by_apop() {
+        for login in [admin_sasl(), admin_separator()] {
+            let (port, server) = fake("+OK ready <1.2@x>\r\n", vec!["+OK\r\nUSER\r\n.\r\n"]).await;
+            let err = Pop3Client::connect_as(&endpoint(port, false), &login)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, MailError::PlaintextRefused { .. }), "{err}");
+            assert_eq!(server.await.unwrap(), ["CAPA"]);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_admin_login_is_a_login_error_for_the_user() {
+        let (port, _server) = fake(
+            "+OK ready\r\n",
+            vec![
+                "+OK\r\nUSER\r\n.\r\n",
+                "-ERR [AUTH] Authentication failed.\r\n",
+            ],
+        )
+        .await;
+        let err = Pop3Client::connect_as(&endpoint(port, true), &admin_sasl())
+            .await
+            .unwrap_err();
+        let MailError::Login {
+            user, server_text, ..
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!(user, "jane");
+        assert_eq!(server_text, "-ERR [AUTH] Authentication failed.");
+        assert!(!format!("{err} {err:?}").contains("rootpw"));
+    }
+
     #[tokio::test]
     async fn user_pass_on_an_old_server_when_allowed_and_a_refusal_is_a_login_error() {
         let (port, server) = fake(
@@ -750,23 +933,25 @@ mod tests {
         (client, server)
     }
 
+    /// The login of the scripted client's user `u` with her own password.
+    fn own(password: &str) -> Login {
+        Login::Password {
+            user: "u".into(),
+            password: Secret::new(password),
+        }
+    }
+
     #[tokio::test]
     async fn auth_plain_with_an_initial_response_and_in_two_steps() {
         let token = "AHUAcHc="; // "\0u\0pw"
         let (mut client, server) = scripted(vec!["+OK\r\n"], &[]).await;
-        client
-            .login(&Method::SaslPlain, &Secret::new("pw"))
-            .await
-            .unwrap();
+        client.login(&Method::SaslPlain, &own("pw")).await.unwrap();
         drop(client);
         assert_eq!(server.await.unwrap(), [format!("AUTH PLAIN {token}")]);
 
         // A server that ignores the initial response and asks for it.
         let (mut client, server) = scripted(vec!["+ \r\n", "+OK\r\n"], &[]).await;
-        client
-            .login(&Method::SaslPlain, &Secret::new("pw"))
-            .await
-            .unwrap();
+        client.login(&Method::SaslPlain, &own("pw")).await.unwrap();
         drop(client);
         assert_eq!(
             server.await.unwrap(),
@@ -777,7 +962,7 @@ mod tests {
         let long = "p".repeat(200);
         let (mut client, server) = scripted(vec!["+ \r\n", "-ERR [AUTH] no\r\n"], &[]).await;
         let err = client
-            .login(&Method::SaslPlain, &Secret::new(&long))
+            .login(&Method::SaslPlain, &own(&long))
             .await
             .unwrap_err();
         assert!(
@@ -794,7 +979,7 @@ mod tests {
     async fn line_breaks_in_credentials_are_never_sent() {
         let (mut client, server) = scripted(vec!["+OK\r\n"], &[]).await;
         let err = client
-            .login(&Method::UserPass, &Secret::new("pw\r\nDELE 1"))
+            .login(&Method::UserPass, &own("pw\r\nDELE 1"))
             .await
             .unwrap_err();
         assert!(matches!(err, MailError::Login { .. }), "{err:?}");
@@ -834,6 +1019,29 @@ mod tests {
             server.await.unwrap(),
             ["RETR 1", "RETR 9", "RETR 2", "RETR 3", "RSET"]
         );
+    }
+
+    #[tokio::test]
+    async fn pipelined_top_reads_headers_in_order_past_a_refused_one() {
+        let (mut client, server) = scripted(
+            vec![
+                "+OK\r\nSubject: a\r\n\r\n.\r\n",
+                "-ERR no such message\r\n",
+                "+OK\r\nSubject: c\r\n\r\n.\r\n",
+            ],
+            &["PIPELINING", "TOP"],
+        )
+        .await;
+        assert!(client.can_top());
+        let got = client.top_many(&[1, 9, 3], 0).await.unwrap();
+        assert_eq!(got[0], Ok(b"Subject: a\r\n\r\n".to_vec()));
+        assert!(matches!(
+            &got[1],
+            Err(Pop3MessageError::Refused { msgno: 9, .. })
+        ));
+        assert_eq!(got[2], Ok(b"Subject: c\r\n\r\n".to_vec()));
+        drop(client);
+        assert_eq!(server.await.unwrap(), ["TOP 1 0", "TOP 9 0", "TOP 3 0"]);
     }
 
     #[tokio::test]

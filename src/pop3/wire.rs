@@ -6,6 +6,8 @@ use std::time::Duration;
 use md5::{Digest, Md5};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
+use crate::net::{Throttle, Timed};
+
 /// A status line longer than this is not POP3.
 const MAX_LINE: usize = 64 * 1024;
 /// A reply still going after this many bytes is garbage, whatever the limit.
@@ -38,9 +40,11 @@ pub(super) enum Body {
     TooLarge(u64),
 }
 
-/// A buffered connection whose every read and write has a time limit.
+/// A buffered connection whose every read and write has a time limit
+/// (for reads a limit on silence, [`Timed`]: a job's bandwidth limit may
+/// slow them, never time them out).
 pub(super) struct Wire<S> {
-    r: BufReader<S>,
+    r: BufReader<Timed<S>>,
     timeout: Duration,
 }
 
@@ -51,13 +55,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
 
     fn with_capacity(capacity: usize, s: S, timeout: Duration) -> Self {
         Wire {
-            r: BufReader::with_capacity(capacity, s),
+            r: BufReader::with_capacity(capacity, Timed::new(s, timeout)),
             timeout,
         }
     }
 
     pub fn get_ref(&self) -> &S {
-        self.r.get_ref()
+        self.r.get_ref().get_ref()
+    }
+
+    /// From now on, reads draw on the job's bandwidth.
+    pub fn limit_reads(&mut self, throttle: Throttle) {
+        self.r.get_mut().set_throttle(Some(throttle));
     }
 
     /// The time limit of each read and write.
@@ -68,7 +77,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
     /// The stream, unless the server already sent more than was read (after
     /// STLS that would be an injection attempt).
     pub fn into_inner(self) -> Option<S> {
-        self.r.buffer().is_empty().then(|| self.r.into_inner())
+        self.r
+            .buffer()
+            .is_empty()
+            .then(|| self.r.into_inner().into_inner())
     }
 
     pub async fn send(&mut self, bytes: &[u8]) -> Result<(), WireError> {
@@ -90,11 +102,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
 
     /// Buffered bytes, reading more (with the time limit) when there are none.
     async fn fill(&mut self) -> Result<&[u8], WireError> {
-        match tokio::time::timeout(self.timeout, self.r.fill_buf()).await {
-            Err(_) => Err(WireError::Timeout),
-            Ok(Err(_)) => Err(WireError::Closed),
-            Ok(Ok([])) => Err(WireError::Closed),
-            Ok(Ok(buf)) => Ok(buf),
+        match self.r.fill_buf().await {
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(WireError::Timeout),
+            Err(_) => Err(WireError::Closed),
+            Ok([]) => Err(WireError::Closed),
+            Ok(buf) => Ok(buf),
         }
     }
 

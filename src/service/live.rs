@@ -176,7 +176,7 @@ impl Live {
                             run_id,
                             index: i,
                             row: Box::new(row),
-                            totals,
+                            totals: Box::new(totals),
                         },
                     );
                 }

@@ -87,6 +87,7 @@ impl Service {
 
     /// Starts `job` and returns once the engine has begun it (named it,
     /// recorded it in the history) or refused to. Updates go to `watcher`.
+    /// With `opts.dry_run` it is a dry run: nothing is changed.
     pub async fn start(
         &self,
         job: Job,
@@ -94,7 +95,11 @@ impl Service {
         watcher: Option<Watcher>,
     ) -> Result<Arc<Live>, StartError> {
         let store = self.store.clone();
-        self.launch(JobKind::Migration, job, watcher, move |job, sink, cancel| async move {
+        let kind = match opts.dry_run {
+            true => JobKind::DryRun,
+            false => JobKind::Migration,
+        };
+        self.launch(kind, job, watcher, move |job, sink, cancel| async move {
             let done = copy::run(job, store, sink, opts, cancel).await?;
             Ok(Ended {
                 verdict: done.outcome.verdict(),
@@ -221,14 +226,18 @@ impl Service {
         self.jobs.list().iter().filter(|j| j.is_running()).count()
     }
 
-    /// Every run in the history (the CLI's and the app's), newest first,
-    /// with the live job of this process that runs it.
+    /// Every run in the history (the CLI's and the app's, dry runs marked
+    /// as such), newest first, with the live job of this process that runs
+    /// it.
     pub fn history(&self) -> Result<Vec<HistoryRow>, MailError> {
         let runs = self.store.runs()?;
         let live: Vec<JobView> = self
             .jobs()
             .into_iter()
-            .filter(|v| v.kind == JobKind::Migration && v.state != JobState::Finished)
+            .filter(|v| {
+                matches!(v.kind, JobKind::Migration | JobKind::DryRun)
+                    && v.state != JobState::Finished
+            })
             .collect();
         let saved = self.store.saved_job_names()?;
         Ok(runs

@@ -99,8 +99,14 @@ pub(super) fn save(
     };
     let mut users = Vec::new();
     for u in &job.users {
-        let source_password = secret_ref(name, "source", &u.source_user, src);
-        keep(&source_password, &u.source_password);
+        let source_password = match &u.source_password {
+            Some(p) => {
+                let r = secret_ref(name, "source", &u.source_user, src);
+                keep(&r, p);
+                Some(r)
+            }
+            None => None,
+        };
         let local_password = match &u.local_password {
             Some(p) => {
                 let r = secret_ref(name, "destination", &u.local_user, dst);
@@ -124,6 +130,14 @@ pub(super) fn save(
         }
         AccountAuth::PerUser => None,
     };
+    let source_master_password = match &job.source.auth {
+        AccountAuth::Master { user, password, .. } => {
+            let r = secret_ref(name, "source admin", user, src);
+            keep(&r, password);
+            Some(r)
+        }
+        AccountAuth::PerUser => None,
+    };
     put_bundle(
         secrets,
         name,
@@ -138,6 +152,7 @@ pub(super) fn save(
         form,
         users,
         master_password,
+        source_master_password,
         vault: secrets.kind().to_string(),
     })?;
     Ok(())
@@ -242,15 +257,17 @@ fn delimiter(form: &serde_json::Value) -> char {
         .unwrap_or(',')
 }
 
-/// The form without its passwords: the user list and the admin password
-/// removed (the users are kept as [`SavedUser`]s with references).
+/// The form without its passwords: the user list and both sides' admin
+/// passwords removed (the users are kept as [`SavedUser`]s with references).
 fn without_secrets(form: &serde_json::Value) -> serde_json::Value {
     let mut form = form.clone();
     if let Some(users) = form.get_mut("users").and_then(|u| u.as_object_mut()) {
         users.remove("list");
     }
-    if let Some(dest) = form.get_mut("destination").and_then(|d| d.as_object_mut()) {
-        dest.remove("master_password");
+    for side in ["source", "destination"] {
+        if let Some(server) = form.get_mut(side).and_then(|d| d.as_object_mut()) {
+            server.remove("master_password");
+        }
     }
     form
 }
@@ -280,7 +297,11 @@ fn restore(secrets: &dyn SecretStore, saved: &SavedJob) -> Result<serde_json::Va
     let field = |s: &str| list_field(s, delimiter).into_owned();
     let mut list = String::new();
     for u in &saved.users {
-        let sp = get(&u.source_password)?;
+        // No source password: the source's admin logs in for the user.
+        let sp = match &u.source_password {
+            Some(r) => get(r)?,
+            None => String::new(),
+        };
         list.push_str(&format!(
             "{}{delimiter}{}{delimiter}{}",
             u.source_user,
@@ -296,10 +317,15 @@ fn restore(secrets: &dyn SecretStore, saved: &SavedJob) -> Result<serde_json::Va
         users.insert("list".into(), list.into());
         users.remove("file");
     }
-    if let Some(r) = &saved.master_password {
-        let mp = get(r)?;
-        if let Some(dest) = form.get_mut("destination").and_then(|d| d.as_object_mut()) {
-            dest.insert("master_password".into(), mp.into());
+    for (side, r) in [
+        ("destination", &saved.master_password),
+        ("source", &saved.source_master_password),
+    ] {
+        if let Some(r) = r {
+            let mp = get(r)?;
+            if let Some(server) = form.get_mut(side).and_then(|d| d.as_object_mut()) {
+                server.insert("master_password".into(), mp.into());
+            }
         }
     }
     Ok(form)
@@ -320,6 +346,21 @@ mod tests {
             "folders": {"skip": "Trash", "translate": "Sent Items,Sent"},
             "users": {"delimiter": ";", "list": list}
         })
+    }
+
+    /// `form` with the source logging in as the old host's admin.
+    fn source_admin(mut form: serde_json::Value) -> serde_json::Value {
+        let source = form["source"].as_object_mut().unwrap();
+        for (k, v) in [
+            ("auth", "master"),
+            ("master_user", "root"),
+            ("master_password", "source-admin-secret"),
+            ("master_method", "separator"),
+            ("master_separator", "*"),
+        ] {
+            source.insert(k.into(), v.into());
+        }
+        form
     }
 
     fn parse(form: &serde_json::Value) -> Job {
@@ -344,32 +385,45 @@ mod tests {
 
     #[test]
     fn passwords_go_to_the_secret_store_never_to_the_database_and_come_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("m.db");
-        let store = Store::open(&db).unwrap();
-        let secrets = MemorySecrets::default();
-        // Quoted columns: a delimiter and quotes inside passwords.
-        let f = form("jane;pw-1;jane.doe;pw;with;delims\n\"bob\";\"p;w\"\"x\";bob;\"\"\"q\"\n");
-        let job = parse(&f);
-        save(&store, &secrets, "acme", &f, &job).unwrap();
-        let saved = store.saved_job("acme").unwrap().unwrap();
-        assert_eq!(saved.form["name"], "acme");
-        drop(store);
-        // The database and its write-ahead log, whatever is on disk.
-        let mut refs = 0;
-        for entry in std::fs::read_dir(dir.path()).unwrap() {
-            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-            let on_disk = String::from_utf8_lossy(&bytes);
-            refs += on_disk.matches("job acme: source jane@old.example").count();
-            for secret in ["pw-1", "admin-secret", "pw;with;delims"] {
-                assert!(!on_disk.contains(secret), "{secret} is on disk");
+        // Each user's own source password (quoted columns: a delimiter and
+        // quotes inside passwords), then the old host's admin logging in
+        // for users listed without source passwords.
+        let own = form("jane;pw-1;jane.doe;pw;with;delims\n\"bob\";\"p;w\"\"x\";bob;\"\"\"q\"\n");
+        let admin = source_admin(form("jane;;jane.doe;pw;with;delims\nbob\ncarol;pw-1\n"));
+        for (f, kept) in [
+            (own, "job acme: source jane@old.example"),
+            (admin, "job acme: source admin root@old.example"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let db = dir.path().join("m.db");
+            let store = Store::open(&db).unwrap();
+            let secrets = MemorySecrets::default();
+            let job = parse(&f);
+            save(&store, &secrets, "acme", &f, &job).unwrap();
+            let saved = store.saved_job("acme").unwrap().unwrap();
+            assert_eq!(saved.form["name"], "acme");
+            drop(store);
+            // The database and its write-ahead log, whatever is on disk.
+            let mut refs = 0;
+            for entry in std::fs::read_dir(dir.path()).unwrap() {
+                let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+                let on_disk = String::from_utf8_lossy(&bytes);
+                refs += on_disk.matches(kept).count();
+                for secret in [
+                    "pw-1",
+                    "admin-secret",
+                    "pw;with;delims",
+                    "source-admin-secret",
+                ] {
+                    assert!(!on_disk.contains(secret), "{secret} is on disk");
+                }
             }
+            assert!(refs > 0, "the references are kept");
+            let store = Store::open(&db).unwrap();
+            let run = begun(&store);
+            let again = parse(&form_of_run(&store, &secrets, run).unwrap());
+            assert_eq!(again, same_but_lines(job, &again));
         }
-        assert!(refs > 0, "the references are kept");
-        let store = Store::open(&db).unwrap();
-        let run = begun(&store);
-        let again = parse(&form_of_run(&store, &secrets, run).unwrap());
-        assert_eq!(again, same_but_lines(job, &again));
     }
 
     #[test]
@@ -390,6 +444,31 @@ mod tests {
             form_of_run(&store, &MemorySecrets::default(), 99).unwrap_err(),
             SavedError::NoSuchRun(99)
         );
+    }
+
+    #[test]
+    fn edit_gives_back_the_source_admin_password_and_users_without_source_passwords() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("m.db")).unwrap();
+        let secrets = MemorySecrets::default();
+        let f = source_admin(form("jane;;jane.doe\nbob"));
+        save(&store, &secrets, "acme", &f, &parse(&f)).unwrap();
+        let saved = store.saved_job("acme").unwrap().unwrap();
+        assert!(saved.users.iter().all(|u| u.source_password.is_none()));
+        assert_eq!(saved.form["source"].get("master_password"), None);
+        assert_eq!(saved.form["source"]["master_user"], "root");
+        let run = begun(&store);
+        let e = form_to_edit(&store, &secrets, run).unwrap();
+        assert_eq!(e.note, None);
+        assert_eq!(e.form["users"]["list"], "jane;;jane.doe\nbob;;bob\n");
+        assert_eq!(e.form["source"]["master_password"], "source-admin-secret");
+        assert_eq!(e.form["destination"]["master_password"], "admin-secret");
+        assert_eq!(parse(&e.form).source.auth, parse(&f).source.auth);
+
+        // The keyring lost it: the job comes back and asks for it.
+        let e = form_to_edit(&store, &MemorySecrets::default(), run).unwrap();
+        assert_eq!(e.form["source"].get("master_password"), None);
+        assert!(e.note.unwrap().contains("no longer in the"));
     }
 
     #[test]

@@ -82,7 +82,8 @@ impl RowView {
 
     /// A finished mailbox, as History shows it.
     pub fn from_outcome(m: &MailboxOutcome) -> RowView {
-        let done = m.migrated() + m.skipped() + m.failed();
+        // Messages left out by the job's filters were handled too.
+        let done = m.migrated() + m.skipped() + m.failed() + m.filtered();
         RowView {
             state: m.verdict().into(),
             messages_done: done,
@@ -135,6 +136,11 @@ pub struct Totals {
     pub destination_messages: u64,
     pub missing: u64,
     pub extra: u64,
+    /// What a dry run would copy, over every folder it planned.
+    pub would_copy: u64,
+    pub would_copy_bytes: u64,
+    /// Left out by the job's filters (date or size).
+    pub filtered: u64,
 }
 
 impl Totals {
@@ -154,6 +160,10 @@ impl Totals {
             t.failed += r.failed;
             for f in &r.folders {
                 t.folders += 1;
+                let (n, bytes) = f.would_copy();
+                t.would_copy += n;
+                t.would_copy_bytes += bytes;
+                t.filtered += f.filtered;
                 let Some(v) = &f.verification else { continue };
                 t.source_messages += v.source_messages;
                 t.destination_messages += v.destination_messages;
@@ -191,12 +201,15 @@ impl StateCounts {
 }
 
 /// What a job does: copy (a run, recorded in the history) or only compare
-/// the source with the destination (nothing copied, not recorded).
+/// the source with the destination (nothing copied, not recorded), or a
+/// dry run (what a copy would do, nothing changed; recorded as such).
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum JobKind {
     Migration,
     Verification,
+    #[serde(rename = "dry-run")]
+    DryRun,
 }
 
 /// Where a job stands as a whole.
@@ -272,7 +285,10 @@ impl JobView {
             .collect();
         JobView {
             job_id: 0,
-            kind: JobKind::Migration,
+            kind: match outcome.dry_run {
+                true => JobKind::DryRun,
+                false => JobKind::Migration,
+            },
             name: outcome.name.clone(),
             run_id: Some(run_id),
             state: JobState::Finished,
@@ -327,7 +343,7 @@ pub enum Update {
         index: usize,
         row: Box<RowView>,
         /// The job's totals with this row as it is now.
-        totals: Totals,
+        totals: Box<Totals>,
     },
     Ended {
         view: Box<JobView>,

@@ -16,6 +16,25 @@ pub struct JobRun {
     pub name: String,
 }
 
+/// What a run of the history was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// A copy.
+    Migration,
+    /// Everything a copy decides, nothing done.
+    DryRun,
+}
+
+impl RunKind {
+    /// Its word in the database.
+    fn word(self) -> &'static str {
+        match self {
+            RunKind::Migration => "migration",
+            RunKind::DryRun => "dry-run",
+        }
+    }
+}
+
 /// One line of the history list.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct RunSummary {
@@ -31,6 +50,9 @@ pub struct RunSummary {
     pub skipped: i64,
     pub failed: i64,
     pub bytes: i64,
+    /// A dry run: nothing was changed on the destination (its counts are
+    /// what was already there; its log says what it would copy).
+    pub dry_run: bool,
 }
 
 /// Why a run could not begin.
@@ -60,6 +82,26 @@ impl Store {
     /// same name for other servers is refused. No name: the next number.
     pub fn begin_run(
         &self,
+        name: Option<&str>,
+        fingerprint: &str,
+        source_host: &str,
+        dest_host: &str,
+        mailboxes: usize,
+    ) -> Result<JobRun, BeginError> {
+        self.begin_run_of(
+            RunKind::Migration,
+            name,
+            fingerprint,
+            source_host,
+            dest_host,
+            mailboxes,
+        )
+    }
+
+    /// [`Store::begin_run`] for a run of this kind.
+    pub fn begin_run_of(
+        &self,
+        kind: RunKind,
         name: Option<&str>,
         fingerprint: &str,
         source_host: &str,
@@ -106,8 +148,8 @@ impl Store {
             }
         };
         tx.execute(
-            "INSERT INTO runs (job_name, started_at, source_host, dest_host, mailboxes) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![name, now(), source_host, dest_host, mailboxes as i64],
+            "INSERT INTO runs (job_name, started_at, source_host, dest_host, mailboxes, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![name, now(), source_host, dest_host, mailboxes as i64, kind.word()],
         )?;
         let run_id = tx.last_insert_rowid();
         tx.commit()?;
@@ -144,7 +186,7 @@ impl Store {
     pub fn runs(&self) -> Result<Vec<RunSummary>, MailError> {
         let conn = self.lock();
         let mut stmt = conn.prepare(
-            "SELECT id, job_name, started_at, finished_at, source_host, dest_host, mailboxes, verdict, migrated, skipped, failed, bytes
+            "SELECT id, job_name, started_at, finished_at, source_host, dest_host, mailboxes, verdict, migrated, skipped, failed, bytes, kind
              FROM runs ORDER BY id DESC",
         )?;
         let rows = stmt
@@ -162,6 +204,7 @@ impl Store {
                     skipped: r.get(9)?,
                     failed: r.get(10)?,
                     bytes: r.get(11)?,
+                    dry_run: r.get::<_, String>(12)? == RunKind::DryRun.word(),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -231,6 +274,22 @@ mod tests {
             .unwrap_err();
         assert_eq!(err, BeginError::NameTaken("acme".into()));
         assert!(err.to_string().contains("Choose another name"));
+    }
+
+    #[test]
+    fn a_dry_run_is_kept_as_one() {
+        let (_d, s) = store();
+        let real = s.begin_run(Some("acme"), "f", "src", "dst", 1).unwrap();
+        let dry = s
+            .begin_run_of(RunKind::DryRun, Some("acme"), "f", "src", "dst", 1)
+            .unwrap();
+        let kinds: Vec<(i64, bool)> = s
+            .runs()
+            .unwrap()
+            .iter()
+            .map(|r| (r.run_id, r.dry_run))
+            .collect();
+        assert_eq!(kinds, [(dry.run_id, true), (real.run_id, false)]);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-pub use history::{BeginError, JobRun, RunSummary};
+pub use history::{BeginError, JobRun, RunKind, RunSummary};
 pub use ledger::{
     Claim, DestSnapshot, FolderLedger, Intent, LedgerEntry, Recorded, Scope, POP3_INBOX,
 };

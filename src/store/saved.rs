@@ -13,7 +13,9 @@ use crate::secret::SecretRef;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedUser {
     pub source_user: String,
-    pub source_password: SecretRef,
+    /// `None` when the list gave no source password (the source's admin
+    /// logs in for every user).
+    pub source_password: Option<SecretRef>,
     pub local_user: String,
     pub local_password: Option<SecretRef>,
 }
@@ -21,10 +23,13 @@ pub struct SavedUser {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedJob {
     pub job_name: String,
-    /// The job's form (as JSON) without its user list and admin password.
+    /// The job's form (as JSON) without its user list and admin passwords.
     pub form: serde_json::Value,
     pub users: Vec<SavedUser>,
+    /// The destination's admin password.
     pub master_password: Option<SecretRef>,
+    /// The source's admin password.
+    pub source_master_password: Option<SecretRef>,
     /// Where the references point (`keyring` or `memory`).
     pub vault: String,
 }
@@ -35,16 +40,18 @@ impl Store {
         let users =
             serde_json::to_string(&job.users).map_err(|e| MailError::Store(e.to_string()))?;
         self.lock().execute(
-            "INSERT INTO saved_jobs (job_name, form_json, users_json, master_ref, vault, saved_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, datetime('now'))
+            "INSERT INTO saved_jobs (job_name, form_json, users_json, master_ref, vault, saved_at, source_master_ref)
+             VALUES (?1, ?2, ?3, ?4, ?5, datetime('now'), ?6)
              ON CONFLICT(job_name) DO UPDATE SET form_json=excluded.form_json, users_json=excluded.users_json,
-               master_ref=excluded.master_ref, vault=excluded.vault, saved_at=excluded.saved_at",
+               master_ref=excluded.master_ref, vault=excluded.vault, saved_at=excluded.saved_at,
+               source_master_ref=excluded.source_master_ref",
             params![
                 job.job_name,
                 job.form.to_string(),
                 users,
                 job.master_password,
-                job.vault
+                job.vault,
+                job.source_master_password
             ],
         )?;
         Ok(())
@@ -66,7 +73,7 @@ impl Store {
         let row = self
             .lock()
             .query_row(
-                "SELECT job_name, form_json, users_json, master_ref, vault FROM saved_jobs WHERE job_name=?1",
+                "SELECT job_name, form_json, users_json, master_ref, vault, source_master_ref FROM saved_jobs WHERE job_name=?1",
                 params![job_name],
                 |r| {
                     Ok((
@@ -75,11 +82,13 @@ impl Store {
                         r.get::<_, String>(2)?,
                         r.get::<_, Option<String>>(3)?,
                         r.get::<_, String>(4)?,
+                        r.get::<_, Option<String>>(5)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((job_name, form, users, master_password, vault)) = row else {
+        let Some((job_name, form, users, master_password, vault, source_master_password)) = row
+        else {
             return Ok(None);
         };
         let unreadable = |e: serde_json::Error| {
@@ -90,6 +99,7 @@ impl Store {
             users: serde_json::from_str(&users).map_err(unreadable)?,
             job_name,
             master_password,
+            source_master_password,
             vault,
         }))
     }
@@ -108,11 +118,12 @@ mod tests {
             form: serde_json::json!({"source": {"host": "old"}}),
             users: vec![SavedUser {
                 source_user: "jane".into(),
-                source_password: "job acme: source jane@old".into(),
+                source_password: Some("job acme: source jane@old".into()),
                 local_user: "jane".into(),
                 local_password: None,
             }],
             master_password: Some("job acme: admin admin@new".into()),
+            source_master_password: Some("job acme: source admin root@old".into()),
             vault: "keyring".into(),
         };
         store.save_job(&job).unwrap();

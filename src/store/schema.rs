@@ -91,6 +91,16 @@ INSERT INTO saved_jobs SELECT job_name, form_json, users_json, master_ref, vault
 DROP TABLE app_saved_jobs;
 DROP TABLE IF EXISTS app_schema;
 "#,
+    // The source's admin password, when the source logs in as the old
+    // host's admin: a reference, like the destination's in master_ref.
+    r#"
+ALTER TABLE saved_jobs ADD COLUMN source_master_ref TEXT;
+"#,
+    // What a run was: a migration, or a dry run that changed nothing
+    // (History must not show one as the other).
+    r#"
+ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'migration';
+"#,
 ];
 
 /// Brings the database up to the newest version this MailFerry knows. A
@@ -170,7 +180,11 @@ mod tests {
         let store = Store::open(&db).unwrap();
         let job = store.saved_job("acme").unwrap().unwrap();
         assert_eq!(job.form["source"]["host"], "old");
-        assert_eq!(job.users[0].source_password, "job acme: source jane@old");
+        assert_eq!(
+            job.users[0].source_password.as_deref(),
+            Some("job acme: source jane@old")
+        );
+        assert_eq!(job.source_master_password, None);
         assert_eq!(
             job.master_password.as_deref(),
             Some("job acme: admin admin@new")

@@ -193,3 +193,12 @@ pub fn run_job(job: mailferry::job::Job, db: &Path, opts: Options) -> (JobOutcom
     let events = events.lock().unwrap().clone();
     (outcome, events)
 }
+
+/// `[source]` lines for logging in as the source's Dovecot master user
+/// (`method`: "sasl-plain" or "separator") with `password`.
+pub fn source_admin(method: &str, password: &str) -> String {
+    format!(
+        "auth = \"master\"\nmaster_user = {MASTER_USER:?}\nmaster_password = {password:?}\n\
+         master_method = {method:?}\nmaster_separator = \"*\"\n"
+    )
+}
