@@ -16,7 +16,9 @@
 //! meanwhile comes from /proc. After every run the destination's message
 //! count is checked with `doveadm mailbox status` (a run that lost mail
 //! fails the benchmark instead of winning it), and its byte total is shown.
-//! The order of the tools rotates from round to round.
+//! The order of the tools rotates from round to round. Just before each of
+//! MailFerry's fresh copies, `mailferry preflight --json` of the same job
+//! estimates it (issue 13): the range is printed next to the copy's time.
 //!
 //! Scenario 1: one account, 2,000 messages, 66 MB in 10 folders (1 KB to
 //! 4 MB, mostly small). Scenario 2: 50 accounts x 200 messages (6.6 MB
@@ -187,6 +189,18 @@ struct ToolResults {
     processes: usize,
     /// Why a round failed ("round 2, fresh copy: ...").
     failures: Vec<String>,
+    /// MailFerry: each round's pre-flight estimate, made just before its
+    /// fresh copy, with the copy's time.
+    estimates: Vec<(Estimated, f64)>,
+}
+
+/// A pre-flight report's estimate (`mailferry preflight --json`), seconds.
+#[derive(Clone, Copy, Debug)]
+struct Estimated {
+    low: f64,
+    high: f64,
+    /// How long making the report took.
+    took: f64,
 }
 
 struct Scenario {
@@ -388,6 +402,19 @@ fn run(args: Args) -> Result<bool, String> {
             report.push_str(&goals(scenario));
         }
         let fresh = scenario.results.get(&Tool::MailFerry).map(|r| &r.fresh);
+        let estimates = scenario
+            .results
+            .get(&Tool::MailFerry)
+            .map_or(&[][..], |r| &r.estimates[..]);
+        if !estimates.is_empty() {
+            report.push_str(
+                "\nPre-flight estimate (mailferry preflight, just before each fresh copy):\n",
+            );
+            for (e, wall) in estimates {
+                report.push_str(&estimate_line(*e, *wall));
+                report.push('\n');
+            }
+        }
         if let (Some(limit), Some(fresh)) = (bed.mb_per_second, fresh) {
             report.push_str("\nBandwidth limit, each round's fresh copy:\n");
             for m in fresh {
@@ -667,14 +694,24 @@ fn run_round(bed: &Bed, scenario: &mut Scenario, tool: Tool, round: usize) -> Op
     let name = format!("{}-{}acct-r{round}", tool.tag(), scenario.accounts.len());
     let cmds = |phase: &str| commands(bed, scenario, tool, &dests, &format!("{name}-{phase}"));
     let expected = scenario.per_account as u64;
-    let outcome = (|| -> Result<(Measure, Measure, Stored, usize), String> {
+    type Round = (
+        Measure,
+        Measure,
+        Stored,
+        usize,
+        Option<Result<Estimated, String>>,
+    );
+    let outcome = (|| -> Result<Round, String> {
         let fresh_cmds = cmds("fresh")?;
         let processes = fresh_cmds.len();
+        // The pre-flight report of the same job, onto the same empty
+        // accounts, just before the copy it estimates.
+        let estimated = (tool == Tool::MailFerry).then(|| preflight_estimate(bed, &name));
         let fresh = measure(bed, fresh_cmds).map_err(|e| format!("fresh copy: {e}"))?;
         let stored = check_stored(bed, &dests, expected).map_err(|e| format!("fresh copy: {e}"))?;
         let rerun = measure(bed, cmds("rerun")?).map_err(|e| format!("re-run: {e}"))?;
         check_stored(bed, &dests, expected).map_err(|e| format!("re-run: {e}"))?;
-        Ok((fresh, rerun, stored, processes))
+        Ok((fresh, rerun, stored, processes, estimated))
     })();
     // On a disk the copies stay until the servers stop: deleting thousands
     // of files slows down ext4's inode allocation for the next run. In
@@ -686,7 +723,7 @@ fn run_round(bed: &Bed, scenario: &mut Scenario, tool: Tool, round: usize) -> Op
     }
     let results = scenario.results.entry(tool).or_default();
     match outcome {
-        Ok((fresh, rerun, stored, processes)) => {
+        Ok((fresh, rerun, stored, processes, estimated)) => {
             println!(
                 "  round {round}  {:<9}  fresh {:>7} ({:>8}, CPU s: {:.2} + source {:.2} + dest {:.2})   \
                  re-run {:>7} ({:>8})   {} messages stored",
@@ -702,6 +739,14 @@ fn run_round(bed: &Bed, scenario: &mut Scenario, tool: Tool, round: usize) -> Op
             );
             if let (Tool::MailFerry, Some(limit)) = (tool, bed.mb_per_second) {
                 println!("{}", rate_line(scenario.bytes, fresh.wall, limit));
+            }
+            match estimated {
+                Some(Ok(e)) => {
+                    println!("{}", estimate_line(e, fresh.wall));
+                    results.estimates.push((e, fresh.wall));
+                }
+                Some(Err(e)) => println!("             pre-flight estimate: none ({e})"),
+                None => {}
             }
             results.fresh.push(fresh);
             results.rerun.push(rerun);
@@ -848,6 +893,55 @@ fn mbsync_channel(
         state.display()
     );
     text
+}
+
+/// `mailferry preflight --json` of the round's job (`name`, as
+/// `commands` wrote it): the estimated range, and how long the report took.
+fn preflight_estimate(bed: &Bed, name: &str) -> Result<Estimated, String> {
+    let job = bed.work.join(format!("bench-{name}.toml"));
+    let started = Instant::now();
+    let out = Command::new(&bed.mailferry)
+        .arg("--db")
+        .arg(bed.work.join("mailferry.db"))
+        .args(["preflight", "--json", "--parallel"])
+        .arg(bed.parallel.to_string())
+        .arg(&job)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run mailferry preflight: {e}"))?;
+    let took = started.elapsed().as_secs_f64();
+    let report: mailferry::preflight::PreflightReport = serde_json::from_slice(&out.stdout)
+        .map_err(|e| {
+            format!(
+                "mailferry preflight printed no report ({e}): {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+        })?;
+    let e = report
+        .estimate
+        .ok_or("the report has no estimate (no mailbox could be checked)")?;
+    Ok(Estimated {
+        low: e.low_ms as f64 / 1000.0,
+        high: e.high_ms as f64 / 1000.0,
+        took,
+    })
+}
+
+/// "pre-flight estimate 0.40-1.30 s (made in 0.35 s), fresh copy 0.62 s: inside".
+fn estimate_line(e: Estimated, wall: f64) -> String {
+    let inside = e.low <= wall && wall <= e.high;
+    format!(
+        "             pre-flight estimate {:.2}-{:.2} s (made in {}), fresh copy {}: {}",
+        e.low,
+        e.high,
+        seconds(e.took),
+        seconds(wall),
+        if inside {
+            "inside the range"
+        } else {
+            "OUTSIDE the range"
+        }
+    )
 }
 
 /// Runs `cmds` (`bed.parallel` at a time) and adds what the servers spent.

@@ -18,6 +18,7 @@ pub mod login;
 pub mod net;
 pub mod outcome;
 pub mod pop3;
+pub mod preflight;
 pub mod progress;
 pub mod report;
 pub mod secret;

@@ -209,7 +209,7 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   await setValue('#dest-host', 'localhost');
   await setValue('#dest-port', '11993');
   await (await browser.$('#dest-security')).selectByAttribute('value', 'tls');
-  await click((await browser.$$('details.advanced summary'))[1]);
+  await click('#dest-certs summary');
   await setValue('#dest-ca', CA);
   await click('input[name="auth"][value="master"]');
   await setValue('#master-user', 'admin');
@@ -284,6 +284,19 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   await browser.waitUntil(async () => (await summary.getText()).startsWith('2 of 2'), { timeout: 60_000 });
   await browser.execute(() => window.scrollTo(0, 0));
   await shot('form');
+
+  // ---- the pre-flight report: what the job would do, nothing copied
+  await click('#preflight');
+  const preflight = await browser.$('#preflight-view .preflight-summary');
+  await preflight.waitForDisplayed({ timeout: 120_000 });
+  const every = await num(1538);
+  assert.match(await preflight.getText(), new RegExp(`^2 mailboxes · \\d+ folders · ${every} messages \\(.+\\) on the source · 0 already on the destination · ${every} to copy \\(.+\\)\\.$`));
+  assert.match(await (await browser.$('#preflight-view .preflight-estimate')).getText(), /^Estimated time: (about|between) /);
+  const mapped = await browser.execute(() => [...document.querySelectorAll('#preflight-view table.preflight-folders tbody tr')]
+    .map((tr) => [...tr.children].slice(0, 4).map((c) => c.textContent)));
+  assert.ok(mapped.some(([m, s, d, how]) => m === 'demo' && s === 'Folder.With.Dots' && d === 'INBOX.Folder_With_Dots' && how === 'Will be created'), JSON.stringify(mapped));
+  await browser.execute(() => document.querySelector('#preflight-results').scrollIntoView({ block: 'start' }));
+  await shot('preflight');
 
   // ---- start, and watch it run
   await click('#start');
@@ -375,7 +388,12 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
     && (await (await browser.$('#job-totals')).getText()).includes(`0 copied, ${all} already there, 0 failed`),
   { timeout: 120_000, interval: 250, timeoutMsg: 'the re-run did not finish green' });
   await openHistory();
-  assert.equal((await browser.$$('#history-rows tr[data-job="e2e-demo"]')).length, 2);
+  assert.equal((await browser.$$('#history-rows tr[data-job="e2e-demo"]:not([data-kind="preflight"])')).length, 2);
+  // The pre-flight report is there too, marked, and opens below the list.
+  const pre = await browser.$('#history-rows tr[data-job="e2e-demo"][data-kind="preflight"]');
+  assert.match(await pre.getText(), /Pre-flight/);
+  await click(await pre.$('.open-preflight'));
+  await (await browser.$('#history-preflight .preflight-summary')).waitForDisplayed({ timeout: 10_000 });
 
   // ---- Verify: the verification pass alone (passwords from the keyring
   // again), every folder compared, nothing copied, nothing in History.
@@ -415,7 +433,7 @@ test('fill the form, test logins, migrate, watch rows turn green, see History, d
   assert.doesNotMatch(vlog, /NOT verified/);
   // Not a run: History still has the two.
   await openHistory();
-  assert.equal((await browser.$$('#history-rows tr[data-job="e2e-demo"]')).length, 2);
+  assert.equal((await browser.$$('#history-rows tr[data-job="e2e-demo"]:not([data-kind="preflight"])')).length, 2);
 
   // ---- the passwords are in the keyring, and nowhere on disk
   // One keyring entry holds the job's passwords (its first line: how many
@@ -541,7 +559,7 @@ test('without a keyring the app says so, keeps the passwords in memory for this 
   await browser.waitUntil(async () => (await (await browser.$('#source-ca')).getValue()) === CA, { timeout: 10_000, timeoutMsg: 'Choose… did not fill the certificate' });
   await setValue('#dest-host', 'localhost');
   await setValue('#dest-port', '11993');
-  await click((await browser.$$('details.advanced summary'))[1]);
+  await click('#dest-certs summary');
   await setValue('#dest-ca', CA);
   await click('input[name="auth"][value="master"]');
   await setValue('#master-user', 'admin');

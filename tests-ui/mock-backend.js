@@ -74,6 +74,27 @@ async function testLogins(args) {
   return { mailboxes: all.length, checks, cancelled: checks.length < all.length };
 }
 
+// The pre-flight check: `preflight` (a PreflightRun) is answered after
+// one progress message per mailbox; with preflightHold, the check waits
+// for cancel_preflight after that many.
+let preflightCheck = null;
+async function preflightJob(args) {
+  channels.preflight = { id: args.on_event.id, next: 0 };
+  const check = preflightCheck = { cancelled: false };
+  const stopped = new Promise((r) => { check.cancel = () => { check.cancelled = true; r(); }; });
+  const run = mock.preflight;
+  const total = run.report.mailboxes.length;
+  const done = [];
+  for (const [i, m] of run.report.mailboxes.entries()) {
+    if (mock.preflightHold !== undefined && mock.preflightHold !== null && i >= mock.preflightHold) await stopped;
+    if (check.cancelled) break;
+    done.push(m);
+    mock.push({ done: i + 1, total, account: m.source_user }, 'preflight');
+  }
+  preflightCheck = null;
+  return { ...run, report: { ...run.report, mailboxes: done } };
+}
+
 mockWindows('main');
 mockIPC((cmd, args) => {
   // Only what the app registers: a page calling anything else fails here.
@@ -92,6 +113,16 @@ mockIPC((cmd, args) => {
     case 'pick_certificate': return mock.pickedCertificate;
     case 'import_users': return mock.importUsers(args.bytes, args.delimiter);
     case 'test_logins': return testLogins(args);
+    case 'preflight_job':
+      if (mock.preflightError) throw mock.preflightError;
+      return preflightJob(args);
+    case 'cancel_preflight': {
+      const running = Boolean(preflightCheck);
+      if (running) preflightCheck.cancel();
+      return running;
+    }
+    case 'preflight_report': return mock.preflightReports[args.run_id];
+    case 'download_preflight': return `/home/user/mailferry-preflight${args.run_id}.${args.format === 'csv' ? 'csv' : 'txt'}`;
     case 'cancel_login_test': {
       const running = Boolean(loginTest);
       if (running) loginTest.cancel();

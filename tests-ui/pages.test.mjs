@@ -1109,3 +1109,108 @@ test('a dry run is started from the form, shows what it would copy on Results, a
   assert.deepEqual(page.errors, []);
   await page.close();
 });
+
+const PREFLIGHT_FOLDER = (source, extra = {}) => ({
+  source, destination: source, mapping: 'existing', notes: [], messages: 0, bytes: 0, present: 0, present_bytes: 0,
+  to_copy: 0, to_copy_bytes: 0, filtered: 0, filtered_bytes: 0, duplicates: 0, error: null, ...extra,
+});
+const PREFLIGHT = {
+  run_id: 12,
+  report: {
+    job: 'acme', source: 'old.example (IMAP4S)', destination: 'new.example (port 993)', created_at: '2026-11-30 10:00:00 +0000', elapsed_ms: 4200,
+    estimate: { low_seconds: 240, high_seconds: 600, basis: 'Measured: logins and listing 1.2 s a mailbox; the source sends 8 MB/s.' },
+    warnings: [
+      { kind: 'over-quota', account: 'jane', folder: null, words: 'The destination mailbox has 10.0 MB free; the job would add 25.0 MB. Ask the new host to raise the quota.' },
+      { kind: 'unreachable', account: 'bob', folder: null, words: 'Could not log in to old.example as bob: the server refused the password.' },
+    ],
+    mailboxes: [
+      {
+        source_user: 'jane', local_user: 'jane', error: null, error_code: null, elapsed_ms: 1200, append_limit: 50000000, too_large: [],
+        quota: { used_bytes: 90000000, limit_bytes: 100000000 },
+        folders: [
+          PREFLIGHT_FOLDER('INBOX', { messages: 100, bytes: 20000000, present: 40, present_bytes: 5000000, to_copy: 60, to_copy_bytes: 15000000 }),
+          PREFLIGHT_FOLDER('Sent Messages', { destination: 'Gesendete Objekte', messages: 30, bytes: 10000000, to_copy: 30, to_copy_bytes: 10000000, notes: ['Sent Messages is the source\'s Sent folder (marked \\Sent); it goes to the destination\'s Sent folder, "Gesendete Objekte" (found by its name).'] }),
+          PREFLIGHT_FOLDER('Archive', { mapping: 'created', messages: 5, bytes: 1000, to_copy: 5, to_copy_bytes: 1000 }),
+          PREFLIGHT_FOLDER('Trash', { mapping: 'skipped', messages: 9, bytes: 9000 }),
+        ],
+      },
+      { source_user: 'bob', local_user: 'robert', error: 'Could not log in to old.example as bob: the server refused the password.', error_code: 'login-failed', elapsed_ms: 300, append_limit: null, too_large: [], quota: null, folders: [] },
+    ],
+  },
+};
+
+test('the pre-flight report checks every mailbox, shows what needs a decision, sorts by any column, and is kept in History', async () => {
+  const history = [{ ...HISTORY[0], run_id: 12, preflight: true, dry_run: false, verdict: 'partial', migrated: 0, skipped: 40, failed: 0 }];
+  const page = await open({ preflight: PREFLIGHT, history, preflightReports: { 12: PREFLIGHT.report } });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.fill('#source-host', 'old.example');
+  await page.fill('#dest-host', 'new.example');
+  await page.fill('#users', 'jane,pw,jane,pw2\nbob,pw,robert,pw3');
+  await page.click('#preflight');
+  await page.waitForSelector('#preflight-view .preflight');
+  assert.equal((await calls(page, 'preflight_job')).length, 1);
+  assert.equal(await page.isVisible('#preflight-progress'), false);
+  const view = page.locator('#preflight-view');
+  assert.equal(await view.locator('.preflight-summary').textContent(),
+    '2 mailboxes (1 not reached) · 3 folders · 135 messages (30.0 MB) on the source · 40 already on the destination · 95 to copy (25.0 MB).');
+  assert.match(await view.locator('.preflight-estimate').textContent(), /^Estimated time: between 4 min and 10 min\. Measured: logins/);
+  const warnings = await view.locator('.preflight-warnings li').allTextContents();
+  assert.deepEqual(warnings, [
+    'Over quota: jane: The destination mailbox has 10.0 MB free; the job would add 25.0 MB. Ask the new host to raise the quota.',
+    'Cannot log in: bob: Could not log in to old.example as bob: the server refused the password.',
+  ]);
+  // The mailboxes: the quota too small for what jane would get, bob's login.
+  const jane = view.locator('table.preflight-mailboxes tr[data-key="m0"]');
+  assert.match(await jane.textContent(), /90\.0 MB of 100\.0 MB used · too small/);
+  assert.match(await view.locator('table.preflight-mailboxes tr[data-key="m1"]').textContent(), /bob → robert.*refused the password/);
+  // Folders, sorted by what they would copy: ascending, then descending.
+  const folders = view.locator('table.preflight-folders');
+  const order = () => folders.locator('tbody tr td:nth-child(2)').allTextContents();
+  assert.deepEqual(await order(), ['INBOX', 'Sent Messages', 'Archive', 'Trash']);
+  const toCopy = folders.locator('th', { hasText: /^To copy/ }).locator('button');
+  await toCopy.click();
+  assert.deepEqual(await order(), ['Trash', 'Archive', 'Sent Messages', 'INBOX']);
+  assert.equal(await folders.locator('th', { hasText: /^To copy/ }).getAttribute('aria-sort'), 'ascending');
+  await toCopy.focus();
+  await page.keyboard.press('Enter');
+  assert.deepEqual(await order(), ['INBOX', 'Sent Messages', 'Archive', 'Trash']);
+  assert.equal(await folders.locator('th', { hasText: /^To copy/ }).getAttribute('aria-sort'), 'descending');
+  assert.match(await folders.locator('tr[data-key="m0f1"]').textContent(), /Sent Messages.*Gesendete Objekte.*Exists.*found by its name/);
+  assert.match(await folders.locator('tr[data-key="m0f2"]').textContent(), /Will be created/);
+  assert.match(await folders.locator('tr[data-key="m0f3"]').textContent(), /Skipped by a rule/);
+  await page.locator('#preflight-results').screenshot({ path: path.join(SHOTS, 'preflight.png') });
+  await view.locator('button.preflight-csv').click();
+  await page.waitForFunction(() => /Saved to/.test(document.querySelector('#form-status').textContent));
+  assert.deepEqual((await calls(page, 'download_preflight')).at(-1).args, { run_id: 12, format: 'csv' });
+
+  // History keeps it, marked, and opens it below the list.
+  await page.click('#tab-history');
+  await page.waitForSelector('#history-rows tr[data-run="12"]');
+  const row = page.locator('tr[data-run="12"]');
+  assert.match(await row.locator('th').textContent(), /acme\s*Pre-flight/);
+  assert.equal(await row.locator('.rerun, .retry, .verify, .download-log').count(), 0);
+  await row.locator('.open-preflight').click();
+  await page.waitForSelector('#history-preflight:not([hidden]) .preflight');
+  assert.equal(await page.textContent('#h-history-preflight'), 'Pre-flight report of job acme (run #12)');
+  assert.equal(await page.locator('#history-preflight table.preflight-folders tbody tr').count(), 4);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('a pre-flight check can be cancelled, and says how far it got', async () => {
+  const page = await open({ preflight: PREFLIGHT, preflightHold: 1 });
+  await page.fill('#source-host', 'old.example');
+  await page.fill('#dest-host', 'new.example');
+  await page.fill('#users', 'jane,pw,jane,pw2\nbob,pw,robert,pw3');
+  await page.focus('#preflight');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('#preflight-count').textContent === 'Checked 1 of 2 mailboxes');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'cancel-preflight');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#preflight-view .preflight');
+  assert.match(await page.textContent('#preflight-view .preflight-summary'), /^1 mailbox · 3 folders/);
+  assert.equal(await page.isVisible('#preflight-progress'), false);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'preflight');
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});

@@ -7,6 +7,7 @@ const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
 import { applyUpdate, stamped } from './updates.js';
 import { summarize, shows, order, count } from './summary.js';
+import { renderPreflight } from './preflight.js';
 
 /** @typedef {import('./contract').Commands} Commands */
 /** @typedef {import('./contract').JobView} JobView */
@@ -47,7 +48,7 @@ export function duration(ms) {
   return h > 0 ? `${h}:${two(m)}:${two(r)}` : `${m}:${two(r)}`;
 }
 
-function el(tag, attrs = {}, ...children) {
+export function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === null || v === undefined || v === false) continue;
@@ -554,6 +555,72 @@ async function testLogins() {
     btn.disabled = false;
     if (focusLost) btn.focus();
   }
+}
+
+// ------------------------------------------------------ pre-flight report
+
+let preflightRun = null;
+
+/** The pre-flight report of the form's job: every mailbox checked, nothing copied. */
+async function preflight() {
+  if (preflightRun || loginTest) return;
+  if (!(await check(true))) return;
+  const btn = $('#preflight');
+  const cancel = $('#cancel-preflight');
+  const box = $('#preflight-results');
+  const bar = $('#preflight-bar');
+  const view = $('#preflight-view');
+  const run = preflightRun = { done: 0, total: null, ended: false };
+  const progress = () => {
+    const n = run.total || 0;
+    $('#preflight-count').textContent = run.total === null ? 'Starting the pre-flight check…' : `Checked ${count(run.done)} of ${mailboxCount(n)}`;
+    bar.setAttribute('aria-valuemax', String(n));
+    bar.setAttribute('aria-valuenow', String(run.done));
+    bar.firstElementChild.style.transform = `scaleX(${n > 0 ? run.done / n : 0})`;
+  };
+  const channel = newChannel((/** @type {import('./contract').PreflightProgress} */ p) => {
+    if (run.ended) return;
+    run.done = p.done;
+    run.total = p.total;
+    progress();
+  });
+  view.textContent = '';
+  progress();
+  const hadFocus = document.activeElement === btn;
+  btn.disabled = true;
+  cancel.hidden = false;
+  cancel.removeAttribute('aria-disabled');
+  $('#preflight-progress').hidden = false;
+  box.hidden = false;
+  if (hadFocus) cancel.focus();
+  box.scrollIntoView({ block: 'start' });
+  status('Checking every mailbox, copying nothing…');
+  try {
+    const r = await invoke('preflight_job', { ...request(), on_event: channel });
+    run.ended = true;
+    view.replaceChildren(renderPreflight(r.report, (format) => save('download_preflight', { run_id: r.run_id, format }, '#form-status')));
+    status(`Pre-flight report ready (run #${r.run_id} in History).`);
+  } catch (e) {
+    run.ended = true;
+    box.hidden = view.childElementCount === 0;
+    showError(e && e.field ? e : { field: 'job', message: words(e) });
+    status('');
+  } finally {
+    preflightRun = null;
+    const focusLost = document.activeElement === cancel || document.activeElement === document.body || !document.activeElement;
+    $('#preflight-progress').hidden = true;
+    cancel.hidden = true;
+    btn.disabled = false;
+    if (focusLost) btn.focus();
+  }
+}
+
+async function cancelPreflight() {
+  const cancel = $('#cancel-preflight');
+  if (!preflightRun || cancel.getAttribute('aria-disabled') === 'true') return;
+  cancel.setAttribute('aria-disabled', 'true');
+  status('Stopping the pre-flight check…');
+  await invoke('cancel_preflight');
 }
 
 async function cancelLogins() {
@@ -1233,6 +1300,10 @@ async function loadHistory() {
   tbody.textContent = '';
   for (const r of runs) {
     const state = outcomeOf(r);
+    if (r.preflight) {
+      tbody.append(preflightHistoryRow(r, state));
+      continue;
+    }
     const actions = el('td', { class: 'actions-cell' },
       el('button', { type: 'button', class: 'secondary open-run', onclick: () => openRun(r), text: 'Open' }),
       r.verdict ? el('button', { type: 'button', class: 'secondary download-log', onclick: () => download(r.run_id, 'text', '#history-status'), text: 'Download log' }) : null,
@@ -1265,6 +1336,38 @@ async function loadHistory() {
       actions));
   }
   tbody.dataset.loaded = String(load);
+}
+
+/** A pre-flight report of the history: opened below the list, or saved. */
+function preflightHistoryRow(r, state) {
+  const saveAs = (format) => save('download_preflight', { run_id: r.run_id, format }, '#history-status');
+  const actions = el('td', { class: 'actions-cell' },
+    el('button', { type: 'button', class: 'secondary open-preflight', onclick: () => openPreflight(r.run_id), text: 'Open' }),
+    el('button', { type: 'button', class: 'secondary preflight-csv', onclick: () => saveAs('csv'), text: 'Download CSV' }),
+    el('button', { type: 'button', class: 'secondary edit', onclick: () => editRun(r.run_id), text: 'Edit', title: 'Open this job in the form to change it and run it' }));
+  return el('tr', { 'data-run': String(r.run_id), 'data-job': r.job_name, 'data-state': state, 'data-kind': 'preflight' },
+    el('td', { class: 'num', text: `#${r.run_id}` }),
+    el('th', { scope: 'row' }, r.job_name, el('span', { class: 'tag preflight', text: 'Pre-flight' })),
+    el('td', { class: 'started', text: when(r.started_at) }),
+    el('td', { class: 'num took', text: took(r.started_at, r.finished_at) }),
+    el('td', { text: `${r.source_host} → ${r.dest_host}` }),
+    el('td', { class: 'num', text: count(r.mailboxes) }),
+    el('td', { class: 'counts', text: `nothing changed: ${count(r.skipped)} already there` }),
+    el('td', { class: 'num size', text: '—' }),
+    el('td', {}, badge(state)),
+    actions);
+}
+
+async function openPreflight(runId) {
+  try {
+    const report = await invoke('preflight_report', { run_id: runId });
+    $('#history-preflight-view').replaceChildren(renderPreflight(report, (format) => save('download_preflight', { run_id: runId, format }, '#history-status')));
+    $('#history-preflight').hidden = false;
+    $('#h-history-preflight').textContent = `Pre-flight report of job ${report.job} (run #${runId})`;
+    $('#history-preflight').scrollIntoView({ block: 'start' });
+  } catch (e) {
+    $('#history-status').textContent = words(e);
+  }
 }
 
 async function openRun(r) {
@@ -1346,6 +1449,8 @@ function setUp() {
   $('#help-filter').addEventListener('input', filterCatalogue);
   for (const r of $$('input[name="protocol"]')) r.addEventListener('change', () => { applyProtocolRules(); validateSoon(); });
   for (const r of $$('input[name="auth"]')) r.addEventListener('change', () => { applyAuthRules(); validateSoon(); });
+  $('#preflight').addEventListener('click', () => { preflight().catch(() => {}); });
+  $('#cancel-preflight').addEventListener('click', () => { cancelPreflight().catch(() => {}); });
   $('#dry-run').addEventListener('change', () => { $('#start').textContent = $('#dry-run').checked ? 'Start dry run' : 'Start migration'; });
   $('#source-master').addEventListener('change', () => { applyAuthRules(); validateSoon(); previewUsers().catch(() => {}); });
   $('#dest-security').addEventListener('change', () => {

@@ -207,7 +207,12 @@ can_rerun: boolean, run_id: number, job_name: string, started_at: string, finish
  * A dry run: nothing was changed on the destination (its counts are
  * what was already there; its log says what it would copy).
  */
-dry_run: boolean, };
+dry_run: boolean, 
+/**
+ * A pre-flight report ([`Store::preflight_report`]); nothing was
+ * changed either. Its log is the report as text.
+ */
+preflight: boolean, };
 
 export type EditForm = { 
 /**
@@ -224,7 +229,12 @@ export type RunSummary = { run_id: number, job_name: string, started_at: string,
  * A dry run: nothing was changed on the destination (its counts are
  * what was already there; its log says what it would copy).
  */
-dry_run: boolean, };
+dry_run: boolean, 
+/**
+ * A pre-flight report ([`Store::preflight_report`]); nothing was
+ * changed either. Its log is the report as text.
+ */
+preflight: boolean, };
 
 export type LoginEvent = { "event": "started", mailboxes: number, } | { "event": "tested", 
 /**
@@ -255,6 +265,141 @@ source_error: string | null, destination_error: string | null,
  * The errors' entries in the error catalogue.
  */
 source_code: string | null, destination_code: string | null, };
+
+export type PreflightProgress = { done: number, total: number, account: string, };
+
+export type PreflightRun = { run_id: number, report: PreflightReport, };
+
+export type PreflightReport = { 
+/**
+ * The job's name.
+ */
+job: string, 
+/**
+ * The servers in words: `old.example (IMAP4S)`, `new.example (port 993)`.
+ */
+source: string, destination: string, 
+/**
+ * When the report was made, `YYYY-MM-DD HH:MM:SS +ZZZZ`.
+ */
+created_at: string, mailboxes: Array<MailboxPreflight>, 
+/**
+ * How long the job would take; `None` when no mailbox could be
+ * reached, or the check was stopped before the servers were probed.
+ */
+estimate: Estimate | null, 
+/**
+ * What needs a decision before the job starts, most serious first.
+ */
+warnings: Array<PreflightWarning>, 
+/**
+ * How long making the report took.
+ */
+elapsed_ms: number, };
+
+export type MailboxPreflight = { source_user: string, local_user: string, 
+/**
+ * Why the mailbox could not be checked (a login refused, a server
+ * unreachable), in the words of the error catalogue.
+ */
+error: string | null, error_code: string | null, folders: Array<FolderPreflight>, 
+/**
+ * The destination mailbox's storage quota (GETQUOTAROOT), when the
+ * server has one.
+ */
+quota: QuotaUse | null, 
+/**
+ * The largest message the destination accepts (APPENDLIMIT), when it
+ * says.
+ */
+append_limit: number | null, 
+/**
+ * Messages the destination would refuse for their size (over
+ * `append_limit`), named so the customer can deal with them.
+ */
+too_large: Array<PlannedMessage>, 
+/**
+ * How long the checks of this mailbox took (logins, listing,
+ * reconciliation).
+ */
+elapsed_ms: number, 
+/**
+ * What else the dry run noted of the mailbox as a whole: parent
+ * folders a copy would create that hold no mail of their own.
+ */
+notes: Array<string>, };
+
+export type FolderPreflight = { 
+/**
+ * Its name on the source and on the destination, as a user sees them.
+ */
+source: string, destination: string, mapping: FolderMapping, 
+/**
+ * Renamed (a translation, a special-use folder, a character the
+ * destination cannot hold) and why: the mapping's notes.
+ */
+notes: Array<string>, 
+/**
+ * What the source holds.
+ */
+messages: number, bytes: number, 
+/**
+ * Already on the destination (by the copy's own reconciliation).
+ */
+present: number, present_bytes: number, 
+/**
+ * What a migration would copy.
+ */
+to_copy: number, to_copy_bytes: number, 
+/**
+ * Left out by the job's date and size filters.
+ */
+filtered: number, filtered_bytes: number, 
+/**
+ * Messages that are exact copies of another in the same source folder.
+ */
+duplicates: number, 
+/**
+ * Why the folder could not be checked.
+ */
+error: string | null, 
+/**
+ * Its messages over the destination's APPENDLIMIT (also in the
+ * mailbox's `too_large`): the destination would refuse them.
+ */
+too_large: Array<PlannedMessage>, 
+/**
+ * Its messages over the job's own size limit (`[filters]
+ * max_message_mb`): left out, named so the customer knows.
+ */
+oversized: Array<OversizedMessage>, };
+
+export type FolderMapping = "existing" | "created" | "skipped";
+
+export type QuotaUse = { used_bytes: number, limit_bytes: number, };
+
+export type Estimate = { low_seconds: number, high_seconds: number, 
+/**
+ * What the figure rests on, in words (what was measured).
+ */
+basis: string, 
+/**
+ * The same range in milliseconds (a small job takes less than a
+ * second; the seconds above are rounded outwards).
+ */
+low_ms: number, high_ms: number, };
+
+export type PreflightWarning = { kind: WarningKind, 
+/**
+ * The mailbox (source user) and folder it is about, if any.
+ */
+account: string | null, folder: string | null, 
+/**
+ * What is wrong and what to do, in plain words.
+ */
+words: string, };
+
+export type WarningKind = "unreachable" | "over-quota" | "too-large" | "folder-name" | "no-internal-date" | "duplicates";
 
 export type CatalogueEntry = { code: string, class: ErrorClass, title: string, meaning: string, what_to_do: string, };
 
@@ -329,6 +474,10 @@ export type Commands = {
   import_users: { args: { bytes: number[], delimiter: string }; answer: string };
   test_logins: { args: { request: JobRequest, on_event: Channel<LoginEvent> }; answer: LoginTest };
   cancel_login_test: { args: {}; answer: boolean };
+  preflight_job: { args: { request: JobRequest, on_event: Channel<PreflightProgress> }; answer: PreflightRun };
+  cancel_preflight: { args: {}; answer: boolean };
+  preflight_report: { args: { run_id: number }; answer: PreflightReport };
+  download_preflight: { args: { run_id: number, format: string }; answer: string | null };
   start_job: { args: { request: JobRequest, dry_run?: boolean | null, on_event: Channel<Update> }; answer: JobView };
   attach_job: { args: { job_id: number, on_event: Channel<Update> }; answer: JobView | null };
   list_jobs: { args: {}; answer: JobView[] };

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use mailferry::copy::Options;
 use mailferry::job::{SourcePasswords, UsersPreview};
+use mailferry::preflight::{PreflightProgress, PreflightReport};
 use mailferry::report::{file_stem, render_csv, render_log, render_verification_log};
 use mailferry::service::{
-    EditForm, HistoryRow, JobKind, JobView, LoginEvent, LoginTest, RetryError, SavedError, Service,
-    Update,
+    EditForm, HistoryRow, JobKind, JobView, LoginEvent, LoginTest, PreflightRun, RetryError,
+    SavedError, Service, Update,
 };
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime, State};
@@ -122,6 +123,79 @@ pub async fn test_logins(
 #[tauri::command(rename_all = "snake_case")]
 pub fn cancel_login_test(state: State<'_, AppState>) -> bool {
     service(&state).is_ok_and(|s| s.cancel_login_tests() > 0)
+}
+
+/// The pre-flight report of the form's job: every mailbox checked without
+/// copying anything, each told over `on_event` as it is done; the report
+/// is kept in the history.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn preflight_job(
+    state: State<'_, AppState>,
+    request: JobRequest,
+    on_event: Channel<PreflightProgress>,
+) -> Result<PreflightRun, CommandError> {
+    let job = form::parse(&request, &form::base_dir())?;
+    let opts = Options::for_job(&job);
+    Ok(service(&state)?
+        .preflight_live(job, opts, move |p| {
+            // A page that has gone away no longer listens: the check ends anyway.
+            let _ = on_event.send(p);
+        })
+        .await?)
+}
+
+/// Stops the running pre-flight check; `preflight_job` then answers with
+/// the mailboxes checked by then. Whether one was running.
+#[tauri::command(rename_all = "snake_case")]
+pub fn cancel_preflight(state: State<'_, AppState>) -> bool {
+    service(&state).is_ok_and(|s| s.cancel_preflights() > 0)
+}
+
+/// A pre-flight report of the history.
+#[tauri::command(rename_all = "snake_case")]
+pub fn preflight_report(
+    state: State<'_, AppState>,
+    run_id: i64,
+) -> Result<PreflightReport, CommandError> {
+    service(&state)?
+        .preflight_report(run_id)
+        .map_err(database)?
+        .ok_or_else(|| {
+            CommandError::job(
+                ErrorCode::NotFound,
+                format!("Run #{run_id} is not a pre-flight report in the history."),
+            )
+        })
+}
+
+/// Saves a pre-flight report of the history as `text` or `csv` (one line
+/// per mailbox and folder). Returns where it went, or nothing when the
+/// user cancelled.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn download_preflight<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    run_id: i64,
+    format: String,
+) -> Result<Option<String>, CommandError> {
+    let report = preflight_report(state, run_id)?;
+    let (text, ext, kind) = match format.as_str() {
+        "csv" => (mailferry::preflight::to_csv(&report), "csv", "CSV"),
+        _ => (mailferry::preflight::render_text(&report), "txt", "Text"),
+    };
+    let file_name = format!(
+        "mailferry-{}-preflight{run_id}.{ext}",
+        file_stem(&report.job)
+    );
+    save(
+        &app,
+        "Save the pre-flight report",
+        &file_name,
+        kind,
+        ext,
+        text,
+    )
+    .await
 }
 
 /// Starts a job on the engine's runtime. Returns once the engine has begun

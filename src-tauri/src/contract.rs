@@ -13,9 +13,13 @@ use mailferry::outcome::{
     FolderOutcome, MessageBrief, MessageFailure, OversizedMessage, PlannedMessage, Verdict,
     Verification,
 };
+use mailferry::preflight::{
+    Estimate, FolderMapping, FolderPreflight, MailboxPreflight, PreflightProgress, PreflightReport,
+    PreflightWarning, QuotaUse, WarningKind,
+};
 use mailferry::service::{
-    EditForm, HistoryRow, JobKind, JobState, JobView, LoginEvent, LoginTest, RowState, RowView,
-    StateCounts, Totals, Update,
+    EditForm, HistoryRow, JobKind, JobState, JobView, LoginEvent, LoginTest, PreflightRun,
+    RowState, RowView, StateCounts, Totals, Update,
 };
 use mailferry::store::RunSummary;
 use ts_rs::{Config, TS};
@@ -45,6 +49,18 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "LoginTest",
     ),
     ("cancel_login_test", "{}", "boolean"),
+    (
+        "preflight_job",
+        "{ request: JobRequest, on_event: Channel<PreflightProgress> }",
+        "PreflightRun",
+    ),
+    ("cancel_preflight", "{}", "boolean"),
+    ("preflight_report", "{ run_id: number }", "PreflightReport"),
+    (
+        "download_preflight",
+        "{ run_id: number, format: string }",
+        "string | null",
+    ),
     (
         "start_job",
         "{ request: JobRequest, dry_run?: boolean | null, on_event: Channel<Update> }",
@@ -121,6 +137,16 @@ pub fn typescript() -> String {
         LoginEvent::decl(&cfg),
         LoginTest::decl(&cfg),
         LoginCheck::decl(&cfg),
+        PreflightProgress::decl(&cfg),
+        PreflightRun::decl(&cfg),
+        PreflightReport::decl(&cfg),
+        MailboxPreflight::decl(&cfg),
+        FolderPreflight::decl(&cfg),
+        FolderMapping::decl(&cfg),
+        QuotaUse::decl(&cfg),
+        Estimate::decl(&cfg),
+        PreflightWarning::decl(&cfg),
+        WarningKind::decl(&cfg),
         CatalogueEntry::decl(&cfg),
         ErrorClass::decl(&cfg),
         JobRequest::decl(&cfg),

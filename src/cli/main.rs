@@ -25,6 +25,9 @@ mod exit {
     pub const FAILED: u8 = 4;
     pub const NOT_STARTED: u8 = 5;
     pub const NOT_RECORDED: u8 = 6;
+    /// A pre-flight report found a mailbox that cannot be reached, or one
+    /// the job would fill over its quota.
+    pub const NEEDS_DECISION: u8 = 7;
 }
 
 #[derive(Parser)]
@@ -88,6 +91,26 @@ enum Command {
     },
     /// Check a job file without connecting to anything.
     Check { job: PathBuf },
+    /// The pre-flight report: the whole job checked, nothing copied (both
+    /// logins of every mailbox, each folder's messages and where they would
+    /// go, what the destination holds already, its quota and size limit,
+    /// the time the job would take, and what needs a decision). Kept in the
+    /// history. Exits with 7 when a mailbox cannot be reached or would go
+    /// over its quota.
+    Preflight {
+        job: PathBuf,
+        /// Print the report as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Also write it as CSV (one line per folder, then each mailbox's
+        /// quota and messages too large) to this file.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// Mailboxes checked at the same time, and copied at the same time
+        /// in the estimate (default: the job's parallel_mailboxes, else 4).
+        #[arg(long)]
+        parallel: Option<usize>,
+    },
     /// Log in to both servers for every mailbox of a job, copying nothing.
     TestLogins { job: PathBuf },
     /// List past runs.
@@ -101,6 +124,27 @@ fn main() -> ExitCode {
     let db = cli.db.clone().unwrap_or_else(Store::default_path);
     match cli.command {
         Command::Check { job } => check(&job),
+        Command::Preflight {
+            job,
+            json,
+            csv,
+            parallel,
+        } => {
+            let job = match load(&job) {
+                Ok(j) => j,
+                Err(code) => return code,
+            };
+            if !json {
+                for w in job.warnings() {
+                    eprintln!("Warning: {w}");
+                }
+            }
+            let mut opts = Options::for_job(&job);
+            if let Some(p) = parallel {
+                opts.parallel_mailboxes = p.max(1);
+            }
+            ExitCode::from(preflight(job, opts, &db, json, csv))
+        }
         Command::TestLogins { job } => test_logins(&job),
         Command::History => with_store(&db, history),
         Command::Log { run_id } => with_store(&db, |store| print_log(store, run_id)),
@@ -166,6 +210,83 @@ fn check(path: &std::path::Path) -> ExitCode {
     }
 }
 
+/// `mailferry preflight`: the report printed (text or JSON), and kept in
+/// the history; the first Ctrl-C stops it (the report then covers the
+/// mailboxes checked so far).
+fn preflight(
+    job: Job,
+    opts: Options,
+    db: &std::path::Path,
+    json: bool,
+    csv: Option<PathBuf>,
+) -> u8 {
+    use mailferry::preflight::{render_text, to_csv, PreflightProgress, WarningKind};
+    let store = match open_store(db) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Could not start: {e}");
+            return exit::NOT_STARTED;
+        }
+    };
+    let service = Arc::new(Service::new(store, runtime.handle().clone()));
+    let on_ctrl_c = service.clone();
+    runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("Stopping: the report will cover the mailboxes checked so far.");
+            on_ctrl_c.cancel_preflights();
+        }
+    });
+    let progress = move |p: PreflightProgress| {
+        if !json {
+            eprintln!(
+                "Checked {} of {} mailboxes ({})",
+                p.done, p.total, p.account
+            );
+        }
+    };
+    let run = match runtime.block_on(service.preflight_live(job, opts, progress)) {
+        Ok(run) => run,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::NOT_STARTED;
+        }
+    };
+    let report = &run.report;
+    match json {
+        true => match serde_json::to_string_pretty(report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("Could not write the report as JSON: {e}");
+                return exit::NOT_RECORDED;
+            }
+        },
+        false => {
+            print!("{}", render_text(report));
+            println!(
+                "(Kept in the history as run #{}: `mailferry log {}` prints it again.)",
+                run.run_id, run.run_id
+            );
+        }
+    }
+    if let Some(path) = csv {
+        if let Err(e) = std::fs::write(&path, to_csv(report)) {
+            eprintln!("Could not write the CSV to {}: {e}.", path.display());
+        }
+    }
+    let blocking = report
+        .warnings
+        .iter()
+        .any(|w| matches!(w.kind, WarningKind::Unreachable | WarningKind::OverQuota));
+    match blocking {
+        true => exit::NEEDS_DECISION,
+        false => exit::SUCCESS,
+    }
+}
+
 /// `mailferry test-logins`: both logins of every mailbox, nothing copied.
 fn test_logins(path: &std::path::Path) -> ExitCode {
     let job = match load(path) {
@@ -221,7 +342,20 @@ fn history(store: &Store) -> Result<u8, String> {
     }
     for r in runs {
         // A dry run copied nothing: what it would copy is in its outcome.
-        let moved = match r.dry_run {
+        let moved = match r.dry_run || r.preflight {
+            true if r.preflight => {
+                let report = store.preflight_report(r.run_id).ok().flatten();
+                let (count, bytes) = store
+                    .run_outcome(r.run_id)
+                    .ok()
+                    .flatten()
+                    .map_or((0, 0), |o| o.would_copy());
+                format!(
+                    "PRE-FLIGHT, nothing changed: would copy {count} ({}), {} warning(s)",
+                    human_bytes(bytes),
+                    report.map_or(0, |r| r.warnings.len())
+                )
+            }
             true => {
                 let (count, bytes) = store
                     .run_outcome(r.run_id)

@@ -24,6 +24,8 @@ pub(crate) struct ImapFolder<'a> {
     from_bodies: bool,
     /// Each key made while planning, to go with its message to the ledger.
     keys: HashMap<u32, String>,
+    /// Messages in the folder as it was opened.
+    exists: u32,
 }
 
 impl<'a> ImapFolder<'a> {
@@ -32,6 +34,7 @@ impl<'a> ImapFolder<'a> {
             client,
             from_bodies: false,
             keys: HashMap::new(),
+            exists: 0,
         }
     }
 }
@@ -78,6 +81,7 @@ impl Source for ImapFolder<'_> {
 
     async fn list(&mut self, task: &FolderTask, filters: &Filters) -> Result<Listing, MailError> {
         let sel = self.client.open_folder(&task.source_raw, true).await?;
+        self.exists = sel.exists;
         let mut left_out = LeftOut::default();
         let uids = match sel.exists {
             0 => Vec::new(),
@@ -229,6 +233,18 @@ impl Source for ImapFolder<'_> {
                     size: m.size,
                 }
             })
+            .collect())
+    }
+
+    /// One FETCH of every message's size and key fields.
+    async fn census(&mut self) -> Result<Vec<(u64, Option<String>)>, MailError> {
+        if self.exists == 0 {
+            return Ok(Vec::new());
+        }
+        let metas = self.client.fetch_meta(None, true).await?;
+        Ok(metas
+            .iter()
+            .map(|m| (m.size, Some(content_key(m.size, &m.header_fields))))
             .collect())
     }
 }

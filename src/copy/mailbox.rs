@@ -279,7 +279,7 @@ struct Plan {
 /// destination (parents and empty folders too, so the tree is complete).
 async fn prepare(ctx: &Ctx, user: &UserEntry) -> Result<(Conns, Plan), MailError> {
     let mut conns = Conns::open(ctx, user).await?;
-    match plan_and_create(ctx, &mut conns).await {
+    match plan_and_create(ctx, user, &mut conns).await {
         Ok(plan) => Ok((conns, plan)),
         Err(e) => {
             if e.class() != ErrorClass::Transient {
@@ -290,7 +290,11 @@ async fn prepare(ctx: &Ctx, user: &UserEntry) -> Result<(Conns, Plan), MailError
     }
 }
 
-async fn plan_and_create(ctx: &Ctx, conns: &mut Conns) -> Result<Plan, MailError> {
+async fn plan_and_create(
+    ctx: &Ctx,
+    user: &UserEntry,
+    conns: &mut Conns,
+) -> Result<Plan, MailError> {
     let (listed, src_naming, skip) = match conns.imap.as_mut() {
         Some(imap) => (imap.list().await?, naming(imap), ctx.job.skip.clone()),
         // POP3 has the Inbox only; folder skips don't apply (the job warns).
@@ -355,6 +359,12 @@ async fn plan_and_create(ctx: &Ctx, conns: &mut Conns) -> Result<Plan, MailError
     }
     if ctx.mode == Mode::DryRun {
         let dry = dry::folders(&listed, &mut tasks, &mut existing, &dst_naming);
+        if let Some(findings) = &ctx.findings {
+            let (src, dst) = (conns.imap.as_mut(), &mut conns.dst);
+            findings
+                .planned(user, &ctx.connect, src, dst, &listed, &tasks, &dry.absent)
+                .await?;
+        }
         return Ok(Plan {
             tasks,
             not_created,

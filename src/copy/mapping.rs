@@ -17,6 +17,10 @@ pub struct Naming {
 /// What replaces a destination delimiter found inside a folder name.
 pub const DELIMITER_SUBSTITUTE: char = '_';
 
+/// The words of the note on a name renamed for holding the destination's
+/// delimiter (the pre-flight report picks such notes out as warnings).
+pub(crate) const HOLDS_DELIMITER: &str = "which separates folders on the destination";
+
 /// One source folder and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FolderTask {
@@ -141,7 +145,7 @@ fn fit_parts(path: &[String], dst: &Naming, notes: &mut Vec<String>) -> Vec<Stri
             Some(d) if p.contains(d) => {
                 let fixed = p.replace(d, &DELIMITER_SUBSTITUTE.to_string());
                 notes.push(format!(
-                    "The name {p:?} holds {d:?}, which separates folders on the destination; it was renamed to {fixed:?}."
+                    "The name {p:?} holds {d:?}, {HOLDS_DELIMITER}; it was renamed to {fixed:?}."
                 ));
                 fixed
             }

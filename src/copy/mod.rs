@@ -34,6 +34,7 @@ pub use cancel::Cancel;
 pub use check::{test_logins, LoginCheck};
 pub use connect::Connector;
 pub use options::Options;
+pub(crate) use run::dry_run_for_report;
 pub use run::{fingerprint, run, verify, Finished, VerifyError};
 
 pub(crate) use idle::{with_keepalive, KeepAlive};
@@ -69,6 +70,9 @@ pub(crate) struct Ctx {
     pub budget: budget::Budget,
     /// Connection pairs in use, for opening extra ones only when useful.
     pub pairs: budget::Pairs,
+    /// A dry run made for the pre-flight report collects here what only
+    /// the report needs ([`crate::preflight`]).
+    pub findings: Option<std::sync::Arc<crate::preflight::Findings>>,
 }
 
 impl Ctx {

@@ -245,4 +245,29 @@ impl Source for PopInbox<'_> {
         }
         Ok(out)
     }
+
+    /// LIST's sizes, and the keys of the headers alone (TOP n 0) where the
+    /// server has TOP, as a dry run matches them.
+    async fn census(&mut self) -> Result<Vec<(u64, Option<String>)>, MailError> {
+        let sizes = self.pop.list().await?;
+        let numbers: Vec<u32> = sizes.iter().map(|(n, _)| *n).collect();
+        let headers: Vec<Option<Vec<u8>>> = match self.pop.can_top() {
+            true => self
+                .pop
+                .top_many(&numbers, 0)
+                .await?
+                .into_iter()
+                .map(Result::ok)
+                .collect(),
+            false => vec![None; numbers.len()],
+        };
+        Ok(sizes
+            .iter()
+            .zip(headers)
+            .map(|((_, size), header)| {
+                let key = header.map(|h| content_key(*size, &key_fields_of(&h)));
+                (*size, key)
+            })
+            .collect())
+    }
 }

@@ -69,6 +69,7 @@ pub async fn run(
         sink.clone(),
         opts,
         cancel,
+        None,
     )
     .await;
     let log = crate::report::render_log(&outcome);
@@ -111,6 +112,7 @@ pub async fn verify(
         sink.clone(),
         opts,
         cancel,
+        None,
     )
     .await;
     sink(&Event::JobFinished {
@@ -120,10 +122,36 @@ pub async fn verify(
     Ok(outcome)
 }
 
+/// A dry run of the whole job for the pre-flight report (run `run_id` of
+/// the job `job_name` in the history, which the caller records): what a
+/// dry run finds, and in `findings` what only the report needs.
+pub(crate) async fn dry_run_for_report(
+    (run_id, job_name): (i64, String),
+    job: Job,
+    store: &Store,
+    sink: Sink,
+    opts: Options,
+    cancel: Cancel,
+    findings: Arc<crate::preflight::Findings>,
+) -> JobOutcome {
+    run_mailboxes(
+        Mode::DryRun,
+        (Some(run_id), job_name),
+        job,
+        store,
+        sink,
+        opts,
+        cancel,
+        Some(findings),
+    )
+    .await
+}
+
 /// Every mailbox of the job, `parallel_mailboxes` at a time. A mailbox whose
 /// task panicked fails alone (its words in its outcome); the others go on.
 /// `(run_id, job_name)`: the job's run in the history (a migration) and
 /// its name.
+#[allow(clippy::too_many_arguments)]
 async fn run_mailboxes(
     mode: Mode,
     (run_id, job_name): (Option<i64>, String),
@@ -132,6 +160,7 @@ async fn run_mailboxes(
     sink: Sink,
     opts: Options,
     cancel: Cancel,
+    findings: Option<Arc<crate::preflight::Findings>>,
 ) -> JobOutcome {
     let started_at = history::now();
     budget::release_large_blocks();
@@ -151,6 +180,7 @@ async fn run_mailboxes(
         ),
         opts,
         cancel,
+        findings,
     });
     ctx.emit(Event::JobStarted {
         job: job_name.clone(),

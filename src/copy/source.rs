@@ -97,6 +97,11 @@ pub(crate) trait Source: KeepAlive {
         planned: Vec<Self::Planned>,
         target: &mut Target<'_>,
     ) -> impl Future<Output = Result<Vec<PlannedMessage>, MailError>>;
+
+    /// For the pre-flight report, once listed: every message of the folder
+    /// (those the filters leave out too), its size and its content key
+    /// (`None` where the header cannot be had short of downloading it).
+    fn census(&mut self) -> impl Future<Output = Result<Vec<(u64, Option<String>)>, MailError>>;
 }
 
 /// Copies what the destination folder lacks of `src`; a verifying job
@@ -115,6 +120,11 @@ pub(crate) async fn read<S: Source>(
     exists: bool,
 ) -> Result<(), MailError> {
     let mut l = src.list(task, &ctx.job.filters).await?;
+    if let Some(findings) = &ctx.findings {
+        let started = std::time::Instant::now();
+        let census = crate::preflight::Census::of(&src.census().await?);
+        findings.counted(user, &task.source_name, census, started.elapsed());
+    }
     state.left_out(l.left_out);
     // Left out on an earlier attempt, once fetched (a POP3 server without
     // TOP): not looked at again.

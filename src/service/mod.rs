@@ -5,6 +5,7 @@
 
 mod live;
 mod logins;
+mod preflight;
 mod retry;
 mod saved;
 mod secrets;
@@ -12,6 +13,7 @@ mod view;
 
 pub use live::{Ended, Live, Watcher};
 pub use logins::{LoginEvent, LoginTest};
+pub use preflight::PreflightRun;
 pub use retry::RetryError;
 pub use saved::{EditForm, SavedError};
 pub use secrets::{MemorySecrets, SecretError, SecretStore};
@@ -68,6 +70,8 @@ pub struct Service {
     runtime: tokio::runtime::Handle,
     jobs: live::Jobs,
     login_tests: logins::Running,
+    /// Pre-flight checks running now, to stop them.
+    preflights: logins::Running,
 }
 
 impl Service {
@@ -78,6 +82,7 @@ impl Service {
             runtime,
             jobs: live::Jobs::default(),
             login_tests: logins::Running::default(),
+            preflights: logins::Running::default(),
         }
     }
 
@@ -219,6 +224,7 @@ impl Service {
             j.cancel();
         }
         self.login_tests.cancel_all();
+        self.preflights.cancel_all();
     }
 
     /// Jobs still running.

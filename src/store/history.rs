@@ -7,6 +7,7 @@ use ts_rs::TS;
 use super::Store;
 use crate::error::MailError;
 use crate::outcome::{JobOutcome, Verdict};
+use crate::preflight::PreflightReport;
 
 /// A run that has begun.
 #[derive(Debug, Clone)]
@@ -23,6 +24,9 @@ pub enum RunKind {
     Migration,
     /// Everything a copy decides, nothing done.
     DryRun,
+    /// A pre-flight report: a dry run and what only the report needs
+    /// ([`crate::preflight`]).
+    Preflight,
 }
 
 impl RunKind {
@@ -31,6 +35,7 @@ impl RunKind {
         match self {
             RunKind::Migration => "migration",
             RunKind::DryRun => "dry-run",
+            RunKind::Preflight => "preflight",
         }
     }
 }
@@ -53,6 +58,9 @@ pub struct RunSummary {
     /// A dry run: nothing was changed on the destination (its counts are
     /// what was already there; its log says what it would copy).
     pub dry_run: bool,
+    /// A pre-flight report ([`Store::preflight_report`]); nothing was
+    /// changed either. Its log is the report as text.
+    pub preflight: bool,
 }
 
 /// Why a run could not begin.
@@ -182,6 +190,55 @@ impl Store {
         Ok(())
     }
 
+    /// Stores a finished pre-flight report (a run begun as
+    /// [`RunKind::Preflight`]): the dry run's outcome behind it, the report
+    /// itself, and its text as the run's log.
+    pub fn finish_preflight(
+        &self,
+        run_id: i64,
+        outcome: &JobOutcome,
+        report: &PreflightReport,
+        log_text: &str,
+    ) -> Result<(), MailError> {
+        let unwritable = |e: serde_json::Error| MailError::Store(e.to_string());
+        let json = serde_json::to_string(outcome).map_err(unwritable)?;
+        let report = serde_json::to_string(report).map_err(unwritable)?;
+        self.lock().execute(
+            "UPDATE runs SET finished_at=?2, verdict=?3, migrated=0, skipped=?4, failed=?5, bytes=0, result_json=?6, log_text=?7, report=?8 WHERE id=?1",
+            params![
+                run_id,
+                now(),
+                outcome.verdict().word(),
+                outcome.skipped() as i64,
+                outcome.failed() as i64,
+                json,
+                log_text,
+                report
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// A pre-flight report kept in the history; `None` for an unknown run
+    /// or one that is not a finished pre-flight report.
+    pub fn preflight_report(&self, run_id: i64) -> Result<Option<PreflightReport>, MailError> {
+        let json = self
+            .lock()
+            .query_row(
+                "SELECT report FROM runs WHERE id=?1",
+                params![run_id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten();
+        match json {
+            None => Ok(None),
+            Some(j) => serde_json::from_str(&j).map(Some).map_err(|e| {
+                MailError::Store(format!("run #{run_id} has an unreadable report: {e}"))
+            }),
+        }
+    }
+
     /// Every run, newest first.
     pub fn runs(&self) -> Result<Vec<RunSummary>, MailError> {
         let conn = self.lock();
@@ -205,6 +262,7 @@ impl Store {
                     failed: r.get(10)?,
                     bytes: r.get(11)?,
                     dry_run: r.get::<_, String>(12)? == RunKind::DryRun.word(),
+                    preflight: r.get::<_, String>(12)? == RunKind::Preflight.word(),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -290,6 +348,41 @@ mod tests {
             .map(|r| (r.run_id, r.dry_run))
             .collect();
         assert_eq!(kinds, [(dry.run_id, true), (real.run_id, false)]);
+    }
+
+    #[test]
+    fn a_preflight_report_is_kept_and_read_back() {
+        let (_d, s) = store();
+        let run = s
+            .begin_run_of(RunKind::Preflight, Some("acme"), "f", "src", "dst", 1)
+            .unwrap();
+        assert_eq!(s.preflight_report(run.run_id).unwrap(), None);
+        let report = PreflightReport {
+            job: "acme".into(),
+            warnings: vec![crate::preflight::PreflightWarning {
+                kind: crate::preflight::WarningKind::OverQuota,
+                account: Some("jane".into()),
+                folder: None,
+                words: "full".into(),
+            }],
+            ..Default::default()
+        };
+        let outcome = JobOutcome {
+            name: "acme".into(),
+            dry_run: true,
+            ..Default::default()
+        };
+        s.finish_preflight(run.run_id, &outcome, &report, "the report")
+            .unwrap();
+        assert_eq!(s.preflight_report(run.run_id).unwrap(), Some(report));
+        assert_eq!(
+            s.run_log(run.run_id).unwrap().as_deref(),
+            Some("the report")
+        );
+        let runs = s.runs().unwrap();
+        assert!(runs[0].preflight && !runs[0].dry_run);
+        let other = s.begin_run(Some("acme"), "f", "src", "dst", 1).unwrap();
+        assert_eq!(s.preflight_report(other.run_id).unwrap(), None);
     }
 
     #[test]

@@ -101,6 +101,11 @@ ALTER TABLE saved_jobs ADD COLUMN source_master_ref TEXT;
     r#"
 ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'migration';
 "#,
+    // A pre-flight report (a run of kind 'preflight'), kept whole as JSON:
+    // History shows it again as it was made.
+    r#"
+ALTER TABLE runs ADD COLUMN report TEXT;
+"#,
 ];
 
 /// Brings the database up to the newest version this MailFerry knows. A
