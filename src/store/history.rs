@@ -222,21 +222,7 @@ impl Store {
     /// A pre-flight report kept in the history; `None` for an unknown run
     /// or one that is not a finished pre-flight report.
     pub fn preflight_report(&self, run_id: i64) -> Result<Option<PreflightReport>, MailError> {
-        let json = self
-            .lock()
-            .query_row(
-                "SELECT report FROM runs WHERE id=?1",
-                params![run_id],
-                |r| r.get::<_, Option<String>>(0),
-            )
-            .optional()?
-            .flatten();
-        match json {
-            None => Ok(None),
-            Some(j) => serde_json::from_str(&j).map(Some).map_err(|e| {
-                MailError::Store(format!("run #{run_id} has an unreadable report: {e}"))
-            }),
-        }
+        self.run_json(run_id, "report", "report")
     }
 
     /// Every run, newest first.
@@ -271,33 +257,40 @@ impl Store {
 
     /// A finished run's log text.
     pub fn run_log(&self, run_id: i64) -> Result<Option<String>, MailError> {
-        let log = self
-            .lock()
-            .query_row(
-                "SELECT log_text FROM runs WHERE id=?1",
-                params![run_id],
-                |r| r.get::<_, Option<String>>(0),
-            )
-            .optional()?;
-        Ok(log.flatten())
+        self.run_text(run_id, "log_text")
     }
 
     /// A finished run's outcome (what History shows when a run is opened);
     /// `None` for an unknown run or one that has not finished.
     pub fn run_outcome(&self, run_id: i64) -> Result<Option<JobOutcome>, MailError> {
-        let json = self
+        self.run_json(run_id, "result_json", "result")
+    }
+
+    /// One text column of a run; `None` for an unknown run or an empty
+    /// column.
+    fn run_text(&self, run_id: i64, column: &'static str) -> Result<Option<String>, MailError> {
+        let text = self
             .lock()
             .query_row(
-                "SELECT result_json FROM runs WHERE id=?1",
+                &format!("SELECT {column} FROM runs WHERE id=?1"),
                 params![run_id],
                 |r| r.get::<_, Option<String>>(0),
             )
-            .optional()?
-            .flatten();
-        match json {
+            .optional()?;
+        Ok(text.flatten())
+    }
+
+    /// One JSON column of a run, read back; `what` names it in the error.
+    fn run_json<T: serde::de::DeserializeOwned>(
+        &self,
+        run_id: i64,
+        column: &'static str,
+        what: &str,
+    ) -> Result<Option<T>, MailError> {
+        match self.run_text(run_id, column)? {
             None => Ok(None),
             Some(j) => serde_json::from_str(&j).map(Some).map_err(|e| {
-                MailError::Store(format!("run #{run_id} has an unreadable result: {e}"))
+                MailError::Store(format!("run #{run_id} has an unreadable {what}: {e}"))
             }),
         }
     }
