@@ -15,6 +15,9 @@ ensure_node
 ensure_rust
 ensure_tauri_driver
 
+# A clean build gains nothing from incremental state; it only costs disk.
+export CARGO_INCREMENTAL=0
+
 section() { printf '\n=== %s (%ss)\n' "$1" "$SECONDS"; }
 
 section "npm packages for the app's tests"
