@@ -30,6 +30,11 @@ const COMMANDS: &[&str] = &[
     "watch_app",
     "confirm_close",
     "error_catalogue",
+    "host_presets",
+    "oauth_status",
+    "oauth_sign_in",
+    "cancel_sign_in",
+    "open_link",
 ];
 
 fn main() {

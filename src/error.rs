@@ -84,6 +84,23 @@ pub enum Direction {
     Write,
 }
 
+/// What a server's refusal of an OAuth access token says about it (from
+/// the JSON of its SASL error challenge, RFC 7628 §3.2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenProblem {
+    /// `invalid_token` (XOAUTH2: `401`): expired, revoked, or not for this
+    /// server. Google says so, with its `scope`, for a token that lacks
+    /// the scope too; Dovecot for every refusal (its `scope` is always
+    /// `mail`).
+    Invalid { scope: Option<String> },
+    /// `insufficient_scope` (`403`): the token lacks the scope the server
+    /// wants; `wanted` when it says which.
+    Scope { wanted: Option<String> },
+    /// No reason given: no challenge (Microsoft 365 says only
+    /// `AUTHENTICATE failed.`), or one not understood.
+    Unexplained,
+}
+
 /// An error met while migrating. Display is the sentence a user reads: what
 /// happened, the likely cause, what to do, then the server's own words in
 /// brackets. No variant ever holds a password.
@@ -135,6 +152,33 @@ pub enum MailError {
     PlaintextRefused {
         place: Place,
     },
+    /// The server refused the OAuth access token (SASL OAUTHBEARER or
+    /// XOAUTH2). The connection layer fetches a fresh token and tries once
+    /// more when it sees this ([`MailError::is_token_refused`]).
+    TokenRefused {
+        place: Place,
+        user: String,
+        /// Boxed: inline it would make every `MailError` larger.
+        problem: Box<TokenProblem>,
+        /// The error challenge's JSON, then the NO / -ERR line.
+        server_text: String,
+    },
+    /// The login is OAuth, and the server offers neither OAUTHBEARER nor
+    /// XOAUTH2.
+    OAuthNotOffered {
+        place: Place,
+        user: String,
+    },
+    // ---- crate::oauth (token broker) ----
+    /// No OAuth access token could be had for `user` from the sign-in
+    /// service (nothing was sent to the mail server). Boxed: an OAuthError
+    /// inline would make every `MailError` larger.
+    NoToken {
+        side: Side,
+        user: String,
+        error: Box<crate::oauth::OAuthError>,
+    },
+    // ---- end crate::oauth ----
     /// Message bodies did not come within the time limit.
     FetchTimeout {
         place: Place,
@@ -174,6 +218,10 @@ pub enum MailError {
         doing: String,
         server_text: String,
     },
+    /// The host's daily limit on what one mailbox may move over IMAP was
+    /// reached (Gmail's bandwidth limits), or the next messages would go
+    /// past it: the mailbox pauses, the rest left for the next day.
+    DailyLimit(Box<DayLimit>),
     Refused {
         place: Place,
         command: String,
@@ -314,6 +362,54 @@ impl std::fmt::Display for MailError {
                 "{} offers no STARTTLS, so the password would travel unencrypted. Use the TLS protocol and port if the server has one, or allow plaintext logins for this job if you accept the risk.",
                 capitalized(&place.to_string())
             ),
+            TokenRefused {
+                place,
+                user,
+                problem,
+                server_text,
+            } => match &**problem {
+                TokenProblem::Invalid { scope } => write!(
+                    f,
+                    "Could not log in to {place} as {user} with OAuth: the server refused the access token. It has expired or was revoked{}. Sign in to the account again (or refresh its token), then run the job again; if a fresh token is refused too, check that it was issued for this mailbox. [{server_text}]",
+                    match scope {
+                        Some(scope) => format!(", or it lacks the permission (scope) the server asks for: {scope}"),
+                        None => String::new(),
+                    }
+                ),
+                TokenProblem::Scope { wanted } => write!(
+                    f,
+                    "Could not log in to {place} as {user} with OAuth: the access token does not grant the permission (scope) the server needs{}. Sign in again and grant mail access; the app must ask for {}. [{server_text}]",
+                    match wanted {
+                        Some(w) => format!(" ({w})"),
+                        None => String::new(),
+                    },
+                    match place.family() {
+                        "POP3" => "https://mail.google.com/ on Google, and POP.AccessAsUser.All (signing in as the user) or POP.AccessAsApp (an app acting for mailboxes, with admin consent) on Microsoft 365",
+                        _ => "https://mail.google.com/ on Google, and IMAP.AccessAsUser.All (signing in as the user) or IMAP.AccessAsApp (an app acting for mailboxes, with admin consent) on Microsoft 365",
+                    }
+                ),
+                TokenProblem::Unexplained => {
+                    let (proto, switch) = match place.family() {
+                        "POP3" => ("POP", "PopEnabled"),
+                        _ => ("IMAP", "ImapEnabled"),
+                    };
+                    write!(
+                        f,
+                        "Could not log in to {place} as {user} with OAuth: the server refused the sign-in without saying why. The likely causes: {proto} is turned off for this mailbox (turn it on in the Microsoft 365 admin center under the user's Mail, Manage email apps, or with Set-CASMailbox -Identity {user} -{switch} $true); the app signing in has no permission on this mailbox (register it with New-ServicePrincipal, then grant it Add-MailboxPermission -Identity {user} -User <its service principal id> -AccessRights FullAccess); or {user} is not the mailbox's address (use its primary email address). Changes in Microsoft 365 can take up to an hour to apply. [{server_text}]"
+                    )
+                }
+            },
+            // ---- crate::oauth ----
+            NoToken { side, user, error } => write!(
+                f,
+                "Could not get an OAuth access token to log in to the {} server as {user}. {error}",
+                side.word()
+            ),
+            // ---- end crate::oauth ----
+            OAuthNotOffered { place, user } => write!(
+                f,
+                "Could not log in to {place} as {user} with OAuth: the server does not offer OAuth sign-in (neither OAUTHBEARER nor XOAUTH2 is among its login methods; some servers offer them only over TLS). Log in with the password instead (or an app password, where the host asks for two-step verification), or check the server name, protocol and port."
+            ),
             FetchTimeout { place, what, after } => write!(
                 f,
                 "Error fetching {what} from {place}: timed out on fetch. The server sent nothing for {}: it is overloaded, or it is slowing this account down. Try again later; if it keeps happening, wait 24–48 hours (some hosts limit accounts that download a lot) and run the job again: it resumes where it stopped.",
@@ -374,6 +470,18 @@ impl std::fmt::Display for MailError {
                 f,
                 "{} is temporarily unavailable while {doing}: the server is busy, under maintenance, or the mailbox is in use by another program. MailFerry waits and retries; if it keeps happening, try again later. [{server_text}]",
                 capitalized(&place.to_string())
+            ),
+            DailyLimit(d) => write!(
+                f,
+                "The daily limit was reached for this mailbox on the {} server {}: {} MailFerry paused the mailbox; the rest of it is left for now. Run the job again after {} (24 hours from now): it resumes where it stopped, and copies nothing twice.{}",
+                d.side.word(),
+                d.host,
+                d.cause,
+                d.resume_at,
+                match d.server_text.is_empty() {
+                    true => String::new(),
+                    false => format!(" [{}]", d.server_text),
+                }
             ),
             Refused {
                 place,
@@ -457,6 +565,9 @@ impl MailError {
                 NetError::Timeout | NetError::Io(_) => ErrorClass::Transient,
                 _ => ErrorClass::FatalForMailbox,
             },
+            // crate::oauth: the sign-in service unreachable or at fault.
+            NoToken { error, .. } if error.is_transient() => ErrorClass::Transient,
+            NoToken { .. } => ErrorClass::FatalForMailbox,
             TooBig { .. } | AppendRejected { .. } => ErrorClass::PerMessage,
             // One folder refused (opening, reading or creating it): the
             // others may work.
@@ -466,8 +577,13 @@ impl MailError {
             | NotMailServer { .. }
             | Login { .. }
             | AdminLogin { .. }
+            // Like a refused password: trying again with the same token
+            // cannot help (the connection layer fetches a new one first).
+            | TokenRefused { .. }
+            | OAuthNotOffered { .. }
             | PlaintextRefused { .. }
             | OverQuota { .. }
+            | DailyLimit(_)
             | Store(_)
             | NewerDatabase { .. }
             | Internal(_)
@@ -488,6 +604,9 @@ impl MailError {
             AdminLogin { place, .. } if place.side == Side::Source => "source-admin-login-failed",
             AdminLogin { .. } => "admin-login-failed",
             PlaintextRefused { .. } => "plaintext-refused",
+            TokenRefused { .. } => "token-refused",
+            OAuthNotOffered { .. } => "oauth-not-offered",
+            NoToken { .. } => "no-token", // crate::oauth
             FetchTimeout { .. } => "timed-out-on-fetch",
             Timeout {
                 direction: Direction::Read,
@@ -501,6 +620,7 @@ impl MailError {
             Bye { .. } => "bye",
             Throttled { .. } => "throttled",
             Unavailable { .. } => "unavailable",
+            DailyLimit(_) => "daily-limit",
             Refused { .. } => "refused",
             Protocol { .. } => "garbled-reply",
             OverQuota { .. } => "over-quota",
@@ -511,6 +631,20 @@ impl MailError {
             NewerDatabase { .. } => "database-too-new",
             Internal(_) => "internal-error",
             Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether the server refused an OAuth access token: a fresh token may
+    /// log in where this one did not.
+    pub fn is_token_refused(&self) -> bool {
+        matches!(self, MailError::TokenRefused { .. })
+    }
+
+    /// What a refused token's server said about it.
+    pub fn token_problem(&self) -> Option<&TokenProblem> {
+        match self {
+            MailError::TokenRefused { problem, .. } => Some(problem),
+            _ => None,
         }
     }
 
@@ -529,35 +663,110 @@ impl MailError {
     }
 }
 
+/// A mailbox paused at its host's daily limit ([`MailError::DailyLimit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayLimit {
+    pub side: Side,
+    pub host: String,
+    /// Why, in words ending with a full stop: the host's refusal, or the
+    /// limit MailFerry stopped short of.
+    pub cause: String,
+    /// When to run the job again: 24 hours after the pause, local time.
+    pub resume_at: String,
+    /// The server's words; empty when MailFerry stopped first.
+    pub server_text: String,
+}
+
+impl MailError {
+    /// The host refused more today ([`Busy::DailyLimit`]).
+    pub fn daily_limit_hit(place: &Place, server_text: String) -> MailError {
+        MailError::DailyLimit(Box::new(DayLimit {
+            side: place.side,
+            host: place.host.clone(),
+            cause: "the host allows each mailbox only so many bytes (or commands) over IMAP a day, and refuses more until the day is over.".into(),
+            resume_at: resume_at(),
+            server_text,
+        }))
+    }
+
+    /// The next messages would take this run of the mailbox past the
+    /// host's daily limit of `limit` bytes to `what` ("download" from a
+    /// source, "upload" to a destination), so MailFerry stopped first.
+    pub fn daily_limit_ahead(side: Side, host: &str, what: &str, limit: u64) -> MailError {
+        MailError::DailyLimit(Box::new(DayLimit {
+            side,
+            host: host.to_string(),
+            cause: format!(
+                "the host lets each mailbox {what} {} over IMAP a day, and the next messages would have gone past it in this run (MailFerry stops short of the limit, so the host does not lock the mailbox out).",
+                megabytes(limit)
+            ),
+            resume_at: resume_at(),
+            server_text: String::new(),
+        }))
+    }
+}
+
+/// "2,500 MB": a host's limit as hosts write it (a figure that is no
+/// whole number of MB, as the computer shows sizes).
+fn megabytes(bytes: u64) -> String {
+    if !bytes.is_multiple_of(1_000_000) {
+        return crate::human::human_bytes(bytes);
+    }
+    let digits = (bytes / 1_000_000).to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{out} MB")
+}
+
+/// A day from now, in this computer's time zone.
+fn resume_at() -> String {
+    (chrono::Local::now() + chrono::Duration::hours(24))
+        .format("%Y-%m-%d %H:%M %z")
+        .to_string()
+}
+
 /// What a refusal's words say about the server's state, when they say it is
 /// busy rather than refusing for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Busy {
     Throttled,
     Unavailable,
+    /// Gmail's "Account exceeded command or bandwidth limits": the
+    /// mailbox's daily allowance is spent; retrying today cannot help.
+    DailyLimit,
 }
 
 /// Recognises the replies of servers that limit or are temporarily unable:
-/// `Request is throttled` (Microsoft), `Too many simultaneous connections`,
-/// `Account exceeded command or bandwidth limits` (Google), Dovecot's
-/// `Maximum number of connections`, `[UNAVAILABLE]` (RFC 5530), and POP3's
-/// `[IN-USE]`, `[SYS/TEMP]` and `[LOGIN-DELAY]` (RFC 2449, 3206).
+/// `Request is throttled` and `User is authenticated but not connected`
+/// (Microsoft), `Too many simultaneous connections`, Dovecot's `Maximum
+/// number of connections`, `[UNAVAILABLE]` (RFC 5530), POP3's `[IN-USE]`,
+/// `[SYS/TEMP]` and `[LOGIN-DELAY]` (RFC 2449, 3206); and Google's daily
+/// limit, `Account exceeded command or bandwidth limits`.
 pub fn busy(server_text: &str) -> Option<Busy> {
     let t = server_text.to_ascii_uppercase();
-    const THROTTLED: [&str; 10] = [
+    // Before the others: Gmail says it with [OVERQUOTA] or [UNAVAILABLE].
+    if t.contains("BANDWIDTH LIMIT") || t.contains("COMMAND OR BANDWIDTH") {
+        return Some(Busy::DailyLimit);
+    }
+    const THROTTLED: [&str; 8] = [
         "THROTTL",
         "TOO MANY CONNECTIONS",
         "TOO MANY SIMULTANEOUS",
         "TOO MANY CONCURRENT",
         "MAXIMUM NUMBER OF CONNECTIONS",
-        "BANDWIDTH LIMIT",
-        "COMMAND OR BANDWIDTH",
         "RATE LIMIT",
         "[LOGIN-DELAY]",
         "TRY AGAIN LATER",
     ];
-    const UNAVAILABLE: [&str; 6] = [
+    const UNAVAILABLE: [&str; 7] = [
         "[UNAVAILABLE]",
+        // Microsoft 365, when the mailbox's server is not reachable yet.
+        "AUTHENTICATED BUT NOT CONNECTED",
         "SERVER UNAVAILABLE",
         "TEMPORARILY UNAVAILABLE",
         "[SYS/TEMP]",
@@ -587,6 +796,7 @@ impl Busy {
                 doing,
                 server_text,
             },
+            Busy::DailyLimit => MailError::daily_limit_hit(&place, server_text),
         }
     }
 }
@@ -688,6 +898,15 @@ pub fn catalogue() -> Vec<CatalogueEntry> {
         e("login-failed", FatalForMailbox, "Login failed",
           "The server refused the user name or password (older tools said \"login failed [NO - …]\"). Some hosts want the full email address as the user name, others only the part before @; hosts with two-step verification need an app password.",
           "Check the email, username and password in the user list, then use Test logins before starting again."),
+        e("token-refused", FatalForMailbox, "OAuth access token refused",
+          "The server refused the OAuth access token: it has expired or was revoked, it lacks the mail permission (scope) the server needs, or (Microsoft 365, which gives no reason) IMAP or POP is turned off for the mailbox, the app has no permission on it, or the user name is not the mailbox's address. MailFerry gets a fresh token and tries once more before it reports this.",
+          "Sign in to the account again. If a fresh token is refused too: grant mail access (Google https://mail.google.com/, Microsoft 365 IMAP.AccessAsUser.All or IMAP.AccessAsApp, POP.* for POP3), turn IMAP/POP on for the mailbox (Set-CASMailbox), give the app FullAccess on it (New-ServicePrincipal, Add-MailboxPermission), and use the mailbox's primary address."),
+        e("oauth-not-offered", FatalForMailbox, "The server does not offer OAuth sign-in",
+          "The job signs in with OAuth, but the server lists neither OAUTHBEARER nor XOAUTH2 among its login methods (some offer them only over TLS).",
+          "Log in with the password (or an app password) instead, or check the server name, protocol and port."),
+        e("no-token", FatalForMailbox, "No OAuth access token",
+          "MailFerry could not get an access token from the sign-in service (Google, Microsoft or the one the job names), so nothing was sent to the mail server: the mailbox is not signed in yet, its sign-in expired or was revoked, the app's client ID, secret or tenant is wrong, domain-wide delegation or admin consent is missing, or the sign-in service could not be reached (then MailFerry retries).",
+          "Sign in to the mailbox again (the app's Sign in mailboxes…, or mailferry sign-in JOB --user USER), or fix what the message names in the job's OAuth settings; docs/cloud.md walks through each provider's setup."),
         e("connect", FatalForMailbox, "Could not connect",
           "No port in the list accepted a connection: the host name does not resolve, nothing listens on the port, or a firewall drops the connection (MailFerry retries when it timed out).",
           "Check the server name, the ports and the protocol, and that no firewall blocks the connection."),
@@ -712,6 +931,9 @@ pub fn catalogue() -> Vec<CatalogueEntry> {
         e("throttled", Transient, "Throttled (too many connections or requests)",
           "The server limits how many connections, commands or bytes an account may use per period (\"Request is throttled\", \"Too many simultaneous connections\").",
           "MailFerry waits and retries. If it keeps happening, copy fewer mailboxes at once, or wait a few hours and run the job again."),
+        e("daily-limit", FatalForMailbox, "Daily limit reached: the mailbox paused",
+          "The host limits what one mailbox may download or upload over IMAP per day (Gmail: 2,500 MB down, 500 MB up), and the limit was reached (\"Account exceeded command or bandwidth limits\"), or the next messages would have gone past it. The mailbox is partial: what was copied stays, the rest waits.",
+          "Run the job again after the time the log gives (24 hours later): it resumes where it stopped and copies nothing twice. The other mailboxes go on meanwhile."),
         e("unavailable", Transient, "Server temporarily unavailable",
           "The server is busy or under maintenance, or the mailbox is open in another program ([UNAVAILABLE], [IN-USE], [SYS/TEMP]).",
           "MailFerry waits and retries. If it keeps happening, close other mail programs on that mailbox, or try later."),
@@ -775,7 +997,6 @@ mod tests {
         for t in [
             "NO Request is throttled. Suggested Backoff Time: 92415 milliseconds",
             "* BYE [ALERT] Too many simultaneous connections. (Failure)",
-            "NO [ALERT] Account exceeded command or bandwidth limits. (Failure)",
             "* BYE Maximum number of connections from user+IP exceeded (mail_max_userip_connections=10)",
             "-ERR [LOGIN-DELAY] wait 5 minutes",
             "NO too many connections",
@@ -785,6 +1006,7 @@ mod tests {
         for t in [
             "NO [UNAVAILABLE] Temporary authentication failure.",
             "NO Server Unavailable. 15",
+            "NO User is authenticated but not connected.",
             "-ERR [IN-USE] Mailbox locked",
             "-ERR [SYS/TEMP] try later",
         ] {
@@ -811,6 +1033,50 @@ mod tests {
             "NO [NONEXISTENT] gone".into(),
         );
         assert_eq!(e.class(), ErrorClass::FatalForFolder);
+    }
+
+    #[test]
+    fn gmails_daily_limit_pauses_the_mailbox_and_says_when_to_resume() {
+        for t in [
+            "NO [OVERQUOTA] Account exceeded command or bandwidth limits. (Failure)",
+            "* BYE [UNAVAILABLE] Account exceeded command or bandwidth limits.",
+            "NO [ALERT] Account exceeded command or bandwidth limits. (Failure)",
+            "NO [UNAVAILABLE] Temporary System Error, bandwidth limits exceeded",
+        ] {
+            assert_eq!(busy(t), Some(Busy::DailyLimit), "{t}");
+        }
+        let before = chrono::Local::now() + chrono::Duration::hours(24);
+        let e = refused(
+            place(),
+            "UID FETCH",
+            "fetching messages",
+            "NO [OVERQUOTA] Account exceeded command or bandwidth limits. (Failure)".into(),
+        );
+        let after = chrono::Local::now() + chrono::Duration::hours(24);
+        assert_eq!(e.class(), ErrorClass::FatalForMailbox);
+        assert_eq!(e.code(), "daily-limit");
+        let text = e.to_string();
+        assert!(text.starts_with("The daily limit was reached for this mailbox on the source server mail.old.example: the host allows each mailbox only so many bytes"), "{text}");
+        assert!(text.contains("the rest of it is left for now"), "{text}");
+        assert!(text.contains("it resumes where it stopped, and copies nothing twice. [NO [OVERQUOTA] Account exceeded command or bandwidth limits. (Failure)]"), "{text}");
+        // The time to resume is a day from now, to the minute.
+        let when = [before, after].map(|t| t.format("%Y-%m-%d %H:%M %z").to_string());
+        assert!(
+            when.iter().any(|w| text.contains(&format!("Run the job again after {w} (24 hours from now)"))),
+            "{text} / {when:?}"
+        );
+        let ahead = MailError::daily_limit_ahead(
+            Side::Destination,
+            "imap.gmail.com",
+            "upload",
+            500_000_000,
+        );
+        let text = ahead.to_string();
+        assert!(text.starts_with("The daily limit was reached for this mailbox on the destination server imap.gmail.com: the host lets each mailbox upload 500 MB over IMAP a day"), "{text}");
+        assert!(text.ends_with("copies nothing twice."), "{text}");
+        assert_eq!(ahead.code(), "daily-limit");
+        assert_eq!(megabytes(2_500_000_000), "2,500 MB");
+        assert_eq!(megabytes(35_000_000), "35 MB");
     }
 
     #[test]
@@ -918,6 +1184,98 @@ mod tests {
                 "{heading} should say {word}"
             );
         }
+    }
+
+    fn refused_token(protocol: &'static str, problem: TokenProblem) -> MailError {
+        MailError::TokenRefused {
+            place: Place {
+                protocol,
+                port: if protocol == "POP3S" { 995 } else { 993 },
+                ..place()
+            },
+            user: "jane@contoso.com".into(),
+            problem: Box::new(problem),
+            server_text: "NO AUTHENTICATE failed.".into(),
+        }
+    }
+
+    #[test]
+    fn a_refused_token_says_why_in_plain_words() {
+        let e = refused_token("IMAP4S", TokenProblem::Invalid { scope: None });
+        assert_eq!(e.to_string(), "Could not log in to the source server mail.old.example (IMAP4S, port 993) as jane@contoso.com with OAuth: the server refused the access token. It has expired or was revoked. Sign in to the account again (or refresh its token), then run the job again; if a fresh token is refused too, check that it was issued for this mailbox. [NO AUTHENTICATE failed.]");
+        assert!(e.is_token_refused());
+        assert_eq!(
+            e.token_problem(),
+            Some(&TokenProblem::Invalid { scope: None })
+        );
+        assert_eq!(
+            (e.code(), e.class()),
+            ("token-refused", ErrorClass::FatalForMailbox)
+        );
+        // Google answers any bad token with 401 and the scope it wants.
+        let e = refused_token(
+            "IMAP4S",
+            TokenProblem::Invalid {
+                scope: Some("https://mail.google.com/".into()),
+            },
+        );
+        assert!(e.to_string().contains("It has expired or was revoked, or it lacks the permission (scope) the server asks for: https://mail.google.com/. Sign in"), "{e}");
+
+        let e = refused_token(
+            "IMAP4S",
+            TokenProblem::Scope {
+                wanted: Some("https://outlook.office.com/IMAP.AccessAsUser.All".into()),
+            },
+        );
+        let text = e.to_string();
+        assert!(text.contains("the access token does not grant the permission (scope) the server needs (https://outlook.office.com/IMAP.AccessAsUser.All). Sign in again and grant mail access"), "{text}");
+        assert!(
+            text.contains("https://mail.google.com/ on Google"),
+            "{text}"
+        );
+        assert!(text.contains("IMAP.AccessAsApp"), "{text}");
+        let e = refused_token("POP3S", TokenProblem::Scope { wanted: None });
+        let text = e.to_string();
+        assert!(text.contains("the server needs. Sign in again"), "{text}");
+        assert!(
+            text.contains("POP.AccessAsUser.All") && !text.contains("IMAP."),
+            "{text}"
+        );
+
+        // Microsoft 365 gives no reason: the likely causes, with what to do.
+        let text = refused_token("IMAP4S", TokenProblem::Unexplained).to_string();
+        for words in [
+            "refused the sign-in without saying why",
+            "IMAP is turned off for this mailbox",
+            "Manage email apps",
+            "Set-CASMailbox -Identity jane@contoso.com -ImapEnabled $true",
+            "New-ServicePrincipal",
+            "Add-MailboxPermission -Identity jane@contoso.com -User <its service principal id> -AccessRights FullAccess",
+            "is not the mailbox's address",
+            "[NO AUTHENTICATE failed.]",
+        ] {
+            assert!(text.contains(words), "{words}: {text}");
+        }
+        let text = refused_token("POP3S", TokenProblem::Unexplained).to_string();
+        assert!(
+            text.contains("POP is turned off") && text.contains("-PopEnabled $true"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_server_without_oauth_suggests_a_password() {
+        let e = MailError::OAuthNotOffered {
+            place: place(),
+            user: "jane".into(),
+        };
+        assert_eq!(e.to_string(), "Could not log in to the source server mail.old.example (IMAP4S, port 993) as jane with OAuth: the server does not offer OAuth sign-in (neither OAUTHBEARER nor XOAUTH2 is among its login methods; some servers offer them only over TLS). Log in with the password instead (or an app password, where the host asks for two-step verification), or check the server name, protocol and port.");
+        assert!(!e.is_token_refused());
+        assert_eq!(e.token_problem(), None);
+        assert_eq!(
+            (e.code(), e.class()),
+            ("oauth-not-offered", ErrorClass::FatalForMailbox)
+        );
     }
 
     #[test]

@@ -28,13 +28,18 @@ pub enum Login {
         admin: String,
         password: Secret,
     },
+    /// OAuth 2.0: SASL OAUTHBEARER (RFC 7628) or XOAUTH2, whichever the
+    /// server offers, for `user` with a bearer `token`.
+    OAuth { user: String, token: Secret },
 }
 
 impl Login {
     /// The mailbox this login is for, for messages.
     pub fn user(&self) -> &str {
         match self {
-            Login::Password { user, .. } | Login::Separator { user, .. } => user,
+            Login::Password { user, .. }
+            | Login::Separator { user, .. }
+            | Login::OAuth { user, .. } => user,
             Login::SaslPlain { authzid, .. } => authzid,
         }
     }
@@ -42,7 +47,7 @@ impl Login {
     /// The admin acting for the user, when it is an admin's login.
     pub fn admin(&self) -> Option<&str> {
         match self {
-            Login::Password { .. } => None,
+            Login::Password { .. } | Login::OAuth { .. } => None,
             Login::SaslPlain { authcid, .. } => Some(authcid),
             Login::Separator { admin, .. } => Some(admin),
         }
@@ -52,7 +57,7 @@ impl Login {
     /// POP3 USER and APOP send, and SASL's authentication identity.
     pub fn login_name(&self) -> Cow<'_, str> {
         match self {
-            Login::Password { user, .. } => user.into(),
+            Login::Password { user, .. } | Login::OAuth { user, .. } => user.into(),
             Login::SaslPlain { authcid, .. } => authcid.into(),
             Login::Separator {
                 user,
@@ -68,16 +73,22 @@ impl Login {
     pub fn authzid(&self) -> &str {
         match self {
             Login::SaslPlain { authzid, .. } => authzid,
-            Login::Password { .. } | Login::Separator { .. } => "",
+            Login::Password { .. } | Login::Separator { .. } | Login::OAuth { .. } => "",
         }
     }
 
+    /// The password, or the OAuth token.
     pub fn password(&self) -> &Secret {
         match self {
             Login::Password { password, .. }
             | Login::SaslPlain { password, .. }
             | Login::Separator { password, .. } => password,
+            Login::OAuth { token, .. } => token,
         }
+    }
+
+    pub fn is_oauth(&self) -> bool {
+        matches!(self, Login::OAuth { .. })
     }
 }
 

@@ -3,6 +3,10 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+/// The catalogue code of a pause at the host's daily limit: the rest waits
+/// for the next run, so what stopped there is partial, never failed.
+const DAILY_LIMIT: &str = "daily-limit";
+
 /// The overall word for a folder, mailbox or job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
@@ -185,9 +189,10 @@ impl FolderOutcome {
 
     pub fn verdict(&self) -> Verdict {
         let unverified = self.verification.as_ref().is_some_and(|v| !v.verified());
+        let paused = self.error_code.as_deref() == Some(DAILY_LIMIT);
         match (self.error.is_some(), self.failed > 0 || unverified) {
             (false, false) => Verdict::Success,
-            (true, _) if self.migrated == 0 && self.skipped == 0 => Verdict::Failed,
+            (true, _) if self.migrated == 0 && self.skipped == 0 && !paused => Verdict::Failed,
             _ => Verdict::Partial,
         }
     }
@@ -213,8 +218,10 @@ pub struct MailboxOutcome {
 impl MailboxOutcome {
     pub fn verdict(&self) -> Verdict {
         let folders = Verdict::combine(self.folders.iter().map(FolderOutcome::verdict));
+        let paused = self.error_code.as_deref() == Some(DAILY_LIMIT);
         match (&self.error, folders) {
             (None, v) => v,
+            (Some(_), _) if paused => Verdict::Partial,
             (Some(_), _) if self.migrated() == 0 && self.skipped() == 0 => Verdict::Failed,
             (Some(_), _) => Verdict::Partial,
         }
@@ -315,5 +322,30 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(m.verdict(), Verdict::Partial);
+    }
+
+    #[test]
+    fn a_mailbox_paused_at_its_daily_limit_is_partial_even_before_any_message() {
+        let paused = |migrated| MailboxOutcome {
+            error: Some("The daily limit was reached…".into()),
+            error_code: Some("daily-limit".into()),
+            folders: vec![FolderOutcome {
+                migrated,
+                error: Some("The daily limit was reached…".into()),
+                error_code: Some("daily-limit".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        for m in [paused(0), paused(7)] {
+            assert_eq!(m.verdict(), Verdict::Partial, "{m:?}");
+            assert_eq!(m.folders[0].verdict(), Verdict::Partial);
+        }
+        // Any other stop before a message got through is a failure.
+        let mut other = paused(0);
+        other.error_code = Some("over-quota".into());
+        other.folders[0].error_code = Some("over-quota".into());
+        assert_eq!(other.verdict(), Verdict::Failed);
+        assert_eq!(other.folders[0].verdict(), Verdict::Failed);
     }
 }

@@ -4,7 +4,7 @@
 import { mockIPC, mockWindows } from '/__api__/mocks.js';
 import * as core from '/__api__/core.js';
 // Generated from the app's Rust types (ui/fixtures.js).
-import { COMMANDS } from '/fixtures.js';
+import { COMMANDS, PRESETS } from '/fixtures.js';
 
 const calls = [];
 const channels = {};
@@ -25,6 +25,14 @@ const mock = window.__mock = Object.assign({
     return { lines, header: null, mailboxes: lines.length, problems: 0, error: null };
   },
   pickedCertificate: null,
+  // The engine's host presets (generated from Rust in ui/fixtures.js).
+  presets: PRESETS,
+  // oauth_status's answer (or the error it throws).
+  oauthStatus: [],
+  oauthStatusError: null,
+  // What oauth_sign_in sends over its Channel before it waits for
+  // __mock.finishSignIn(answer | error) or cancel_sign_in.
+  signInEvents: [],
   // What the engine reads out of a spreadsheet (or the error it throws).
   importUsers: () => 'alice@example.com,"p,w""1"\nbob,12345,robert\n',
   // Test logins: each of these goes over the Channel in turn, loginDelay ms
@@ -95,6 +103,25 @@ async function preflightJob(args) {
   return { ...run, report: { ...run.report, mailboxes: done } };
 }
 
+// One mailbox's sign-in: its events, then it waits for the test (or a cancel).
+let signIn = null;
+async function oauthSignIn(args) {
+  channels.signin = { id: args.on_event.id, next: 0 };
+  const run = signIn = { user: args.user };
+  const ended = new Promise((resolve, reject) => { run.resolve = resolve; run.reject = reject; });
+  for (const e of mock.signInEvents) mock.push({ ...e, user: args.user }, 'signin');
+  try {
+    return await ended;
+  } finally {
+    signIn = null;
+  }
+}
+mock.finishSignIn = (answer) => {
+  if (answer instanceof Error || (answer && answer.code)) signIn.reject(answer);
+  else signIn.resolve(answer);
+};
+mock.signingIn = () => Boolean(signIn);
+
 mockWindows('main');
 mockIPC((cmd, args) => {
   // Only what the app registers: a page calling anything else fails here.
@@ -156,6 +183,17 @@ mockIPC((cmd, args) => {
     case 'download_log': return `/home/user/mailferry-run${args.run_id}.${args.format === 'csv' ? 'csv' : 'log'}`;
     case 'confirm_close': return null;
     case 'error_catalogue': return mock.catalogue;
+    case 'host_presets': return mock.presets;
+    case 'oauth_status':
+      if (mock.oauthStatusError) throw mock.oauthStatusError;
+      return mock.oauthStatus;
+    case 'oauth_sign_in': return oauthSignIn(args);
+    case 'cancel_sign_in': {
+      const running = Boolean(signIn);
+      if (running) signIn.resolve({ user: signIn.user, signed_in: false });
+      return running;
+    }
+    case 'open_link': return null;
     default: throw new Error(`unexpected command ${cmd}`);
   }
 });

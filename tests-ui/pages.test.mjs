@@ -727,7 +727,7 @@ test('every control is reachable with the keyboard', async () => {
     });
     seen.add(id);
   }
-  for (const id of ['tab-new', 'tab-results', 'tab-history', 'tab-help', 'name', 'source-host', 'skip', 'translate', 'users',
+  for (const id of ['tab-new', 'tab-results', 'tab-history', 'tab-help', 'name', 'source-preset', 'source-host', 'skip', 'translate', 'users', 'dest-preset',
     'delimiter', 'users-file', 'dest-host', 'dest-port', 'dest-security', 'parallel', 'timeout', 'retries', 'check', 'test-logins', 'start',
     'Add a port for IMAP4S', 'IMAP4S port 1']) {
     assert.ok(seen.has(id), `${id} is not reachable with Tab: ${[...seen].join(', ')}`);
@@ -958,9 +958,9 @@ test('Edit puts any job of History back in the form: a saved one whole, a comman
   await first.fill('#users', 'jane;"p;w";jane.doe');
   await first.fill('#retries', '2');
   // The old host's admin, the special folders by name only, filters, a rate limit.
-  await first.click('#source-admin summary');
+  await first.click('#source-signin summary');
   assert.equal(await first.isVisible('#source-master-fields'), false);
-  await first.check('#source-master');
+  await first.check('input[name="source-auth"][value="master"]');
   await first.fill('#source-master-user', 'old-admin');
   await first.fill('#source-master-password', 'old-pw');
   await first.selectOption('#source-master-method', 'separator');
@@ -1003,7 +1003,7 @@ test('Edit puts any job of History back in the form: a saved one whole, a comman
   assert.equal(await page.isChecked('input[name="protocol"][value="imap4s"]'), true);
   assert.equal(await page.inputValue('#retries'), '');
   assert.equal(await page.inputValue('#dest-port'), '');
-  assert.equal(await page.isChecked('#source-master'), false);
+  assert.equal(await page.isChecked('input[name="source-auth"][value="user"]'), true);
   assert.equal(await page.isChecked('#special-use'), true);
   assert.equal(await page.inputValue('#since'), '');
   assert.deepEqual(page.errors, []);
@@ -1027,7 +1027,10 @@ test('the form fits one screen at 1280×800, and is one column on a narrow windo
   await page.setViewportSize({ width: 1280, height: 800 });
   // The default form: IMAP4S, the advanced sections closed, no login results.
   assert.equal(await page.isChecked('input[name="protocol"][value="imap4s"]'), true);
-  assert.deepEqual(await page.$$eval('details.advanced', (ds) => ds.map((d) => d.open)), [false, false, false, false]);
+  assert.deepEqual(await page.$$eval('details.advanced', (ds) => ds.map((d) => d.open)), [false, false, false, false, false, false]);
+  // No preset: no hint, no OAuth settings.
+  assert.equal(await page.isVisible('#source-preset-note'), false);
+  assert.equal(await page.isVisible('#dest-oauth'), false);
   assert.equal(await page.isVisible('#login-results'), false);
   const measure = () => page.evaluate(() => {
     const box = (e) => { const r = e.getBoundingClientRect(); return { left: r.left, top: r.top + scrollY, right: r.right, bottom: r.bottom + scrollY }; };
@@ -1211,6 +1214,418 @@ test('a pre-flight check can be cancelled, and says how far it got', async () =>
   assert.match(await page.textContent('#preflight-view .preflight-summary'), /^1 mailbox · 3 folders/);
   assert.equal(await page.isVisible('#preflight-progress'), false);
   assert.equal(await page.evaluate(() => document.activeElement.id), 'preflight');
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+// ---- host presets and OAuth 2.0
+
+/** A fresh page whose Preset selects hold the engine's presets. */
+async function openWithPresets(scenario = {}, fns = {}) {
+  const page = await open(scenario, fns);
+  await page.waitForSelector('#dest-preset option[value="microsoft-365"]', { state: 'attached' });
+  return page;
+}
+
+const lastJob = async (page) => {
+  await page.click('#check');
+  return (await calls(page, 'validate_job')).at(-1).args.request.job;
+};
+
+test('a preset fills the server and its settings, shows its hint and the app-password link, and an OAuth-only host signs in with OAuth', async () => {
+  const page = await openWithPresets();
+  // The names are the engine's (Preset::info), after "Other server".
+  const names = await page.$$eval('#source-preset option', (os) => os.map((o) => o.textContent));
+  assert.deepEqual(names, ['Other server', 'Gmail', 'Google Workspace', 'Microsoft 365', 'Outlook.com', 'Yahoo Mail', 'iCloud Mail', 'Fastmail', 'Zoho Mail']);
+
+  // An app-password host: its server, IMAP4S on 993, its hint and where to make the password.
+  await page.check('input[name="protocol"][value="pop3"]');
+  await page.selectOption('#source-preset', 'yahoo');
+  assert.equal(await page.inputValue('#source-host'), 'imap.mail.yahoo.com');
+  assert.equal(await page.isChecked('input[name="protocol"][value="imap4s"]'), true);
+  assert.match(await page.textContent('#source-preset-hint'), /^Yahoo needs an app password/);
+  assert.equal(await page.isVisible('#source-app-password'), true);
+  await page.click('#source-app-password');
+  await page.waitForFunction(() => window.__mock.calls.some((c) => c.cmd === 'open_link'));
+  assert.deepEqual((await calls(page, 'open_link')).map((c) => c.args.url), ['https://login.yahoo.com/account/security/app-passwords']);
+  assert.match(await page.textContent('#form-status'), /Opened https:\/\/login\.yahoo\.com/);
+  await page.click('#source-app-password-copy');
+  await page.waitForFunction(() => /app-passwords/.test(document.querySelector('#form-status').textContent));
+  // Still editable: the user's own host is sent with the preset.
+  await page.fill('#source-host', 'imap.mail.yahoo.example');
+  let job = await lastJob(page);
+  assert.equal(job.source.preset, 'yahoo');
+  assert.equal(job.source.host, 'imap.mail.yahoo.example');
+  assert.equal(job.source.protocol, 'imap4s');
+  assert.deepEqual(job.source.ports.imap4s, [993]);
+  assert.equal(job.source.auth, undefined);
+
+  // An OAuth-only host: its server on 993 over TLS, OAuth with the tenant's app, no app password.
+  await page.fill('#dest-port', '143');
+  await page.selectOption('#dest-security', 'starttls');
+  await page.selectOption('#dest-preset', 'microsoft-365');
+  assert.equal(await page.inputValue('#dest-host'), 'outlook.office365.com');
+  assert.equal(await page.inputValue('#dest-port'), '993');
+  assert.equal(await page.inputValue('#dest-security'), 'tls');
+  assert.match(await page.textContent('#dest-preset-hint'), /^Microsoft 365 accepts only OAuth 2\.0 over IMAP/);
+  assert.equal(await page.isVisible('#dest-app-password'), false);
+  assert.equal(await page.isChecked('input[name="auth"][value="oauth"]'), true);
+  assert.equal(await page.inputValue('#dest-oauth-flow'), 'client-credentials');
+  await page.fill('#dest-oauth-client-id', 'app-1');
+  await page.fill('#dest-oauth-client-secret', 's3cret');
+  await page.fill('#dest-oauth-tenant', 'contoso.example');
+  job = await lastJob(page);
+  assert.equal(job.destination.preset, 'microsoft-365');
+  assert.equal(job.destination.auth, 'oauth');
+  // The preset gives the provider: none is sent.
+  assert.deepEqual(job.destination.oauth, { flow: 'client-credentials', client_id: 'app-1', client_secret: 's3cret', tenant: 'contoso.example' });
+
+  // Outlook.com: the personal accounts' tenant, a person signing in with a code.
+  await page.selectOption('#source-preset', 'outlook.com');
+  assert.equal(await page.isChecked('input[name="source-auth"][value="oauth"]'), true);
+  assert.equal(await page.getAttribute('#source-signin', 'open'), '', 'the OAuth settings to fill in are shown');
+  assert.match(await page.textContent('#source-signin summary'), /OAuth 2\.0, sign in each mailbox with a code/);
+  assert.equal(await page.inputValue('#source-oauth-tenant'), 'consumers');
+
+  // Back to another server: the preset's host and hint go.
+  await page.selectOption('#dest-preset', '');
+  assert.equal(await page.inputValue('#dest-host'), '');
+  assert.equal(await page.isVisible('#dest-preset-note'), false);
+  job = await lastJob(page);
+  assert.equal(job.destination.preset, undefined);
+  await page.screenshot({ path: path.join(SHOTS, 'presets-yahoo.png'), fullPage: true });
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('OAuth shows only the fields each flow needs, sends only those, and its errors land on their field', async () => {
+  const page = await openWithPresets({}, {
+    validate: `(req) => {
+      const o = req.job.destination.oauth;
+      return o && o.flow === 'client-credentials' && !o.tenant
+        ? { ok: false, error: { field: 'destination.oauth', line: null, message: 'OAuth sign-in for the destination: the tenant\\'s app needs the tenant (tenant = "contoso.onmicrosoft.com" or its ID).' }, warnings: [], mailboxes: 0 }
+        : { ok: true, error: null, warnings: [], mailboxes: 1 };
+    }`,
+  });
+  await page.check('input[name="auth"][value="oauth"]');
+  const shown = () => page.$$eval('#dest-oauth input, #dest-oauth select, #dest-oauth button, #dest-oauth summary',
+    (es) => es.filter((e) => e.checkVisibility() || e.closest('.file-pick')?.checkVisibility()).map((e) => e.id || e.textContent.trim()));
+  const flows = {
+    // No preset: the provider is chosen; Microsoft's needs a tenant.
+    device: ['dest-oauth-flow', 'dest-sign-in', 'dest-oauth-provider', 'dest-oauth-client-id', 'dest-oauth-client-secret', 'Advanced: scope and addresses'],
+    browser: ['dest-oauth-flow', 'dest-sign-in', 'dest-oauth-provider', 'dest-oauth-client-id', 'dest-oauth-client-secret', 'Advanced: scope and addresses'],
+    'client-credentials': ['dest-oauth-flow', 'dest-oauth-provider', 'dest-oauth-client-id', 'dest-oauth-client-secret', 'Advanced: scope and addresses'],
+    'service-account': ['dest-oauth-flow', 'dest-oauth-key-file', 'Advanced: scope and addresses'],
+    token: ['dest-oauth-flow', 'Advanced: scope and addresses'],
+  };
+  for (const [flow, ids] of Object.entries(flows)) {
+    await page.selectOption('#dest-oauth-flow', flow);
+    assert.deepEqual(await shown(), ids, flow);
+  }
+  // The token flow says where the tokens go, and the list's 4th column is a token.
+  assert.match(await page.textContent('#dest-oauth-flow-hint'), /access token goes in the user list/);
+  assert.equal(await page.getAttribute('#users', 'placeholder'), 'source_user,source_password[,local_user[,local_token]]');
+  assert.deepEqual((await lastJob(page)).destination.oauth, { flow: 'token' });
+
+  // Microsoft: the tenant; the advanced addresses, each for its flow.
+  await page.selectOption('#dest-oauth-flow', 'device');
+  await page.selectOption('#dest-oauth-provider', 'microsoft');
+  assert.equal(await page.isVisible('#dest-oauth-tenant'), true);
+  await page.fill('#dest-oauth-client-id', 'app-2');
+  await page.fill('#dest-oauth-tenant', 'contoso.example');
+  await page.click('#dest-oauth-advanced summary');
+  assert.equal(await page.isVisible('#dest-oauth-device-url'), true);
+  assert.equal(await page.isVisible('#dest-oauth-auth-url'), false);
+  await page.fill('#dest-oauth-scope', 'https://outlook.office365.com/IMAP.AccessAsUser.All offline_access');
+  await page.fill('#dest-oauth-device-url', 'https://login.example/devicecode');
+  // A hidden field's old value (the browser flow's) is not sent.
+  await page.$eval('#dest-oauth-auth-url', (e) => { e.value = 'https://login.example/authorize'; });
+  assert.deepEqual((await lastJob(page)).destination.oauth, {
+    flow: 'device', provider: 'microsoft', client_id: 'app-2', tenant: 'contoso.example',
+    scope: 'https://outlook.office365.com/IMAP.AccessAsUser.All offline_access', device_url: 'https://login.example/devicecode',
+  });
+
+  // The engine's error for the side: under its OAuth settings, on the input it names.
+  await page.selectOption('#dest-oauth-flow', 'client-credentials');
+  await page.fill('#dest-oauth-tenant', '');
+  await page.click('#check');
+  await page.waitForSelector('#err-destination-oauth:not([hidden])');
+  assert.match(await page.textContent('#err-destination-oauth'), /the tenant's app needs the tenant/);
+  assert.equal(await page.getAttribute('#dest-oauth-tenant', 'aria-invalid'), 'true');
+  assert.equal(await page.getAttribute('#dest-oauth-client-id', 'aria-invalid'), null);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('a service account key file is read in the page and sent as service_account_json', async () => {
+  const page = await openWithPresets();
+  const key = JSON.stringify({ type: 'service_account', client_email: 'mf@p.iam.gserviceaccount.com', private_key: '-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n' });
+  await page.selectOption('#source-preset', 'google-workspace');
+  await page.click('#source-signin summary');
+  await page.check('input[name="source-auth"][value="oauth"]');
+  // Google Workspace: a service account is the usual way for a whole domain.
+  assert.equal(await page.inputValue('#source-oauth-flow'), 'service-account');
+  assert.equal(await page.textContent('#source-oauth-key-status'), 'No key chosen.');
+  await page.setInputFiles('#source-oauth-key-file', { name: 'mailferry-key.json', mimeType: 'application/json', buffer: Buffer.from(key) });
+  await page.waitForFunction(() => /is read/.test(document.querySelector('#source-oauth-key-status').textContent));
+  assert.equal(await page.textContent('#source-oauth-key-status'), 'mailferry-key.json: the key of mf@p.iam.gserviceaccount.com is read.');
+  const job = await lastJob(page);
+  assert.deepEqual(job.source.oauth, { flow: 'service-account', service_account_json: key });
+  assert.equal(job.source.preset, 'google-workspace');
+  // The key's text is sent, never shown.
+  assert.equal(await page.evaluate(() => document.body.innerText.includes('MIIB')), false);
+
+  // Saved with the job, it comes back with Edit; a key the keyring lost is asked for again.
+  const saved = { ...job, name: 'acme' };
+  const lost = { ...job, name: 'acme', source: { ...job.source, oauth: { flow: 'service-account', service_account_json: null } } };
+  const again = await openWithPresets({
+    history: HISTORY,
+    editForms: { 2: { form: saved, note: null }, 1: { form: lost, note: 'Some passwords of job acme are no longer in the keyring.' } },
+  });
+  await again.click('#tab-history');
+  await again.click('tr[data-run="2"] .edit');
+  await again.waitForSelector('#page-new:not([hidden])');
+  assert.equal(await again.textContent('#source-oauth-key-status'), 'Key of mf@p.iam.gserviceaccount.com from the saved job.');
+  assert.equal(await again.getAttribute('#source-signin', 'open'), '');
+  assert.deepEqual(await lastJob(again), saved);
+  await again.click('#tab-history');
+  await again.click('tr[data-run="1"] .edit');
+  await again.waitForSelector('#page-new:not([hidden])');
+  assert.equal(await again.textContent('#source-oauth-key-status'), 'The key is no longer kept: choose the file again.');
+  assert.equal((await lastJob(again)).source.oauth.service_account_json, undefined);
+  assert.deepEqual([...page.errors, ...again.errors], []);
+  await page.close();
+  await again.close();
+});
+
+test('the user list needs no password for a side that signs in with OAuth, except pasted tokens', async () => {
+  const page = await openWithPresets();
+  await page.fill('#users', 'jane,,jane.doe\nbob');
+  await page.waitForSelector('#users-preview:not([hidden])');
+  await page.click('#source-signin summary');
+  await page.check('input[name="source-auth"][value="oauth"]');
+  await page.check('input[name="auth"][value="oauth"]');
+  await page.selectOption('#dest-oauth-flow', 'browser');
+  await page.waitForFunction(() => document.querySelector('#users-preview-rows td.not-needed'));
+  // The engine reads the list knowing the source's flow.
+  const sent = (await calls(page, 'preview_users')).at(-1).args;
+  assert.equal(sent.source_admin, false);
+  assert.equal(sent.source_oauth, 'device');
+  const cells = await page.$$eval('#users-preview-rows tr[data-line="1"] td', (tds) => tds.map((t) => t.textContent));
+  assert.deepEqual(cells, ['jane', 'not needed', 'jane.doe', 'not needed']);
+  assert.equal(await page.getAttribute('#users', 'placeholder'), 'source_user[,,local_user]');
+  // Pasted tokens are the list's second column again.
+  await page.selectOption('#source-oauth-flow', 'token');
+  await page.waitForFunction(() => window.__mock.calls.filter((c) => c.cmd === 'preview_users').at(-1).args.source_oauth === 'token');
+  await page.waitForFunction(() => document.querySelector('#users-preview-rows tr[data-line="1"] td:nth-child(3)').textContent !== 'not needed');
+  assert.equal(await page.getAttribute('#users', 'placeholder'), 'source_user,source_token[,local_user]');
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+const CODE = { event: 'code', verification_uri: 'https://microsoft.com/devicelogin', verification_uri_complete: null, user_code: 'ABCD-EFGH', expires_in: 900 };
+
+test('the sign-in panel lists the side\'s mailboxes, shows the code to type, and Signed in once approved', async () => {
+  const page = await openWithPresets({
+    oauthStatus: [{ user: 'jane@contoso.com', signed_in: false }, { user: 'bob@contoso.com', signed_in: true }],
+    signInEvents: [CODE],
+  });
+  await page.fill('#users', 'jane@old.example,pw1,jane@contoso.com\nbob@old.example,pw2,bob@contoso.com');
+  await page.selectOption('#dest-preset', 'outlook.com');
+  assert.equal(await page.inputValue('#dest-oauth-flow'), 'device');
+  await page.fill('#dest-oauth-client-id', 'app-3');
+  // Only a person's sign-in has mailboxes to sign in.
+  await page.selectOption('#dest-oauth-flow', 'client-credentials');
+  assert.equal(await page.isVisible('#dest-sign-in'), false);
+  await page.selectOption('#dest-oauth-flow', 'device');
+  await page.focus('#dest-sign-in');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#signin-dialog[open]');
+  const status = (await calls(page, 'oauth_status')).at(-1).args;
+  assert.equal(status.side, 'destination');
+  assert.equal(status.request.job.destination.oauth.client_id, 'app-3');
+  assert.equal(await page.textContent('#signin-title'), 'Sign in the new server\'s mailboxes');
+  const states = () => page.$$eval('#signin-rows tr', (trs) => trs.map((t) => [t.dataset.user, t.querySelector('.badge').textContent.trim()]));
+  assert.deepEqual(await states(), [['jane@contoso.com', '○ Not signed in'], ['bob@contoso.com', '✓ Signed in']]);
+  assert.match(await page.textContent('#signin-summary'), /^1 of 2 mailboxes signed in\./);
+  // The focus is on the first mailbox to sign in.
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')), 'Sign in: jane@contoso.com');
+
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#signin-code-box:not([hidden])');
+  assert.equal(await page.textContent('#signin-user-code'), 'ABCD-EFGH');
+  assert.equal(await page.textContent('#signin-address'), 'https://microsoft.com/devicelogin');
+  assert.match(await page.textContent('#signin-waiting'), /Waiting for you to approve… \(the code expires in 15 minutes\)/);
+  assert.deepEqual(await states(), [['jane@contoso.com', '➜ Signing in…'], ['bob@contoso.com', '✓ Signed in']]);
+  const signIn = (await calls(page, 'oauth_sign_in')).at(-1).args;
+  assert.deepEqual([signIn.side, signIn.user], ['destination', 'jane@contoso.com']);
+  // The code is big: the page shows it at least twice the text's size.
+  const size = await page.$eval('#signin-user-code', (e) => parseFloat(getComputedStyle(e).fontSize));
+  assert.ok(size >= 28, `the code is ${size} px`);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'signin-copy-code');
+  await page.click('#signin-open');
+  await page.waitForFunction(() => window.__mock.calls.some((c) => c.cmd === 'open_link'));
+  assert.equal((await calls(page, 'open_link')).at(-1).args.url, 'https://microsoft.com/devicelogin');
+  await page.locator('#signin-dialog').screenshot({ path: path.join(SHOTS, 'sign-in-code.png') });
+
+  await page.evaluate(() => window.__mock.finishSignIn({ user: 'jane@contoso.com', signed_in: true }));
+  await page.waitForSelector('#signin-wait', { state: 'hidden' });
+  assert.deepEqual(await states(), [['jane@contoso.com', '✓ Signed in'], ['bob@contoso.com', '✓ Signed in']]);
+  assert.match(await page.textContent('#signin-summary'), /^2 of 2 mailboxes signed in\. The job can start\./);
+  assert.equal(await page.textContent('#signin-status'), 'jane@contoso.com is signed in.');
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')), 'Sign in again: jane@contoso.com');
+
+  // Cancel stops a sign-in; the mailbox is as the app says.
+  await page.click('tr[data-user="bob@contoso.com"] button');
+  await page.waitForSelector('#signin-code-box:not([hidden])');
+  await page.click('#signin-cancel');
+  await page.waitForSelector('#signin-wait', { state: 'hidden' });
+  assert.equal((await calls(page, 'cancel_sign_in')).length, 1);
+  assert.equal(await page.textContent('#signin-status'), 'The sign-in of bob@contoso.com was cancelled.');
+
+  // A refused sign-in says why, in words, on its row.
+  await page.click('tr[data-user="bob@contoso.com"] button');
+  await page.waitForSelector('#signin-code-box:not([hidden])');
+  await page.evaluate(() => window.__mock.finishSignIn({ code: 'sign-in-failed', field: 'destination.oauth', line: null, message: 'Microsoft refused the sign-in of bob@contoso.com: the code expired. Sign in again.' }));
+  await page.waitForSelector('tr[data-user="bob@contoso.com"][data-state="failed"]');
+  assert.match(await page.textContent('tr[data-user="bob@contoso.com"]'), /✕ Not signed in.*the code expired\. Sign in again\./);
+
+  // Escape closes the panel; the focus goes back to its button.
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#signin-dialog:not([open])', { state: 'attached' });
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'dest-sign-in');
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('signing in in the browser opens it, and a form the engine refuses shows its error instead of the panel', async () => {
+  const page = await openWithPresets({
+    oauthStatus: [{ user: 'jane@gmail.com', signed_in: false }],
+    signInEvents: [{ event: 'browser', url: 'https://accounts.google.com/o/oauth2/v2/auth?client_id=app', opened: false }],
+    oauthStatusError: { code: 'invalid-job', field: 'source.oauth', line: null, message: 'OAuth sign-in for the source: sign-in in the browser needs the client ID of the app you registered (client_id).' },
+  });
+  await page.selectOption('#source-preset', 'gmail');
+  await page.click('#source-signin summary');
+  await page.check('input[name="source-auth"][value="oauth"]');
+  assert.equal(await page.inputValue('#source-oauth-flow'), 'browser');
+  await page.click('#source-sign-in');
+  await page.waitForSelector('#err-source-oauth:not([hidden])');
+  assert.equal(await page.isVisible('#signin-dialog'), false);
+  assert.equal(await page.getAttribute('#source-oauth-client-id', 'aria-invalid'), 'true');
+
+  await page.evaluate(() => { window.__mock.oauthStatusError = null; });
+  await page.fill('#source-oauth-client-id', 'app');
+  await page.click('#source-sign-in');
+  await page.waitForSelector('#signin-dialog[open]');
+  assert.equal(await page.textContent('#signin-title'), 'Sign in the old server\'s mailboxes');
+  await page.click('tr[data-user="jane@gmail.com"] button');
+  await page.waitForSelector('#signin-browser-box:not([hidden])');
+  // The browser did not open: the address is there to copy.
+  assert.match(await page.textContent('#signin-browser-text'), /The browser could not be opened/);
+  assert.equal(await page.textContent('#signin-browser-url'), 'https://accounts.google.com/o/oauth2/v2/auth?client_id=app');
+  assert.equal(await page.isVisible('#signin-copy-url'), true);
+  // Closing the panel stops the sign-in.
+  await page.click('#signin-close');
+  await page.waitForFunction(() => window.__mock.calls.some((c) => c.cmd === 'cancel_sign_in'));
+  await page.waitForSelector('#signin-dialog:not([open])', { state: 'attached' });
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('the keyboard reaches every new control: presets, the app-password link, signing in and each OAuth field', async () => {
+  const page = await openWithPresets({ oauthStatus: [{ user: 'jane', signed_in: false }] });
+  await page.selectOption('#source-preset', 'yahoo');
+  await page.check('input[name="auth"][value="oauth"]');
+  await page.selectOption('#dest-oauth-provider', 'microsoft');
+  await page.focus('#tab-new');
+  const seen = new Set();
+  const tab = async (n) => {
+    for (let i = 0; i < n; i++) {
+      await page.keyboard.press('Tab');
+      seen.add(await page.evaluate(() => {
+        const e = document.activeElement;
+        return e.id || (e.tagName === 'SUMMARY' && `summary:${e.parentElement.id}`) || `${e.tagName}:${e.getAttribute('name')}:${e.value}`;
+      }));
+    }
+  };
+  // The source's sign-in settings open from the keyboard.
+  for (let i = 0; i < 30 && !seen.has('summary:source-signin'); i++) await tab(1);
+  assert.ok(seen.has('summary:source-signin'), [...seen].join(', '));
+  await page.focus('#source-signin summary');
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.name), 'source-auth');
+  // Arrows choose the radio; OAuth's fields follow.
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.isChecked('input[name="source-auth"][value="oauth"]'), true);
+  await tab(80);
+  for (const id of ['source-preset', 'source-app-password', 'source-app-password-copy', 'source-oauth-flow', 'source-sign-in', 'source-oauth-provider',
+    'source-oauth-client-id', 'source-oauth-client-secret', 'summary:source-oauth-advanced', 'dest-preset', 'dest-oauth-flow', 'dest-sign-in',
+    'dest-oauth-provider', 'dest-oauth-client-id', 'dest-oauth-client-secret', 'dest-oauth-tenant', 'summary:dest-oauth-advanced']) {
+    assert.ok(seen.has(id), `${id} is not reachable with Tab: ${[...seen].join(', ')}`);
+  }
+  // The service account's file picker too.
+  await page.selectOption('#dest-oauth-flow', 'service-account');
+  await page.focus('#dest-oauth-flow');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'dest-oauth-key-file');
+  // The panel: each mailbox's button, then Close.
+  await page.selectOption('#dest-oauth-flow', 'device');
+  await page.focus('#dest-sign-in');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#signin-dialog[open]');
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')), 'Sign in: jane');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'signin-close');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#signin-dialog:not([open])', { state: 'attached' });
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
+test('the form with a preset and a tenant\'s app stays compact, nothing overlapping (the README\'s screenshot)', async () => {
+  const page = await openWithPresets();
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.fill('#name', 'contoso-move');
+  await page.fill('#source-host', 'mail.old-host.example');
+  await page.selectOption('#dest-preset', 'microsoft-365');
+  await page.fill('#dest-oauth-client-id', '4f1c2a9e-7b3d-4e8a-9c61-2d5b8e0f7a13');
+  await page.fill('#dest-oauth-client-secret', 'not-a-real-secret');
+  await page.fill('#dest-oauth-tenant', 'contoso.onmicrosoft.com');
+  await page.fill('#users', 'jane@old-host.example,Summer2019!,jane@contoso.com');
+  await page.click('#check');
+  await page.waitForFunction(() => /valid/.test(document.querySelector('#form-status').textContent));
+  // No two controls of the form cover each other.
+  const overlaps = await page.evaluate(() => {
+    const all = [...document.querySelectorAll('#job-form input:not(.visually-hidden), #job-form select, #job-form button, #job-form summary, #job-form label, #job-form .hint')]
+      .filter((e) => e.checkVisibility() && !e.closest('.actions'));
+    const box = (e) => e.getBoundingClientRect();
+    const out = [];
+    for (let i = 0; i < all.length; i++) {
+      for (let j = i + 1; j < all.length; j++) {
+        const [a, b] = [all[i], all[j]];
+        if (a.contains(b) || b.contains(a)) continue;
+        const [p, q] = [box(a), box(b)];
+        const x = Math.min(p.right, q.right) - Math.max(p.left, q.left);
+        const y = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
+        if (x > 1 && y > 1) out.push(`${a.id || a.textContent.trim().slice(0, 20)} / ${b.id || b.textContent.trim().slice(0, 20)}`);
+      }
+    }
+    return out;
+  });
+  assert.deepEqual(overlaps, []);
+  // The tenant's app takes three lines more than a password login: the hint, the flow, two rows of fields.
+  const dest = await page.$eval('#dest-oauth', (e) => e.getBoundingClientRect().height);
+  assert.ok(dest <= 110, `the OAuth settings are ${dest} px tall`);
+  // The window as the user sees it: from the top, the preset and the
+  // tenant's app in view above the action bar.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  const bar = await page.$eval('#job-form .actions', (e) => e.getBoundingClientRect().top);
+  const tenant = await page.$eval('#dest-oauth-tenant', (e) => e.getBoundingClientRect().bottom);
+  assert.ok(tenant < bar, `the tenant ends at ${tenant} px, under the action bar at ${bar} px`);
+  await page.screenshot({ path: path.join(SHOTS, 'presets.png') });
   assert.deepEqual(page.errors, []);
   await page.close();
 });

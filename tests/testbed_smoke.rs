@@ -354,3 +354,65 @@ fn probe_parses_literals_anywhere() {
     assert_eq!(attrs[5], Item::List(vec![Item::Atom("\\Seen".into())]));
     assert_eq!(attrs[7], Item::Str(b"a\"b".to_vec()));
 }
+
+/// The OAuth test bed: Dovecot takes tokens the loopback identity provider
+/// issued (a user's own only for that user, an app-only one for anyone)
+/// and refuses revoked ones and ones without the scope it requires.
+#[test]
+fn dovecot_checks_oauth_tokens_with_the_test_identity_provider() {
+    use support::dovecot::ServerOptions;
+    use support::oauth::{Idp, SCOPE};
+    let idp = Idp::start();
+    let server = Dovecot::start_with(&ServerOptions {
+        oauth: Some(idp.dovecot()),
+        ..ServerOptions::new(Layout::Slash)
+    });
+    server.add_user("alice", "pw1");
+    server.add_user("bob", "pw2");
+    let hour = Duration::from_secs(3600);
+    let alices = idp.mint("alice", SCOPE, hour);
+    Probe::try_xoauth2(server.imap_port(), "alice", &alices)
+        .unwrap()
+        .logout();
+    assert!(Probe::try_xoauth2(server.imap_port(), "bob", &alices).is_err());
+    let wrong_scope = idp.mint("alice", "https://mail.test/other", hour);
+    assert!(Probe::try_xoauth2(server.imap_port(), "alice", &wrong_scope).is_err());
+    idp.revoke(&alices);
+    assert!(Probe::try_xoauth2(server.imap_port(), "alice", &alices).is_err());
+    // Client credentials: one token, every mailbox.
+    idp.register_client("tenant-app", Some("s3cret"));
+    let app = post_form(
+        &idp.token_url(),
+        &format!(
+            "grant_type=client_credentials&client_id=tenant-app&client_secret=s3cret&scope={}",
+            support::oauth::enc(SCOPE)
+        ),
+    );
+    let app = app["access_token"].as_str().unwrap().to_string();
+    for user in ["alice", "bob"] {
+        Probe::try_xoauth2(server.imap_port(), user, &app)
+            .unwrap()
+            .logout();
+    }
+    // Passwords still work beside tokens.
+    Probe::login(server.imap_port(), "alice", "pw1").logout();
+    assert_eq!(idp.grants(), ["client_credentials"]);
+}
+
+/// A blocking form POST to the identity provider, for the test above.
+fn post_form(url: &str, body: &str) -> serde_json::Value {
+    use std::io::Write;
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (_, json) = text.split_once("\r\n\r\n").unwrap();
+    serde_json::from_str(json).unwrap()
+}

@@ -198,6 +198,274 @@ function authMode() {
   return $('input[name="auth"]:checked').value;
 }
 
+// ---------------------------------------------------------------- presets and OAuth
+
+/** @typedef {import('./contract').HostPreset} HostPreset */
+/** @typedef {import('./contract').Side} Side */
+/** @typedef {import('./contract').SignInFlow} SignInFlow */
+
+// Each side's ids in the page, and its field in the engine's errors.
+const SIDES = {
+  source: { pre: 'source', field: 'source.oauth', words: 'old server' },
+  destination: { pre: 'dest', field: 'destination.oauth', words: 'new server' },
+};
+
+/** The engine's presets (host_presets), loaded once at start. @type {HostPreset[]} */
+let presets = [];
+
+/** How a side signs in: `user`, `master` or `oauth`. @param {Side} side */
+function sideAuth(side) {
+  return side === 'source' ? $('input[name="source-auth"]:checked').value : authMode();
+}
+
+/** @param {Side} side @returns {HostPreset | null} */
+function presetOf(side) {
+  const id = $(`#${SIDES[side].pre}-preset`).value;
+  return presets.find((p) => p.id === id) || null;
+}
+
+/** @param {Side} side @returns {SignInFlow} */
+function flowOf(side) {
+  return /** @type {SignInFlow} */ ($(`#${SIDES[side].pre}-oauth-flow`).value);
+}
+
+/** The side's OAuth provider: its preset's, else the one chosen. @param {Side} side */
+function providerOf(side) {
+  const p = presetOf(side);
+  return (p && p.provider) || $(`#${SIDES[side].pre}-oauth-provider`).value;
+}
+
+/**
+ * Whether each line of the user list carries this side's secret (a password,
+ * or a pasted token), for the list's preview and placeholder; the engine's
+ * rule is `AccountAuth::needs_user_secret`, and it checks the list itself.
+ * @param {Side} side
+ */
+function needsSecret(side) {
+  const auth = sideAuth(side);
+  return auth === 'user' || (auth === 'oauth' && flowOf(side) === 'token');
+}
+
+// Words for the flows, under the flow select.
+const FLOW_HINTS = {
+  device: 'Each mailbox is signed in once with a code, on any device; its refresh token is kept in the keyring.',
+  browser: 'Each mailbox is signed in once in the system browser; its refresh token is kept in the keyring.',
+  // The tenant's app and the service account: the option says it, the preset's hint says more.
+  token: 'Each mailbox\'s access token goes in the user list, in place of its password.',
+};
+
+// The flow a host is usually migrated with, when the user has not chosen one.
+const SUGGESTED_FLOW = { 'microsoft-365': 'client-credentials', 'outlook.com': 'device', gmail: 'browser', 'google-workspace': 'service-account' };
+
+const AUTH_WORDS = { user: 'each user\'s own password', master: 'the old host\'s admin', oauth: 'OAuth 2.0' };
+
+/** Whether an element of a side's OAuth settings applies to its flow, preset and provider. @param {Side} side */
+function applies(e, side) {
+  const flows = e.dataset.flows;
+  if (flows && !flows.split(' ').includes(flowOf(side))) return false;
+  if (e.hasAttribute('data-no-preset') && presetOf(side) && presetOf(side).provider) return false;
+  if (e.dataset.provider && e.dataset.provider !== providerOf(side)) return false;
+  return true;
+}
+
+/** Shows only the OAuth fields the side's flow needs. @param {Side} side */
+function applyOAuthRules(side) {
+  const pre = SIDES[side].pre;
+  const box = $(`#${pre}-oauth`);
+  box.hidden = sideAuth(side) !== 'oauth';
+  for (const e of $$('[data-flows], [data-no-preset], [data-provider]', box)) e.hidden = !applies(e, side);
+  const hint = $(`#${pre}-oauth-flow-hint`);
+  hint.textContent = FLOW_HINTS[flowOf(side)] || '';
+  hint.hidden = !hint.textContent;
+  const secret = $(`#${pre}-oauth-client-secret`);
+  secret.placeholder = flowOf(side) === 'client-credentials' ? '' : secret.dataset.placeholderPerson;
+}
+
+/** A side's `[side.oauth]` as the engine reads it: only what its flow uses, blanks left out. @param {Side} side */
+function oauthOf(side) {
+  const pre = SIDES[side].pre;
+  const box = $(`#${pre}-oauth`);
+  /** @type {Record<string, string>} */
+  const o = { flow: flowOf(side) };
+  const put = (key, id) => {
+    const input = $(`#${pre}-oauth-${id}`);
+    const v = input.value.trim();
+    const holder = input.closest('[data-flows], [data-no-preset], [data-provider]');
+    if (v !== '' && (!holder || !box.contains(holder) || applies(holder, side))) o[key] = key === 'client_secret' ? input.value : v;
+  };
+  put('provider', 'provider');
+  put('client_id', 'client-id');
+  put('client_secret', 'client-secret');
+  put('tenant', 'tenant');
+  if (o.flow === 'service-account' && keys[side]) o.service_account_json = keys[side];
+  put('scope', 'scope');
+  put('token_url', 'token-url');
+  put('device_url', 'device-url');
+  put('auth_url', 'auth-url');
+  return o;
+}
+
+/** Puts a side's `[side.oauth]` back in the form. @param {Side} side */
+function fillOAuth(side, o) {
+  const pre = SIDES[side].pre;
+  o = o || {};
+  const set = (id, v) => { $(`#${pre}-oauth-${id}`).value = v === null || v === undefined ? '' : String(v); };
+  $(`#${pre}-oauth-flow`).value = o.flow || 'device';
+  $(`#${pre}-oauth-flow`).dataset.touched = o.flow ? 'true' : '';
+  $(`#${pre}-oauth-provider`).value = o.provider || 'custom';
+  set('client-id', o.client_id);
+  set('client-secret', o.client_secret);
+  set('tenant', o.tenant);
+  set('scope', o.scope);
+  set('token-url', o.token_url);
+  set('device-url', o.device_url);
+  set('auth-url', o.auth_url);
+  $(`#${pre}-oauth-advanced`).open = !!(o.scope || o.token_url || o.device_url || o.auth_url);
+  keys[side] = typeof o.service_account_json === 'string' ? o.service_account_json : null;
+  $(`#${pre}-oauth-key-status`).textContent = keys[side] ? `Key ${keyOwner(keys[side])}from the saved job.`
+    // The saved job had a key the keyring no longer holds.
+    : 'service_account_json' in o ? 'The key is no longer kept: choose the file again.' : 'No key chosen.';
+}
+
+// Each side's service account key, as read from the file picked (never shown).
+/** @type {{ source: string | null, destination: string | null }} */
+const keys = { source: null, destination: null };
+
+/** "of ADDRESS " when a key names its service account. */
+function keyOwner(text) {
+  try {
+    const email = JSON.parse(text).client_email;
+    return typeof email === 'string' && email ? `of ${email} ` : '';
+  } catch {
+    return '';
+  }
+}
+
+/** A service account key picked: its text goes in the form, the engine reads it. @param {Side} side */
+async function readKeyFile(side, file) {
+  const status = $(`#${SIDES[side].pre}-oauth-key-status`);
+  try {
+    keys[side] = await file.text();
+    status.textContent = `${file.name}: the key ${keyOwner(keys[side])}is read.`;
+  } catch (e) {
+    keys[side] = null;
+    status.textContent = `${file.name} could not be read: ${words(e)}`;
+  }
+  validateSoon();
+}
+
+/** The preset's hint and app-password link under the side's server. @param {Side} side */
+function showPresetNote(side) {
+  const pre = SIDES[side].pre;
+  const p = presetOf(side);
+  const note = $(`#${pre}-preset-note`);
+  note.hidden = !p;
+  $(`#${pre}-preset-hint`).textContent = p ? p.hint : '';
+  const link = $('.app-password', note);
+  link.hidden = !(p && p.app_password_url);
+  $(`#${pre}-app-password`).dataset.url = (p && p.app_password_url) || '';
+  $(`#${pre}-app-password`).title = (p && p.app_password_url) || '';
+  $(`#${pre}-app-password-copy`).dataset.url = (p && p.app_password_url) || '';
+}
+
+/** Sets how a side signs in. @param {Side} side @param {string} mode */
+function setSideAuth(side, mode) {
+  const name = side === 'source' ? 'source-auth' : 'auth';
+  $(`input[name="${name}"][value="${mode}"]`).checked = true;
+}
+
+/**
+ * A preset chosen: its server, protocol, ports and security fill the
+ * fields (still editable), its hint shows, and a host that takes only
+ * OAuth signs in with it.
+ * @param {Side} side
+ */
+function applyPreset(side) {
+  const pre = SIDES[side].pre;
+  const select = $(`#${pre}-preset`);
+  const p = presetOf(side);
+  const host = side === 'source' ? $('#source-host') : $('#dest-host');
+  const before = presets.find((x) => x.id === select.dataset.was);
+  select.dataset.was = select.value;
+  if (p) {
+    host.value = p.imap_host;
+    if (side === 'source') {
+      $('input[name="protocol"][value="imap4s"]').checked = true;
+      for (const proto of PROTOS) {
+        $(`tr[data-proto="${proto}"] .port-list`).textContent = '';
+        addPort(proto, DEFAULT_PORTS[proto]);
+      }
+      applyProtocolRules();
+    } else {
+      $('#dest-port').value = '993';
+      $('#dest-security').value = 'tls';
+      $('#dest-port').placeholder = '993';
+    }
+    if (p.sign_in === 'oauth-only') {
+      setSideAuth(side, 'oauth');
+      // Its OAuth settings need filling in: the source's are shown.
+      if (side === 'source') $('#source-signin').open = true;
+    }
+    suggestFlow(side);
+    if (p.id === 'outlook.com' && !$(`#${pre}-oauth-tenant`).value) $(`#${pre}-oauth-tenant`).value = 'consumers';
+  } else if (before && host.value === before.imap_host) {
+    // Back to another server: the preset's host is not it.
+    host.value = '';
+  }
+  showPresetNote(side);
+  applyAuthRules();
+  validateSoon();
+}
+
+/** The preset's usual flow, unless the user chose one. @param {Side} side */
+function suggestFlow(side) {
+  const pre = SIDES[side].pre;
+  const p = presetOf(side);
+  const flow = $(`#${pre}-oauth-flow`);
+  if (p && SUGGESTED_FLOW[p.id] && !flow.dataset.touched) flow.value = SUGGESTED_FLOW[p.id];
+}
+
+/** The presets, from the engine, in both Preset selects. */
+async function loadPresets() {
+  presets = await invoke('host_presets');
+  for (const side of /** @type {Side[]} */ (['source', 'destination'])) {
+    const select = $(`#${SIDES[side].pre}-preset`);
+    const chosen = select.value;
+    for (const o of $$('option[value]:not([value=""])', select)) o.remove();
+    select.append(...presets.map((p) => el('option', { value: p.id, text: p.name })));
+    select.value = chosen;
+    showPresetNote(side);
+  }
+}
+
+/** Copies `text`; whether it worked. */
+async function copyText(text, within = document.body) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    // WebKitGTK may refuse the Clipboard API: the old way, from a selection.
+    const area = el('textarea', { class: 'visually-hidden', 'aria-hidden': 'true' });
+    area.value = text;
+    within.append(area);
+    area.select();
+    let ok = false;
+    try { ok = document.execCommand('copy'); } catch { ok = false; }
+    area.remove();
+    return ok;
+  }
+}
+
+/** Opens an address MailFerry knows (a preset's, a sign-in's) in the system browser. */
+async function openLink(url, statusEl) {
+  try {
+    await invoke('open_link', { url });
+    statusEl.textContent = `Opened ${url} in the browser.`;
+  } catch (e) {
+    statusEl.textContent = `${words(e)} The address: ${url}`;
+  }
+}
+
 // The port rows a protocol uses (Auto: the Inbox over POP3, the rest over IMAP4).
 const PORT_ROWS = { imap4: ['imap4'], imap4s: ['imap4s'], pop3: ['pop3'], pop3s: ['pop3s'], auto: ['pop3', 'imap4'] };
 
@@ -213,7 +481,18 @@ function applyProtocolRules() {
 
 function applyAuthRules() {
   $('#master-fields').hidden = authMode() !== 'master';
-  $('#source-master-fields').hidden = !$('#source-master').checked;
+  $('#source-master-fields').hidden = sideAuth('source') !== 'master';
+  applyOAuthRules('source');
+  applyOAuthRules('destination');
+  const src = sideAuth('source');
+  $('#source-auth-word').textContent = src === 'oauth'
+    ? `OAuth 2.0, ${$('#source-oauth-flow').selectedOptions[0].textContent.toLowerCase()}` : AUTH_WORDS[src];
+  // What the user list holds follows how each side signs in.
+  const s = needsSecret('source'), d = needsSecret('destination');
+  const secret = (side, word) => (sideAuth(side) === 'oauth' ? `${word}_token` : `${word}_password`);
+  $('#users').placeholder = s
+    ? `source_user,${secret('source', 'source')}[,local_user${d ? `[,${secret('destination', 'local')}]` : ''}]`
+    : `source_user[,,local_user${d ? `[,${secret('destination', 'local')}]` : ''}]`;
 }
 
 function text(id) {
@@ -270,13 +549,15 @@ export function formJob() {
   }
   const maxSize = optional('#max-size');
   if (maxSize !== null) job.filters.max_message_mb = Number(maxSize);
-  if ($('#source-master').checked) {
+  if (sideAuth('source') === 'master') {
     Object.assign(job.source, {
       auth: 'master',
       master_user: text('#source-master-user'),
       master_password: text('#source-master-password'),
       master_method: $('#source-master-method').value,
     });
+  } else if (sideAuth('source') === 'oauth') {
+    Object.assign(job.source, { auth: 'oauth', oauth: oauthOf('source') });
   }
   if (job.destination.auth === 'master') {
     Object.assign(job.destination, {
@@ -284,7 +565,13 @@ export function formJob() {
       master_password: text('#master-password'),
       master_method: $('#master-method').value,
     });
+  } else if (job.destination.auth === 'oauth') {
+    job.destination.oauth = oauthOf('destination');
   }
+  // A preset: its quirks (Gmail's labels, connection limits) and its OAuth provider.
+  const sp = presetOf('source'), dp = presetOf('destination');
+  if (sp) job.source = { preset: sp.id, ...job.source };
+  if (dp) job.destination = { preset: dp.id, ...job.destination };
   return job;
 }
 
@@ -296,6 +583,15 @@ function fillForm(job) {
   const src = job.source || {}, dst = job.destination || {}, folders = job.folders || {}, users = job.users || {}, opts = job.options || {};
   const set = (id, v) => { $(id).value = v === null || v === undefined ? '' : String(v); };
   set('#name', job.name);
+  for (const [side, part] of /** @type {[Side, any][]} */ ([['source', src], ['destination', dst]])) {
+    const select = $(`#${SIDES[side].pre}-preset`);
+    // A preset the page does not list (its table did not load) is kept.
+    if (part.preset && !$(`option[value="${CSS.escape(part.preset)}"]`, select)) select.append(el('option', { value: part.preset, text: part.preset }));
+    select.value = part.preset || '';
+    select.dataset.was = select.value;
+    showPresetNote(side);
+    fillOAuth(side, part.oauth);
+  }
   set('#source-host', src.host);
   $(`input[name="protocol"][value="${src.protocol || 'imap4s'}"]`).checked = true;
   for (const p of PROTOS) {
@@ -305,11 +601,11 @@ function fillForm(job) {
   set('#source-ca', src.ca_file);
   $('#source-invalid').checked = !!src.accept_invalid_certs;
   $('#source-plaintext').checked = !!src.allow_plaintext;
-  $('#source-master').checked = src.auth === 'master';
+  setSideAuth('source', src.auth === 'master' || src.auth === 'oauth' ? src.auth : 'user');
   set('#source-master-user', src.master_user);
   set('#source-master-password', src.master_password);
   $('#source-master-method').value = src.master_method || 'sasl-plain';
-  $('#source-admin').open = src.auth === 'master';
+  $('#source-signin').open = src.auth === 'master' || src.auth === 'oauth';
   set('#dest-host', dst.host);
   set('#dest-port', dst.port);
   $('#dest-security').value = dst.security || 'tls';
@@ -374,6 +670,8 @@ const ERROR_SLOTS = {
   'destination.host': '#err-destination-host',
   'destination.master': '#err-destination-master',
   'source.master': '#err-source-master',
+  'source.oauth': '#err-source-oauth',
+  'destination.oauth': '#err-destination-oauth',
   'filters.since': '#err-filters',
   'filters.before': '#err-filters',
   'filters.max_message_mb': '#err-filters',
@@ -387,7 +685,28 @@ const FIELD_INPUTS = {
   'destination.master': '#master-user', ca_file: '#source-ca', options: '#parallel',
   'source.master': '#source-master-user', 'filters.since': '#since', 'filters.before': '#before',
   'filters.max_message_mb': '#max-size',
+  'source.oauth': '#source-oauth-flow', 'destination.oauth': '#dest-oauth-flow',
 };
+
+// An OAuth error names the job file's key it is about (client_id,
+// tenant…): its input is marked, the flow select when none is named.
+/** @type {[RegExp, string][]} */
+const OAUTH_KEYS = [
+  [/client_secret/, 'client-secret'], [/client_id/, 'client-id'], [/tenant/, 'tenant'],
+  [/service account|JSON key/i, 'key-file'], [/device_url/, 'device-url'], [/auth_url/, 'auth-url'],
+  [/token_url/, 'token-url'], [/scope/, 'scope'],
+];
+
+/** The input an OAuth error of a side is about. */
+function oauthInput(field, message) {
+  const side = field === 'source.oauth' ? 'source' : 'destination';
+  const pre = SIDES[side].pre;
+  if (side === 'source') $('#source-signin').open = true;
+  const key = OAUTH_KEYS.find(([re, id]) => re.test(message) && !$(`#${pre}-oauth-${id}`).closest('[hidden]'));
+  const input = key ? $(`#${pre}-oauth-${key[1]}`) : $(`#${pre}-oauth-flow`);
+  if (input.closest('details.oauth-advanced')) $(`#${pre}-oauth-advanced`).open = true;
+  return input;
+}
 
 function clearErrors() {
   for (const e of $$('.field-error')) { e.hidden = true; e.textContent = ''; }
@@ -408,7 +727,7 @@ function showError(err, select = true) {
   slot.append(err.message);
   slot.dataset.field = err.field;
   slot.hidden = false;
-  const input = FIELD_INPUTS[err.field] && $(FIELD_INPUTS[err.field]);
+  const input = err.field.endsWith('.oauth') ? oauthInput(err.field, err.message) : FIELD_INPUTS[err.field] && $(FIELD_INPUTS[err.field]);
   if (input) {
     input.setAttribute('aria-invalid', 'true');
     input.setAttribute('aria-errormessage', slot.id);
@@ -706,7 +1025,11 @@ async function previewUsers() {
   const box = $('#users-preview');
   $('#users').classList.toggle('masked', list.trim() !== '');
   if (list.trim() === '') { box.hidden = true; return; }
-  const p = await invoke('preview_users', { list, delimiter: $('#delimiter').value, source_admin: $('#source-master').checked });
+  const p = await invoke('preview_users', {
+    list, delimiter: $('#delimiter').value,
+    source_admin: sideAuth('source') === 'master',
+    source_oauth: sideAuth('source') === 'oauth' ? flowOf('source') : null,
+  });
   if (n !== previews) return;
   const parts = [`${count(p.mailboxes)} mailbox${p.mailboxes === 1 ? '' : 'es'}`];
   if (p.problems) parts.push(`${count(p.problems)} line${p.problems === 1 ? '' : 's'} with a problem`);
@@ -715,6 +1038,7 @@ async function previewUsers() {
   $('#users-preview-summary').classList.toggle('bad', !!(p.problems || p.error));
   const tbody = $('#users-preview-rows');
   tbody.textContent = '';
+  const srcNeeds = needsSecret('source'), dstNeeds = needsSecret('destination');
   // Enough to see a job's 500 and what is wrong; the count says the rest.
   for (const l of p.lines.slice(0, 600)) {
     const line = el('th', { scope: 'row', text: String(l.line) });
@@ -725,9 +1049,11 @@ async function previewUsers() {
       const same = l.local_user === l.source_user;
       tbody.append(el('tr', { 'data-line': String(l.line) }, line,
         el('td', { text: l.source_user }),
-        el('td', { class: 'mask', text: MASK, 'aria-label': 'password, hidden' }),
+        // A side that signs in otherwise (an admin, OAuth) needs no password in the list.
+        srcNeeds ? el('td', { class: 'mask', text: MASK, 'aria-label': 'password, hidden' }) : el('td', { class: 'muted not-needed', text: 'not needed' }),
         el('td', { class: same ? 'muted' : '', text: same ? 'the same' : l.local_user }),
-        el('td', { class: 'mask', text: l.local_password ? MASK : '—', 'aria-label': l.local_password ? 'password, hidden' : 'none' })));
+        dstNeeds ? el('td', { class: 'mask', text: l.local_password ? MASK : '—', 'aria-label': l.local_password ? 'password, hidden' : 'none' })
+          : el('td', { class: 'muted not-needed', text: 'not needed' })));
     }
   }
   box.hidden = false;
@@ -744,6 +1070,160 @@ async function pickCertificate(button) {
     input.focus();
     validateSoon();
   }
+}
+
+// ---------------------------------------------------------------- signing mailboxes in
+
+// A mailbox's sign-in, in words (never colour alone).
+const SIGN_IN_STATES = {
+  'signed-in': { icon: '✓', word: 'Signed in', css: 'success' },
+  'not-signed-in': { icon: '○', word: 'Not signed in', css: 'pending' },
+  'signing-in': { icon: '➜', word: 'Signing in…', css: 'running' },
+  failed: { icon: '✕', word: 'Not signed in', css: 'failed' },
+};
+
+/**
+ * The open sign-in panel: its side, each mailbox's state, the one being
+ * signed in, and the button that opened it (the focus goes back there).
+ * @type {{ side: Side, mailboxes: { user: string, state: string, error: string | null }[], running: string | null, opener: HTMLElement | null } | null}
+ */
+let panel = null;
+
+function signInBadge(state) {
+  const s = SIGN_IN_STATES[state];
+  return el('span', { class: `badge state-${s.css}`, 'data-state': state },
+    el('span', { class: 'icon', 'aria-hidden': 'true', text: s.icon }), ` ${s.word}`);
+}
+
+function signInRow(m) {
+  const busy = !!(panel && panel.running);
+  return el('tr', { 'data-user': m.user, 'data-state': m.state },
+    el('th', { scope: 'row', text: m.user }),
+    el('td', {}, signInBadge(m.state), m.error ? reason(m.error, null) : null),
+    el('td', {}, el('button', {
+      type: 'button', class: 'secondary sign-in-one', disabled: busy,
+      'aria-label': `${m.state === 'signed-in' ? 'Sign in again' : 'Sign in'}: ${m.user}`,
+      onclick: () => { signInOne(m.user).catch(() => {}); },
+    }, m.state === 'signed-in' ? 'Sign in again' : 'Sign in')));
+}
+
+function renderSignIn() {
+  const done = panel.mailboxes.filter((m) => m.state === 'signed-in').length;
+  const n = panel.mailboxes.length;
+  $('#signin-summary').textContent = `${count(done)} of ${mailboxCount(n)} signed in.`
+    + (done < n ? ' Sign each one in before the job starts: MailFerry keeps its refresh token in the keyring.' : ' The job can start.');
+  const tbody = $('#signin-rows');
+  for (const m of panel.mailboxes) {
+    const row = signInRow(m);
+    const old = $(`tr[data-user="${CSS.escape(m.user)}"]`, tbody);
+    if (!old) tbody.append(row);
+    else if (old.dataset.state !== m.state || !!old.querySelector('button:disabled') !== !!panel.running || m.error) {
+      // The focus stays on the row's button when it is replaced.
+      const focused = old.contains(document.activeElement);
+      old.replaceWith(row);
+      if (focused) $('button', row).focus();
+    }
+  }
+}
+
+/** "Sign in mailboxes…": the panel of a side's mailboxes, each signed in or not. @param {Side} side */
+async function openSignIn(side, opener) {
+  if (panel) return;
+  clearErrors();
+  let list;
+  try {
+    list = await invoke('oauth_status', { ...request(), side });
+  } catch (e) {
+    checkedAll = true;
+    showError(e && e.field ? e : { field: SIDES[side].field, message: words(e) });
+    return;
+  }
+  panel = { side, mailboxes: list.map((m) => ({ user: m.user, state: m.signed_in ? 'signed-in' : 'not-signed-in', error: null })), running: null, opener };
+  $('#signin-title').textContent = `Sign in the ${SIDES[side].words}'s mailboxes`;
+  $('#signin-rows').textContent = '';
+  $('#signin-status').textContent = '';
+  $('#signin-wait').hidden = true;
+  renderSignIn();
+  $('#signin-dialog').showModal();
+  const first = $('#signin-rows tr:not([data-state="signed-in"]) button') || $('#signin-rows button') || $('#signin-close');
+  first.focus();
+}
+
+/** Signs one mailbox in: its code (or the browser) shown until it is approved, cancelled or refused. */
+async function signInOne(user) {
+  if (!panel || panel.running) return;
+  const p = panel;
+  const m = p.mailboxes.find((x) => x.user === user);
+  p.running = user;
+  m.state = 'signing-in';
+  m.error = null;
+  renderSignIn();
+  $('#signin-wait-title').textContent = `Signing in ${user}`;
+  $('#signin-code-box').hidden = true;
+  $('#signin-browser-box').hidden = true;
+  $('#signin-waiting').lastChild.textContent = ' Starting the sign-in…';
+  $('#signin-status').textContent = '';
+  $('#signin-wait').hidden = false;
+  $('#signin-cancel').removeAttribute('aria-disabled');
+  $('#signin-cancel').focus();
+  const channel = newChannel((/** @type {import('./contract').SignInEvent} */ e) => {
+    if (panel !== p || p.running !== user) return;
+    if (e.event === 'code') {
+      $('#signin-user-code').textContent = e.user_code;
+      $('#signin-address').textContent = e.verification_uri;
+      $('#signin-open').dataset.url = e.verification_uri_complete || e.verification_uri;
+      $('#signin-copy-address').dataset.url = e.verification_uri;
+      $('#signin-code-box').hidden = false;
+      const minutes = Math.round(e.expires_in / 60);
+      $('#signin-waiting').lastChild.textContent = ` Waiting for you to approve…${minutes > 0 ? ` (the code expires in ${minutes} minute${minutes === 1 ? '' : 's'})` : ''}`;
+      $('#signin-copy-code').focus();
+    } else {
+      $('#signin-browser-text').textContent = e.opened
+        ? `Your browser was opened to sign ${e.user} in: finish there. If it did not open, open this address yourself:`
+        : `The browser could not be opened: open this address yourself to sign ${e.user} in:`;
+      $('#signin-browser-url').textContent = e.url;
+      $('#signin-copy-url').dataset.url = e.url;
+      $('#signin-browser-box').hidden = false;
+      $('#signin-waiting').lastChild.textContent = ' Waiting for you to approve…';
+    }
+  });
+  try {
+    const r = await invoke('oauth_sign_in', { ...request(), side: p.side, user, on_event: channel });
+    m.state = r.signed_in ? 'signed-in' : 'not-signed-in';
+    $('#signin-status').textContent = r.signed_in ? `${user} is signed in.` : `The sign-in of ${user} was cancelled.`;
+  } catch (e) {
+    m.state = 'failed';
+    m.error = words(e);
+    $('#signin-status').textContent = `${user} is not signed in.`;
+  } finally {
+    p.running = null;
+    if (panel === p) {
+      $('#signin-wait').hidden = true;
+      renderSignIn();
+      const row = $(`#signin-rows tr[data-user="${CSS.escape(user)}"] button`);
+      if (row && (document.activeElement === document.body || !$('#signin-dialog').contains(document.activeElement) || document.activeElement.closest('#signin-wait'))) row.focus();
+    }
+  }
+}
+
+async function cancelSignIn() {
+  const cancel = $('#signin-cancel');
+  if (!panel || !panel.running || cancel.getAttribute('aria-disabled') === 'true') return;
+  // Not `disabled`: the focus stays on it until the sign-in has stopped.
+  cancel.setAttribute('aria-disabled', 'true');
+  $('#signin-waiting').lastChild.textContent = ' Cancelling…';
+  await invoke('cancel_sign_in');
+}
+
+/** Closing the panel stops a sign-in under way. */
+function closeSignIn() {
+  if (!panel) return;
+  if (panel.running) invoke('cancel_sign_in').catch(() => {});
+  const opener = panel.opener;
+  panel = null;
+  const d = $('#signin-dialog');
+  if (d.open) d.close();
+  if (opener) opener.focus();
 }
 
 // ---------------------------------------------------------------- keyring
@@ -1452,7 +1932,47 @@ function setUp() {
   $('#preflight').addEventListener('click', () => { preflight().catch(() => {}); });
   $('#cancel-preflight').addEventListener('click', () => { cancelPreflight().catch(() => {}); });
   $('#dry-run').addEventListener('change', () => { $('#start').textContent = $('#dry-run').checked ? 'Start dry run' : 'Start migration'; });
-  $('#source-master').addEventListener('change', () => { applyAuthRules(); validateSoon(); previewUsers().catch(() => {}); });
+  for (const r of $$('input[name="source-auth"]')) {
+    r.addEventListener('change', () => {
+      if (sideAuth('source') === 'oauth') suggestFlow('source');
+      applyAuthRules(); validateSoon(); previewUsers().catch(() => {});
+    });
+  }
+  for (const side of /** @type {Side[]} */ (['source', 'destination'])) {
+    const pre = SIDES[side].pre;
+    $(`#${pre}-preset`).addEventListener('change', () => { applyPreset(side); previewUsers().catch(() => {}); });
+    $(`#${pre}-oauth-flow`).addEventListener('change', (e) => {
+      e.target.dataset.touched = 'true';
+      applyAuthRules(); previewUsers().catch(() => {});
+    });
+    $(`#${pre}-oauth-provider`).addEventListener('change', () => {
+      applyAuthRules();
+      // Another sign-in service: its addresses are needed.
+      if ($(`#${pre}-oauth-provider`).value === 'custom') $(`#${pre}-oauth-advanced`).open = true;
+    });
+    $(`#${pre}-oauth-key-file`).addEventListener('change', (e) => {
+      const f = e.target.files[0];
+      if (f) readKeyFile(side, f).catch(() => {});
+    });
+    $(`#${pre}-sign-in`).addEventListener('click', (e) => { openSignIn(side, e.currentTarget).catch(() => {}); });
+    $(`#${pre}-app-password`).addEventListener('click', (e) => { openLink(e.currentTarget.dataset.url, $('#form-status')).catch(() => {}); });
+    $(`#${pre}-app-password-copy`).addEventListener('click', async (e) => {
+      const url = e.currentTarget.dataset.url;
+      status(await copyText(url) ? `Copied ${url}` : `Copy this address: ${url}`);
+    });
+  }
+  $('#signin-cancel').addEventListener('click', () => { cancelSignIn().catch(() => {}); });
+  $('#signin-close').addEventListener('click', closeSignIn);
+  // Escape closes the panel as Close does.
+  $('#signin-dialog').addEventListener('cancel', (e) => { e.preventDefault(); closeSignIn(); });
+  $('#signin-open').addEventListener('click', (e) => { openLink(e.currentTarget.dataset.url, $('#signin-status')).catch(() => {}); });
+  const copyInPanel = async (what, text) => {
+    const ok = await copyText(text, $('#signin-dialog'));
+    $('#signin-status').textContent = ok ? `${what} copied.` : `${what} could not be copied: select it and copy it yourself.`;
+  };
+  $('#signin-copy-code').addEventListener('click', () => copyInPanel('The code', $('#signin-user-code').textContent));
+  $('#signin-copy-address').addEventListener('click', (e) => copyInPanel('The address', e.currentTarget.dataset.url));
+  $('#signin-copy-url').addEventListener('click', (e) => copyInPanel('The address', e.currentTarget.dataset.url));
   $('#dest-security').addEventListener('change', () => {
     $('#dest-port').placeholder = $('#dest-security').value === 'tls' ? '993' : '143';
   });
@@ -1462,6 +1982,9 @@ function setUp() {
   $('#job-form').addEventListener('focusout', (e) => {
     const field = Object.keys(FIELD_INPUTS).find((f) => FIELD_INPUTS[f] === `#${e.target.id}`);
     if (field) visited.add(field);
+    // Any of a side's OAuth settings left: its errors may show.
+    const box = e.target.closest && e.target.closest('[data-field]');
+    if (box) visited.add(box.dataset.field);
   });
   $('#test-logins').addEventListener('click', testLogins);
   $('#cancel-logins').addEventListener('click', () => { cancelLogins().catch(() => {}); });
@@ -1504,6 +2027,8 @@ function setUp() {
 
 async function boot() {
   setUp();
+  // The form works without the presets: "Other server" is always there.
+  loadPresets().catch(() => {});
   try {
     showVault(await invoke('vault_status'));
     await invoke('watch_app', { on_notice: newChannel(onNotice) });

@@ -449,7 +449,7 @@ error: string | null, };
 
 export type CommandError = { code: ErrorCode, field: string, line: number | null, message: string, };
 
-export type ErrorCode = "invalid-job" | "name-taken" | "job-running" | "no-name" | "vault-unavailable" | "vault" | "not-saved" | "not-found" | "database" | "save-failed" | "nothing-to-retry" | "internal";
+export type ErrorCode = "invalid-job" | "name-taken" | "job-running" | "no-name" | "vault-unavailable" | "vault" | "not-saved" | "not-found" | "database" | "save-failed" | "nothing-to-retry" | "sign-in-failed" | "internal";
 
 export type VaultStatus = { kind: VaultKind, 
 /**
@@ -466,10 +466,52 @@ export type VaultKind = "keyring" | "memory" | "unavailable";
 
 export type Notice = { "notice": "close-requested", running: number, };
 
+export type HostPreset = { 
+/**
+ * As the job names it: `preset = "microsoft-365"`.
+ */
+id: string, 
+/**
+ * As the form shows it.
+ */
+name: string, imap_host: string, pop3_host: string | null, sign_in: HostSignIn, 
+/**
+ * The OAuth provider, when the host signs in with OAuth.
+ */
+provider: OAuthProvider | null, 
+/**
+ * Where the user makes an app password.
+ */
+app_password_url: string | null, 
+/**
+ * A sentence about signing in.
+ */
+hint: string, };
+
+export type HostSignIn = "oauth-only" | "oauth-or-app-password" | "app-password" | "password";
+
+export type OAuthProvider = "google" | "microsoft" | "custom";
+
+export type SignInFlow = "device" | "browser" | "client-credentials" | "service-account" | "token";
+
+export type Side = "source" | "destination";
+
+export type OAuthMailbox = { user: string, signed_in: boolean, };
+
+export type SignInEvent = { "event": "code", user: string, verification_uri: string, 
+/**
+ * The same with the code filled in, when the provider gives it.
+ */
+verification_uri_complete: string | null, user_code: string, 
+/**
+ * Seconds until the code expires.
+ */
+expires_in: number, } | { "event": "browser", user: string, url: string, opened: boolean, };
+
 /** Every command: its arguments and its answer; a failure is a `CommandError`. */
 export type Commands = {
   validate_job: { args: { request: JobRequest }; answer: Validation };
-  preview_users: { args: { list: string, delimiter: string, source_admin?: boolean | null }; answer: UsersPreview };
+  preview_users: { args: { list: string, delimiter: string, source_admin?: boolean | null, source_oauth?: SignInFlow | null }; answer: UsersPreview };
   pick_certificate: { args: {}; answer: string | null };
   import_users: { args: { bytes: number[], delimiter: string }; answer: string };
   test_logins: { args: { request: JobRequest, on_event: Channel<LoginEvent> }; answer: LoginTest };
@@ -496,4 +538,9 @@ export type Commands = {
   watch_app: { args: { on_notice: Channel<Notice> }; answer: null };
   confirm_close: { args: {}; answer: null };
   error_catalogue: { args: {}; answer: CatalogueEntry[] };
+  host_presets: { args: {}; answer: HostPreset[] };
+  oauth_status: { args: { request: JobRequest, side: Side }; answer: OAuthMailbox[] };
+  oauth_sign_in: { args: { request: JobRequest, side: Side, user: string, on_event: Channel<SignInEvent> }; answer: OAuthMailbox };
+  cancel_sign_in: { args: {}; answer: boolean };
+  open_link: { args: { url: string }; answer: null };
 };

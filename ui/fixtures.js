@@ -112,6 +112,7 @@ export const ERROR_CODES = [
   "database",
   "save-failed",
   "nothing-to-retry",
+  "sign-in-failed",
   "internal"
 ];
 
@@ -144,5 +145,94 @@ export const COMMANDS = [
   "vault_retry",
   "watch_app",
   "confirm_close",
-  "error_catalogue"
+  "error_catalogue",
+  "host_presets",
+  "oauth_status",
+  "oauth_sign_in",
+  "cancel_sign_in",
+  "open_link"
+];
+
+/** The engine's host presets, as `host_presets` answers. @type {import('./contract').HostPreset[]} */
+export const PRESETS = [
+  {
+    "app_password_url": "https://myaccount.google.com/apppasswords",
+    "hint": "Sign in with Google, or use an app password (Google Account → Security → App passwords; needs 2-Step Verification).",
+    "id": "gmail",
+    "imap_host": "imap.gmail.com",
+    "name": "Gmail",
+    "pop3_host": "pop.gmail.com",
+    "provider": "google",
+    "sign_in": "oauth-or-app-password"
+  },
+  {
+    "app_password_url": "https://myaccount.google.com/apppasswords",
+    "hint": "For every mailbox of a domain, use a service account with domain-wide delegation; for one mailbox, sign in with Google.",
+    "id": "google-workspace",
+    "imap_host": "imap.gmail.com",
+    "name": "Google Workspace",
+    "pop3_host": "pop.gmail.com",
+    "provider": "google",
+    "sign_in": "oauth-or-app-password"
+  },
+  {
+    "app_password_url": null,
+    "hint": "Microsoft 365 accepts only OAuth 2.0 over IMAP: for every mailbox of a tenant, use an app with IMAP.AccessAsApp (client credentials); for one mailbox, sign in with Microsoft.",
+    "id": "microsoft-365",
+    "imap_host": "outlook.office365.com",
+    "name": "Microsoft 365",
+    "pop3_host": "outlook.office365.com",
+    "provider": "microsoft",
+    "sign_in": "oauth-only"
+  },
+  {
+    "app_password_url": null,
+    "hint": "Outlook.com and Hotmail accept only OAuth 2.0 over IMAP: sign in with Microsoft (tenant \"consumers\").",
+    "id": "outlook.com",
+    "imap_host": "outlook.office365.com",
+    "name": "Outlook.com",
+    "pop3_host": "outlook.office365.com",
+    "provider": "microsoft",
+    "sign_in": "oauth-only"
+  },
+  {
+    "app_password_url": "https://login.yahoo.com/account/security/app-passwords",
+    "hint": "Yahoo needs an app password: Account security → Generate app password. The account's own password is refused.",
+    "id": "yahoo",
+    "imap_host": "imap.mail.yahoo.com",
+    "name": "Yahoo Mail",
+    "pop3_host": "pop.mail.yahoo.com",
+    "provider": null,
+    "sign_in": "app-password"
+  },
+  {
+    "app_password_url": "https://account.apple.com/account/manage",
+    "hint": "iCloud needs an app-specific password: Apple Account → Sign-In and Security → App-Specific Passwords. The user name is the full iCloud address.",
+    "id": "icloud",
+    "imap_host": "imap.mail.me.com",
+    "name": "iCloud Mail",
+    "pop3_host": null,
+    "provider": null,
+    "sign_in": "app-password"
+  },
+  {
+    "app_password_url": "https://app.fastmail.com/settings/security/apps",
+    "hint": "Fastmail needs an app password with IMAP (or POP) access: Settings → Privacy & Security → Manage app passwords.",
+    "id": "fastmail",
+    "imap_host": "imap.fastmail.com",
+    "name": "Fastmail",
+    "pop3_host": "pop.fastmail.com",
+    "provider": null,
+    "sign_in": "app-password"
+  },
+  {
+    "app_password_url": "https://accounts.zoho.com/home#security/app_password",
+    "hint": "Turn on IMAP access in Zoho Mail's settings first; with two-factor authentication on, use an app password. Accounts outside the US use their region's host (imap.zoho.eu, imap.zoho.in…).",
+    "id": "zoho",
+    "imap_host": "imap.zoho.com",
+    "name": "Zoho Mail",
+    "pop3_host": "pop.zoho.com",
+    "provider": null,
+    "sign_in": "password"
+  }
 ];

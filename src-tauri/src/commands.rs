@@ -6,7 +6,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use mailferry::copy::Options;
-use mailferry::job::{SourcePasswords, UsersPreview};
+use mailferry::job::{OAuthFlow, SourcePasswords, UsersPreview};
+use mailferry::oauth::refresh_token_ref;
 use mailferry::preflight::{PreflightProgress, PreflightReport};
 use mailferry::report::{file_stem, render_csv, render_log, render_verification_log};
 use mailferry::service::{
@@ -20,6 +21,7 @@ use tauri_plugin_dialog::DialogExt;
 use crate::form::{self, CommandError, ErrorCode, JobRequest, Validation};
 use crate::jobs::watcher;
 use crate::notify;
+use crate::signin::{self, HostPreset, OAuthMailbox, Side, SignInEvent, SignInFlow};
 use crate::vault::{VaultKind, VaultStatus};
 use crate::{AppState, Notice};
 
@@ -52,11 +54,19 @@ pub fn validate_job(request: JobRequest) -> Validation {
 
 /// The user list as the engine reads it, every line with its problem, for
 /// the form's preview (no password in it). `source_admin`: the old host's
-/// admin logs in for every user, so no line needs a source password.
+/// admin logs in for every user, so no line needs a source password;
+/// `source_oauth`: the source signs in with OAuth 2.0 this way, and only
+/// pasted tokens are in the list.
 #[tauri::command(rename_all = "snake_case")]
-pub fn preview_users(list: String, delimiter: String, source_admin: Option<bool>) -> UsersPreview {
-    let passwords = match source_admin {
-        Some(true) => SourcePasswords::NotNeeded,
+pub fn preview_users(
+    list: String,
+    delimiter: String,
+    source_admin: Option<bool>,
+    source_oauth: Option<SignInFlow>,
+) -> UsersPreview {
+    let passwords = match (source_admin, source_oauth) {
+        (Some(true), _) => SourcePasswords::NotNeeded,
+        (_, Some(f)) if !OAuthFlow::from(f).token_in_user_list() => SourcePasswords::NotNeeded,
         _ => SourcePasswords::Required,
     };
     mailferry::job::preview_user_list(&list, &delimiter, passwords)
@@ -242,7 +252,7 @@ fn remember(
     form_json: &serde_json::Value,
     job: &mailferry::job::Job,
 ) {
-    if let Err(e) = service.save_job(&state.vault, name, form_json, job) {
+    if let Err(e) = service.save_job(&*state.vault, name, form_json, job) {
         eprintln!("MailFerry: could not keep job {name} for re-runs: {e}");
     }
 }
@@ -338,7 +348,7 @@ pub async fn retry_failed<R: Runtime>(
 #[tauri::command(rename_all = "snake_case")]
 pub fn edit_form(state: State<'_, AppState>, run_id: i64) -> Result<EditForm, CommandError> {
     service(&state)?
-        .edit_form(&state.vault, run_id)
+        .edit_form(&*state.vault, run_id)
         .map_err(saved_error)
 }
 
@@ -371,7 +381,7 @@ pub async fn verify_job<R: Runtime>(
 /// from the vault.
 fn saved_request(state: &AppState, run_id: i64) -> Result<JobRequest, CommandError> {
     let job = service(state)?
-        .saved_form(&state.vault, run_id)
+        .saved_form(&*state.vault, run_id)
         .map_err(saved_error)?;
     Ok(JobRequest { job })
 }
@@ -575,4 +585,133 @@ pub async fn confirm_close<R: Runtime>(
     }
     app.exit(0);
     Ok(())
+}
+
+/// The big hosts the form offers (Gmail, Microsoft 365…): their servers,
+/// how they sign in, and a sentence about it.
+#[tauri::command(rename_all = "snake_case")]
+pub fn host_presets() -> Vec<HostPreset> {
+    signin::host_presets()
+}
+
+/// Whether each mailbox of one side of the form's job is signed in (its
+/// refresh token in the vault), when a person signs in to each mailbox.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn oauth_status(
+    state: State<'_, AppState>,
+    request: JobRequest,
+    side: Side,
+) -> Result<Vec<OAuthMailbox>, CommandError> {
+    let job = form::parse(&request, &form::base_dir())?;
+    let oauth = signin::person_oauth(&job, side)?;
+    signin::mailboxes(&job, side)
+        .into_iter()
+        .map(|user| {
+            let signed_in = state.vault.get(&refresh_token_ref(oauth, &user))?.is_some();
+            Ok(OAuthMailbox { user, signed_in })
+        })
+        .collect()
+}
+
+/// Signs one mailbox of one side in, with a code (the code and address go
+/// over `on_event` for the page to show) or in the system browser, as the
+/// side's flow says. The refresh token goes to the vault. Answers once the
+/// person has approved, or with the mailbox not signed in when
+/// `cancel_sign_in` stopped it.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn oauth_sign_in(
+    state: State<'_, AppState>,
+    request: JobRequest,
+    side: Side,
+    user: String,
+    on_event: Channel<SignInEvent>,
+) -> Result<OAuthMailbox, CommandError> {
+    let job = form::parse(&request, &form::base_dir())?;
+    let oauth = signin::person_oauth(&job, side)?.clone();
+    if !signin::mailboxes(&job, side).contains(&user) {
+        return Err(CommandError::job(
+            ErrorCode::NotFound,
+            format!(
+                "{user} is not a mailbox of the user list: check the list, then sign in again."
+            ),
+        ));
+    }
+    // The refresh token must have somewhere safe to go.
+    let status = state.vault.status();
+    if status.kind == VaultKind::Unavailable {
+        return Err(CommandError::new(
+            ErrorCode::VaultUnavailable,
+            "vault",
+            status.message,
+        ));
+    }
+    let (id, cancel) = state.sign_ins.begin();
+    let sign_ins = &state.sign_ins;
+    let result = match oauth.flow {
+        OAuthFlow::Browser => {
+            let open = |url: &str| {
+                sign_ins.allow(url);
+                let opened = signin::open_in_browser(url).is_ok();
+                // A page that has gone away no longer listens: the sign-in
+                // waits for the browser anyway, until cancelled.
+                let _ = on_event.send(SignInEvent::Browser {
+                    user: user.clone(),
+                    url: url.to_string(),
+                    opened,
+                });
+            };
+            mailferry::oauth::sign_in_browser(&oauth, &user, &*state.vault, &open, &cancel).await
+        }
+        _ => {
+            let prompt = |p: mailferry::oauth::DevicePrompt| {
+                sign_ins.allow(&p.verification_uri);
+                if let Some(u) = &p.verification_uri_complete {
+                    sign_ins.allow(u);
+                }
+                let _ = on_event.send(SignInEvent::from(p));
+            };
+            mailferry::oauth::sign_in_device(&oauth, &user, &*state.vault, &prompt, &cancel).await
+        }
+    };
+    state.sign_ins.end(id);
+    let signed_in = state
+        .vault
+        .get(&refresh_token_ref(&oauth, &user))?
+        .is_some();
+    match result {
+        Ok(()) => Ok(OAuthMailbox { user, signed_in }),
+        // Cancelled: the mailbox is as it was.
+        Err(_) if cancel.is_cancelled() => Ok(OAuthMailbox { user, signed_in }),
+        Err(e) => Err(CommandError::new(
+            ErrorCode::SignInFailed,
+            side.oauth_field(),
+            e.to_string(),
+        )),
+    }
+}
+
+/// Stops the sign-in under way; `oauth_sign_in` then answers. Whether one
+/// was under way.
+#[tauri::command(rename_all = "snake_case")]
+pub fn cancel_sign_in(state: State<'_, AppState>) -> bool {
+    state.sign_ins.cancel()
+}
+
+/// Opens a web address in the system browser: a preset's page for making
+/// an app password, or the address a provider gave for signing in. Any
+/// other address is refused.
+#[tauri::command(rename_all = "snake_case")]
+pub fn open_link(state: State<'_, AppState>, url: String) -> Result<(), CommandError> {
+    if !state.sign_ins.may_open(&url) {
+        return Err(CommandError::job(
+            ErrorCode::Internal,
+            "MailFerry opens only the addresses of its presets and of a sign-in.",
+        ));
+    }
+    signin::open_in_browser(&url).map_err(|e| {
+        CommandError::job(
+            ErrorCode::Internal,
+            format!("The browser could not be opened: {e}. Copy the address instead."),
+        )
+    })
 }

@@ -25,6 +25,10 @@ use mailferry::store::RunSummary;
 use ts_rs::{Config, TS};
 
 use crate::form::{CommandError, ErrorCode, JobRequest, Validation};
+use crate::signin::{
+    host_presets, HostPreset, HostSignIn, OAuthMailbox, OAuthProvider, Side, SignInEvent,
+    SignInFlow,
+};
 use crate::vault::{VaultKind, VaultStatus};
 use crate::Notice;
 
@@ -34,7 +38,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("validate_job", "{ request: JobRequest }", "Validation"),
     (
         "preview_users",
-        "{ list: string, delimiter: string, source_admin?: boolean | null }",
+        "{ list: string, delimiter: string, source_admin?: boolean | null, source_oauth?: SignInFlow | null }",
         "UsersPreview",
     ),
     ("pick_certificate", "{}", "string | null"),
@@ -107,6 +111,19 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("watch_app", "{ on_notice: Channel<Notice> }", "null"),
     ("confirm_close", "{}", "null"),
     ("error_catalogue", "{}", "CatalogueEntry[]"),
+    ("host_presets", "{}", "HostPreset[]"),
+    (
+        "oauth_status",
+        "{ request: JobRequest, side: Side }",
+        "OAuthMailbox[]",
+    ),
+    (
+        "oauth_sign_in",
+        "{ request: JobRequest, side: Side, user: string, on_event: Channel<SignInEvent> }",
+        "OAuthMailbox",
+    ),
+    ("cancel_sign_in", "{}", "boolean"),
+    ("open_link", "{ url: string }", "null"),
 ];
 
 const HEADER: &str = "// Generated from MailFerry's Rust types (src-tauri/src/contract.rs): do not edit.\n// MAILFERRY_WRITE_CONTRACT=1 cargo test -p mailferry-app contract rewrites it.\n";
@@ -158,6 +175,13 @@ pub fn typescript() -> String {
         VaultStatus::decl(&cfg),
         VaultKind::decl(&cfg),
         Notice::decl(&cfg),
+        HostPreset::decl(&cfg),
+        HostSignIn::decl(&cfg),
+        OAuthProvider::decl(&cfg),
+        SignInFlow::decl(&cfg),
+        Side::decl(&cfg),
+        OAuthMailbox::decl(&cfg),
+        SignInEvent::decl(&cfg),
     ];
     let mut out = String::from(HEADER);
     out += "\n/** A Tauri Channel: what the app sends over it arrives in `onmessage`. */\n";
@@ -189,7 +213,7 @@ pub fn fixtures() -> String {
     view["state"] = "running".into();
     let words = |all: &[&str]| json(all.iter().map(|w| serde_json::json!(w)).collect());
     format!(
-        "{HEADER}\n/** @typedef {{import('./contract').RowView}} RowView */\n/** @typedef {{import('./contract').FolderOutcome}} FolderOutcome */\n/** @typedef {{import('./contract').JobView}} JobView */\n\n/** A pending row, every field present. @type {{RowView}} */\nexport const ROW = {};\n\n/** A folder that did nothing yet. @type {{FolderOutcome}} */\nexport const FOLDER = {};\n\n/** A running job without rows. @type {{JobView}} */\nexport const VIEW = {};\n\nexport const ROW_STATES = {};\nexport const JOB_STATES = {};\nexport const ERROR_CODES = {};\n\n/** Every command the app registers. */\nexport const COMMANDS = {};\n",
+        "{HEADER}\n/** @typedef {{import('./contract').RowView}} RowView */\n/** @typedef {{import('./contract').FolderOutcome}} FolderOutcome */\n/** @typedef {{import('./contract').JobView}} JobView */\n\n/** A pending row, every field present. @type {{RowView}} */\nexport const ROW = {};\n\n/** A folder that did nothing yet. @type {{FolderOutcome}} */\nexport const FOLDER = {};\n\n/** A running job without rows. @type {{JobView}} */\nexport const VIEW = {};\n\nexport const ROW_STATES = {};\nexport const JOB_STATES = {};\nexport const ERROR_CODES = {};\n\n/** Every command the app registers. */\nexport const COMMANDS = {};\n\n/** The engine's host presets, as `host_presets` answers. @type {{import('./contract').HostPreset[]}} */\nexport const PRESETS = {};\n",
         json(row),
         json(folder),
         json(view),
@@ -208,6 +232,7 @@ pub fn fixtures() -> String {
                 ErrorCode::Database,
                 ErrorCode::SaveFailed,
                 ErrorCode::NothingToRetry,
+                ErrorCode::SignInFailed,
                 ErrorCode::Internal,
             ]
             .map(|c| serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
@@ -216,6 +241,7 @@ pub fn fixtures() -> String {
             .collect::<Vec<_>>()
         ),
         words(&COMMANDS.iter().map(|c| c.0).collect::<Vec<_>>()),
+        json(serde_json::to_value(host_presets()).unwrap_or_default()),
     )
 }
 

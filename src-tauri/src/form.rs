@@ -47,6 +47,9 @@ pub enum ErrorCode {
     SaveFailed,
     /// Retry failed found no failed mailbox of the run in its job.
     NothingToRetry,
+    /// An OAuth sign-in did not finish: refused, expired, or the provider
+    /// could not be reached.
+    SignInFailed,
     /// A fault in MailFerry itself.
     Internal,
 }

@@ -7,6 +7,7 @@ pub mod contract;
 pub mod form;
 pub mod jobs;
 pub mod notify;
+pub mod signin;
 pub mod vault;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,11 +24,15 @@ pub struct AppState {
     /// The engine's job service over MailFerry's database (the CLI's too),
     /// or why the database could not be opened.
     pub service: Result<Service, String>,
-    pub vault: vault::Vault,
+    /// Shared with the job service, which reads OAuth refresh tokens from it
+    /// while jobs run.
+    pub vault: std::sync::Arc<vault::Vault>,
     /// Where the page listens for the app's own notices (close requests).
     pub notices: Mutex<Option<Channel<Notice>>>,
     /// The user agreed to close while jobs run.
     pub close_confirmed: AtomicBool,
+    /// The OAuth sign-in under way, and the addresses it may open.
+    pub sign_ins: signin::SignIns,
 }
 
 /// The app's notices to the page.
@@ -40,11 +45,15 @@ pub enum Notice {
 
 impl AppState {
     pub fn new(store: Result<Store, String>, vault: vault::Vault) -> AppState {
+        let vault = std::sync::Arc::new(vault);
         AppState {
-            service: store.map(|s| Service::new(s, jobs::engine_runtime().handle().clone())),
+            service: store.map(|s| {
+                Service::new(s, jobs::engine_runtime().handle().clone()).with_secrets(vault.clone())
+            }),
             vault,
             notices: Mutex::new(None),
             close_confirmed: AtomicBool::new(false),
+            sign_ins: signin::SignIns::default(),
         }
     }
 
@@ -100,6 +109,11 @@ pub fn setup<R: tauri::Runtime>(builder: tauri::Builder<R>, state: AppState) -> 
             commands::watch_app,
             commands::confirm_close,
             commands::error_catalogue,
+            commands::host_presets,
+            commands::oauth_status,
+            commands::oauth_sign_in,
+            commands::cancel_sign_in,
+            commands::open_link,
         ])
         .on_window_event(|window, event| {
             if let tauri::WindowEvent::CloseRequested { api, .. } = event {

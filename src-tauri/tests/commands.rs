@@ -687,3 +687,160 @@ fn cancel_login_test_stops_the_running_test_and_it_answers_with_what_was_tried()
     );
     drop(silent);
 }
+
+/// `job(..)` with the destination on Microsoft 365, signing in with `flow`.
+fn oauth_job(flow: &str) -> Value {
+    let mut j = job("jane,pw1,jane@contoso.example\nbob,pw2,bob@contoso.example");
+    j["destination"] = json!({"preset": "microsoft-365", "auth": "oauth",
+        "oauth": {"flow": flow, "client_id": "app-1", "client_secret": "app-secret", "tenant": "contoso.example"}});
+    j
+}
+
+#[test]
+fn host_presets_give_the_page_the_engines_table() {
+    let app = app();
+    let list = call(&app, "host_presets", json!({})).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), mailferry::job::Preset::ALL.len());
+    let ms = list.iter().find(|p| p["id"] == "microsoft-365").unwrap();
+    assert_eq!(ms["name"], "Microsoft 365");
+    assert_eq!(ms["imap_host"], "outlook.office365.com");
+    assert_eq!(ms["sign_in"], "oauth-only");
+    assert_eq!(ms["provider"], "microsoft");
+    let yahoo = list.iter().find(|p| p["id"] == "yahoo").unwrap();
+    assert_eq!(yahoo["sign_in"], "app-password");
+    assert!(yahoo["app_password_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://"));
+}
+
+#[test]
+fn oauth_status_tells_each_mailbox_of_the_side_signed_in_or_not_from_the_vault() {
+    let app = app();
+    let ask = |flow: &str, side: &str| {
+        call(
+            &app,
+            "oauth_status",
+            json!({"request": {"job": oauth_job(flow)}, "side": side}),
+        )
+    };
+    assert_eq!(
+        ask("device", "destination").unwrap(),
+        json!([{"user": "jane@contoso.example", "signed_in": false},
+               {"user": "bob@contoso.example", "signed_in": false}])
+    );
+    // Bob's refresh token in the vault, under the engine's name for it.
+    let request = mailferry_app::form::JobRequest {
+        job: oauth_job("device"),
+    };
+    let job = mailferry_app::form::parse(&request, std::path::Path::new("/")).unwrap();
+    let oauth = job.destination.auth.oauth().unwrap();
+    let state = tauri::Manager::state::<AppState>(&app._app);
+    state
+        .vault
+        .put(
+            &mailferry::oauth::refresh_token_ref(oauth, "bob@contoso.example"),
+            "refresh-token-1",
+        )
+        .unwrap();
+    let answer = ask("device", "destination").unwrap();
+    assert_eq!(
+        answer[1],
+        json!({"user": "bob@contoso.example", "signed_in": true})
+    );
+    assert!(!answer.to_string().contains("refresh-token-1"));
+
+    // No one signs in to each mailbox with the tenant's app, nor on a side
+    // that logs in with passwords: the error is that side's OAuth field's.
+    let e = ask("client-credentials", "destination").unwrap_err();
+    assert_eq!(
+        (e["code"].clone(), e["field"].clone()),
+        (json!("invalid-job"), json!("destination.oauth"))
+    );
+    let e = ask("device", "source").unwrap_err();
+    assert_eq!(e["field"], "source.oauth");
+    // A form the engine refuses is refused with its field.
+    let mut bad = oauth_job("device");
+    bad["destination"]["oauth"]["client_id"] = json!("");
+    let e = call(
+        &app,
+        "oauth_status",
+        json!({"request": {"job": bad}, "side": "destination"}),
+    )
+    .unwrap_err();
+    assert_eq!(e["field"], "destination.oauth");
+    assert!(e["message"].as_str().unwrap().contains("client_id"), "{e}");
+}
+
+#[test]
+fn oauth_sign_in_refuses_a_mailbox_not_in_the_list_and_a_side_without_a_persons_sign_in() {
+    let app = app();
+    let sign_in = |flow: &str, user: &str| {
+        call(
+            &app,
+            "oauth_sign_in",
+            json!({"request": {"job": oauth_job(flow)}, "side": "destination", "user": user, "on_event": CHANNEL}),
+        )
+    };
+    let e = sign_in("device", "mallory@contoso.example").unwrap_err();
+    assert_eq!(e["code"], "not-found");
+    assert!(e["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("mallory@contoso.example is not a mailbox of the user list"));
+    let e = sign_in("client-credentials", "jane@contoso.example").unwrap_err();
+    assert_eq!(e["field"], "destination.oauth");
+    assert!(!e.to_string().contains("app-secret"), "{e}");
+    assert_eq!(
+        call(&app, "cancel_sign_in", json!({})).unwrap(),
+        json!(false),
+        "nothing is under way"
+    );
+}
+
+#[test]
+fn open_link_opens_only_the_addresses_mailferry_knows() {
+    let app = app();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("opened.txt");
+    std::env::set_var(mailferry_app::signin::OPEN_LOG_FOR_TESTS, &log);
+    let url = "https://login.yahoo.com/account/security/app-passwords";
+    assert_eq!(
+        call(&app, "open_link", json!({"url": url})).unwrap(),
+        Value::Null
+    );
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), format!("{url}\n"));
+    for other in ["https://evil.example/", "file:///etc/passwd", "--help"] {
+        let e = call(&app, "open_link", json!({"url": other})).unwrap_err();
+        assert!(e["message"].as_str().unwrap().contains("opens only"), "{e}");
+    }
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), format!("{url}\n"));
+}
+
+#[test]
+fn the_users_preview_needs_no_source_password_with_oauth_but_with_pasted_tokens() {
+    let app = app();
+    let preview = |flow: Value| {
+        call(
+            &app,
+            "preview_users",
+            json!({"list": "jane\nbob,token-1", "delimiter": ",", "source_oauth": flow}),
+        )
+        .unwrap()
+    };
+    for flow in ["device", "browser", "client-credentials", "service-account"] {
+        let p = preview(json!(flow));
+        assert_eq!(
+            (p["mailboxes"].clone(), p["problems"].clone()),
+            (json!(2), json!(0)),
+            "{flow}"
+        );
+    }
+    // Tokens are the list's second column, as passwords are.
+    for flow in [json!("token"), Value::Null] {
+        let p = preview(flow.clone());
+        assert_eq!(p["problems"], json!(1), "{flow}");
+        assert!(!p.to_string().contains("token-1"));
+    }
+}

@@ -1,6 +1,8 @@
 //! `mailferry`: run migration jobs from the command line.
 
+mod keyring_store;
 mod print;
+mod sign_in;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -113,6 +115,23 @@ enum Command {
     },
     /// Log in to both servers for every mailbox of a job, copying nothing.
     TestLogins { job: PathBuf },
+    /// Sign a job's mailboxes in with OAuth (flow = "device" or "browser"):
+    /// a code to enter on any device, or the browser; each sign-in is kept
+    /// in the system keyring for the runs that follow. Without --user, the
+    /// mailboxes not signed in yet.
+    SignIn {
+        job: PathBuf,
+        /// Only this side's mailboxes (default: each side that signs in
+        /// with a code or in the browser).
+        #[arg(long, value_enum)]
+        side: Option<sign_in::SideArg>,
+        /// Only this mailbox, signed in again even if it is already.
+        #[arg(long)]
+        user: Option<String>,
+        /// Sign in in the browser rather than with a code.
+        #[arg(long)]
+        browser: bool,
+    },
     /// List past runs.
     History,
     /// Print a past run's log.
@@ -139,13 +158,22 @@ fn main() -> ExitCode {
                     eprintln!("Warning: {w}");
                 }
             }
-            let mut opts = Options::for_job(&job);
+            let mut opts = sign_in::with_keyring(&job, Options::for_job(&job));
             if let Some(p) = parallel {
                 opts.parallel_mailboxes = p.max(1);
             }
             ExitCode::from(preflight(job, opts, &db, json, csv))
         }
         Command::TestLogins { job } => test_logins(&job),
+        Command::SignIn {
+            job,
+            side,
+            user,
+            browser,
+        } => match load(&job) {
+            Ok(job) => ExitCode::from(sign_in::sign_in(&job, side, user.as_deref(), browser)),
+            Err(code) => code,
+        },
         Command::History => with_store(&db, history),
         Command::Log { run_id } => with_store(&db, |store| print_log(store, run_id)),
         Command::Run {
@@ -164,7 +192,7 @@ fn main() -> ExitCode {
             for w in job.warnings() {
                 eprintln!("Warning: {w}");
             }
-            let mut opts = Options::for_job(&job);
+            let mut opts = sign_in::with_keyring(&job, Options::for_job(&job));
             if let Some(p) = parallel {
                 opts.parallel_mailboxes = p.max(1);
             }
@@ -182,7 +210,7 @@ fn main() -> ExitCode {
                 Ok(j) => j,
                 Err(code) => return code,
             };
-            let opts = Options::for_job(&job);
+            let opts = sign_in::with_keyring(&job, Options::for_job(&job));
             ExitCode::from(verify(job, &db, json, log, opts))
         }
     }
@@ -293,7 +321,7 @@ fn test_logins(path: &std::path::Path) -> ExitCode {
         Ok(j) => j,
         Err(code) => return code,
     };
-    let opts = Options::for_job(&job);
+    let opts = sign_in::with_keyring(&job, Options::for_job(&job));
     // Nothing is recorded: a database in memory will do.
     let checks = Store::open_in_memory()
         .map_err(|e| e.to_string())

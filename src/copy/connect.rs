@@ -8,6 +8,7 @@ use crate::error::{MailError, Side};
 use crate::imap::{Endpoint, ImapClient, Login, Transport};
 use crate::job::{AccountAuth, Job, MasterMethod, Protocol, Security, UserEntry};
 use crate::net::Throttle;
+use crate::oauth::TokenBroker;
 use crate::pop3::{Pop3Client, Pop3Endpoint, Pop3Transport};
 use crate::secret::Secret;
 
@@ -25,10 +26,18 @@ pub struct Connector {
     auth: AccountAuth,
     /// The job's bandwidth, shared by every source connection it opens.
     throttle: Option<Throttle>,
+    /// Access tokens for a side that logs in with OAuth, shared by all its
+    /// connections.
+    source_tokens: Option<TokenBroker>,
+    tokens: Option<TokenBroker>,
 }
 
 impl Connector {
     pub fn new(job: &Job, opts: &Options) -> Connector {
+        let broker = |auth: &AccountAuth| {
+            auth.oauth()
+                .map(|o| TokenBroker::new(o.clone(), opts.secrets.as_ref().map(|s| s.0.clone())))
+        };
         Connector {
             imap: source_imap(job, opts),
             pop3: source_pop3(job, opts),
@@ -36,6 +45,8 @@ impl Connector {
             source_auth: job.source.auth.clone(),
             auth: job.destination.auth.clone(),
             throttle: opts.max_bytes_per_second.map(Throttle::new),
+            source_tokens: broker(&job.source.auth),
+            tokens: broker(&job.destination.auth),
         }
     }
 
@@ -60,15 +71,19 @@ impl Connector {
         let Some(ep) = &self.imap else {
             return Ok(None);
         };
-        let login = self.source_login(user);
-        match ImapClient::connect(ep, &login).await {
-            Ok(mut c) => {
-                if let Some(t) = &self.throttle {
-                    c.limit_reads(t.clone());
+        let mut retried = false;
+        loop {
+            let login = self.source_login(user).await?;
+            match ImapClient::connect(ep, &login).await {
+                Ok(mut c) => {
+                    if let Some(t) = &self.throttle {
+                        c.limit_reads(t.clone());
+                    }
+                    return Ok(Some(c));
                 }
-                Ok(Some(c))
+                Err(e) if !retried && renew(&self.source_tokens, &login, &e) => retried = true,
+                Err(e) => return Err(source_refused(e, &login)),
             }
-            Err(e) => Err(source_refused(e, &login)),
         }
     }
 
@@ -77,44 +92,105 @@ impl Connector {
         let ep = self.pop3.as_ref().ok_or_else(|| {
             MailError::Internal("POP3 asked of a job that reads no folder over POP3".into())
         })?;
-        let login = self.source_login(user);
-        let mut pop = Pop3Client::connect_as(ep, &login)
-            .await
-            .map_err(|e| source_refused(e, &login))?;
-        if let Some(t) = &self.throttle {
-            pop.limit_reads(t.clone());
+        let mut retried = false;
+        loop {
+            let login = self.source_login(user).await?;
+            match Pop3Client::connect_as(ep, &login).await {
+                Ok(mut pop) => {
+                    if let Some(t) = &self.throttle {
+                        pop.limit_reads(t.clone());
+                    }
+                    return Ok(pop);
+                }
+                Err(e) if !retried && renew(&self.source_tokens, &login, &e) => retried = true,
+                Err(e) => return Err(source_refused(e, &login)),
+            }
         }
-        Ok(pop)
     }
 
     /// The destination session of `user`. A refused login of an admin
     /// acting for the user says so: the mailbox may be missing there.
     pub async fn destination(&self, user: &UserEntry) -> Result<ImapClient, MailError> {
-        let login = login_as(&self.auth, &user.local_user, user.local_password.as_ref());
-        ImapClient::connect(&self.destination, &login)
-            .await
-            .map_err(|e| match (e, login.admin()) {
-                (
-                    MailError::Login {
-                        place, server_text, ..
-                    },
-                    Some(admin),
-                ) => MailError::AdminLogin {
-                    place,
-                    user: user.local_user.clone(),
-                    admin: admin.to_string(),
-                    server_text,
+        let mut retried = false;
+        let (login, e) = loop {
+            let login = login_with(
+                &self.auth,
+                &self.tokens,
+                Side::Destination,
+                &user.local_user,
+                user.local_password.as_ref(),
+            )
+            .await?;
+            match ImapClient::connect(&self.destination, &login).await {
+                Ok(c) => return Ok(c),
+                Err(e) if !retried && renew(&self.tokens, &login, &e) => retried = true,
+                Err(e) => break (login, e),
+            }
+        };
+        Err(match (e, login.admin()) {
+            (
+                MailError::Login {
+                    place, server_text, ..
                 },
-                (e, _) => e,
-            })
+                Some(admin),
+            ) => MailError::AdminLogin {
+                place,
+                user: user.local_user.clone(),
+                admin: admin.to_string(),
+                server_text,
+            },
+            (e, _) => e,
+        })
     }
 
-    fn source_login(&self, u: &UserEntry) -> Login {
-        login_as(
+    async fn source_login(&self, u: &UserEntry) -> Result<Login, MailError> {
+        login_with(
             &self.source_auth,
+            &self.source_tokens,
+            Side::Source,
             &u.source_user,
             u.source_password.as_ref(),
         )
+        .await
+    }
+}
+
+/// How `user` logs in under `auth`, an OAuth login with a token from
+/// `tokens`; a token that cannot be had is the mailbox's error.
+async fn login_with(
+    auth: &AccountAuth,
+    tokens: &Option<TokenBroker>,
+    side: Side,
+    user: &str,
+    own: Option<&Secret>,
+) -> Result<Login, MailError> {
+    match (auth, tokens) {
+        (AccountAuth::OAuth(_), Some(broker)) => match broker.token(user, own).await {
+            Ok(token) => Ok(Login::OAuth {
+                user: user.to_string(),
+                token,
+            }),
+            Err(e) => Err(MailError::NoToken {
+                side,
+                user: user.to_string(),
+                error: Box::new(e),
+            }),
+        },
+        _ => Ok(login_as(auth, user, own)),
+    }
+}
+
+/// Whether a failed login is worth one more try with a fresh token: the
+/// server refused an OAuth token the broker can replace (an expired or
+/// revoked one). The refused token is forgotten, so the next login fetches
+/// a new one.
+fn renew(tokens: &Option<TokenBroker>, login: &Login, e: &MailError) -> bool {
+    match (tokens, login) {
+        (Some(broker), Login::OAuth { user, token }) if e.is_token_refused() => {
+            broker.refused(user, token);
+            broker.can_renew()
+        }
+        _ => false,
     }
 }
 
@@ -144,6 +220,12 @@ fn login_as(auth: &AccountAuth, user: &str, own: Option<&Secret>) -> Login {
             separator: sep.clone(),
             admin: admin.clone(),
             password: password.clone(),
+        },
+        // Without a broker (never made by `Connector::new`): the user
+        // list's token as it is.
+        AccountAuth::OAuth(_) => Login::OAuth {
+            user: user.to_string(),
+            token: own.cloned().unwrap_or_default(),
         },
     }
 }

@@ -570,6 +570,10 @@ pub(crate) fn announce(ctx: &Ctx, tally: &Tally, task: &FolderTask, messages: u6
 /// message can go in) or a busy server (try again later).
 fn check_refusal(dst: &ImapClient, text: &str) -> Result<(), MailError> {
     let upper = text.to_ascii_uppercase();
+    // Gmail's daily limit comes as [OVERQUOTA] too: a pause, not a full box.
+    if crate::error::busy(text) == Some(crate::error::Busy::DailyLimit) {
+        return Err(MailError::daily_limit_hit(dst.place(), text.to_string()));
+    }
     if upper.contains("OVERQUOTA")
         || upper.contains("QUOTA EXCEEDED")
         || upper.contains("OVER QUOTA")

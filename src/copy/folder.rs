@@ -4,16 +4,19 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use super::dest::Outgoing;
+use super::dest::{self, Outgoing};
 use super::filter::{day_of, LeftOut};
 use super::key::{content_key, describe, key_fields_of};
 use super::mapping::FolderTask;
 use super::source::{Listing, Source, Target};
 use super::KeepAlive;
-use crate::error::MailError;
+use crate::error::{MailError, Side};
+use crate::human::human_bytes;
 use crate::imap::{FetchedBody, ImapClient, MessageBytes, MessageMeta};
-use crate::job::Filters;
+use crate::job::{Filters, Job};
 use crate::outcome::PlannedMessage;
 use crate::store::POP3_INBOX;
 
@@ -26,6 +29,13 @@ pub(crate) struct ImapFolder<'a> {
     keys: HashMap<u32, String>,
     /// Messages in the folder as it was opened.
     exists: u32,
+    /// What the mailbox may still move today by its hosts' daily limits.
+    allowance: DailyAllowance,
+    /// The largest message the destination takes, where it does not say
+    /// so itself: larger ones are not sent.
+    max_message: Option<SizeCap>,
+    /// Each planned message's size, to take from the allowance.
+    sizes: HashMap<u32, u64>,
 }
 
 impl<'a> ImapFolder<'a> {
@@ -35,7 +45,139 @@ impl<'a> ImapFolder<'a> {
             from_bodies: false,
             keys: HashMap::new(),
             exists: 0,
+            allowance: DailyAllowance::default(),
+            max_message: None,
+            sizes: HashMap::new(),
         }
+    }
+
+    /// With the mailbox's daily allowance and the destination's size limit.
+    pub fn with_limits(mut self, allowance: DailyAllowance, max: Option<SizeCap>) -> Self {
+        self.allowance = allowance;
+        self.max_message = max;
+        self
+    }
+}
+
+/// What one mailbox may still move in this run by its hosts' daily limits
+/// (Gmail: 2,500 MB downloaded, 500 MB uploaded per day), shared by its
+/// folders and connections. A batch that would take the run past a limit
+/// is not fetched: the mailbox pauses before the host locks it out.
+/// Without limits it allows anything.
+#[derive(Clone, Default)]
+pub(crate) struct DailyAllowance {
+    /// Tightest first.
+    caps: Arc<Vec<DayCap>>,
+    /// Bytes taken so far in this run.
+    used: Arc<AtomicU64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DayCap {
+    side: Side,
+    host: String,
+    /// "download" or "upload".
+    what: &'static str,
+    bytes: u64,
+}
+
+impl DailyAllowance {
+    /// The job's hosts' limits: what a mailbox downloads from the source,
+    /// and uploads to the destination (the same bytes).
+    pub fn for_job(job: &Job) -> DailyAllowance {
+        let mut caps: Vec<DayCap> = [
+            (
+                Side::Source,
+                &job.source.host,
+                "download",
+                job.source.quirks.daily_download_bytes,
+            ),
+            (
+                Side::Destination,
+                &job.destination.host,
+                "upload",
+                job.destination.quirks.daily_upload_bytes,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(side, host, what, bytes)| {
+            Some(DayCap {
+                side,
+                host: host.clone(),
+                what,
+                bytes: bytes?,
+            })
+        })
+        .collect();
+        caps.sort_by_key(|c| c.bytes);
+        DailyAllowance {
+            caps: Arc::new(caps),
+            used: Arc::default(),
+        }
+    }
+
+    /// Takes `bytes` for the next batch, or says (as the error the mailbox
+    /// stops with) that they would take this run past a daily limit.
+    pub fn take(&self, bytes: u64) -> Result<(), MailError> {
+        let mut used = self.used.load(Ordering::SeqCst);
+        loop {
+            let after = used.saturating_add(bytes);
+            if let Some(c) = self.caps.iter().find(|c| after > c.bytes) {
+                return Err(MailError::daily_limit_ahead(
+                    c.side, &c.host, c.what, c.bytes,
+                ));
+            }
+            match self
+                .used
+                .compare_exchange(used, after, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return Ok(()),
+                Err(now) => used = now,
+            }
+        }
+    }
+}
+
+/// The largest message a destination takes, when it does not say so with
+/// APPENDLIMIT: its preset's figure, or the job's `max_message_mb`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SizeCap {
+    pub bytes: u64,
+    /// "Microsoft 365", or the destination's host name.
+    pub host: String,
+    /// How the limit may be raised, where the host allows it.
+    pub advice: String,
+}
+
+impl SizeCap {
+    /// The cap for a job's destination, when it has one.
+    pub fn for_job(job: &Job) -> Option<SizeCap> {
+        let d = &job.destination;
+        let bytes = d.quirks.max_message_bytes?;
+        let host = d
+            .preset
+            .map_or(d.host.clone(), |p| p.info().name.to_string());
+        let advice = d
+            .preset
+            .and_then(|p| p.raise_size_limit())
+            .map(str::to_string)
+            .unwrap_or_else(|| "If the host takes larger messages, raise max_message_mb in the job's [destination]; otherwise forward this one by hand.".into());
+        Some(SizeCap {
+            bytes,
+            host,
+            advice,
+        })
+    }
+
+    /// Why a message of `size` in `folder` was not sent.
+    fn words(&self, folder: &str, size: u64) -> String {
+        format!(
+            "The message of {} in folder {folder} is larger than {} accepts ({}), so it was not sent; the other messages were copied. {}",
+            human_bytes(size),
+            self.host,
+            human_bytes(self.bytes),
+            self.advice
+        )
     }
 }
 
@@ -66,6 +208,52 @@ impl ImapFolder<'_> {
             left_out.name(&m.uid.to_string(), &m.header_fields);
         }
         Ok(uids)
+    }
+}
+
+impl ImapFolder<'_> {
+    /// The planned messages the destination's size cap admits; each larger
+    /// one is recorded as failed, named by its date, sender and subject
+    /// (its header fetched for it alone when planning had none).
+    async fn too_big_left(
+        &mut self,
+        metas: Vec<MessageMeta>,
+        target: &mut Target<'_>,
+    ) -> Result<Vec<MessageMeta>, MailError> {
+        let Some(cap) = self.max_message.clone() else {
+            return Ok(metas);
+        };
+        let (big, fit): (Vec<MessageMeta>, Vec<MessageMeta>) =
+            metas.into_iter().partition(|m| m.size > cap.bytes);
+        let bare: Vec<u32> = big
+            .iter()
+            .filter(|m| m.header_fields.is_empty())
+            .map(|m| m.uid)
+            .collect();
+        let mut fields: HashMap<u32, Vec<u8>> = match bare.is_empty() {
+            true => HashMap::new(),
+            false => self
+                .client
+                .fetch_meta(Some(&bare), true)
+                .await?
+                .into_iter()
+                .map(|m| (m.uid, m.header_fields))
+                .collect(),
+        };
+        let folder = target.dest.book.dest_name.clone();
+        for m in big {
+            let header = fields.remove(&m.uid).unwrap_or(m.header_fields);
+            // The catalogue's entry for messages too big for the destination.
+            let code = "message-too-big";
+            dest::source_failure(
+                target.state,
+                &m.uid.to_string(),
+                &header,
+                cap.words(&folder, m.size),
+                code,
+            );
+        }
+        Ok(fit)
     }
 }
 
@@ -113,6 +301,8 @@ impl Source for ImapFolder<'_> {
             .client
             .fetch_meta(Some(&pending), !self.from_bodies)
             .await?;
+        self.sizes.extend(metas.iter().map(|m| (m.uid, m.size)));
+        let metas = self.too_big_left(metas, target).await?;
         if self.from_bodies {
             return Ok(metas);
         }
@@ -152,7 +342,13 @@ impl Source for ImapFolder<'_> {
         uids: &[u32],
         _max_bytes: u64,
     ) -> impl Future<Output = Result<Vec<FetchedBody>, MailError>> + Send {
-        self.client.fetch_bodies(uids)
+        let bytes = uids.iter().filter_map(|u| self.sizes.get(u)).sum();
+        let allowed = self.allowance.take(bytes);
+        let fetch = self.client.fetch_bodies(uids);
+        async move {
+            allowed?;
+            fetch.await
+        }
     }
 
     fn prepare(
@@ -246,5 +442,71 @@ impl Source for ImapFolder<'_> {
             .iter()
             .map(|m| (m.size, Some(content_key(m.size, &m.header_fields))))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(extra: &str) -> Job {
+        let text = format!(
+            "[source]\npreset = \"gmail\"\n[destination]\nhost = \"new.example\"\nauth = \"master\"\nmaster_user = \"a\"\nmaster_password = \"p\"\n{extra}\n[users]\nlist = \"jane,pw\"\n"
+        );
+        crate::job::JobFile::from_toml(&text)
+            .and_then(|f| f.validate(std::path::Path::new(".")))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_mailbox_stops_before_the_batch_that_would_pass_gmails_daily_download_limit() {
+        let a = DailyAllowance::for_job(&job(""));
+        let mb = 1_000_000;
+        // 2,500 MB a day: 2,400 MB go, then 100 MB exactly reach the limit.
+        assert!(a.take(2_400 * mb).is_ok());
+        let shared = a.clone();
+        assert!(shared.take(100 * mb).is_ok());
+        // One byte more would pass it: refused, and nothing taken.
+        let e = a.take(1).unwrap_err();
+        assert_eq!(e.code(), "daily-limit");
+        let words = e.to_string();
+        assert!(words.starts_with("The daily limit was reached for this mailbox on the source server imap.gmail.com: the host lets each mailbox download 2,500 MB over IMAP a day"), "{words}");
+        assert!(words.contains("copies nothing twice"), "{words}");
+        assert_eq!(a.used.load(Ordering::SeqCst), 2_500 * mb);
+    }
+
+    #[test]
+    fn the_tighter_daily_limit_of_the_two_hosts_is_the_one_said() {
+        // Gmail to Gmail: 500 MB up is tighter than 2,500 MB down.
+        let a = DailyAllowance::for_job(&job("preset = \"gmail\""));
+        assert!(a.take(500_000_000).is_ok());
+        let words = a.take(1).unwrap_err().to_string();
+        assert!(
+            words.contains(
+                "on the destination server new.example: the host lets each mailbox upload 500 MB"
+            ),
+            "{words}"
+        );
+        // No preset, no limit.
+        let mut plain = job("");
+        plain.source.quirks = crate::job::Quirks::default();
+        let a = DailyAllowance::for_job(&plain);
+        assert!(a.take(u64::MAX / 2).is_ok());
+        assert!(a.take(u64::MAX / 2).is_ok());
+    }
+
+    #[test]
+    fn microsoft_365s_size_cap_says_how_an_admin_raises_it() {
+        let cap = SizeCap::for_job(&job("preset = \"microsoft-365\"")).unwrap();
+        assert_eq!(cap.bytes, 35_000_000);
+        let words = cap.words("Archive", 41_900_000);
+        assert_eq!(
+            words,
+            "The message of 41.9 MB in folder Archive is larger than Microsoft 365 accepts (35.0 MB), so it was not sent; the other messages were copied. An administrator can raise the limit to 150 MB (Exchange Online PowerShell: Set-Mailbox -Identity <mailbox> -MaxReceiveSize 150MB), then set max_message_mb = 150 in the job's [destination] and run the job again: it sends only what is missing."
+        );
+        let raised =
+            SizeCap::for_job(&job("preset = \"microsoft-365\"\nmax_message_mb = 150")).unwrap();
+        assert_eq!(raised.bytes, 150_000_000);
+        assert!(SizeCap::for_job(&job("")).is_none());
     }
 }

@@ -7,14 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::dest::{FolderState, Tally};
-use super::folder::ImapFolder;
-use super::mapping::{self, FolderTask, Naming};
+use super::folder::{DailyAllowance, ImapFolder, SizeCap};
+use super::mapping::{self, FolderTask, Labels, Naming};
 use super::pop_inbox::PopInbox;
 use super::source;
 use super::{dry, verify, with_keepalive, Ctx, Mode};
 use crate::error::{ErrorClass, MailError};
 use crate::imap::{utf7, ImapClient, ListedFolder};
-use crate::job::UserEntry;
+use crate::job::{GmailViews, UserEntry};
 use crate::outcome::{FolderOutcome, MailboxOutcome};
 use crate::progress::Event;
 
@@ -200,13 +200,19 @@ async fn copy_one(
         pop.quit().await;
         res?;
     } else {
+        // The destination's size limit stands in only where it gives none
+        // itself; the pre-flight report lists such mail on its own.
+        let cap = match dst.append_limit().is_none() && ctx.findings.is_none() {
+            true => SizeCap::for_job(&ctx.job),
+            false => None,
+        };
         let imap = conns.imap.as_mut().ok_or_else(|| {
             MailError::Internal("a folder other than the Inbox of a POP3 job".into())
         })?;
         source::read(
             ctx,
             user,
-            &mut ImapFolder::new(imap),
+            &mut ImapFolder::new(imap).with_limits(shared.allowance.clone(), cap),
             dst,
             task,
             state,
@@ -251,6 +257,8 @@ struct Shared {
     /// Destination folders that do not exist (a verifying job or a dry
     /// run creates none).
     absent: HashSet<String>,
+    /// What the mailbox may still move today by its hosts' daily limits.
+    allowance: DailyAllowance,
 }
 
 impl Shared {
@@ -271,7 +279,8 @@ struct Plan {
     /// Destination folders that do not exist (only when verifying, or in
     /// a dry run).
     absent: HashSet<String>,
-    /// A dry run's decisions about the mailbox's folders as a whole.
+    /// What the log says of the mailbox's folders as a whole: Gmail's
+    /// views left out, a dry run's decisions.
     notes: Vec<String>,
 }
 
@@ -315,6 +324,11 @@ async fn plan_and_create(
     };
     let dst_listed = conns.dst.list().await?;
     let dst_naming = naming(&conns.dst);
+    let labels = Labels {
+        source: ctx.job.source.quirks.labels_as_folders,
+        copy_views: ctx.job.gmail_views == GmailViews::Copy,
+        destination: ctx.job.destination.quirks.labels_as_folders,
+    };
     let mut tasks = mapping::plan(
         &listed,
         &src_naming,
@@ -323,7 +337,29 @@ async fn plan_and_create(
         &skip,
         &ctx.job.translations,
         ctx.job.special_use,
+        labels,
     );
+    // Gmail's views left out, each said with why (the log has no other
+    // trace of a folder not copied).
+    let views = mapping::skipped_views(&listed, &src_naming, labels);
+    let mut notes: Vec<String> = views.iter().map(mapping::skipped_view_note).collect();
+    // The views, and a folder left out for holding nothing else, are
+    // accounted for by those notes: not "skipped by the job's rules".
+    let planned: HashSet<&str> = tasks.iter().map(|t| t.source_raw.as_str()).collect();
+    let holds_view = |f: &ListedFolder| {
+        let inside = format!(
+            "{}{}",
+            f.name,
+            f.delimiter.map(String::from).unwrap_or_default()
+        );
+        f.delimiter.is_some() && views.iter().any(|v| v.folder.name.starts_with(&inside))
+    };
+    let listed: Vec<ListedFolder> = listed
+        .iter()
+        .filter(|f| !views.iter().any(|v| v.folder.raw == f.raw))
+        .filter(|f| planned.contains(f.raw.as_str()) || !holds_view(f))
+        .cloned()
+        .collect();
     if let Some(imap) = conns.imap.as_mut() {
         holding_mail_though_noselect(imap, &mut tasks).await?;
     }
@@ -340,7 +376,7 @@ async fn plan_and_create(
             tasks,
             not_created,
             absent,
-            notes: Vec::new(),
+            notes,
         });
     }
     // What each folder holds, so progress totals are known from the start
@@ -365,11 +401,12 @@ async fn plan_and_create(
                 .planned(user, &ctx.connect, src, dst, &listed, &tasks, &dry.absent)
                 .await?;
         }
+        notes.extend(dry.notes);
         return Ok(Plan {
             tasks,
             not_created,
             absent: dry.absent,
-            notes: dry.notes,
+            notes,
         });
     }
     for task in &tasks {
@@ -394,7 +431,7 @@ async fn plan_and_create(
         tasks,
         not_created,
         absent: HashSet::new(),
-        notes: Vec::new(),
+        notes,
     })
 }
 
@@ -500,6 +537,7 @@ async fn copy_mailbox(
     }
     let shared = Shared {
         absent,
+        allowance: DailyAllowance::for_job(&ctx.job),
         ..Default::default()
     };
     let mut first = Some(conns);

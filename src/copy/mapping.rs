@@ -21,6 +21,49 @@ pub const DELIMITER_SUBSTITUTE: char = '_';
 /// delimiter (the pre-flight report picks such notes out as warnings).
 pub(crate) const HOLDS_DELIMITER: &str = "which separates folders on the destination";
 
+/// What a host that keeps labels as folders (Gmail, by its preset's
+/// quirks) changes in a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Labels {
+    /// The source does: its views (All Mail, Starred, Important) show
+    /// mail kept in its other folders, and are skipped...
+    pub source: bool,
+    /// ...unless the job copies them anyway (`gmail_views = "copy"`).
+    pub copy_views: bool,
+    /// The destination does: nothing is ever put into its views.
+    pub destination: bool,
+}
+
+/// The source's views a plan leaves out: Gmail's All Mail, Starred and
+/// Important, when the source keeps labels as folders and the job does
+/// not copy them.
+pub fn skipped_views<'a>(
+    listed: &'a [ListedFolder],
+    src: &Naming,
+    labels: Labels,
+) -> Vec<special_use::View<'a>> {
+    match labels.source && !labels.copy_views {
+        true => special_use::gmail_views(listed, src),
+        false => Vec::new(),
+    }
+}
+
+/// The log's words on a view left out.
+pub fn skipped_view_note(v: &special_use::View<'_>) -> String {
+    let how = match v.found {
+        special_use::Found::Marked => format!("marked {}", v.usage.attribute()),
+        special_use::Found::Named => "known by its name".into(),
+    };
+    let archived = match v.usage {
+        FolderUse::All => " Mail archived in Gmail without any label is only in All Mail: if the account has such mail, copy the views.",
+        _ => "",
+    };
+    format!(
+        "The source folder {:?} ({how}) was not copied: a Gmail view of mail kept in other folders: skipped so messages are not copied twice. To copy it anyway, set gmail_views = \"copy\" in the job's [folders].{archived}",
+        v.folder.name
+    )
+}
+
 /// One source folder and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FolderTask {
@@ -217,7 +260,10 @@ fn starts_with(path: &[String], prefix: &[String]) -> bool {
 /// mapping on, the source's Sent (Drafts, Trash, Junk, Archive) folder and
 /// its subfolders go into the destination's folder of that use, whatever
 /// either is called; a translation of the folder (or of a folder holding
-/// it) still wins.
+/// it) still wins. A source that keeps labels as folders has its views
+/// left out ([`skipped_views`]); a destination that does never receives
+/// anything into its views.
+#[allow(clippy::too_many_arguments)]
 pub fn plan(
     listed: &[ListedFolder],
     src: &Naming,
@@ -226,14 +272,23 @@ pub fn plan(
     skip: &[String],
     translations: &[Translation],
     special: SpecialUse,
+    labels: Labels,
 ) -> Vec<FolderTask> {
     let pairs = match special {
         SpecialUse::Auto => pairings(listed, src, dst_listed, dst),
         SpecialUse::Off => Vec::new(),
     };
+    let views = skipped_views(listed, src, labels);
+    let dest_views = match labels.destination {
+        true => special_use::gmail_views(dst_listed, dst),
+        false => Vec::new(),
+    };
     let mut tasks = Vec::new();
     for f in listed {
         if skip.iter().any(|rule| skipped(rule, &f.name, src)) {
+            continue;
+        }
+        if views.iter().any(|v| v.folder.raw == f.raw) {
             continue;
         }
         let source_path = logical_path(&f.name, src);
@@ -311,6 +366,22 @@ pub fn plan(
             }
             _ => {}
         }
+        if let Some(v) = dest_views.iter().find(|v| v.folder.raw == dest.0) {
+            // Mail put into a view would be another copy of mail that is
+            // elsewhere, or would not stay (Gmail): a label of its own.
+            let last = source_path.last().cloned().unwrap_or_default();
+            let mut name = dest_name(std::slice::from_ref(&last), dst, &mut Vec::new());
+            if dest_views.iter().any(|w| w.folder.name == name) || name == dest.1 {
+                name = dest_name(&[format!("{last} (copy)")], dst, &mut Vec::new());
+            }
+            notes.push(format!(
+                "{} would go into the destination's {} view, {:?}, which shows mail kept in other folders and is never written to: it goes to {name:?} instead.",
+                f.name,
+                v.usage.word(),
+                v.folder.name,
+            ));
+            dest = (utf7::encode(&name), name);
+        }
         let (dest_raw, dest_name) = dest;
         tasks.push(FolderTask {
             source_raw: f.raw.clone(),
@@ -322,6 +393,22 @@ pub fn plan(
             expected: None,
         });
     }
+    // A folder that only held views (Gmail's `[Gmail]` on a server that
+    // keeps its other folders elsewhere) would be an empty shell.
+    let holds = |t: &FolderTask, path: &[String]| {
+        let mine = logical_path(&t.source_name, src);
+        path.len() > mine.len() && starts_with(path, &mine)
+    };
+    tasks.retain(|t| {
+        t.selectable
+            || !views
+                .iter()
+                .any(|v| holds(t, &logical_path(&v.folder.name, src)))
+            || listed.iter().any(|f| {
+                holds(t, &logical_path(&f.name, src))
+                    && !views.iter().any(|v| v.folder.raw == f.raw)
+            })
+    });
     // INBOX first, then parents before children.
     tasks.sort_by(|a, b| {
         (a.dest_name != "INBOX", &a.dest_name).cmp(&(b.dest_name != "INBOX", &b.dest_name))
@@ -372,7 +459,16 @@ mod tests {
         skip: &[String],
         translations: &[Translation],
     ) -> Vec<FolderTask> {
-        plan(listed, src, &[], dst, skip, translations, SpecialUse::Auto)
+        plan(
+            listed,
+            src,
+            &[],
+            dst,
+            skip,
+            translations,
+            SpecialUse::Auto,
+            Labels::default(),
+        )
     }
 
     fn slash() -> Naming {
@@ -628,6 +724,7 @@ mod tests {
             &[],
             &[],
             SpecialUse::Auto,
+            Labels::default(),
         );
         assert_eq!(
             names(&tasks),
@@ -666,6 +763,7 @@ mod tests {
             &[],
             &[],
             SpecialUse::Off,
+            Labels::default(),
         );
         let auto_onto_nothing = plan(
             &apple_source(),
@@ -675,6 +773,7 @@ mod tests {
             &[],
             &[],
             SpecialUse::Auto,
+            Labels::default(),
         );
         for tasks in [&off, &auto_onto_nothing] {
             assert!(tasks.iter().all(|t| t.notes.is_empty()), "{tasks:?}");
@@ -697,6 +796,7 @@ mod tests {
             &["Deleted Messages".into(), "Junk".into()],
             &t,
             SpecialUse::Auto,
+            Labels::default(),
         );
         assert_eq!(
             names(&tasks),
@@ -730,7 +830,16 @@ mod tests {
             marked("All Mail", '/', FolderUse::All),
             marked("Flagged", '/', FolderUse::Flagged),
         ];
-        let tasks = plan(&src, &slash(), &dst, &courier(), &[], &[], SpecialUse::Auto);
+        let tasks = plan(
+            &src,
+            &slash(),
+            &dst,
+            &courier(),
+            &[],
+            &[],
+            SpecialUse::Auto,
+            Labels::default(),
+        );
         assert_eq!(
             names(&tasks),
             vec![
@@ -758,7 +867,16 @@ mod tests {
             folder("INBOX.Archive.a/b", '.'),
         ];
         let dst = vec![marked("Sent", '/', FolderUse::Sent), folder("Archiv", '/')];
-        let tasks = plan(&src, &courier(), &dst, &slash(), &[], &[], SpecialUse::Auto);
+        let tasks = plan(
+            &src,
+            &courier(),
+            &dst,
+            &slash(),
+            &[],
+            &[],
+            SpecialUse::Auto,
+            Labels::default(),
+        );
         assert_eq!(
             names(&tasks),
             vec![
@@ -770,5 +888,145 @@ mod tests {
         assert!(tasks[2].notes.is_empty());
         assert_eq!(tasks[1].notes.len(), 2, "{:?}", tasks[1].notes);
         assert!(tasks[1].notes[1].contains("renamed to \"a_b\""));
+    }
+
+    fn gmail_source() -> Vec<ListedFolder> {
+        let mut root = folder("[Gmail]", '/');
+        root.selectable = false;
+        vec![
+            folder("INBOX", '/'),
+            folder("Work", '/'),
+            root,
+            marked("[Gmail]/All Mail", '/', FolderUse::All),
+            marked("[Gmail]/Starred", '/', FolderUse::Flagged),
+            marked("[Gmail]/Important", '/', FolderUse::Important),
+        ]
+    }
+
+    fn gmail(source: bool, copy_views: bool, destination: bool) -> Labels {
+        Labels {
+            source,
+            copy_views,
+            destination,
+        }
+    }
+
+    fn plan_gmail(src: &[ListedFolder], dst: &[ListedFolder], labels: Labels) -> Vec<FolderTask> {
+        plan(
+            src,
+            &slash(),
+            dst,
+            &slash(),
+            &[],
+            &[],
+            SpecialUse::Auto,
+            labels,
+        )
+    }
+
+    #[test]
+    fn gmail_views_are_skipped_with_the_reason_and_their_empty_root_with_them() {
+        let src = gmail_source();
+        let tasks = plan_gmail(&src, &[], gmail(true, false, false));
+        assert_eq!(
+            names(&tasks),
+            vec![("INBOX", "INBOX"), ("Work", "Work")],
+            "views and the [Gmail] shell left out"
+        );
+        let notes: Vec<String> = skipped_views(&src, &slash(), gmail(true, false, false))
+            .iter()
+            .map(skipped_view_note)
+            .collect();
+        assert_eq!(notes.len(), 3, "{notes:?}");
+        assert_eq!(
+            notes[0],
+            "The source folder \"[Gmail]/All Mail\" (marked \\All) was not copied: a Gmail view of mail kept in other folders: skipped so messages are not copied twice. To copy it anyway, set gmail_views = \"copy\" in the job's [folders]. Mail archived in Gmail without any label is only in All Mail: if the account has such mail, copy the views."
+        );
+        assert!(notes[1].starts_with(
+            "The source folder \"[Gmail]/Starred\" (marked \\Flagged) was not copied"
+        ));
+        // A root that holds something else stays.
+        let mut more = src.clone();
+        more.push(folder("[Gmail]/Sent Mail", '/'));
+        let names_more: Vec<String> = plan_gmail(&more, &[], gmail(true, false, false))
+            .iter()
+            .map(|t| t.source_name.clone())
+            .collect();
+        assert!(
+            names_more.contains(&"[Gmail]".to_string()),
+            "{names_more:?}"
+        );
+    }
+
+    #[test]
+    fn gmail_views_are_copied_by_their_names_when_the_job_says_so_or_the_source_is_no_gmail() {
+        for labels in [gmail(true, true, false), gmail(false, false, false)] {
+            let tasks = plan_gmail(&gmail_source(), &[], labels);
+            let got: Vec<&str> = tasks.iter().map(|t| t.dest_name.as_str()).collect();
+            assert_eq!(
+                got,
+                [
+                    "INBOX",
+                    "Work",
+                    "[Gmail]",
+                    "[Gmail]/All Mail",
+                    "[Gmail]/Important",
+                    "[Gmail]/Starred"
+                ],
+                "{labels:?}"
+            );
+            assert!(skipped_views(&gmail_source(), &slash(), labels).is_empty());
+        }
+    }
+
+    #[test]
+    fn nothing_goes_into_a_gmail_destinations_views() {
+        let mut root = folder("[Gmail]", '/');
+        root.selectable = false;
+        let dst = vec![
+            folder("INBOX", '/'),
+            root,
+            marked("[Gmail]/All Mail", '/', FolderUse::All),
+            marked("[Gmail]/Starred", '/', FolderUse::Flagged),
+            // No attributes: Gmail's name says it.
+            folder("[Gmail]/Important", '/'),
+            marked("[Gmail]/Sent Mail", '/', FolderUse::Sent),
+        ];
+        let src = vec![
+            folder("INBOX", '/'),
+            folder("[Gmail]/All Mail", '/'),
+            folder("[Gmail]/Starred", '/'),
+            folder("[Gmail]/Important", '/'),
+            marked("Sent", '/', FolderUse::Sent),
+        ];
+        let tasks = plan_gmail(&src, &dst, gmail(false, false, true));
+        assert_eq!(
+            names(&tasks),
+            vec![
+                ("INBOX", "INBOX"),
+                ("[Gmail]/All Mail", "All Mail"),
+                ("[Gmail]/Important", "Important"),
+                ("[Gmail]/Starred", "Starred"),
+                ("Sent", "[Gmail]/Sent Mail"),
+            ]
+        );
+        assert_eq!(
+            tasks[1].notes,
+            ["[Gmail]/All Mail would go into the destination's All view, \"[Gmail]/All Mail\", which shows mail kept in other folders and is never written to: it goes to \"All Mail\" instead."]
+        );
+        // The same source onto a destination that keeps no labels: by name.
+        let plain = plan_gmail(&src, &dst, gmail(false, false, false));
+        assert!(names(&plain).contains(&("[Gmail]/Starred", "[Gmail]/Starred")));
+    }
+
+    #[test]
+    fn a_top_level_view_of_the_same_name_gets_a_copy_of_its_own() {
+        let dst = vec![
+            folder("INBOX", '/'),
+            marked("Starred", '/', FolderUse::Flagged),
+        ];
+        let src = vec![folder("Starred", '/')];
+        let tasks = plan_gmail(&src, &dst, gmail(false, false, true));
+        assert_eq!(names(&tasks), vec![("Starred", "Starred (copy)")]);
     }
 }

@@ -33,7 +33,7 @@ mod verify;
 pub use cancel::Cancel;
 pub use check::{test_logins, LoginCheck};
 pub use connect::Connector;
-pub use options::Options;
+pub use options::{Options, Secrets};
 pub(crate) use run::dry_run_for_report;
 pub use run::{fingerprint, run, verify, Finished, VerifyError};
 

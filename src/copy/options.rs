@@ -1,10 +1,12 @@
 //! The knobs of a run: how many mailboxes and connections at once, how long
 //! to wait, how much to hold in memory, how to retry.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::compress::CompressMode;
 use crate::job::Job;
+use crate::service::SecretStore;
 
 /// Tuning knobs; the defaults suit most servers. A job's `[options]`
 /// override them ([`Options::for_job`]).
@@ -56,6 +58,20 @@ pub struct Options {
     /// would create and copy. Nothing is created, appended or recorded in
     /// the ledger; the history keeps it as a dry run.
     pub dry_run: bool,
+    /// Where OAuth refresh tokens are kept (the keyring): needed by jobs
+    /// whose mailboxes were signed in with a code or in the browser.
+    pub secrets: Option<Secrets>,
+}
+
+/// A shared secret store, for [`Options`] (which prints itself and is
+/// cloned for every mailbox).
+#[derive(Clone)]
+pub struct Secrets(pub Arc<dyn SecretStore>);
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secrets({})", self.0.kind())
+    }
 }
 
 impl Default for Options {
@@ -76,6 +92,7 @@ impl Default for Options {
             compress: CompressMode::Auto,
             max_bytes_per_second: None,
             dry_run: false,
+            secrets: None,
         }
     }
 }
@@ -87,9 +104,11 @@ impl Options {
         let d = Options::default();
         Options {
             parallel_mailboxes: o.parallel_mailboxes.unwrap_or(d.parallel_mailboxes),
-            connections_per_mailbox: o
-                .connections_per_mailbox
-                .unwrap_or(d.connections_per_mailbox),
+            connections_per_mailbox: hosts_cap(
+                job,
+                o.connections_per_mailbox
+                    .unwrap_or(d.connections_per_mailbox),
+            ),
             timeout: o.timeout_seconds.map_or(d.timeout, Duration::from_secs),
             connect_timeout: o
                 .connect_timeout_seconds
@@ -99,6 +118,14 @@ impl Options {
             compress: o.compress.unwrap_or(d.compress),
             max_bytes_per_second: o.max_mb_per_second.map(|r| r.0),
             ..d
+        }
+    }
+
+    /// The same, with `store` for OAuth refresh tokens.
+    pub fn with_secrets(self, store: Arc<dyn SecretStore>) -> Options {
+        Options {
+            secrets: Some(Secrets(store)),
+            ..self
         }
     }
 
@@ -116,6 +143,17 @@ impl Options {
             .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
         doubled.min(self.max_backoff).mul_f64(0.5 + jitter())
     }
+}
+
+/// `wanted`, at most what either host allows one mailbox at a time (its
+/// preset's quirks: Gmail counts every IMAP connection of an account
+/// against its limit, and Microsoft 365 throttles many).
+fn hosts_cap(job: &Job, wanted: usize) -> usize {
+    [&job.source.quirks, &job.destination.quirks]
+        .iter()
+        .filter_map(|q| q.max_connections_per_mailbox)
+        .fold(wanted, usize::min)
+        .max(1)
 }
 
 /// A number in [0, 1), different each call.
@@ -160,5 +198,31 @@ mod tests {
         }
         let spread: std::collections::HashSet<_> = (0..20).map(|_| o.pause_before(2)).collect();
         assert!(spread.len() > 10, "jitter should vary: {spread:?}");
+    }
+
+    #[test]
+    fn a_hosts_connection_limit_caps_the_connections_per_mailbox() {
+        let job = |source: &str, options: &str| {
+            let text = format!(
+                "[source]\n{source}\n[destination]\nhost = \"new.example\"\nauth = \"master\"\nmaster_user = \"a\"\nmaster_password = \"p\"\n[users]\nlist = \"jane,pw\"\n[options]\n{options}\n"
+            );
+            crate::job::JobFile::from_toml(&text)
+                .and_then(|f| f.validate(std::path::Path::new(".")))
+                .unwrap()
+        };
+        let per_mailbox = |j: &Job| Options::for_job(j).connections_per_mailbox;
+        // Gmail allows 4: 8 asked for become 4, 3 stay 3.
+        let gmail = "preset = \"gmail\"";
+        assert_eq!(per_mailbox(&job(gmail, "connections_per_mailbox = 8")), 4);
+        assert_eq!(per_mailbox(&job(gmail, "connections_per_mailbox = 3")), 3);
+        assert_eq!(per_mailbox(&job(gmail, "")), 2);
+        // No preset: no cap.
+        let plain = "host = \"old.example\"";
+        assert_eq!(per_mailbox(&job(plain, "connections_per_mailbox = 8")), 8);
+        // The tighter of the two sides wins.
+        let mut j = job(plain, "connections_per_mailbox = 8");
+        j.destination.quirks.max_connections_per_mailbox = Some(3);
+        j.source.quirks.max_connections_per_mailbox = Some(5);
+        assert_eq!(per_mailbox(&j), 3);
     }
 }

@@ -178,6 +178,66 @@ pub fn find<'a>(
     out
 }
 
+/// Gmail's views' names under `[Gmail]/` (`[Google Mail]/` in Germany and
+/// the UK), by language, for a server that marks none of them: English,
+/// German, French, Spanish. The server's attribute is what counts; these
+/// only stand in for it.
+const GMAIL_ALL: &[&str] = &["All Mail", "Alle Nachrichten", "Tous les messages", "Todos"];
+const GMAIL_STARRED: &[&str] = &["Starred", "Markiert", "Suivis", "Destacados"];
+const GMAIL_IMPORTANT: &[&str] = &["Important", "Wichtig", "Importants", "Importantes"];
+const GMAIL_ROOTS: &[&str] = &["[Gmail]", "[Google Mail]"];
+
+/// A Gmail view: a folder that shows mail kept in other folders (labels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct View<'a> {
+    pub folder: &'a ListedFolder,
+    pub usage: FolderUse,
+    pub found: Found,
+}
+
+/// The views of a side that keeps labels as folders (Gmail): All Mail
+/// (`\All`), Starred (`\Flagged`) and Important (`\Important`), by the
+/// server's attribute; a use no folder is marked with is looked for by
+/// Gmail's names for it, directly under `[Gmail]` or `[Google Mail]`.
+pub fn gmail_views<'a>(listed: &'a [ListedFolder], naming: &Naming) -> Vec<View<'a>> {
+    let mut out = Vec::new();
+    for (usage, names) in [
+        (FolderUse::All, GMAIL_ALL),
+        (FolderUse::Flagged, GMAIL_STARRED),
+        (FolderUse::Important, GMAIL_IMPORTANT),
+    ] {
+        let marked: Vec<View<'a>> = listed
+            .iter()
+            .filter(|f| f.special_use == Some(usage))
+            .map(|folder| View {
+                folder,
+                usage,
+                found: Found::Marked,
+            })
+            .collect();
+        if !marked.is_empty() {
+            out.extend(marked);
+            continue;
+        }
+        let named = listed
+            .iter()
+            .filter(|f| f.special_use.is_none())
+            .find(|f| match logical_path(&f.name, naming).as_slice() {
+                [root, name] => {
+                    GMAIL_ROOTS.iter().any(|r| r.eq_ignore_ascii_case(root))
+                        && names.iter().any(|n| n.eq_ignore_ascii_case(name))
+                }
+                _ => false,
+            });
+        out.extend(named.map(|folder| View {
+            folder,
+            usage,
+            found: Found::Named,
+        }));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,6 +342,70 @@ mod tests {
             found(&listed, FolderUse::Trash),
             Some(("INBOX.Bin", Found::Marked))
         );
+    }
+
+    fn slash() -> Naming {
+        Naming {
+            prefix: String::new(),
+            delimiter: Some('/'),
+        }
+    }
+
+    fn views(listed: &[ListedFolder]) -> Vec<(&str, FolderUse, Found)> {
+        gmail_views(listed, &slash())
+            .iter()
+            .map(|v| (v.folder.name.as_str(), v.usage, v.found))
+            .collect()
+    }
+
+    #[test]
+    fn gmail_views_are_found_by_attribute_whatever_their_language() {
+        let listed = [
+            folder("INBOX", None),
+            folder("[Google Mail]/Alle Nachrichten", Some(FolderUse::All)),
+            folder("[Google Mail]/Markiert", Some(FolderUse::Flagged)),
+            folder("[Google Mail]/Wichtig", Some(FolderUse::Important)),
+            folder("[Google Mail]/Gesendet", Some(FolderUse::Sent)),
+            // A label of the same name as a view is a label.
+            folder("All Mail", None),
+        ];
+        assert_eq!(
+            views(&listed),
+            [
+                (
+                    "[Google Mail]/Alle Nachrichten",
+                    FolderUse::All,
+                    Found::Marked
+                ),
+                ("[Google Mail]/Markiert", FolderUse::Flagged, Found::Marked),
+                ("[Google Mail]/Wichtig", FolderUse::Important, Found::Marked),
+            ]
+        );
+    }
+
+    #[test]
+    fn without_attributes_gmails_names_under_its_root_stand_in() {
+        let listed = [
+            folder("INBOX", None),
+            folder("[Gmail]", None),
+            folder("[Gmail]/All Mail", None),
+            folder("[Gmail]/starred", None),
+            folder("[Gmail]/Sent Mail", None),
+            folder("Projects/Important", None),
+            folder("Important", None),
+        ];
+        assert_eq!(
+            views(&listed),
+            [
+                ("[Gmail]/All Mail", FolderUse::All, Found::Named),
+                ("[Gmail]/starred", FolderUse::Flagged, Found::Named),
+            ]
+        );
+        // A mark for one use leaves the names to stand in for the others.
+        let mut marked = listed.to_vec();
+        marked.push(folder("[Gmail]/Wichtig", Some(FolderUse::Important)));
+        assert_eq!(views(&marked).len(), 3);
+        assert_eq!(views(&marked)[2].2, Found::Marked);
     }
 
     #[test]

@@ -16,6 +16,8 @@ use crate::compress::CompressMode;
 use crate::dial;
 use crate::error::{self, busy, Direction, MailError, Place, Side};
 use crate::net::{self, CertPolicy, Stream, Timed};
+use crate::sasl::{self, Challenge, OAuthMechanism};
+use crate::secret::Secret;
 
 mod quota;
 pub use quota::Quota;
@@ -207,6 +209,27 @@ impl Authenticator for PlainAuth<'_> {
     }
 }
 
+/// One OAuth SASL exchange: the initial response when SASL-IR did not
+/// carry it, then the server's error challenge, if any.
+struct OAuthExchange {
+    mech: OAuthMechanism,
+    first: Option<Secret>,
+    challenge: Option<Challenge>,
+}
+
+impl Authenticator for &mut OAuthExchange {
+    type Response = Vec<u8>;
+    fn process(&mut self, challenge: &[u8]) -> Vec<u8> {
+        if let Some(first) = self.first.take() {
+            return first.expose().as_bytes().to_vec();
+        }
+        // After the token, a challenge is the server's error (RFC 7628
+        // §3.2.2); answering it lets the server finish with its NO.
+        self.challenge = Some(Challenge::read(challenge));
+        self.mech.answer_to_error().to_vec()
+    }
+}
+
 fn raw_err(place: &Place, doing: &str, after: Duration, e: RawError) -> MailError {
     match e {
         RawError::Timeout => MailError::Timeout {
@@ -374,6 +397,7 @@ impl ImapClient {
         // Post-login capabilities differ from pre-login ones; they come in
         // the LOGIN reply's code when the server sends (and we can parse) it.
         let mut fresh_caps = false;
+        let mut oauth: Option<OAuthExchange> = None;
         let result = match login {
             Login::Password { password, .. } | Login::Separator { password, .. } => {
                 let fut = client.login_with_capabilities(login.login_name(), password.expose());
@@ -419,17 +443,79 @@ impl ImapClient {
                     Ok(Err((e, _))) => Err(e),
                 }
             }
+            Login::OAuth { user: name, token } => {
+                let Some(mech) = OAuthMechanism::choose(|m| caps.contains(&format!("AUTH={m}")))
+                else {
+                    return Err(MailError::OAuthNotOffered { place, user });
+                };
+                let Some(first) = mech.initial_response(name, token) else {
+                    return Err(MailError::Login {
+                        place,
+                        user,
+                        server_text: "(not sent: the user name or token holds a character OAuth sign-in cannot carry)".into(),
+                    });
+                };
+                // SASL-IR (RFC 4959) saves a round trip. async-imap writes
+                // the mechanism as given, so the initial response rides
+                // along after it; without SASL-IR it answers the first `+`.
+                let (command, first) = match caps.contains("SASL-IR") {
+                    true => {
+                        let b64 = sasl::base64(first.expose().as_bytes());
+                        (Secret::new(format!("{} {b64}", mech.name())), None)
+                    }
+                    false => (Secret::new(mech.name()), Some(first)),
+                };
+                let exchange = oauth.insert(OAuthExchange {
+                    mech,
+                    first,
+                    challenge: None,
+                });
+                let fut = client.authenticate(command.expose(), exchange);
+                match tokio::time::timeout(timeout, fut).await {
+                    Err(_) => {
+                        return Err(MailError::Timeout {
+                            place,
+                            doing: doing.into(),
+                            after: timeout,
+                            direction: Direction::Read,
+                        })
+                    }
+                    Ok(Ok(session)) => Ok(session),
+                    Ok(Err((e, _))) => Err(e),
+                }
+            }
         };
+        let challenge = oauth.as_ref().and_then(|o| o.challenge.as_ref());
         let session = result.map_err(|e| match e {
             async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
                 let server_text = format!("NO {}", server_words(&text));
                 match busy(&server_text) {
                     Some(b) => b.error(place.clone(), doing, server_text),
+                    None if oauth.is_some() => MailError::TokenRefused {
+                        place: place.clone(),
+                        user: user.clone(),
+                        problem: Box::new(sasl::problem_of(challenge)),
+                        server_text: sasl::server_text(challenge, &server_text),
+                    },
                     None => MailError::Login {
                         place: place.clone(),
                         user: user.clone(),
                         server_text,
                     },
+                }
+            }
+            // A challenge that is not base64 after the token was sent: the
+            // server's refusal, garbled; a fresh token may still help.
+            async_imap::error::Error::Parse(async_imap::error::ParseError::Authentication(
+                text,
+                _,
+            )) if oauth.as_ref().is_some_and(|o| o.first.is_none()) => {
+                let challenge = Challenge::read(text.as_bytes());
+                MailError::TokenRefused {
+                    place: place.clone(),
+                    user: user.clone(),
+                    problem: Box::new(challenge.problem()),
+                    server_text: format!("+ {} (not base64)", challenge.text),
                 }
             }
             async_imap::error::Error::Io(e) => io_err(&place, doing, timeout, &e),
@@ -640,33 +726,33 @@ impl ImapClient {
     pub async fn list(&mut self) -> Result<Vec<ListedFolder>, MailError> {
         // XLIST only where SPECIAL-USE is missing: it is the older form.
         if self.has("XLIST") && !self.has("SPECIAL-USE") {
-            if let Some(out) = self.xlist().await? {
+            if let (out, Ok(())) = self
+                .list_by_hand("XLIST \"\" \"*\"", "listing folders (XLIST)")
+                .await?
+            {
                 return Ok(out);
             }
         }
-        let mut out = Vec::new();
-        let cmd = "LIST \"\" \"*\"";
-        self.run_ok(cmd, "listing folders (LIST)", "listing folders", |r| {
-            if let Response::MailboxData(MailboxDatum::List(l)) = r {
-                out.extend(ListedFolder::from_list(l));
-            }
-        })
-        .await?;
+        let doing = "listing folders";
+        let (mut out, done) = self.list_by_hand("LIST \"\" \"*\"", doing).await?;
+        if let Err(server_text) = done {
+            return Err(error::refused(
+                self.place.clone(),
+                "listing folders (LIST)",
+                doing,
+                server_text,
+            ));
+        }
         // RFC 6154 lets a plain LIST leave the attributes out (Dovecot puts
         // them in); then they are asked for. A refusal leaves names only.
         if self.has("SPECIAL-USE") && out.iter().all(|f| f.special_use.is_none()) {
-            let mut marked = HashMap::new();
             let cmd = "LIST \"\" \"*\" RETURN (SPECIAL-USE)";
-            let reply = self
-                .run(cmd, "listing special-use folders", |r| {
-                    if let Response::MailboxData(MailboxDatum::List(l)) = r {
-                        if let Some(f) = ListedFolder::from_list(l) {
-                            marked.insert(f.raw, f.special_use);
-                        }
-                    }
-                })
-                .await?;
-            if reply.ok {
+            if let (marked, Ok(())) = self
+                .list_by_hand(cmd, "listing special-use folders")
+                .await?
+            {
+                let marked: HashMap<String, _> =
+                    marked.into_iter().map(|f| (f.raw, f.special_use)).collect();
                 for f in &mut out {
                     f.special_use = marked.get(&f.raw).copied().flatten();
                 }
@@ -675,20 +761,26 @@ impl ImapClient {
         Ok(out)
     }
 
-    /// XLIST, read by hand (imap-proto does not parse `* XLIST` lines);
-    /// `None` when the server refuses it.
-    async fn xlist(&mut self) -> Result<Option<Vec<ListedFolder>>, MailError> {
-        let doing = "listing folders (XLIST)";
-        let tag = self.send("XLIST \"\" \"*\"", doing).await?;
+    /// LIST (or XLIST), read by hand: imap-proto refuses a whole reply
+    /// over one attribute it half knows (Gmail's `\AllMail`), and does not
+    /// parse `* XLIST` lines. The folders, and `Err` with the server's
+    /// words when it refused the command.
+    async fn list_by_hand(
+        &mut self,
+        cmd: &str,
+        doing: &str,
+    ) -> Result<(Vec<ListedFolder>, Result<(), String>), MailError> {
+        let tag = self.send(cmd, doing).await?;
         let t = self.timeout;
         let (lines, done) = raw::read_until_tag(self.session.get_mut(), &tag.0, t)
             .await
             .map_err(|e| raw_err(&self.place, doing, t, e))?;
-        if !done.starts_with(b"OK") {
-            return Ok(None);
-        }
-        let folders = lines.iter().filter_map(|l| listing::xlist_line(l));
-        Ok(Some(folders.collect()))
+        let folders = lines.iter().filter_map(|l| listing::list_line(l)).collect();
+        let done = match done.starts_with(b"OK") {
+            true => Ok(()),
+            false => Err(String::from_utf8_lossy(&done).into_owned()),
+        };
+        Ok((folders, done))
     }
 
     /// CREATE; an existing folder is not an error.
@@ -1103,6 +1195,166 @@ pub(super) fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::TokenProblem;
+
+    /// A scripted IMAP server: sends `greeting`, then answers each line it
+    /// reads with the next reply; returns the lines it read.
+    async fn fake(
+        greeting: &'static str,
+        replies: Vec<String>,
+    ) -> (u16, tokio::task::JoinHandle<Vec<String>>) {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let (r, mut w) = sock.into_split();
+            let mut r = tokio::io::BufReader::new(r);
+            w.write_all(greeting.as_bytes()).await.unwrap();
+            let mut seen = Vec::new();
+            for reply in replies {
+                let mut line = String::new();
+                if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    break;
+                }
+                seen.push(line.trim_end().to_string());
+                w.write_all(reply.as_bytes()).await.unwrap();
+            }
+            seen
+        });
+        (port, task)
+    }
+
+    fn endpoint(port: u16) -> Endpoint {
+        Endpoint {
+            side: Side::Source,
+            host: "127.0.0.1".into(),
+            ports: vec![port],
+            transport: Transport::Plain,
+            certs: CertPolicy::System,
+            protocol: "IMAP4",
+            timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            compress: CompressMode::Never,
+        }
+    }
+
+    fn oauth(user: &str, token: &str) -> Login {
+        Login::OAuth {
+            user: user.into(),
+            token: Secret::new(token),
+        }
+    }
+
+    /// Microsoft 365 refuses with no error challenge: the words list the
+    /// likely causes. The initial response rides on the command (SASL-IR).
+    #[tokio::test]
+    async fn a_refusal_without_a_challenge_is_an_unexplained_token_refusal() {
+        let (port, server) = fake(
+            "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR] ready\r\n",
+            vec![
+                "* CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR\r\nC1 OK done\r\n".into(),
+                "A0001 NO AUTHENTICATE failed.\r\n".into(),
+            ],
+        )
+        .await;
+        let err = ImapClient::connect(&endpoint(port), &oauth("jane@contoso.com", "tok"))
+            .await
+            .unwrap_err();
+        let MailError::TokenRefused {
+            problem,
+            server_text,
+            ..
+        } = &err
+        else {
+            panic!("{err}")
+        };
+        assert_eq!(**problem, TokenProblem::Unexplained);
+        assert_eq!(server_text, "NO AUTHENTICATE failed.");
+        assert!(err.is_token_refused());
+        assert!(err.to_string().contains("ImapEnabled"), "{err}");
+        let ir = sasl::base64(b"user=jane@contoso.com\x01auth=Bearer tok\x01\x01");
+        assert_eq!(
+            server.await.unwrap(),
+            [
+                "C1 CAPABILITY".to_string(),
+                format!("A0001 AUTHENTICATE XOAUTH2 {ir}")
+            ]
+        );
+    }
+
+    /// Without SASL-IR the initial response answers the first `+`; the
+    /// error challenge is answered with ^A and its JSON read.
+    #[tokio::test]
+    async fn without_sasl_ir_oauthbearer_answers_the_continuation_then_the_error() {
+        let json = br#"{"status":"insufficient_scope","scope":"https://mail.google.com/"}"#;
+        let (port, server) = fake(
+            "* OK ready\r\n",
+            vec![
+                "* CAPABILITY IMAP4rev1 AUTH=XOAUTH2 AUTH=OAUTHBEARER\r\nC1 OK done\r\n".into(),
+                "+ \r\n".into(),
+                format!("+ {}\r\n", sasl::base64(json)),
+                "A0001 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n".into(),
+            ],
+        )
+        .await;
+        let err = ImapClient::connect(&endpoint(port), &oauth("a,b=c", "tok"))
+            .await
+            .unwrap_err();
+        let MailError::TokenRefused { problem, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(
+            **problem,
+            TokenProblem::Scope {
+                wanted: Some("https://mail.google.com/".into())
+            }
+        );
+        assert!(err.to_string().contains("IMAP.AccessAsUser.All"), "{err}");
+        assert!(!err.to_string().contains("tok\u{1}"), "{err}");
+        assert_eq!(
+            server.await.unwrap(),
+            [
+                "C1 CAPABILITY".to_string(),
+                "A0001 AUTHENTICATE OAUTHBEARER".into(),
+                sasl::base64(b"n,a=a=2Cb=3Dc,\x01auth=Bearer tok\x01\x01"),
+                "AQ==".into(),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_without_oauth_mechanisms_is_told_before_anything_is_sent() {
+        let (port, server) = fake(
+            "* OK ready\r\n",
+            vec!["* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR\r\nC1 OK done\r\n".into()],
+        )
+        .await;
+        let err = ImapClient::connect(&endpoint(port), &oauth("jane", "tok"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, MailError::OAuthNotOffered { .. }), "{err}");
+        assert!(!err.is_token_refused());
+        assert_eq!(server.await.unwrap(), ["C1 CAPABILITY"]);
+    }
+
+    /// A busy server's refusal stays transient, OAuth or not.
+    #[tokio::test]
+    async fn a_throttled_oauth_login_is_transient_not_a_refused_token() {
+        let (port, _server) = fake(
+            "* OK ready\r\n",
+            vec![
+                "* CAPABILITY IMAP4rev1 AUTH=XOAUTH2 SASL-IR\r\nC1 OK done\r\n".into(),
+                "A0001 NO Request is throttled. Suggested Backoff Time: 92415 milliseconds\r\n"
+                    .into(),
+            ],
+        )
+        .await;
+        let err = ImapClient::connect(&endpoint(port), &oauth("jane", "tok"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, MailError::Throttled { .. }), "{err}");
+    }
 
     #[test]
     fn kept_bytes_show_their_range_of_the_buffer() {

@@ -53,6 +53,9 @@ pub enum JobError {
     )]
     MissingSourceMaster(&'static str),
 
+    #[error("OAuth sign-in for the {side}: {reason}.")]
+    BadOAuth { side: &'static str, reason: String },
+
     #[error("Filters: {key} {reason}")]
     BadFilter { key: &'static str, reason: String },
 
@@ -83,6 +86,10 @@ impl JobError {
             JobError::TranslationLine { .. } => "folders.translate",
             JobError::MissingMaster(_) => "destination.master",
             JobError::MissingSourceMaster(_) => "source.master",
+            JobError::BadOAuth { side, .. } => match *side {
+                "source" => "source.oauth",
+                _ => "destination.oauth",
+            },
             JobError::BadFilter { key, .. } => match *key {
                 "since" => "filters.since",
                 "before" => "filters.before",

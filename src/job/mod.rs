@@ -3,6 +3,8 @@
 
 mod error;
 pub mod folders;
+pub mod oauth;
+pub mod presets;
 pub mod spreadsheet;
 pub mod users;
 
@@ -12,6 +14,8 @@ use serde::Deserialize;
 
 pub use error::JobError;
 pub use folders::Translation;
+pub use oauth::{OAuth, OAuthFlow, Provider};
+pub use presets::{Preset, Quirks};
 pub use spreadsheet::users_from_spreadsheet;
 pub use users::{
     list_field, preview_users, PreviewLine, SourcePasswords, UserEntry, UsersPreview, MAX_MAILBOXES,
@@ -102,6 +106,28 @@ pub enum AccountAuth {
         password: Secret,
         method: MasterMethod,
     },
+    /// OAuth 2.0 (SASL XOAUTH2 or OAUTHBEARER), with tokens from the
+    /// sign-in service the settings name.
+    OAuth(Box<OAuth>),
+}
+
+impl AccountAuth {
+    /// Whether each user's line in the list must carry this side's
+    /// password (or, for pasted OAuth tokens, the token).
+    pub fn needs_user_secret(&self) -> bool {
+        match self {
+            AccountAuth::PerUser => true,
+            AccountAuth::Master { .. } => false,
+            AccountAuth::OAuth(o) => o.flow.token_in_user_list(),
+        }
+    }
+
+    pub fn oauth(&self) -> Option<&OAuth> {
+        match self {
+            AccountAuth::OAuth(o) => Some(o),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,9 +147,13 @@ pub struct Source {
     /// Send passwords over an unencrypted connection when the server offers
     /// no STARTTLS. Off unless chosen.
     pub allow_plaintext: bool,
-    /// Each user's own password, or the old host's admin acting for each
-    /// user (then the user list needs no source passwords).
+    /// Each user's own password, the old host's admin acting for each
+    /// user (then the user list needs no source passwords), or OAuth.
     pub auth: AccountAuth,
+    /// The big host this is, when the job names one.
+    pub preset: Option<Preset>,
+    /// That host's limits and habits (none without a preset).
+    pub quirks: Quirks,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +163,8 @@ pub struct Destination {
     pub security: Security,
     pub certs: CertPolicy,
     pub auth: AccountAuth,
+    pub preset: Option<Preset>,
+    pub quirks: Quirks,
 }
 
 /// A validated job, ready to run.
@@ -149,6 +181,9 @@ pub struct Job {
     /// Whether Sent, Drafts, Trash, Junk, Archive… are mapped onto the
     /// destination's own such folders, whatever their names.
     pub special_use: SpecialUse,
+    /// Whether Gmail's views (All Mail, Starred, Important) of a source
+    /// that keeps labels as folders are copied.
+    pub gmail_views: GmailViews,
     /// Which messages are copied at all.
     pub filters: Filters,
     pub users: Vec<UserEntry>,
@@ -213,6 +248,38 @@ pub enum SpecialUse {
     Auto,
     /// Folders are mapped by name only.
     Off,
+}
+
+/// What a job does with the views of a source that keeps labels as
+/// folders (Gmail: All Mail, Starred, Important), which show mail kept in
+/// its other folders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum GmailViews {
+    /// Left out (and said in the log): their messages arrive through
+    /// their labels, once each.
+    #[default]
+    Skip,
+    /// Copied by their names like any other folder: a message with a
+    /// label then arrives twice (or more).
+    Copy,
+}
+
+/// A message size in MB (1,000,000 bytes) as a job writes it, e.g. the
+/// largest message a destination takes; kept in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct MessageMb(pub u64);
+
+impl<'de> Deserialize<'de> for MessageMb {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<MessageMb, D::Error> {
+        let mb = f64::deserialize(d)?;
+        if !(1.0..=10_000.0).contains(&mb) {
+            return Err(serde::de::Error::custom(format!(
+                "max_message_mb: {mb} is not between 1 and 10000"
+            )));
+        }
+        Ok(MessageMb((mb * 1_000_000.0).round() as u64))
+    }
 }
 
 /// Which messages a job copies. A message left out by a filter is
@@ -345,6 +412,8 @@ pub struct FiltersFile {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SourceFile {
+    /// A big host's settings and quirks; the host may then be left blank.
+    pub preset: Option<Preset>,
     #[serde(default)]
     pub host: String,
     pub protocol: Option<Protocol>,
@@ -362,6 +431,8 @@ pub struct SourceFile {
     #[serde(default)]
     pub master_method: MasterMethodFile,
     pub master_separator: Option<String>,
+    /// With `auth = "oauth"`.
+    pub oauth: Option<oauth::OAuthFile>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -370,6 +441,8 @@ pub enum AuthMode {
     #[default]
     User,
     Master,
+    #[serde(rename = "oauth")]
+    OAuth,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -383,6 +456,7 @@ pub enum MasterMethodFile {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct DestinationFile {
+    pub preset: Option<Preset>,
     #[serde(default)]
     pub host: String,
     pub port: Option<u16>,
@@ -397,6 +471,11 @@ pub struct DestinationFile {
     #[serde(default)]
     pub master_method: MasterMethodFile,
     pub master_separator: Option<String>,
+    pub oauth: Option<oauth::OAuthFile>,
+    /// The largest message the destination takes, in MB, where it does not
+    /// say (no APPENDLIMIT); replaces its preset's figure (Microsoft 365's
+    /// 35 MB, which an admin may raise to 150 MB).
+    pub max_message_mb: Option<MessageMb>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -408,6 +487,9 @@ pub struct FoldersFile {
     pub translate: String,
     #[serde(default)]
     pub special_use: SpecialUse,
+    /// `skip` or `copy` Gmail's views (All Mail, Starred, Important).
+    #[serde(default)]
+    pub gmail_views: GmailViews,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -469,9 +551,10 @@ impl JobFile {
             }
             list.push_str(&String::from_utf8_lossy(&text));
         }
-        let needs = match source.auth {
-            AccountAuth::PerUser => SourcePasswords::Required,
-            AccountAuth::Master { .. } => SourcePasswords::NotNeeded,
+        let needs = if source.auth.needs_user_secret() {
+            SourcePasswords::Required
+        } else {
+            SourcePasswords::NotNeeded
         };
         let users = users::parse_users(&list, delimiter, needs)?;
         let mut notes = Vec::new();
@@ -480,7 +563,7 @@ impl JobFile {
                 "Line {line} of the user list names its columns (a header row): it was skipped."
             ));
         }
-        if destination.auth == AccountAuth::PerUser {
+        if destination.auth.needs_user_secret() {
             if let Some(u) = users.iter().find(|u| u.local_password.is_none()) {
                 return Err(JobError::MissingLocalPassword { line: u.line });
             }
@@ -492,6 +575,7 @@ impl JobFile {
             skip: folders::parse_skip_list(&self.folders.skip),
             translations: folders::parse_translations(&self.folders.translate)?,
             special_use: self.folders.special_use,
+            gmail_views: self.folders.gmail_views,
             filters: self.filters.validate()?,
             users,
             options: self.options.validate()?,
@@ -573,6 +657,21 @@ fn cert_policy(
     }
 }
 
+/// OAuth for one side: its `[side.oauth]` table, the preset's provider by
+/// default.
+fn oauth_login(
+    side: &'static str,
+    file: &Option<oauth::OAuthFile>,
+    preset: Option<Preset>,
+    base: &Path,
+) -> Result<AccountAuth, JobError> {
+    let file = file.clone().unwrap_or_default();
+    let provider = preset.and_then(|p| p.info().provider);
+    Ok(AccountAuth::OAuth(Box::new(
+        file.validate(side, provider, base)?,
+    )))
+}
+
 /// Each user's own password, or an admin acting for every user; `Err`
 /// names the missing setting.
 fn admin_login(
@@ -582,7 +681,7 @@ fn admin_login(
     method: MasterMethodFile,
     separator: &Option<String>,
 ) -> Result<AccountAuth, &'static str> {
-    if mode == AuthMode::User {
+    if mode != AuthMode::Master {
         return Ok(AccountAuth::PerUser);
     }
     let user = user
@@ -659,8 +758,23 @@ impl FiltersFile {
 
 impl SourceFile {
     fn validate(&self, base: &Path) -> Result<Source, JobError> {
-        let host = validate_host(&self.host, JobError::MissingSourceHost)?;
-        let protocol = self.protocol.unwrap_or(Protocol::Imap4s);
+        let (preset_host, preset_protocol) = match self.preset {
+            Some(p) => {
+                let (h, pr) = presets::source_defaults(p, self.protocol);
+                (h, Some(pr))
+            }
+            None => (String::new(), None),
+        };
+        let host = if self.host.trim().is_empty() {
+            &preset_host
+        } else {
+            &self.host
+        };
+        let host = validate_host(host, JobError::MissingSourceHost)?;
+        let protocol = self
+            .protocol
+            .or(preset_protocol)
+            .unwrap_or(Protocol::Imap4s);
         // Auto reads every folder but the Inbox over IMAP4, so it needs an
         // IMAP4 port; its POP3 ports may all be 0 (the Inbox then comes over
         // IMAP4 too).
@@ -680,22 +794,35 @@ impl SourceFile {
             ports: self.ports.clone(),
             certs: cert_policy(&self.ca_file, self.accept_invalid_certs, base)?,
             allow_plaintext: self.allow_plaintext,
-            auth: admin_login(
-                self.auth,
-                &self.master_user,
-                &self.master_password,
-                self.master_method,
-                &self.master_separator,
-            )
-            .map_err(JobError::MissingSourceMaster)?,
+            auth: match self.auth {
+                AuthMode::OAuth => oauth_login("source", &self.oauth, self.preset, base)?,
+                mode => admin_login(
+                    mode,
+                    &self.master_user,
+                    &self.master_password,
+                    self.master_method,
+                    &self.master_separator,
+                )
+                .map_err(JobError::MissingSourceMaster)?,
+            },
+            preset: self.preset,
+            quirks: self.preset.map(|p| p.info().quirks).unwrap_or_default(),
         })
     }
 }
 
 impl DestinationFile {
     fn validate(&self, base: &Path) -> Result<Destination, JobError> {
-        let host = validate_host(&self.host, JobError::MissingDestinationHost)?;
-        let security = self.security.unwrap_or(Security::Tls);
+        let preset = self.preset.map(presets::destination_defaults);
+        let host = match &preset {
+            Some((h, ..)) if self.host.trim().is_empty() => h,
+            _ => &self.host,
+        };
+        let host = validate_host(host, JobError::MissingDestinationHost)?;
+        let security = self
+            .security
+            .or(preset.as_ref().map(|p| p.2))
+            .unwrap_or(Security::Tls);
         let port = self.port.unwrap_or(match security {
             Security::Tls => 993,
             _ => 143,
@@ -705,21 +832,35 @@ impl DestinationFile {
                 protocol: "destination IMAP".into(),
             });
         }
-        let auth = admin_login(
-            self.auth,
-            &self.master_user,
-            &self.master_password,
-            self.master_method,
-            &self.master_separator,
-        )
-        .map_err(JobError::MissingMaster)?;
+        let auth = match self.auth {
+            AuthMode::OAuth => oauth_login("destination", &self.oauth, self.preset, base)?,
+            mode => admin_login(
+                mode,
+                &self.master_user,
+                &self.master_password,
+                self.master_method,
+                &self.master_separator,
+            )
+            .map_err(JobError::MissingMaster)?,
+        };
         Ok(Destination {
             host,
             port,
             security,
             certs: cert_policy(&self.ca_file, self.accept_invalid_certs, base)?,
             auth,
+            preset: self.preset,
+            quirks: self.quirks(),
         })
+    }
+
+    /// The preset's quirks, with the job's own message size limit.
+    fn quirks(&self) -> Quirks {
+        let mut q = self.preset.map(|p| p.info().quirks).unwrap_or_default();
+        if let Some(mb) = self.max_message_mb {
+            q.max_message_bytes = Some(mb.0);
+        }
+        q
     }
 }
 
@@ -957,6 +1098,72 @@ list = "jane,pw1"
         assert_eq!(f.before, chrono::NaiveDate::from_ymd_opt(2024, 2, 1));
         assert_eq!(f.max_message_bytes, Some(25_000_000));
         assert!(parse(BASE).unwrap().filters.is_empty());
+    }
+
+    #[test]
+    fn gmail_views_are_skipped_unless_the_job_copies_them() {
+        assert_eq!(parse(BASE).unwrap().gmail_views, GmailViews::Skip);
+        let copy = format!("{BASE}\n[folders]\ngmail_views = \"copy\"\n");
+        assert_eq!(parse(&copy).unwrap().gmail_views, GmailViews::Copy);
+        let err = parse(&format!("{BASE}\n[folders]\ngmail_views = \"some\"\n")).unwrap_err();
+        assert!(matches!(err, JobError::Syntax(_)), "{err}");
+    }
+
+    #[test]
+    fn a_preset_fills_the_blanks_and_never_overrides_what_the_job_says() {
+        let gmail = BASE.replace("host = \"old.example\"", "preset = \"gmail\"");
+        let job = parse(&gmail).unwrap();
+        assert_eq!(job.source.host, "imap.gmail.com");
+        assert_eq!(job.source.protocol, Protocol::Imap4s);
+        assert!(job.source.quirks.labels_as_folders);
+        let own = BASE.replace(
+            "host = \"old.example\"",
+            "preset = \"gmail\"\nhost = \"127.0.0.1\"\nprotocol = \"imap4\"\nports = { imap4 = [10143] }",
+        );
+        let job = parse(&own).unwrap();
+        assert_eq!(
+            (job.source.host.as_str(), job.source.protocol),
+            ("127.0.0.1", Protocol::Imap4)
+        );
+        assert_eq!(job.source.ports.usable(Protocol::Imap4), vec![10143]);
+        assert_eq!(job.source.quirks.daily_download_bytes, Some(2_500_000_000));
+        assert_eq!(job.destination.quirks, Quirks::default());
+    }
+
+    #[test]
+    fn a_destinations_message_size_limit_replaces_its_presets() {
+        let m365 = BASE.replace(
+            "host = \"new.example\"",
+            "preset = \"microsoft-365\"\nhost = \"127.0.0.1\"\nport = 10993",
+        );
+        let job = parse(&m365).unwrap();
+        assert_eq!(
+            (job.destination.host.as_str(), job.destination.port),
+            ("127.0.0.1", 10993)
+        );
+        assert_eq!(job.destination.quirks.max_message_bytes, Some(35_000_000));
+        assert_eq!(job.destination.quirks.max_connections_per_mailbox, Some(4));
+        let raised = m365.replace("port = 10993", "port = 10993\nmax_message_mb = 150");
+        let job = parse(&raised).unwrap();
+        assert_eq!(job.destination.quirks.max_message_bytes, Some(150_000_000));
+        let err =
+            parse(&m365.replace("port = 10993", "port = 10993\nmax_message_mb = 0")).unwrap_err();
+        assert!(err.to_string().contains("not between 1 and 10000"), "{err}");
+    }
+
+    #[test]
+    fn the_example_job_file_is_valid_and_skips_gmails_views() {
+        let text = include_str!("../../examples/job.toml");
+        let job = parse(text).unwrap();
+        assert_eq!(job.gmail_views, GmailViews::Skip);
+        // Its commented-out preset and size lines work as written.
+        let on = text
+            .replace("# preset = \"gmail\"", "preset = \"gmail\"")
+            .replace("# max_message_mb = 150", "max_message_mb = 150");
+        let job = parse(&on).unwrap();
+        assert!(job.source.quirks.labels_as_folders);
+        assert_eq!(job.source.host, "mail.old-host.example");
+        assert_eq!(job.destination.quirks.max_message_bytes, Some(150_000_000));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::dial;
 use crate::error::{self, busy, Direction, MailError, Place};
 use crate::login::Login;
 use crate::net::{self, Stream};
+use crate::sasl::{self, Challenge, OAuthMechanism};
 use crate::secret::Secret;
 
 /// Capability lists and the like.
@@ -29,6 +30,7 @@ enum Method {
     Apop(String),
     SaslPlain,
     UserPass,
+    OAuth(OAuthMechanism),
 }
 
 /// A logged-in POP3 connection. It never sends DELE.
@@ -86,6 +88,9 @@ impl Pop3Client {
     /// identity (RFC 5034), whether or not CAPA lists it, as nothing else
     /// can carry it; [`Login::Separator`] is `USER user<sep>admin` and
     /// `PASS`. Without TLS either needs `allow_plaintext`.
+    /// [`Login::OAuth`] is `AUTH OAUTHBEARER`, else `AUTH XOAUTH2`, as CAPA's
+    /// `SASL` line offers them; neither is [`MailError::OAuthNotOffered`],
+    /// a refused token [`MailError::TokenRefused`].
     pub async fn connect_as(ep: &Pop3Endpoint, login: &Login) -> Result<Pop3Client, MailError> {
         let (stream, place) = dial::dial(&dial::Target {
             side: ep.side,
@@ -156,11 +161,11 @@ impl Pop3Client {
         }
         self.capa().await?;
         let method = if self.wire.get_ref().is_tls() {
-            self.method_for(login, true)
+            self.method_for(login, true)?
         } else if self.has("STLS") {
             self = self.stls(ep).await?;
             self.capa().await?;
-            self.method_for(login, true)
+            self.method_for(login, true)?
         } else if let (Login::Password { .. }, Some(stamp)) =
             (login, wire::apop_timestamp(&greeting))
         {
@@ -171,7 +176,7 @@ impl Pop3Client {
                 allow_plaintext: true
             }
         ) {
-            self.method_for(login, false)
+            self.method_for(login, false)?
         } else {
             return Err(MailError::PlaintextRefused { place: self.place });
         };
@@ -181,26 +186,32 @@ impl Pop3Client {
     }
 
     /// How `login` is sent: an admin's always its own way; a user's own
-    /// password by AUTH PLAIN when offered over TLS, else USER/PASS.
-    fn method_for(&self, login: &Login, tls: bool) -> Method {
-        match login {
+    /// password by AUTH PLAIN when offered over TLS, else USER/PASS; a
+    /// token by the OAuth mechanism CAPA's SASL line offers.
+    fn method_for(&self, login: &Login, tls: bool) -> Result<Method, MailError> {
+        Ok(match login {
             Login::SaslPlain { .. } => Method::SaslPlain,
             Login::Separator { .. } => Method::UserPass,
-            Login::Password { .. } if tls => self.sasl_method(),
+            Login::Password { .. } if tls && self.offers_sasl("PLAIN") => Method::SaslPlain,
             Login::Password { .. } => Method::UserPass,
-        }
+            Login::OAuth { .. } => match OAuthMechanism::choose(|m| self.offers_sasl(m)) {
+                Some(mech) => Method::OAuth(mech),
+                None => {
+                    return Err(MailError::OAuthNotOffered {
+                        place: self.place.clone(),
+                        user: self.user.clone(),
+                    })
+                }
+            },
+        })
     }
 
-    fn sasl_method(&self) -> Method {
-        let plain = self.caps.iter().flatten().any(|line| {
+    /// Whether CAPA's `SASL` line lists a mechanism (upper-case name).
+    fn offers_sasl(&self, mech: &str) -> bool {
+        self.caps.iter().flatten().any(|line| {
             let mut words = line.split_whitespace();
-            words.next() == Some("SASL") && words.any(|m| m == "PLAIN")
-        });
-        if plain {
-            Method::SaslPlain
-        } else {
-            Method::UserPass
-        }
+            words.next() == Some("SASL") && words.any(|m| m == mech)
+        })
     }
 
     /// CAPA; keeps what was known when the server refuses it.
@@ -255,6 +266,9 @@ impl Pop3Client {
 
     async fn login(&mut self, method: &Method, login: &Login) -> Result<(), MailError> {
         let doing = "logging in";
+        if let Method::OAuth(mech) = method {
+            return self.login_oauth(*mech, login).await;
+        }
         // The name that proves itself with the password; `authzid` is who
         // it acts for (SASL PLAIN only).
         let user = login.login_name().into_owned();
@@ -283,6 +297,7 @@ impl Pop3Client {
                     _ => (status, text),
                 }
             }
+            Method::OAuth(_) => unreachable!("sent by login_oauth"),
             Method::SaslPlain => {
                 let token = base64::engine::general_purpose::STANDARD
                     .encode(format!("{authzid}\0{user}\0{pass}"));
@@ -309,6 +324,64 @@ impl Pop3Client {
             Status::Ok => Ok(()),
             Status::Err => Err(self.login_err(text)),
             Status::More => Err(self.unexpected_more(doing)),
+        }
+    }
+
+    /// `AUTH OAUTHBEARER` or `AUTH XOAUTH2` (RFC 5034): the initial
+    /// response on the command line when that fits 255 octets (tokens
+    /// rarely do), else after the server's empty `+ `. A `+ ` after the
+    /// token carries the server's error JSON; the mechanism's answer to it
+    /// (not `*`, which Dovecot reports as an abort) brings the `-ERR`.
+    async fn login_oauth(&mut self, mech: OAuthMechanism, login: &Login) -> Result<(), MailError> {
+        let doing = "logging in";
+        let Some(first) = mech.initial_response(login.user(), login.password()) else {
+            return Err(self.login_err(
+                "(not sent: the user name or token holds a character OAuth sign-in cannot carry)"
+                    .into(),
+            ));
+        };
+        let first = Secret::new(sasl::base64(first.expose().as_bytes()));
+        let with_first = Secret::new(format!("AUTH {} {}", mech.name(), first.expose()));
+        let inline = with_first.expose().len() + 2 <= MAX_AUTH_LINE;
+        let (mut status, mut text) = match inline {
+            true => self.command(with_first.expose(), doing).await?,
+            false => {
+                self.command(&format!("AUTH {}", mech.name()), doing)
+                    .await?
+            }
+        };
+        let mut first = (!inline).then_some(first);
+        let mut challenge = None;
+        let mut answered = 0;
+        while status == Status::More {
+            (status, text) = if let Some(first) = first.take() {
+                self.command(first.expose(), doing).await?
+            } else if answered == 0 {
+                answered += 1;
+                challenge = Some(Challenge::read_base64(
+                    text.strip_prefix('+').unwrap_or_default(),
+                ));
+                let answer = sasl::base64(mech.answer_to_error());
+                self.command(&answer, doing).await?
+            } else if answered == 1 {
+                // A second challenge: cancel (RFC 5034).
+                answered += 1;
+                self.command("*", doing).await?
+            } else {
+                return Err(self.unexpected_more(doing));
+            };
+        }
+        match status {
+            Status::Ok => Ok(()),
+            _ => Err(match busy(&text) {
+                Some(b) => b.error(self.place.clone(), doing, text),
+                None => MailError::TokenRefused {
+                    place: self.place.clone(),
+                    user: self.user.clone(),
+                    problem: Box::new(sasl::problem_of(challenge.as_ref())),
+                    server_text: sasl::server_text(challenge.as_ref(), &text),
+                },
+            }),
         }
     }
 
@@ -740,6 +813,147 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, MailError::PlaintextRefused { .. }), "{err}");
         assert_eq!(server.await.unwrap(), ["CAPA"]);
+    }
+
+    fn oauth(token: &str) -> Login {
+        Login::OAuth {
+            user: "jane@example.com".into(),
+            token: Secret::new(token),
+        }
+    }
+
+    /// OAUTHBEARER is preferred; Dovecot's error challenge is answered
+    /// with ^A (so its `-ERR` is the real refusal) and its JSON read.
+    #[tokio::test]
+    async fn an_oauthbearer_refusal_is_read_from_the_error_challenge() {
+        let (port, server) = fake(
+            "+OK ready <1.2@x>\r\n",
+            vec![
+                "+OK\r\nSASL PLAIN XOAUTH2 OAUTHBEARER\r\n.\r\n",
+                "+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=\r\n",
+                "-ERR [AUTH] Authentication failed.\r\n",
+            ],
+        )
+        .await;
+        let err = Pop3Client::connect_as(&endpoint(port, true), &oauth("tok"))
+            .await
+            .unwrap_err();
+        let MailError::TokenRefused {
+            problem,
+            server_text,
+            ..
+        } = &err
+        else {
+            panic!("{err}")
+        };
+        assert_eq!(
+            **problem,
+            crate::error::TokenProblem::Invalid { scope: None }
+        );
+        assert_eq!(
+            server_text,
+            r#"{"status":"invalid_token"} -ERR [AUTH] Authentication failed."#
+        );
+        let first = base64::engine::general_purpose::STANDARD
+            .encode("n,a=jane@example.com,\x01auth=Bearer tok\x01\x01");
+        assert_eq!(
+            server.await.unwrap(),
+            [
+                "CAPA".to_string(),
+                format!("AUTH OAUTHBEARER {first}"),
+                "AQ==".into()
+            ]
+        );
+    }
+
+    /// A token too long for a 255-octet command line follows the server's
+    /// empty `+ `; XOAUTH2's answer to an error is an empty line; a second
+    /// challenge is cancelled with `*`.
+    #[tokio::test]
+    async fn a_long_xoauth2_token_goes_after_the_continuation() {
+        let token = "t".repeat(300);
+        let (port, server) = fake(
+            "+OK ready\r\n",
+            vec![
+                "+OK\r\nSASL PLAIN XOAUTH2\r\n.\r\n",
+                "+ \r\n",
+                "+ eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIiwic2NvcGUiOiJtYWlsIn0=\r\n",
+                "+ again\r\n",
+                "-ERR Authentication aborted by client.\r\n",
+            ],
+        )
+        .await;
+        let err = Pop3Client::connect_as(&endpoint(port, true), &oauth(&token))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            MailError::TokenRefused {
+                place: err_place(&err),
+                user: "jane@example.com".into(),
+                problem: Box::new(crate::error::TokenProblem::Invalid {
+                    scope: Some("mail".into())
+                }),
+                server_text: r#"{"status":"401","schemes":"bearer","scope":"mail"} -ERR Authentication aborted by client."#.into(),
+            }
+        );
+        let first = base64::engine::general_purpose::STANDARD.encode(format!(
+            "user=jane@example.com\x01auth=Bearer {token}\x01\x01"
+        ));
+        assert_eq!(
+            server.await.unwrap(),
+            ["CAPA", "AUTH XOAUTH2", &first, "", "*"]
+        );
+    }
+
+    fn err_place(e: &MailError) -> Place {
+        match e {
+            MailError::TokenRefused { place, .. } => place.clone(),
+            other => panic!("{other}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn oauth_without_an_oauth_mechanism_in_capa_is_not_offered() {
+        for capa in ["+OK\r\nSASL PLAIN\r\nUSER\r\n.\r\n", "-ERR no CAPA\r\n"] {
+            let (port, server) = fake("+OK ready <1.2@x>\r\n", vec![capa]).await;
+            let err = Pop3Client::connect_as(&endpoint(port, true), &oauth("tok"))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, MailError::OAuthNotOffered { .. }), "{err}");
+            assert_eq!(server.await.unwrap(), ["CAPA"]);
+        }
+    }
+
+    /// A refusal with no challenge (Microsoft 365's POP) lists the likely
+    /// causes; `[SYS/TEMP]` stays transient.
+    #[tokio::test]
+    async fn a_bare_pop3_refusal_of_a_token_is_unexplained_and_a_busy_one_transient() {
+        let (port, _server) = fake(
+            "+OK ready\r\n",
+            vec![
+                "+OK\r\nSASL XOAUTH2\r\n.\r\n",
+                "-ERR Authentication failure: unknown user name or bad password.\r\n",
+            ],
+        )
+        .await;
+        let err = Pop3Client::connect_as(&endpoint(port, true), &oauth("tok"))
+            .await
+            .unwrap_err();
+        assert!(err.is_token_refused(), "{err}");
+        assert!(err.to_string().contains("-PopEnabled $true"), "{err}");
+        let (port, _server) = fake(
+            "+OK ready\r\n",
+            vec![
+                "+OK\r\nSASL XOAUTH2\r\n.\r\n",
+                "-ERR [SYS/TEMP] try later\r\n",
+            ],
+        )
+        .await;
+        let err = Pop3Client::connect_as(&endpoint(port, true), &oauth("tok"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, MailError::Unavailable { .. }), "{err}");
     }
 
     fn admin_sasl() -> Login {

@@ -72,6 +72,9 @@ pub struct Service {
     login_tests: logins::Running,
     /// Pre-flight checks running now, to stop them.
     preflights: logins::Running,
+    /// Where OAuth refresh tokens are kept, given to every run, check and
+    /// pre-flight whose options name none.
+    secrets: Option<Arc<dyn SecretStore>>,
 }
 
 impl Service {
@@ -83,6 +86,24 @@ impl Service {
             jobs: live::Jobs::default(),
             login_tests: logins::Running::default(),
             preflights: logins::Running::default(),
+            secrets: None,
+        }
+    }
+
+    /// The same, with `secrets` holding the OAuth refresh tokens of
+    /// signed-in mailboxes (the app's keyring).
+    pub fn with_secrets(self, secrets: Arc<dyn SecretStore>) -> Service {
+        Service {
+            secrets: Some(secrets),
+            ..self
+        }
+    }
+
+    /// `opts`, with this service's secret store unless they name one.
+    fn with_store(&self, opts: Options) -> Options {
+        match (&opts.secrets, &self.secrets) {
+            (None, Some(s)) => opts.with_secrets(s.clone()),
+            _ => opts,
         }
     }
 
@@ -100,6 +121,7 @@ impl Service {
         watcher: Option<Watcher>,
     ) -> Result<Arc<Live>, StartError> {
         let store = self.store.clone();
+        let opts = self.with_store(opts);
         let kind = match opts.dry_run {
             true => JobKind::DryRun,
             false => JobKind::Migration,
@@ -137,6 +159,7 @@ impl Service {
             }
         }
         let store = self.store.clone();
+        let opts = self.with_store(opts);
         self.launch(
             JobKind::Verification,
             job,
@@ -169,6 +192,7 @@ impl Service {
         mut on_event: impl FnMut(LoginEvent) + Send + 'static,
     ) -> Result<LoginTest, MailError> {
         let (cancel, registered) = self.login_tests.add();
+        let opts = self.with_store(opts);
         let mailboxes = job.users.len();
         self.runtime
             .spawn(async move {

@@ -31,6 +31,7 @@ impl Service {
     ) -> Result<PreflightRun, StartError> {
         let (cancel, registered) = self.preflights.add();
         let store = self.store.clone();
+        let opts = self.with_store(opts);
         self.runtime
             .spawn(async move {
                 let _registered = registered;

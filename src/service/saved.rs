@@ -128,7 +128,7 @@ pub(super) fn save(
             keep(&r, password);
             Some(r)
         }
-        AccountAuth::PerUser => None,
+        AccountAuth::PerUser | AccountAuth::OAuth(_) => None,
     };
     let source_master_password = match &job.source.auth {
         AccountAuth::Master { user, password, .. } => {
@@ -136,8 +136,11 @@ pub(super) fn save(
             keep(&r, password);
             Some(r)
         }
-        AccountAuth::PerUser => None,
+        AccountAuth::PerUser | AccountAuth::OAuth(_) => None,
     };
+    for (side, key, secret) in oauth_secrets(form) {
+        bundle.insert(oauth_ref(name, side, key), secret.into());
+    }
     put_bundle(
         secrets,
         name,
@@ -203,8 +206,13 @@ pub(super) fn form_to_edit(
             Err(SavedError::Missing { place, .. }) => Ok(EditForm {
                 form: blank_passwords(&saved),
                 note: Some(format!(
-                    "Some passwords of job {} are no longer in the {place}: type each mailbox's password after its user name.",
-                    run.job_name
+                    "Some passwords of job {} are no longer in the {place}: type each mailbox's password after its user name{}.",
+                    run.job_name,
+                    if has_oauth_secrets(&saved.form) {
+                        ", and the OAuth client secret or service account key"
+                    } else {
+                        ""
+                    }
                 )),
             }),
             Err(e) => Err(e),
@@ -257,8 +265,36 @@ fn delimiter(form: &serde_json::Value) -> char {
         .unwrap_or(',')
 }
 
+/// The secrets of the sides' OAuth settings (`[side.oauth]`), kept with
+/// the passwords: the app's client secret and a service account's key.
+const OAUTH_SECRETS: [&str; 2] = ["client_secret", "service_account_json"];
+
+/// The name of an OAuth secret of a job in its bundle.
+fn oauth_ref(job: &str, side: &str, key: &str) -> String {
+    format!("job {job}: {side} oauth {key}")
+}
+
+/// Each OAuth secret the form holds: its side, its key and its text.
+fn oauth_secrets(form: &serde_json::Value) -> Vec<(&'static str, &'static str, String)> {
+    let mut out = Vec::new();
+    for side in ["source", "destination"] {
+        for key in OAUTH_SECRETS {
+            if let Some(text) = form
+                .pointer(&format!("/{side}/oauth/{key}"))
+                .and_then(|v| v.as_str())
+                .filter(|t| !t.is_empty())
+            {
+                out.push((side, key, text.to_string()));
+            }
+        }
+    }
+    out
+}
+
 /// The form without its passwords: the user list and both sides' admin
-/// passwords removed (the users are kept as [`SavedUser`]s with references).
+/// passwords removed (the users are kept as [`SavedUser`]s with references),
+/// and each OAuth secret set to `null`: still a valid job, and a mark that
+/// the bundle holds it.
 fn without_secrets(form: &serde_json::Value) -> serde_json::Value {
     let mut form = form.clone();
     if let Some(users) = form.get_mut("users").and_then(|u| u.as_object_mut()) {
@@ -267,9 +303,32 @@ fn without_secrets(form: &serde_json::Value) -> serde_json::Value {
     for side in ["source", "destination"] {
         if let Some(server) = form.get_mut(side).and_then(|d| d.as_object_mut()) {
             server.remove("master_password");
+            if let Some(oauth) = server.get_mut("oauth").and_then(|o| o.as_object_mut()) {
+                for key in OAUTH_SECRETS {
+                    match oauth.get(key).and_then(|v| v.as_str()) {
+                        Some("") => {
+                            oauth.remove(key);
+                        }
+                        Some(_) => {
+                            oauth.insert(key.into(), serde_json::Value::Null);
+                        }
+                        None => {}
+                    }
+                }
+            }
         }
     }
     form
+}
+
+/// Whether a saved form had OAuth secrets (now `null`, in the bundle).
+fn has_oauth_secrets(form: &serde_json::Value) -> bool {
+    ["source", "destination"].iter().any(|side| {
+        OAUTH_SECRETS.iter().any(|key| {
+            form.pointer(&format!("/{side}/oauth/{key}"))
+                .is_some_and(|v| v.is_null())
+        })
+    })
 }
 
 /// A saved job's form with its passwords read back.
@@ -325,6 +384,16 @@ fn restore(secrets: &dyn SecretStore, saved: &SavedJob) -> Result<serde_json::Va
             let mp = get(r)?;
             if let Some(server) = form.get_mut(side).and_then(|d| d.as_object_mut()) {
                 server.insert("master_password".into(), mp.into());
+            }
+        }
+    }
+    for side in ["source", "destination"] {
+        for key in OAUTH_SECRETS {
+            let Some(slot) = form.pointer_mut(&format!("/{side}/oauth/{key}")) else {
+                continue;
+            };
+            if slot.is_null() {
+                *slot = get(&oauth_ref(&saved.job_name, side, key))?.into();
             }
         }
     }
@@ -424,6 +493,68 @@ mod tests {
             let again = parse(&form_of_run(&store, &secrets, run).unwrap());
             assert_eq!(again, same_but_lines(job, &again));
         }
+    }
+
+    #[test]
+    fn oauth_secrets_go_to_the_secret_store_never_to_the_database_and_come_back() {
+        // The source: a Google service account's key; the destination: a
+        // Microsoft 365 tenant's app with its client secret.
+        let key = r#"{"type":"service_account","client_email":"mf@p.iam.gserviceaccount.com","private_key":"-----BEGIN PRIVATE KEY-----\nMIIBsecret-key-material\n-----END PRIVATE KEY-----\n","token_uri":"https://oauth2.googleapis.com/token"}"#;
+        let f = serde_json::json!({
+            "name": "acme",
+            "source": {"preset": "google-workspace", "host": "imap.gmail.com", "protocol": "imap4s",
+                       "ports": {"imap4": [143], "imap4s": [993], "pop3": [110], "pop3s": [995]},
+                       "auth": "oauth", "oauth": {"flow": "service-account", "service_account_json": key}},
+            "destination": {"preset": "microsoft-365", "host": "outlook.office365.com", "port": 993, "security": "tls",
+                            "auth": "oauth", "oauth": {"flow": "client-credentials", "client_id": "app-id-1",
+                                                       "client_secret": "tenant-app-secret", "tenant": "contoso.example"}},
+            "users": {"delimiter": ",", "list": "jane\nbob,,robert\n"}
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("m.db");
+        let store = Store::open(&db).unwrap();
+        let secrets = MemorySecrets::default();
+        let job = parse(&f);
+        save(&store, &secrets, "acme", &f, &job).unwrap();
+        let saved = store.saved_job("acme").unwrap().unwrap();
+        assert_eq!(saved.form["destination"]["oauth"]["client_id"], "app-id-1");
+        assert!(saved.form["destination"]["oauth"]["client_secret"].is_null());
+        assert!(saved.form["source"]["oauth"]["service_account_json"].is_null());
+        drop(store);
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            let on_disk = String::from_utf8_lossy(&bytes);
+            for secret in [
+                "tenant-app-secret",
+                "MIIBsecret-key-material",
+                "PRIVATE KEY",
+            ] {
+                assert!(!on_disk.contains(secret), "{secret} is on disk");
+            }
+        }
+        let store = Store::open(&db).unwrap();
+        let run = begun(&store);
+        let again = form_of_run(&store, &secrets, run).unwrap();
+        assert_eq!(
+            again["destination"]["oauth"]["client_secret"],
+            "tenant-app-secret"
+        );
+        assert_eq!(again["source"]["oauth"]["service_account_json"], key);
+        let again = parse(&again);
+        assert_eq!(again, same_but_lines(job, &again));
+
+        // The keyring lost them: the job comes back, and the note asks for them.
+        let e = form_to_edit(&store, &MemorySecrets::default(), run).unwrap();
+        assert!(e.form["destination"]["oauth"]["client_secret"].is_null());
+        assert_eq!(e.form["destination"]["oauth"]["tenant"], "contoso.example");
+        assert!(
+            e.note
+                .as_deref()
+                .unwrap()
+                .contains("OAuth client secret or service account key"),
+            "{:?}",
+            e.note
+        );
     }
 
     #[test]

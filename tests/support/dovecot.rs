@@ -97,6 +97,19 @@ pub struct ServerOptions {
     /// More configuration, appended to the generated one (e.g. the quota
     /// plugin and its limits).
     pub extra_config: String,
+    /// OAuth 2.0 logins (SASL XOAUTH2 and OAUTHBEARER) with tokens checked
+    /// by a loopback identity provider (`oauth::Idp::dovecot()`). Passwords
+    /// keep working.
+    pub oauth: Option<OAuthOptions>,
+}
+
+/// How Dovecot checks OAuth tokens: its `oauth2` passdb asks
+/// `tokeninfo_url` + token and compares the answer's `email` with the
+/// login name; `scope`, when set, must be among the token's scopes.
+#[derive(Debug, Clone)]
+pub struct OAuthOptions {
+    pub tokeninfo_url: String,
+    pub scope: Option<String>,
 }
 
 impl ServerOptions {
@@ -107,6 +120,7 @@ impl ServerOptions {
             dir: None,
             tls: true,
             extra_config: String::new(),
+            oauth: None,
         }
     }
 }
@@ -208,6 +222,9 @@ impl Dovecot {
         };
         let conf = root.join("dovecot.conf");
         let mut text = config(&root, &instance, layout, ports, ssl);
+        if let Some(o) = &options.oauth {
+            text = with_oauth(&text, &root, o);
+        }
         text.push_str(&options.extra_config);
         fs::write(&conf, text).unwrap();
         let log = |name| fs::File::create(root.join(name)).unwrap();
@@ -628,6 +645,57 @@ fn certificate() -> (&'static Path, &'static Path) {
         (dir.join("cert.pem"), dir.join("key.pem"))
     });
     (cert, key)
+}
+
+/// Adds the `oauth2` passdbs in front of the password ones: the first for
+/// each user's own tokens, the second for app-only tokens (client
+/// credentials), which the identity provider answers as the constant user
+/// `oauth::APP_USER` because Dovecot 2.3 cannot put the login name in the
+/// tokeninfo URL (a `%u` there crashes its auth process).
+fn with_oauth(conf: &str, root: &Path, o: &OAuthOptions) -> String {
+    let scope = o
+        .scope
+        .as_deref()
+        .map(|s| format!("scope = {s}\n"))
+        .unwrap_or_default();
+    let user = format!(
+        "tokeninfo_url = {}\nusername_attribute = email\n{scope}",
+        o.tokeninfo_url
+    );
+    let app = format!(
+        "tokeninfo_url = {}\nusername_attribute = email\nusername_format = {}\n{scope}",
+        o.tokeninfo_url.replacen("?", "?app=1&", 1),
+        super::oauth::APP_USER
+    );
+    fs::write(root.join("oauth2-user.conf"), user).unwrap();
+    fs::write(root.join("oauth2-app.conf"), app).unwrap();
+    let d = root.display();
+    let passdbs = format!(
+        r#"passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {d}/oauth2-user.conf
+  result_failure = continue
+  result_internalfail = continue
+}}
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {d}/oauth2-app.conf
+}}
+"#
+    );
+    let at = conf
+        .find("passdb {")
+        .expect("a passdb in the generated config");
+    let mut text = conf.replacen(
+        "auth_mechanisms = plain login apop",
+        "auth_mechanisms = plain login apop xoauth2 oauthbearer",
+        1,
+    );
+    let at = at + (text.len() - conf.len());
+    text.insert_str(at, &passdbs);
+    text
 }
 
 fn config(

@@ -6,4 +6,5 @@ pub mod corpus;
 pub mod dovecot;
 pub mod faults;
 pub mod jobs;
+pub mod oauth;
 pub mod probe;

@@ -169,6 +169,30 @@ impl Probe {
         }
     }
 
+    /// SASL XOAUTH2 with a bearer token (the test bed's own, independent
+    /// of mailferry's); Err with the server's answer when refused.
+    pub fn try_xoauth2(port: u16, user: &str, token: &str) -> Result<Probe, String> {
+        let mut probe = Probe::connect(port);
+        let ir = base64_encode(format!("user={user}\x01auth=Bearer {token}\x01\x01").as_bytes());
+        probe.tag += 1;
+        let tag = format!("p{}", probe.tag);
+        probe.send(format!("{tag} AUTHENTICATE XOAUTH2 {ir}\r\n").as_bytes());
+        loop {
+            let r = probe.read_response();
+            if r.raw.starts_with(b"+") {
+                // The error details; an empty answer ends the exchange.
+                probe.send(b"\r\n");
+            } else if r.raw.starts_with(format!("{tag} OK").as_bytes()) {
+                return Ok(probe);
+            } else if r.raw.starts_with(format!("{tag} ").as_bytes()) {
+                return Err(format!(
+                    "probe: XOAUTH2 {user:?} refused: {}",
+                    lossy(&r.raw)
+                ));
+            }
+        }
+    }
+
     /// SASL PLAIN with authzid = `user`, authcid = `master`.
     pub fn login_master(port: u16, user: &str, master: &str, password: &str) -> Probe {
         let mut probe = Probe::connect(port);
