@@ -14,6 +14,8 @@ use tokio_rustls::TlsConnector;
 
 use crate::compress::Deflate;
 
+#[cfg(test)]
+pub(crate) mod script;
 pub mod throttle;
 pub use throttle::Throttle;
 

@@ -1027,7 +1027,7 @@ test('the form fits one screen at 1280×800, and is one column on a narrow windo
   await page.setViewportSize({ width: 1280, height: 800 });
   // The default form: IMAP4S, the advanced sections closed, no login results.
   assert.equal(await page.isChecked('input[name="protocol"][value="imap4s"]'), true);
-  assert.deepEqual(await page.$$eval('details.advanced', (ds) => ds.map((d) => d.open)), [false, false, false, false, false, false]);
+  assert.deepEqual(await page.$$eval('details.advanced', (ds) => ds.map((d) => d.open)), [false, false, false, false, false, false, false, false]);
   // No preset: no hint, no OAuth settings.
   assert.equal(await page.isVisible('#source-preset-note'), false);
   assert.equal(await page.isVisible('#dest-oauth'), false);
@@ -1298,6 +1298,43 @@ test('a preset fills the server and its settings, shows its hint and the app-pas
   await page.close();
 });
 
+test('the OAuth settings say step by step where to register the app, for the provider and flow chosen', async () => {
+  const page = await openWithPresets();
+  const steps = (pre) => page.$$eval(`#${pre}-oauth-setup ol, #${pre}-oauth-setup p`,
+    (es) => es.filter((e) => e.checkVisibility()).map((e) => e.textContent.replace(/\s+/g, ' ').trim()).join(' | '));
+  // Microsoft 365 on the destination: the tenant's app, set up in Entra and Exchange Online.
+  await page.selectOption('#dest-preset', 'microsoft-365');
+  await page.click('#dest-oauth-setup summary');
+  let text = await steps('dest');
+  assert.match(text, /Entra admin center/);
+  assert.match(text, /IMAP\.AccessAsApp/);
+  assert.match(text, /Add-MailboxPermission/);
+  assert.doesNotMatch(text, /Google|AccessAsUser/);
+  await page.locator('#dest-oauth').screenshot({ path: path.join(SHOTS, 'oauth-setup-steps.png') });
+  // A person signing in instead: a public client with delegated permissions.
+  await page.selectOption('#dest-oauth-flow', 'device');
+  text = await steps('dest');
+  assert.match(text, /Allow public client flows/);
+  assert.match(text, /IMAP\.AccessAsUser\.All/);
+  assert.doesNotMatch(text, /AccessAsApp/);
+  // Gmail on the source: a Desktop app in Google Cloud; a service account needs delegation.
+  await page.selectOption('#source-preset', 'gmail');
+  await page.click('#source-signin summary');
+  await page.check('input[name="source-auth"][value="oauth"]');
+  await page.selectOption('#source-oauth-flow', 'browser');
+  await page.click('#source-oauth-setup summary');
+  text = await steps('source');
+  assert.match(text, /Gmail API/);
+  assert.match(text, /Desktop app/);
+  assert.doesNotMatch(text, /Entra/);
+  await page.selectOption('#source-oauth-flow', 'service-account');
+  assert.match(await steps('source'), /domain-wide delegation.*https:\/\/mail\.google\.com\//);
+  await page.selectOption('#source-oauth-flow', 'device');
+  assert.match(await steps('source'), /Google does not allow mail access from sign-in with a code/);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
 test('OAuth shows only the fields each flow needs, sends only those, and its errors land on their field', async () => {
   const page = await openWithPresets({}, {
     validate: `(req) => {
@@ -1312,11 +1349,11 @@ test('OAuth shows only the fields each flow needs, sends only those, and its err
     (es) => es.filter((e) => e.checkVisibility() || e.closest('.file-pick')?.checkVisibility()).map((e) => e.id || e.textContent.trim()));
   const flows = {
     // No preset: the provider is chosen; Microsoft's needs a tenant.
-    device: ['dest-oauth-flow', 'dest-sign-in', 'dest-oauth-provider', 'dest-oauth-client-id', 'dest-oauth-client-secret', 'Advanced: scope and addresses'],
-    browser: ['dest-oauth-flow', 'dest-sign-in', 'dest-oauth-provider', 'dest-oauth-client-id', 'dest-oauth-client-secret', 'Advanced: scope and addresses'],
-    'client-credentials': ['dest-oauth-flow', 'dest-oauth-provider', 'dest-oauth-client-id', 'dest-oauth-client-secret', 'Advanced: scope and addresses'],
-    'service-account': ['dest-oauth-flow', 'dest-oauth-key-file', 'Advanced: scope and addresses'],
-    token: ['dest-oauth-flow', 'Advanced: scope and addresses'],
+    device: ['dest-oauth-flow', 'dest-sign-in', 'dest-oauth-provider', 'dest-oauth-client-id', 'dest-oauth-client-secret', 'Advanced: scope and addresses', 'How to set this up'],
+    browser: ['dest-oauth-flow', 'dest-sign-in', 'dest-oauth-provider', 'dest-oauth-client-id', 'dest-oauth-client-secret', 'Advanced: scope and addresses', 'How to set this up'],
+    'client-credentials': ['dest-oauth-flow', 'dest-oauth-provider', 'dest-oauth-client-id', 'dest-oauth-client-secret', 'Advanced: scope and addresses', 'How to set this up'],
+    'service-account': ['dest-oauth-flow', 'dest-oauth-key-file', 'Advanced: scope and addresses', 'How to set this up'],
+    token: ['dest-oauth-flow', 'Advanced: scope and addresses', 'How to set this up'],
   };
   for (const [flow, ids] of Object.entries(flows)) {
     await page.selectOption('#dest-oauth-flow', flow);
@@ -1615,9 +1652,10 @@ test('the form with a preset and a tenant\'s app stays compact, nothing overlapp
     return out;
   });
   assert.deepEqual(overlaps, []);
-  // The tenant's app takes three lines more than a password login: the hint, the flow, two rows of fields.
+  // The tenant's app takes four lines more than a password login: the flow, two rows of fields, and
+  // the closed "How to set this up".
   const dest = await page.$eval('#dest-oauth', (e) => e.getBoundingClientRect().height);
-  assert.ok(dest <= 110, `the OAuth settings are ${dest} px tall`);
+  assert.ok(dest <= 135, `the OAuth settings are ${dest} px tall`);
   // The window as the user sees it: from the top, the preset and the
   // tenant's app in view above the action bar.
   await page.evaluate(() => window.scrollTo(0, 0));

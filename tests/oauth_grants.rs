@@ -662,3 +662,67 @@ fn the_cli_signs_a_mailbox_in_with_a_code_and_runs_with_the_keyring() {
     }
     assert!(idp_tokens_in(out.as_bytes()).is_empty() && idp_tokens_in(err.as_bytes()).is_empty());
 }
+
+// ------------------------------------------------------------ pre-flight
+
+/// The pre-flight report logs in with each mailbox's token before anything
+/// is copied: a token without the mail scope is named on its mailbox (and
+/// among the warnings) in the words of a refused token, a good one is
+/// checked through to its folders, and neither server changes.
+#[test]
+fn the_pre_flight_report_tries_each_mailboxs_token_before_the_job() {
+    use mailferry::preflight::{self, WarningKind};
+    let idp = Idp::start();
+    let users = ["alice", "bob"];
+    let (src, dst) = servers(&idp, &users);
+    let hour = Duration::from_secs(3600);
+    let list = format!(
+        "alice,{},alice\nbob,{},bob",
+        idp.mint("alice", SCOPE, hour),
+        idp.mint("bob", "https://mail.test/calendar", hour)
+    );
+    idp.register_client("tenant-app", Some(CLIENT_SECRET));
+    let dest = oauth_lines(
+        &idp,
+        "client-credentials",
+        "tenant-app",
+        Some(CLIENT_SECRET),
+    );
+    let toml = job_toml(
+        JobSpec::new("preflight-oauth", &src, &dst, &list),
+        &format!("flow = \"token\"\nscope = {SCOPE:?}\n"),
+        &dest,
+    );
+    let before: Vec<Snapshot> = users
+        .iter()
+        .map(|u| snapshot(&dst, u, &password(u, "destination")))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("m.db")).unwrap();
+    let job = validate(&toml);
+    let opts = Options::for_job(&job);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_, report) = rt
+        .block_on(preflight::run(job, store, opts, Cancel::default(), |_| {}))
+        .unwrap_or_else(|e| panic!("the pre-flight check did not start: {e}"));
+    let alice = &report.mailboxes[0];
+    let bob = &report.mailboxes[1];
+    assert_eq!(alice.error, None, "{alice:#?}");
+    assert!(!alice.folders.is_empty(), "{alice:#?}");
+    let words = bob.error.as_deref().unwrap_or_default();
+    assert!(
+        words.contains("bob") && words.contains("refused the access token"),
+        "{words}"
+    );
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.kind == WarningKind::Unreachable && w.account.as_deref() == Some("bob")),
+        "{:#?}",
+        report.warnings
+    );
+    for (u, b) in users.iter().zip(&before) {
+        assert_eq!(&snapshot(&dst, u, &password(u, "destination")), b, "{u}");
+    }
+}

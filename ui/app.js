@@ -8,6 +8,7 @@ const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 import { applyUpdate, stamped } from './updates.js';
 import { summarize, shows, order, count } from './summary.js';
 import { renderPreflight } from './preflight.js';
+import { setupSteps } from './setup-steps.js';
 
 /** @typedef {import('./contract').Commands} Commands */
 /** @typedef {import('./contract').JobView} JobView */
@@ -1922,6 +1923,8 @@ function onNotice(n) {
 
 function setUp() {
   for (const p of PROTOS) addPort(p, DEFAULT_PORTS[p]);
+  // Before the first applyOAuthRules, which shows only the steps that apply.
+  for (const { pre } of Object.values(SIDES)) $(`#${pre}-oauth`).append(setupSteps(pre));
   for (const b of $$('.add-port')) {
     b.addEventListener('click', () => addPort(b.closest('tr').dataset.proto).focus());
   }

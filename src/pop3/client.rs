@@ -728,38 +728,17 @@ impl Pop3Client {
 mod tests {
     use std::time::Duration;
 
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    use tokio::net::TcpListener;
-
     use super::*;
     use crate::error::Side;
     use crate::net::CertPolicy;
 
-    /// A scripted server: sends `greeting`, then answers each line it reads
-    /// with the next reply; returns the lines it read.
+    /// A scripted server (`crate::net::script`).
     async fn fake(
         greeting: &'static str,
         replies: Vec<&'static str>,
     ) -> (u16, tokio::task::JoinHandle<Vec<String>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let task = tokio::spawn(async move {
-            let (sock, _) = listener.accept().await.unwrap();
-            let (r, mut w) = sock.into_split();
-            let mut r = BufReader::new(r);
-            w.write_all(greeting.as_bytes()).await.unwrap();
-            let mut seen = Vec::new();
-            for reply in replies {
-                let mut line = String::new();
-                if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                    break;
-                }
-                seen.push(line.trim_end().to_string());
-                w.write_all(reply.as_bytes()).await.unwrap();
-            }
-            seen
-        });
-        (port, task)
+        let replies = replies.into_iter().map(String::from).collect();
+        crate::net::script::serve(greeting, replies).await
     }
 
     fn endpoint(port: u16, allow_plaintext: bool) -> Pop3Endpoint {
