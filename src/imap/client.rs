@@ -394,6 +394,13 @@ impl ImapClient {
         let client = Client::new(Timed::new(stream, timeout));
         let user = login.user().to_string();
         let doing = "logging in";
+        // Every way of logging in may take at most `timeout`.
+        let timed_out = |place| MailError::Timeout {
+            place,
+            doing: doing.into(),
+            after: timeout,
+            direction: Direction::Read,
+        };
         // Post-login capabilities differ from pre-login ones; they come in
         // the LOGIN reply's code when the server sends (and we can parse) it.
         let mut fresh_caps = false;
@@ -402,14 +409,7 @@ impl ImapClient {
             Login::Password { password, .. } | Login::Separator { password, .. } => {
                 let fut = client.login_with_capabilities(login.login_name(), password.expose());
                 match tokio::time::timeout(timeout, fut).await {
-                    Err(_) => {
-                        return Err(MailError::Timeout {
-                            place,
-                            doing: doing.into(),
-                            after: timeout,
-                            direction: Direction::Read,
-                        })
-                    }
+                    Err(_) => return Err(timed_out(place)),
                     Ok(Ok((session, new_caps))) => {
                         if let Some(new_caps) = new_caps {
                             caps = new_caps.iter().map(cap_name).collect();
@@ -430,18 +430,10 @@ impl ImapClient {
                     authcid,
                     password: password.expose(),
                 };
-                match tokio::time::timeout(timeout, client.authenticate("PLAIN", auth)).await {
-                    Err(_) => {
-                        return Err(MailError::Timeout {
-                            place,
-                            doing: doing.into(),
-                            after: timeout,
-                            direction: Direction::Read,
-                        })
-                    }
-                    Ok(Ok(session)) => Ok(session),
-                    Ok(Err((e, _))) => Err(e),
-                }
+                let fut = client.authenticate("PLAIN", auth);
+                timed(timeout, fut)
+                    .await
+                    .ok_or_else(|| timed_out(place.clone()))?
             }
             Login::OAuth { user: name, token } => {
                 let Some(mech) = OAuthMechanism::choose(|m| caps.contains(&format!("AUTH={m}")))
@@ -471,18 +463,9 @@ impl ImapClient {
                     challenge: None,
                 });
                 let fut = client.authenticate(command.expose(), exchange);
-                match tokio::time::timeout(timeout, fut).await {
-                    Err(_) => {
-                        return Err(MailError::Timeout {
-                            place,
-                            doing: doing.into(),
-                            after: timeout,
-                            direction: Direction::Read,
-                        })
-                    }
-                    Ok(Ok(session)) => Ok(session),
-                    Ok(Err((e, _))) => Err(e),
-                }
+                timed(timeout, fut)
+                    .await
+                    .ok_or_else(|| timed_out(place.clone()))?
             }
         };
         let challenge = oauth.as_ref().and_then(|o| o.challenge.as_ref());
@@ -1190,6 +1173,18 @@ pub(super) fn truncate(s: &str, max: usize) -> String {
         return s.to_string();
     }
     s.chars().take(max).collect::<String>() + "…"
+}
+
+/// An AUTHENTICATE exchange within `timeout`: `None` when it ran out,
+/// else its outcome with the client dropped on failure.
+async fn timed<S, C>(
+    timeout: Duration,
+    fut: impl std::future::Future<Output = Result<S, (async_imap::error::Error, C)>>,
+) -> Option<Result<S, async_imap::error::Error>> {
+    tokio::time::timeout(timeout, fut)
+        .await
+        .ok()
+        .map(|r| r.map_err(|(e, _)| e))
 }
 
 #[cfg(test)]
