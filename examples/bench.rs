@@ -1,10 +1,13 @@
-//! The benchmark of issue 6: MailFerry side by side with Dovecot's own
-//! replicator (dsync: `doveadm backup` over imapc) and mbsync (Debian's
-//! `isync`), between two private Dovecot instances on 127.0.0.1.
+//! The benchmark of issues 6 and 15: MailFerry side by side with Dovecot's
+//! own replicator (dsync: `doveadm backup` over imapc) and mbsync (Debian's
+//! `isync`), between two private Dovecot instances on 127.0.0.1, near or
+//! made distant by a link simulator.
 //!
 //! ```text
 //! cargo run --release --example bench              # full run, 3 rounds (a few minutes)
 //! cargo run --release --example bench -- --quick   # smoke run (about half a minute)
+//! cargo run --release --example bench -- --scenario wan --rtt-ms 40 [--mbit 20]
+//! cargo run --release --example bench -- --all     # every scenario
 //! ```
 //!
 //! It builds `target/release/mailferry` (unless `--mailferry PATH`), starts a
@@ -20,10 +23,31 @@
 //! MailFerry's fresh copies, `mailferry preflight --json` of the same job
 //! estimates it (issue 13): the range is printed next to the copy's time.
 //!
-//! Scenario 1: one account, 2,000 messages, 66 MB in 10 folders (1 KB to
-//! 4 MB, mostly small). Scenario 2: 50 accounts x 200 messages (6.6 MB
-//! each) in one MailFerry job; dsync and mbsync run one process per account,
-//! as many at once as MailFerry copies mailboxes at once (`--parallel`).
+//! Scenarios (`--scenario NAME`, repeatable; scenarios 1 and 2 without it,
+//! every one with `--all`):
+//! - `single` (1): one account, 2,000 messages, 66 MB in 10 folders (1 KB
+//!   to 4 MB, mostly small).
+//! - `accounts` (2): 50 accounts x 200 messages (6.6 MB each) in one
+//!   MailFerry job; dsync and mbsync run one process per account, as many
+//!   at once as MailFerry copies mailboxes at once (`--parallel`).
+//! - `wan`: issue 15's account, 1,000 messages, 38 MB in 10 folders, with
+//!   its goals at 40 ms round trips.
+//! - `folders`: one account of 1,000 folders x 5 small messages.
+//! - `big-folder`: one folder of 100,000 small messages (MailFerry alone
+//!   unless `--big-folder-all-tools`): time per message, peak RSS.
+//! - `huge-message`: one 100 MB message: peak RSS against 64 MB + 2x it.
+//! - `many`: 500 mailboxes x 20 messages in one job (messages per second
+//!   against scenario 2's), and each round a job of 500 empty mailboxes (the
+//!   cost of a mailbox by itself).
+//!
+//! `--rtt-ms MS [--mbit M]` puts a link simulator (tests/support/link.rs)
+//! in front of each server's IMAPS port: every tool connects through it
+//! (dsync writes the destination itself: only its source leg crosses it).
+//! Each fresh copy then shows the bytes each proxy carried, and each table
+//! the scenario's latency floor (the bytes' time at the rate plus a nominal
+//! count of round trips: per mailbox 4 to connect and log in, 1 LIST, 1 per
+//! folder, 2 for a fresh copy's FETCH and APPEND rounds; see `Floor`) and
+//! each tool's time over it.
 //!
 //! How the three tools are set up:
 //! - MailFerry: `mailferry run JOB` with an IMAPS source (trusting the test
@@ -46,7 +70,7 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -55,10 +79,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-use support::corpus::seed_bench_account;
+use clap::{Parser, ValueEnum};
+use support::corpus::{
+    seed_bench_account, seed_bench_account_one_connection, seed_big_folder, seed_folders_account,
+    seed_huge_message, BenchSummary, BENCH_FOLDERS,
+};
 use support::dovecot::{Dovecot, Layout, ServerOptions};
 use support::jobs::JobSpec;
+use support::link::{Link, LinkProxy};
 
 /// Password of every destination account (mbsync logs in with it; MailFerry
 /// uses the master login, dsync needs none).
@@ -70,12 +98,13 @@ const TIME: &str = "/usr/bin/time";
 const IMAPC_FEATURES: &str = "rfc822.size fetch-headers";
 const PREFETCH: &str = "20";
 
-/// MailFerry next to dsync and mbsync on two local Dovecot servers (issue 6).
+/// MailFerry next to dsync and mbsync on two local Dovecot servers, near or
+/// made distant (issues 6 and 15).
 #[derive(Parser)]
 #[command(name = "bench")]
 struct Args {
     /// Smaller, for a smoke run: 400 messages (13 MB), 10 accounts x 50
-    /// messages, one round.
+    /// messages, one round (and smaller new scenarios, see each).
     #[arg(long)]
     quick: bool,
     /// Rounds, each onto fresh destination accounts; the tables show the
@@ -130,6 +159,94 @@ struct Args {
     /// them out.)
     #[arg(long, value_name = "MB")]
     mb_per_second: Option<f64>,
+    /// Make both servers distant: every tool's connections go through a
+    /// link simulator (tests/support/link.rs), one in front of each server,
+    /// that delays every byte half this round trip each way.
+    #[arg(long, value_name = "MS")]
+    rtt_ms: Option<u64>,
+    /// With the link: at most this many Mbit/s (1,000,000 bits) each way
+    /// and server, shared by all of its connections (an office line).
+    /// Alone: a link with no delay and this rate.
+    #[arg(long, value_name = "MBIT")]
+    mbit: Option<f64>,
+    /// Run this scenario (repeat it, or separate names with commas): single
+    /// (or 1), accounts (or 2), wan, folders, big-folder, huge-message,
+    /// many. [default: single and accounts]
+    #[arg(
+        long = "scenario",
+        visible_alias = "only",
+        value_name = "NAME",
+        value_enum,
+        value_delimiter = ','
+    )]
+    scenarios: Vec<Kind>,
+    /// Run every scenario.
+    #[arg(long)]
+    all: bool,
+    /// wan: messages of its one account. [default: 1000, 200 with --quick]
+    #[arg(long, value_name = "N")]
+    wan_messages: Option<usize>,
+    /// wan: the account's size in MB. [default: 38, 8 with --quick]
+    #[arg(long, value_name = "MB")]
+    wan_mb: Option<u64>,
+    /// folders: folders of its one account, the INBOX included. [default:
+    /// 1000, 100 with --quick]
+    #[arg(long, value_name = "N")]
+    folder_count: Option<usize>,
+    /// folders: messages in each folder (2 to 4 KB each).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    per_folder: usize,
+    /// big-folder: messages in its one folder, the INBOX (2 to 4 KB each).
+    /// [default: 100000, 10000 with --quick]
+    #[arg(long, value_name = "N")]
+    big_folder_messages: Option<usize>,
+    /// big-folder: measure dsync and mbsync too (MailFerry alone by default).
+    #[arg(long)]
+    big_folder_all_tools: bool,
+    /// huge-message: the size of its one message in MB. [default: 100, 20
+    /// with --quick]
+    #[arg(long, value_name = "MB")]
+    huge_mb: Option<u64>,
+    /// many: mailboxes in its one job. [default: 500, 50 with --quick]
+    #[arg(long, value_name = "N")]
+    many_mailboxes: Option<usize>,
+    /// many: messages per mailbox (33 KB each on average).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    many_messages: usize,
+}
+
+/// The scenarios.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+enum Kind {
+    /// Scenario 1: one account of 2,000 messages, 66 MB, 10 folders.
+    #[value(alias = "1")]
+    Single,
+    /// Scenario 2: 50 accounts x 200 messages, one job.
+    #[value(alias = "2")]
+    Accounts,
+    /// Issue 15's account: 1,000 messages, 38 MB, 10 folders.
+    Wan,
+    /// One account of 1,000 folders x 5 small messages.
+    Folders,
+    /// One folder of 100,000 small messages.
+    BigFolder,
+    /// One 100 MB message.
+    HugeMessage,
+    /// 500 mailboxes x 20 messages, one job; and a job of empty mailboxes.
+    Many,
+}
+
+impl Kind {
+    /// Part of its job, log and destination names.
+    fn slug(self, accounts: usize) -> String {
+        match self {
+            // The names of issue 6 (docs/performance.md refers to them).
+            Kind::Single | Kind::Accounts => format!("{accounts}acct"),
+            other => other
+                .to_possible_value()
+                .map_or("x".into(), |v| v.get_name().to_string()),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -170,6 +287,9 @@ struct Measure {
     /// CPU seconds the source and the destination Dovecot spent meanwhile.
     source_cpu: f64,
     dest_cpu: f64,
+    /// Logins (connections) the source and the destination saw meanwhile.
+    source_logins: usize,
+    dest_logins: usize,
 }
 
 /// What the destination holds after a run.
@@ -177,6 +297,8 @@ struct Measure {
 struct Stored {
     messages: u64,
     bytes: u64,
+    /// Folders, in all accounts.
+    folders: u64,
 }
 
 #[derive(Default)]
@@ -192,6 +314,8 @@ struct ToolResults {
     /// MailFerry: each round's pre-flight estimate, made just before its
     /// fresh copy, with the copy's time.
     estimates: Vec<(Estimated, f64)>,
+    /// With a link: the bytes each fresh copy sent over it.
+    link_bytes: Vec<LinkBytes>,
 }
 
 /// A pre-flight report's estimate (`mailferry preflight --json`), seconds.
@@ -204,9 +328,21 @@ struct Estimated {
 }
 
 struct Scenario {
+    kind: Kind,
     title: String,
+    /// The tools it measures.
+    tools: Vec<Tool>,
+    /// Seconds it took to seed, and to run its rounds.
+    seed_secs: f64,
+    run_secs: f64,
+    /// many: source accounts with nothing in them, and the time of a job
+    /// of them each round (the cost of a mailbox alone).
+    empty_accounts: Vec<(String, String)>,
+    empty_runs: Vec<Measure>,
     /// Source accounts: (user, password).
     accounts: Vec<(String, String)>,
+    /// Folders per account (the INBOX included).
+    folders: usize,
     /// Messages per account, and in all.
     per_account: usize,
     messages: usize,
@@ -214,6 +350,23 @@ struct Scenario {
     results: BTreeMap<Tool, ToolResults>,
     /// MailFerry / dsync per round (fresh copies).
     ratios: Vec<f64>,
+}
+
+impl Scenario {
+    /// "2000 messages, 66.0 MB in 1 account of 10 folders".
+    fn size(&self) -> String {
+        let plural = |n: usize, word: &str| match n {
+            1 => format!("1 {word}"),
+            n => format!("{n} {word}s"),
+        };
+        format!(
+            "{}, {} in {} of {}",
+            plural(self.messages, "message"),
+            megabytes(self.bytes),
+            plural(self.accounts.len(), "account"),
+            plural(self.folders, "folder")
+        )
+    }
 }
 
 /// A command to time, with where its output goes.
@@ -236,6 +389,75 @@ struct Bed {
     tmpfs: bool,
     /// MailFerry's `max_mb_per_second`.
     mb_per_second: Option<f64>,
+    /// The simulated link, and its proxies in front of the source's and
+    /// the destination's IMAPS ports.
+    link: Option<(Link, LinkProxy, LinkProxy)>,
+}
+
+impl Bed {
+    /// Where the tools find the source's IMAPS port (through the link).
+    fn src_port(&self) -> u16 {
+        match &self.link {
+            Some((_, src, _)) => src.port(),
+            None => self.src.imaps_port(),
+        }
+    }
+
+    /// Where the tools find the destination's IMAPS port.
+    fn dst_port(&self) -> u16 {
+        match &self.link {
+            Some((_, _, dst)) => dst.port(),
+            None => self.dst.imaps_port(),
+        }
+    }
+
+    /// Bytes both proxies carried so far (zero without a link).
+    fn link_bytes(&self) -> LinkBytes {
+        match &self.link {
+            Some((_, src, dst)) => LinkBytes {
+                src: src.bytes(),
+                dst: dst.bytes(),
+            },
+            None => LinkBytes::default(),
+        }
+    }
+}
+
+/// Bytes over the link: (to the server, to the tool) for each server.
+#[derive(Clone, Copy, Debug, Default)]
+struct LinkBytes {
+    src: (u64, u64),
+    dst: (u64, u64),
+}
+
+impl LinkBytes {
+    fn since(self, before: LinkBytes) -> LinkBytes {
+        LinkBytes {
+            src: (self.src.0 - before.src.0, self.src.1 - before.src.1),
+            dst: (self.dst.0 - before.dst.0, self.dst.1 - before.dst.1),
+        }
+    }
+
+    /// "source 0.2 MB up, 38.1 MB down; destination 38.2 MB up, 0.1 MB down".
+    fn text(self) -> String {
+        format!(
+            "source {} up, {} down; destination {} up, {} down",
+            megabytes(self.src.0),
+            megabytes(self.src.1),
+            megabytes(self.dst.0),
+            megabytes(self.dst.1)
+        )
+    }
+}
+
+/// "40 ms round trips, 20 Mbit/s each way".
+fn link_text(link: &Link) -> String {
+    let rtt = link.one_way.as_secs_f64() * 2000.0;
+    let rate = match link.bits_per_second {
+        Some(bps) => format!("{} Mbit/s each way", bps as f64 / 1e6),
+        None => "no rate limit".into(),
+    };
+    format!("{rtt:.0} ms round trips, {rate}")
 }
 
 fn main() -> ExitCode {
@@ -258,6 +480,24 @@ fn run(args: Args) -> Result<bool, String> {
     let mb = args.mb.unwrap_or(if quick { 13 } else { 66 });
     let accounts = args.accounts.unwrap_or(if quick { 10 } else { 50 });
     let per_account = args.per_account.unwrap_or(if quick { 50 } else { 200 });
+    let wan_messages = args.wan_messages.unwrap_or(if quick { 200 } else { 1000 });
+    let wan_mb = args.wan_mb.unwrap_or(if quick { 8 } else { 38 });
+    let folder_count = args
+        .folder_count
+        .unwrap_or(if quick { 100 } else { 1000 })
+        .max(1);
+    let per_folder = args.per_folder;
+    let big = args
+        .big_folder_messages
+        .unwrap_or(if quick { 10_000 } else { 100_000 });
+    let huge_mb = args.huge_mb.unwrap_or(if quick { 20 } else { 100 });
+    let many = args.many_mailboxes.unwrap_or(if quick { 50 } else { 500 });
+    let many_messages = args.many_messages;
+    let selected: BTreeSet<Kind> = match (args.all, args.scenarios.is_empty()) {
+        (true, _) => Kind::value_variants().iter().copied().collect(),
+        (false, true) => [Kind::Single, Kind::Accounts].into(),
+        (false, false) => args.scenarios.iter().copied().collect(),
+    };
 
     preflight()?;
     // One benchmark at a time: a second one would stop this one's servers.
@@ -296,6 +536,10 @@ fn run(args: Args) -> Result<bool, String> {
     }
     fs::create_dir_all(work.join("logs")).map_err(|e| e.to_string())?;
 
+    let link = match (args.rtt_ms, args.mbit) {
+        (None, None) => None,
+        (rtt, mbit) => Some(Link::rtt_ms(rtt.unwrap_or(0)).with_mbit(mbit)),
+    };
     let mut header = machine_header(&mailferry, root);
     header.push_str(&format!(
         "Settings: {rounds} round(s); mail on {}; MailFerry --parallel {}{}{}; tools: {}\n",
@@ -319,6 +563,13 @@ fn run(args: Args) -> Result<bool, String> {
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    header.push_str(&match &link {
+        Some(link) => format!(
+            "Link: {} (a proxy in front of each server; dsync writes the destination itself, so only its source leg crosses the link)\n",
+            link_text(link)
+        ),
+        None => "Link: none (loopback)\n".into(),
+    });
     print!("{header}");
 
     let t = Instant::now();
@@ -329,54 +580,168 @@ fn run(args: Args) -> Result<bool, String> {
         args.connections,
         args.tmpfs,
     )?;
+    let link = link.map(|link| {
+        let src = LinkProxy::start(bed.src.imaps_port(), link);
+        let dst = LinkProxy::start(bed.dst.imaps_port(), link);
+        (link, src, dst)
+    });
     let bed = Bed {
         mb_per_second: args.mb_per_second,
+        link,
         ..bed
     };
     println!(
-        "Servers up in {:.1?}: source imaps {}, destination imaps {} (127.0.0.1).",
+        "Servers up in {:.1?}: source imaps {}, destination imaps {} (127.0.0.1){}.",
         t.elapsed(),
         bed.src.imaps_port(),
-        bed.dst.imaps_port()
+        bed.dst.imaps_port(),
+        match &bed.link {
+            Some((_, src, dst)) => format!(
+                "; through the link: source {}, destination {}",
+                src.port(),
+                dst.port()
+            ),
+            None => String::new(),
+        }
     );
 
     let mut scenarios = Vec::new();
     let t = Instant::now();
-    let single = vec![("bench".to_string(), "bench-pw".to_string())];
-    scenarios.push(seed(
-        &bed,
-        single,
-        messages,
-        mb * 1_000_000,
-        "Scenario 1: one account".into(),
-    ));
-    if accounts > 0 {
-        let many: Vec<(String, String)> = (1..=accounts)
-            .map(|i| (format!("acct{i:02}"), format!("pw-acct{i:02}")))
-            .collect();
-        let title = format!("Scenario 2: {accounts} accounts x {per_account} messages, one job");
-        scenarios.push(seed(
-            &bed,
-            many,
-            per_account,
-            per_account as u64 * AVERAGE_MESSAGE,
-            title,
-        ));
+    for &kind in &selected {
+        let one = |user: &str| vec![(user.to_string(), format!("{user}-pw"))];
+        let numbered = |prefix: &str, n: usize| -> Vec<(String, String)> {
+            let width = n.to_string().len().max(2);
+            (1..=n)
+                .map(|i| {
+                    (
+                        format!("{prefix}{i:0width$}"),
+                        format!("pw-{prefix}{i:0width$}"),
+                    )
+                })
+                .collect()
+        };
+        let mut scenario = match kind {
+            Kind::Single => seed(
+                &bed,
+                kind,
+                "Scenario 1: one account".into(),
+                vec![("bench".to_string(), "bench-pw".to_string())],
+                BENCH_FOLDERS.len(),
+                messages,
+                &|server, user, password| {
+                    seed_bench_account(server, user, password, messages, mb * 1_000_000)
+                },
+            ),
+            Kind::Accounts if accounts == 0 => continue,
+            Kind::Accounts => seed(
+                &bed,
+                kind,
+                format!("Scenario 2: {accounts} accounts x {per_account} messages, one job"),
+                numbered("acct", accounts),
+                BENCH_FOLDERS.len(),
+                per_account,
+                &|server, user, password| {
+                    let bytes = per_account as u64 * AVERAGE_MESSAGE;
+                    seed_bench_account(server, user, password, per_account, bytes)
+                },
+            ),
+            Kind::Wan => seed(
+                &bed,
+                kind,
+                "Scenario wan: the account of issue 15".into(),
+                one("wan"),
+                BENCH_FOLDERS.len(),
+                wan_messages,
+                &|server, user, password| {
+                    seed_bench_account(server, user, password, wan_messages, wan_mb * 1_000_000)
+                },
+            ),
+            Kind::Folders => seed(
+                &bed,
+                kind,
+                format!("Scenario folders: one account of {folder_count} folders x {per_folder} messages"),
+                one("folders"),
+                folder_count,
+                folder_count * per_folder,
+                &|server, user, password| {
+                    seed_folders_account(server, user, password, folder_count, per_folder)
+                },
+            ),
+            Kind::BigFolder => seed(
+                &bed,
+                kind,
+                format!("Scenario big-folder: one folder of {big} messages"),
+                one("big"),
+                1,
+                big,
+                &|server, user, password| seed_big_folder(server, user, password, "INBOX", big),
+            ),
+            Kind::HugeMessage => seed(
+                &bed,
+                kind,
+                format!("Scenario huge-message: one message of {huge_mb} MB"),
+                one("huge"),
+                1,
+                1,
+                &|server, user, password| {
+                    seed_huge_message(server, user, password, huge_mb * 1_000_000)
+                },
+            ),
+            Kind::Many => {
+                let mut s = seed(
+                    &bed,
+                    kind,
+                    format!("Scenario many: {many} mailboxes x {many_messages} messages, one job"),
+                    numbered("many", many),
+                    BENCH_FOLDERS.len(),
+                    many_messages,
+                    &|server, user, password| {
+                        // The same mail as seed_bench_account's, one login
+                        // instead of eleven (500 accounts: 109 s -> about 20 s).
+                        let bytes = many_messages as u64 * AVERAGE_MESSAGE;
+                        seed_bench_account_one_connection(
+                            server,
+                            user,
+                            password,
+                            many_messages,
+                            bytes,
+                        )
+                    },
+                );
+                s.empty_accounts = numbered("empty", many);
+                for (user, password) in &s.empty_accounts {
+                    bed.src.add_user(user, password);
+                }
+                s
+            }
+        };
+        scenario.tools = match kind {
+            Kind::BigFolder if !args.big_folder_all_tools => vec![Tool::MailFerry],
+            _ => tools.clone(),
+        };
+        println!(
+            "  {}: {}; seeded in {}",
+            scenario.title,
+            scenario.size(),
+            seconds(scenario.seed_secs)
+        );
+        scenarios.push(scenario);
     }
     println!("Seeded in {:.1?}.", t.elapsed());
-    for s in &scenarios {
-        println!(
-            "  {}: {} messages, {} in {} account(s), 10 folders each",
-            s.title,
-            s.messages,
-            megabytes(s.bytes),
-            s.accounts.len()
-        );
-    }
 
     for scenario in &mut scenarios {
+        let started = Instant::now();
         println!();
         println!("{}", scenario.title);
+        if let Some((link, _, _)) = &bed.link {
+            let floor = Floor::of(scenario, link, bed.parallel);
+            println!(
+                "  latency floor: fresh copy {}, re-run {}",
+                seconds(floor.fresh()),
+                seconds(floor.rerun())
+            );
+        }
+        let tools = scenario.tools.clone();
         for round in 1..=rounds {
             // Rotate the order, so that no tool always goes first.
             let mut order = tools.clone();
@@ -390,17 +755,43 @@ fn run(args: Args) -> Result<bool, String> {
             if let (Some(mf), Some(ds)) = (fresh.get(&Tool::MailFerry), fresh.get(&Tool::Dsync)) {
                 scenario.ratios.push(mf / ds);
             }
+            if !scenario.empty_accounts.is_empty() {
+                run_empty(&bed, scenario, round);
+            }
         }
+        scenario.run_secs = started.elapsed().as_secs_f64();
     }
 
     let mut report = header;
-    for (i, scenario) in scenarios.iter().enumerate() {
+    for scenario in &scenarios {
         report.push('\n');
-        report.push_str(&table(scenario, &tools, rounds, bed.parallel));
-        if i == 0 {
-            report.push('\n');
-            report.push_str(&goals(scenario));
-        }
+        let floor = bed
+            .link
+            .as_ref()
+            .map(|(link, _, _)| Floor::of(scenario, link, bed.parallel));
+        report.push_str(&table(
+            scenario,
+            &scenario.tools,
+            rounds,
+            bed.parallel,
+            floor.as_ref(),
+        ));
+        report.push_str(&format!(
+            "(Seeded in {}; its rounds took {}.)\n",
+            seconds(scenario.seed_secs),
+            seconds(scenario.run_secs)
+        ));
+        report.push('\n');
+        report.push_str(&match scenario.kind {
+            Kind::Single => goals(scenario),
+            _ => notes(
+                scenario,
+                &scenarios,
+                bed.link.as_ref().map(|(link, _, _)| link),
+                floor.as_ref(),
+                bed.parallel,
+            ),
+        });
         let fresh = scenario.results.get(&Tool::MailFerry).map(|r| &r.fresh);
         let estimates = scenario
             .results
@@ -414,6 +805,9 @@ fn run(args: Args) -> Result<bool, String> {
                 report.push_str(&estimate_line(*e, *wall));
                 report.push('\n');
             }
+        }
+        if bed.link.is_some() {
+            report.push_str(&link_lines(scenario, &scenario.tools));
         }
         if let (Some(limit), Some(fresh)) = (bed.mb_per_second, fresh) {
             report.push_str("\nBandwidth limit, each round's fresh copy:\n");
@@ -557,7 +951,7 @@ fn machine_header(mailferry: &Path, root: &Path) -> String {
         (false, false) => format!(" (git {head} + uncommitted changes)"),
     };
     let mut h = String::new();
-    h += "MailFerry benchmark (issue 6)\n";
+    h += "MailFerry benchmark (issues 6 and 15)\n";
     h += &format!(
         "Date: {}\n",
         chrono::Local::now().format("%Y-%m-%d %H:%M %z")
@@ -620,6 +1014,7 @@ fn start_bed(
             connections,
             tmpfs,
             mb_per_second: None,
+            link: None,
         }),
         (src, dst) => Err(format!(
             "a server did not start:\n{}",
@@ -640,14 +1035,21 @@ fn stop_bed(bed: Bed) {
     });
 }
 
-/// Creates and fills the source accounts (a few at once).
+/// The seeder of one source account: (server, user, password).
+type Seeder<'a> = dyn Fn(&Dovecot, &str, &str) -> BenchSummary + Sync + 'a;
+
+/// Creates the source accounts and fills them with `fill`, a few at once;
+/// each must then hold `per_account` messages in `folders` folders.
 fn seed(
     bed: &Bed,
-    accounts: Vec<(String, String)>,
-    per_account: usize,
-    bytes_per_account: u64,
+    kind: Kind,
     title: String,
+    accounts: Vec<(String, String)>,
+    folders: usize,
+    per_account: usize,
+    fill: &Seeder,
 ) -> Scenario {
+    let started = Instant::now();
     for (user, password) in &accounts {
         bed.src.add_user(user, password);
     }
@@ -660,15 +1062,26 @@ fn seed(
                 let Some((user, password)) = accounts.get(i) else {
                     break;
                 };
-                let summary =
-                    seed_bench_account(&bed.src, user, password, per_account, bytes_per_account);
+                let summary = fill(&bed.src, user, password);
+                assert_eq!(
+                    (summary.messages, summary.folders.len()),
+                    (per_account, folders),
+                    "seeded {user}: messages and folders"
+                );
                 *stored.lock().unwrap() += summary.bytes;
             });
         }
     });
     let bytes = stored.into_inner().unwrap();
     Scenario {
+        kind,
         title,
+        tools: Vec::new(),
+        seed_secs: started.elapsed().as_secs_f64(),
+        run_secs: 0.0,
+        empty_accounts: Vec::new(),
+        empty_runs: Vec::new(),
+        folders,
         messages: per_account * accounts.len(),
         accounts,
         per_account,
@@ -691,15 +1104,18 @@ fn run_round(bed: &Bed, scenario: &mut Scenario, tool: Tool, round: usize) -> Op
     for d in &dests {
         bed.dst.add_user(d, DEST_PASSWORD);
     }
-    let name = format!("{}-{}acct-r{round}", tool.tag(), scenario.accounts.len());
-    let cmds = |phase: &str| commands(bed, scenario, tool, &dests, &format!("{name}-{phase}"));
-    let expected = scenario.per_account as u64;
+    let slug = scenario.kind.slug(scenario.accounts.len());
+    let name = format!("{}-{slug}-r{round}", tool.tag());
+    let accounts = &scenario.accounts;
+    let cmds = |phase: &str| commands(bed, accounts, tool, &dests, &format!("{name}-{phase}"));
+    let (expected, folders) = (scenario.per_account as u64, scenario.folders);
     type Round = (
         Measure,
         Measure,
         Stored,
         usize,
         Option<Result<Estimated, String>>,
+        LinkBytes,
     );
     let outcome = (|| -> Result<Round, String> {
         let fresh_cmds = cmds("fresh")?;
@@ -707,11 +1123,14 @@ fn run_round(bed: &Bed, scenario: &mut Scenario, tool: Tool, round: usize) -> Op
         // The pre-flight report of the same job, onto the same empty
         // accounts, just before the copy it estimates.
         let estimated = (tool == Tool::MailFerry).then(|| preflight_estimate(bed, &name));
+        let before = bed.link_bytes();
         let fresh = measure(bed, fresh_cmds).map_err(|e| format!("fresh copy: {e}"))?;
-        let stored = check_stored(bed, &dests, expected).map_err(|e| format!("fresh copy: {e}"))?;
+        let carried = bed.link_bytes().since(before);
+        let stored =
+            check_stored(bed, &dests, expected, folders).map_err(|e| format!("fresh copy: {e}"))?;
         let rerun = measure(bed, cmds("rerun")?).map_err(|e| format!("re-run: {e}"))?;
-        check_stored(bed, &dests, expected).map_err(|e| format!("re-run: {e}"))?;
-        Ok((fresh, rerun, stored, processes, estimated))
+        check_stored(bed, &dests, expected, folders).map_err(|e| format!("re-run: {e}"))?;
+        Ok((fresh, rerun, stored, processes, estimated, carried))
     })();
     // On a disk the copies stay until the servers stop: deleting thousands
     // of files slows down ext4's inode allocation for the next run. In
@@ -723,10 +1142,10 @@ fn run_round(bed: &Bed, scenario: &mut Scenario, tool: Tool, round: usize) -> Op
     }
     let results = scenario.results.entry(tool).or_default();
     match outcome {
-        Ok((fresh, rerun, stored, processes, estimated)) => {
+        Ok((fresh, rerun, stored, processes, estimated, carried)) => {
             println!(
                 "  round {round}  {:<9}  fresh {:>7} ({:>8}, CPU s: {:.2} + source {:.2} + dest {:.2})   \
-                 re-run {:>7} ({:>8})   {} messages stored",
+                 re-run {:>7} ({:>8})   {} messages stored in {} folders; logins {} + {}, re-run {} + {}",
                 tool.name(),
                 seconds(fresh.wall),
                 mib(fresh.rss_kb),
@@ -735,8 +1154,17 @@ fn run_round(bed: &Bed, scenario: &mut Scenario, tool: Tool, round: usize) -> Op
                 fresh.dest_cpu,
                 seconds(rerun.wall),
                 mib(rerun.rss_kb),
-                stored.messages
+                stored.messages,
+                stored.folders,
+                fresh.source_logins,
+                fresh.dest_logins,
+                rerun.source_logins,
+                rerun.dest_logins
             );
+            if bed.link.is_some() {
+                println!("             fresh copy over the link: {}", carried.text());
+                results.link_bytes.push(carried);
+            }
             if let (Tool::MailFerry, Some(limit)) = (tool, bed.mb_per_second) {
                 println!("{}", rate_line(scenario.bytes, fresh.wall, limit));
             }
@@ -762,10 +1190,58 @@ fn run_round(bed: &Bed, scenario: &mut Scenario, tool: Tool, round: usize) -> Op
     }
 }
 
+/// many: a MailFerry job of as many empty mailboxes (only an INBOX, with
+/// nothing in it) onto fresh accounts: what a mailbox costs by itself
+/// (connections, logins, LIST, opening the INBOX, the check).
+fn run_empty(bed: &Bed, s: &mut Scenario, round: usize) {
+    if !s.tools.contains(&Tool::MailFerry) {
+        return;
+    }
+    let dests: Vec<String> = s
+        .empty_accounts
+        .iter()
+        .map(|(user, _)| format!("mf{round}-{user}"))
+        .collect();
+    for d in &dests {
+        bed.dst.add_user(d, DEST_PASSWORD);
+    }
+    let name = format!("mf-empty-r{round}-fresh");
+    let outcome = (|| -> Result<Measure, String> {
+        let cmds = commands(bed, &s.empty_accounts, Tool::MailFerry, &dests, &name)?;
+        let m = measure(bed, cmds)?;
+        check_stored(bed, &dests, 0, 1)?;
+        Ok(m)
+    })();
+    if bed.tmpfs {
+        for d in &dests {
+            let _ = fs::remove_dir_all(bed.dst.home(d));
+        }
+    }
+    match outcome {
+        Ok(m) => {
+            println!(
+                "  round {round}  MailFerry  {} empty mailboxes {:>7} ({:>8}): {:.1} ms a mailbox",
+                dests.len(),
+                seconds(m.wall),
+                mib(m.rss_kb),
+                m.wall * 1000.0 / dests.len() as f64
+            );
+            s.empty_runs.push(m);
+        }
+        Err(e) => {
+            println!("  round {round}  MailFerry  empty mailboxes FAILED: {e}");
+            let results = s.results.entry(Tool::MailFerry).or_default();
+            results
+                .failures
+                .push(format!("round {round}, the job of empty mailboxes: {e}"));
+        }
+    }
+}
+
 /// The processes one run of `tool` consists of (one, or one per account).
 fn commands(
     bed: &Bed,
-    scenario: &Scenario,
+    accounts: &[(String, String)],
     tool: Tool,
     dests: &[String],
     name: &str,
@@ -776,13 +1252,15 @@ fn commands(
         Tool::MailFerry => {
             // The same job file for the fresh copy and the re-run.
             let job_name = name.trim_end_matches("-fresh").trim_end_matches("-rerun");
-            let users: String = scenario
-                .accounts
+            let users: String = accounts
                 .iter()
                 .zip(dests)
                 .map(|((user, password), dest)| format!("{user},{password},{dest}\n"))
                 .collect();
-            let spec = JobSpec::new(&format!("bench-{job_name}"), &bed.src, &bed.dst, &users);
+            let mut spec = JobSpec::new(&format!("bench-{job_name}"), &bed.src, &bed.dst, &users);
+            // Through the link, if any.
+            spec.source_ports = vec![bed.src_port()];
+            spec.dest_port = bed.dst_port();
             let mut toml = spec.toml();
             let mut options = String::new();
             if let Some(n) = bed.connections {
@@ -810,15 +1288,14 @@ fn commands(
                 log: logs.join(format!("{name}.out")),
             }])
         }
-        Tool::Dsync => Ok(scenario
-            .accounts
+        Tool::Dsync => Ok(accounts
             .iter()
             .zip(dests)
             .map(|((user, password), dest)| {
                 let mut args: Vec<OsString> = vec!["-c".into(), bed.dst.config_path().into()];
                 let settings = [
                     ("imapc_host", "127.0.0.1".to_string()),
-                    ("imapc_port", bed.src.imaps_port().to_string()),
+                    ("imapc_port", bed.src_port().to_string()),
                     ("imapc_ssl", "imaps".into()),
                     ("ssl_client_ca_file", ca.display().to_string()),
                     ("imapc_user", user.clone()),
@@ -850,8 +1327,7 @@ fn commands(
             if !rc.exists() {
                 fs::create_dir_all(&state).map_err(|e| e.to_string())?;
                 let mut text = String::new();
-                for (i, ((user, password), dest)) in scenario.accounts.iter().zip(dests).enumerate()
-                {
+                for (i, ((user, password), dest)) in accounts.iter().zip(dests).enumerate() {
                     text += &mbsync_channel(bed, i, (user, password), dest, &state);
                 }
                 fs::write(&rc, text).map_err(|e| e.to_string())?;
@@ -885,8 +1361,8 @@ fn mbsync_channel(
             ca.display()
         )
     };
-    let mut text = account("far", bed.src.imaps_port(), user, password);
-    text += &account("near", bed.dst.imaps_port(), dest, DEST_PASSWORD);
+    let mut text = account("far", bed.src_port(), user, password);
+    text += &account("near", bed.dst_port(), dest, DEST_PASSWORD);
     text += &format!(
         "Channel ch{i}\nFar :far{i}:\nNear :near{i}:\nPatterns *\nCreate Near\nSync Pull\n\
          Expunge None\nCopyArrivalDate yes\nSyncState {}/{i}-\n\n",
@@ -947,12 +1423,22 @@ fn estimate_line(e: Estimated, wall: f64) -> String {
 /// Runs `cmds` (`bed.parallel` at a time) and adds what the servers spent.
 fn measure(bed: &Bed, cmds: Vec<Cmd>) -> Result<Measure, String> {
     let before = (server_cpu(&bed.src), server_cpu(&bed.dst));
+    let logins = (server_logins(&bed.src), server_logins(&bed.dst));
     let mut m = run_pool(cmds, bed.parallel)?;
     // Let the servers' last processes end and be reaped.
     std::thread::sleep(Duration::from_millis(100));
     m.source_cpu = (server_cpu(&bed.src) - before.0).max(0.0);
     m.dest_cpu = (server_cpu(&bed.dst) - before.1).max(0.0);
+    m.source_logins = server_logins(&bed.src).saturating_sub(logins.0);
+    m.dest_logins = server_logins(&bed.dst).saturating_sub(logins.1);
     Ok(m)
+}
+
+/// Logins a server logged so far ("imap-login: Info: Login: user=<...>",
+/// one per connection; this Dovecot starts a login process and an imap
+/// process for each).
+fn server_logins(server: &Dovecot) -> usize {
+    server.log().matches("-login: Info: Login: ").count()
 }
 
 /// CPU seconds used so far by a server: every live process of its own plus,
@@ -1066,8 +1552,7 @@ fn timed(cmd: &Cmd) -> Result<Measure, String> {
         wall,
         rss_kb,
         cpu,
-        source_cpu: 0.0,
-        dest_cpu: 0.0,
+        ..Measure::default()
     })
 }
 
@@ -1078,17 +1563,23 @@ fn parse_elapsed(text: &str) -> Option<f64> {
     })
 }
 
-/// Every destination account must hold exactly `expected` messages; returns
-/// the totals.
-fn check_stored(bed: &Bed, dests: &[String], expected: u64) -> Result<Stored, String> {
+/// Every destination account must hold exactly `expected` messages in at
+/// least `folders` folders; returns the totals.
+fn check_stored(
+    bed: &Bed,
+    dests: &[String],
+    expected: u64,
+    folders: usize,
+) -> Result<Stored, String> {
     let list = bed.work.join("users.txt");
     fs::write(&list, dests.join("\n") + "\n").map_err(|e| e.to_string())?;
+    // One line per folder: user, mailbox, messages, bytes.
     let out = Command::new("doveadm")
         .arg("-c")
         .arg(bed.dst.config_path())
         .args(["-f", "tab", "mailbox", "status", "-F"])
         .arg(&list)
-        .args(["-t", "messages vsize", "*"])
+        .args(["messages vsize", "*"])
         .output()
         .map_err(|e| format!("cannot run doveadm: {e}"))?;
     if !out.status.success() {
@@ -1098,34 +1589,61 @@ fn check_stored(bed: &Bed, dests: &[String], expected: u64) -> Result<Stored, St
         ));
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut total = Stored::default();
-    let mut seen = 0;
-    let mut wrong = Vec::new();
+    // user -> (folders, messages, bytes)
+    let mut accounts: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
     for line in text.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
-        let [user, messages, bytes] = cols[..] else {
+        let [user, .., messages, bytes] = cols[..] else {
             continue;
         };
         let (Ok(messages), Ok(bytes)) = (messages.parse::<u64>(), bytes.parse::<u64>()) else {
             continue;
         };
-        seen += 1;
-        total.messages += messages;
-        total.bytes += bytes;
-        if messages != expected {
-            wrong.push(format!("{user}: {messages}"));
-        }
+        let a = accounts.entry(user).or_default();
+        a.0 += 1;
+        a.1 += messages;
+        a.2 += bytes;
     }
-    if seen != dests.len() {
+    if accounts.len() != dests.len() {
+        let head: Vec<&str> = text.lines().take(20).collect();
         return Err(format!(
-            "doveadm reported {seen} of {} accounts:\n{text}",
-            dests.len()
+            "doveadm reported {} of {} accounts:\n{}",
+            accounts.len(),
+            dests.len(),
+            head.join("\n")
         ));
     }
+    let mut total = Stored::default();
+    let mut wrong = Vec::new();
+    let mut few = Vec::new();
+    for (user, (f, messages, bytes)) in &accounts {
+        total.folders += f;
+        total.messages += messages;
+        total.bytes += bytes;
+        if *messages != expected {
+            wrong.push(format!("{user}: {messages}"));
+        }
+        if *f < folders as u64 {
+            few.push(format!("{user}: {f}"));
+        }
+    }
+    let some = |v: &[String]| {
+        let mut text = v.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
+        if v.len() > 10 {
+            text += &format!(" and {} more", v.len() - 10);
+        }
+        text
+    };
     if !wrong.is_empty() {
         return Err(format!(
             "the destination does not hold {expected} messages per account ({})",
-            wrong.join(", ")
+            some(&wrong)
+        ));
+    }
+    if !few.is_empty() {
+        return Err(format!(
+            "the destination has fewer than {folders} folders per account ({})",
+            some(&few)
         ));
     }
     Ok(total)
@@ -1138,6 +1656,14 @@ fn seconds(s: f64) -> String {
         format!("{s:.2} s")
     } else {
         format!("{s:.1} s")
+    }
+}
+
+/// Messages per second: "2331", "0.25".
+fn rate(per_second: f64) -> String {
+    match per_second {
+        r if r < 10.0 => format!("{r:.2}"),
+        r => format!("{r:.0}"),
     }
 }
 
@@ -1181,14 +1707,97 @@ fn best_and_range(walls: &[f64]) -> String {
     }
 }
 
-fn table(s: &Scenario, tools: &[Tool], rounds: usize, parallel: usize) -> String {
+/// The latency floor of a scenario over the link: the time its bytes need
+/// on the line plus a nominal count of round trips. Per mailbox, fresh
+/// copy: 4 to connect and log in (TCP, TLS, greeting, LOGIN; both servers
+/// at once), 1 LIST, 1 per folder to open it (EXAMINE on the source and
+/// SELECT on the destination at once) and 2 for the copy itself (a FETCH
+/// round and an APPEND round, pipelined); a re-run the same without the 2.
+/// Mailboxes run `parallel` at a time, in waves. It is a yardstick, not a
+/// bound: a client that pipelines the folders' round trips, or spreads them
+/// over connections, or compresses, can beat it.
+#[derive(Clone, Copy, Debug)]
+struct Floor {
+    rtt: f64,
+    /// Seconds the messages' bytes need at the rate (0 without one).
+    data: f64,
+    /// Mailboxes at once, and how many waves of them.
+    waves: usize,
+    folders: usize,
+    /// Round trips of one mailbox.
+    fresh_trips: usize,
+    rerun_trips: usize,
+    rate: Option<u64>,
+    bytes: u64,
+}
+
+impl Floor {
+    fn of(s: &Scenario, link: &Link, parallel: usize) -> Floor {
+        let opened = 4 + 1 + s.folders;
+        Floor {
+            rtt: link.one_way.as_secs_f64() * 2.0,
+            data: link
+                .bits_per_second
+                .map_or(0.0, |bps| s.bytes as f64 * 8.0 / bps as f64),
+            waves: s.accounts.len().div_ceil(parallel.max(1)),
+            folders: s.folders,
+            fresh_trips: opened + if s.per_account > 0 { 2 } else { 0 },
+            rerun_trips: opened,
+            rate: link.bits_per_second,
+            bytes: s.bytes,
+        }
+    }
+
+    fn fresh(&self) -> f64 {
+        self.data + (self.waves * self.fresh_trips) as f64 * self.rtt
+    }
+
+    fn rerun(&self) -> f64 {
+        (self.waves * self.rerun_trips) as f64 * self.rtt
+    }
+
+    /// The formula, with the figures.
+    fn text(&self) -> String {
+        let ms = self.rtt * 1000.0;
+        let data = match self.rate {
+            Some(bps) => format!(
+                "{} for the bytes ({} at {} Mbit/s) + ",
+                seconds(self.data),
+                megabytes(self.bytes),
+                bps as f64 / 1e6
+            ),
+            None => String::new(),
+        };
+        let waves = match self.waves {
+            1 => String::new(),
+            n => format!(" x {n} waves of mailboxes"),
+        };
+        format!(
+            "Latency floor: fresh copy {} = {data}{} round trips{waves} x {ms:.0} ms; re-run {} = {} round trips{waves} x {ms:.0} ms.\n\
+             (Round trips per mailbox: 4 to connect and log in to both servers at once (TCP, TLS, greeting, LOGIN), 1 LIST, \
+             1 per folder ({}) to open it, and for a fresh copy 2 more (a FETCH and an APPEND round). A yardstick, not a bound: \
+             pipelined folders or compression can beat it.)\n",
+            seconds(self.fresh()),
+            self.fresh_trips,
+            seconds(self.rerun()),
+            self.rerun_trips,
+            self.folders,
+        )
+    }
+}
+
+fn table(
+    s: &Scenario,
+    tools: &[Tool],
+    rounds: usize,
+    parallel: usize,
+    floor: Option<&Floor>,
+) -> String {
     let mut t = String::new();
     t += &format!(
-        "{}: {} messages, {} in {} account(s) of 10 folders; {} round(s): best (range)\n",
+        "{}: {}; {} round(s): best (range)\n",
         s.title,
-        s.messages,
-        megabytes(s.bytes),
-        s.accounts.len(),
+        s.size(),
         rounds
     );
     if s.accounts.len() > 1 {
@@ -1197,14 +1806,19 @@ fn table(s: &Scenario, tools: &[Tool], rounds: usize, parallel: usize) -> String
         );
     }
     t += "\n";
-    t += "| tool | fresh copy | msg/s | MB/s | peak RSS | CPU s: tool + source + dest | re-run | re-run RSS | re-run CPU s | stored after the fresh copy |\n";
-    t += "|---|---|---|---|---|---|---|---|---|---|\n";
+    let (floor_head, floor_line) = match floor {
+        Some(_) => (" fresh / floor | re-run / floor |", "---|---|"),
+        None => ("", ""),
+    };
+    t += &format!("| tool | fresh copy |{floor_head} msg/s | MB/s | peak RSS | CPU s: tool + source + dest | re-run | re-run RSS | re-run CPU s | stored after the fresh copy |\n");
+    t += &format!("|---|---|{floor_line}---|---|---|---|---|---|---|---|\n");
     for &tool in tools {
         let Some(r) = s.results.get(&tool) else {
             continue;
         };
         if r.fresh.is_empty() {
-            t += &format!("| {} | FAILED | | | | | | | | |\n", tool.name());
+            let blank = if floor.is_some() { " | |" } else { "" };
+            t += &format!("| {} | FAILED |{blank} | | | | | | | |\n", tool.name());
             continue;
         }
         let fresh: Vec<f64> = r.fresh.iter().map(|m| m.wall).collect();
@@ -1232,11 +1846,23 @@ fn table(s: &Scenario, tools: &[Tool], rounds: usize, parallel: usize) -> String
                 d as f64 / s.messages as f64
             ),
         };
+        let over = |wall: f64, floor: f64| match floor > 0.0 {
+            true => format!("{:.1}x", wall / floor),
+            false => "-".into(),
+        };
+        let against = match floor {
+            Some(f) => format!(
+                " {} | {} |",
+                over(top, f.fresh()),
+                over(best(&rerun), f.rerun())
+            ),
+            None => String::new(),
+        };
         t += &format!(
-            "| {} | {} | {:.0} | {:.1} | {}{per_process} | {} | {} | {}{per_process} | {} | {} messages, {bytes} |\n",
+            "| {} | {} |{against} {} | {:.1} | {}{per_process} | {} | {} | {}{per_process} | {} | {} messages, {bytes} |\n",
             tool.name(),
             best_and_range(&fresh),
-            s.messages as f64 / top,
+            rate(s.messages as f64 / top),
             s.bytes as f64 / 1e6 / top,
             mib(rss),
             cpu(&r.fresh),
@@ -1247,6 +1873,35 @@ fn table(s: &Scenario, tools: &[Tool], rounds: usize, parallel: usize) -> String
         );
     }
     t += "\n(msg/s and MB/s from the best fresh copy; peak RSS: the largest of the rounds; CPU s: median of the rounds, user + system seconds of the tool's processes, of the source Dovecot and of the destination Dovecot.)\n";
+    let mut logins = Vec::new();
+    for &tool in tools {
+        let Some(r) = s.results.get(&tool) else {
+            continue;
+        };
+        let (Some(fresh), Some(rerun)) = (r.fresh.last(), r.rerun.last()) else {
+            continue;
+        };
+        let n = s.accounts.len().max(1) as f64;
+        logins.push(format!(
+            "{} {:.1} + {:.1} / {:.1} + {:.1}",
+            tool.name(),
+            fresh.source_logins as f64 / n,
+            fresh.dest_logins as f64 / n,
+            rerun.source_logins as f64 / n,
+            rerun.dest_logins as f64 / n
+        ));
+    }
+    if !logins.is_empty() {
+        t += &format!(
+            "(Logins per mailbox, source + destination, fresh copy / re-run (last round; each a connection): {}.)\n",
+            logins.join("; ")
+        );
+    }
+    if let Some(f) = floor {
+        t += "\n";
+        t += &f.text();
+        t += "(x floor: the best round over the floor. dsync writes the destination itself: only its source leg crosses the link.)\n";
+    }
     let wall = |tool: Tool, rerun: bool| -> Option<f64> {
         let r = s.results.get(&tool)?;
         let v: Vec<f64> = match rerun {
@@ -1278,6 +1933,190 @@ fn table(s: &Scenario, tools: &[Tool], rounds: usize, parallel: usize) -> String
             for f in &r.failures {
                 t += &format!("{} FAILED in {f}\n", tool.name());
             }
+        }
+    }
+    t
+}
+
+/// What each tool's fresh copy sent over the link (in the last round), against the messages' own size: fewer bytes down from the source
+/// than the messages hold mean COMPRESS=DEFLATE was on.
+fn link_lines(s: &Scenario, tools: &[Tool]) -> String {
+    let mut t = format!(
+        "\nBytes over the link, fresh copy (the messages: {}; fewer bytes down from the source than that: COMPRESS=DEFLATE):\n",
+        megabytes(s.bytes)
+    );
+    for &tool in tools {
+        let Some(r) = s.results.get(&tool) else {
+            continue;
+        };
+        let Some(bytes) = r.link_bytes.last() else {
+            continue;
+        };
+        t += &format!(
+            "             {:<9}  {}: {:.2}x the messages from the source\n",
+            tool.name(),
+            bytes.text(),
+            bytes.src.1 as f64 / s.bytes.max(1) as f64
+        );
+    }
+    t
+}
+
+/// The goals of issue 15 a scenario measures (MailFerry's best round), and
+/// its own figures: time per message, RSS against the message size,
+/// messages per second against scenario 2, the cost of a mailbox.
+fn notes(
+    s: &Scenario,
+    all: &[Scenario],
+    link: Option<&Link>,
+    floor: Option<&Floor>,
+    parallel: usize,
+) -> String {
+    let Some(mf) = s
+        .results
+        .get(&Tool::MailFerry)
+        .filter(|r| !r.fresh.is_empty())
+    else {
+        return "Goals: MailFerry did not complete a round.\n".into();
+    };
+    let verdict = |ok: bool| if ok { "met" } else { "NOT MET" };
+    let walls = |ms: &[Measure]| ms.iter().map(|m| m.wall).collect::<Vec<f64>>();
+    let fresh = best(&walls(&mf.fresh));
+    let rerun = best(&walls(&mf.rerun));
+    let rss_kb = mf
+        .fresh
+        .iter()
+        .chain(&mf.rerun)
+        .map(|m| m.rss_kb)
+        .max()
+        .unwrap_or(0);
+    let rss_mb = rss_kb as f64 * 1024.0 / 1e6;
+    // The WAN goals are set for 40 ms round trips without a rate limit.
+    let at_40 = link.is_some_and(|l| l.one_way == Duration::from_millis(20));
+    let wan_caveat = match link {
+        Some(l) if at_40 && l.bits_per_second.is_none() => String::new(),
+        Some(l) => format!(
+            " (set for 40 ms round trips, no rate limit; this run: {})",
+            link_text(l)
+        ),
+        None => " (set for 40 ms round trips: run with --rtt-ms 40)".into(),
+    };
+    let mut t = String::new();
+    match s.kind {
+        Kind::Single | Kind::Accounts => {}
+        Kind::Wan | Kind::Folders => {
+            let (fresh_goal, rerun_goal) = match s.kind {
+                Kind::Wan => (3.0, 0.4),
+                _ => (15.0, 2.0),
+            };
+            t += &format!(
+                "Goals of issue 15 ({}, MailFerry){wan_caveat}:\n",
+                s.kind.slug(1)
+            );
+            t += &format!(
+                "- fresh copy <= {}: {}: {}\n",
+                seconds(fresh_goal),
+                seconds(fresh),
+                verdict(fresh <= fresh_goal)
+            );
+            t += &format!(
+                "- re-run with nothing to copy <= {}: {}: {}\n",
+                seconds(rerun_goal),
+                seconds(rerun),
+                verdict(rerun <= rerun_goal)
+            );
+            if let (Kind::Wan, Some(f)) = (s.kind, floor) {
+                if f.rate.is_some() {
+                    let over = fresh / f.data - 1.0;
+                    t += &format!(
+                        "- a limited line: fresh copy within 15% of the time the bytes need ({}): {} ({:+.0}%): {}\n",
+                        seconds(f.data),
+                        seconds(fresh),
+                        over * 100.0,
+                        verdict(over <= 0.15)
+                    );
+                }
+            }
+            let per_folder = s.folders as f64 * s.accounts.len() as f64;
+            if s.kind == Kind::Folders {
+                t += &format!(
+                    "Per folder: fresh copy {:.1} ms, re-run {:.1} ms ({} folders).\n",
+                    fresh * 1000.0 / per_folder,
+                    rerun * 1000.0 / per_folder,
+                    s.folders
+                );
+            }
+        }
+        Kind::BigFolder => {
+            let n = s.messages.max(1) as f64;
+            t += &format!(
+                "Size (big-folder, MailFerry, {} messages in one folder):\n",
+                s.messages
+            );
+            t += &format!(
+                "- time per message: fresh copy {:.3} ms, re-run {:.4} ms (goal: no worse than at 10,000 messages, +-10%: compare with --big-folder-messages 10000)\n",
+                fresh * 1000.0 / n,
+                rerun * 1000.0 / n
+            );
+            t += &format!(
+                "- peak RSS <= 64 MB: {} ({rss_mb:.1} MB, {:.2} KB per message): {}\n",
+                mib(rss_kb),
+                rss_kb as f64 * 1.024 / n,
+                verdict(rss_kb * 1024 <= 64_000_000)
+            );
+        }
+        Kind::HugeMessage => {
+            let limit = 64e6 + 2.0 * s.bytes as f64;
+            t += &format!(
+                "Size (huge-message, MailFerry): peak RSS <= 64 MB + 2 x {} = {}: {} ({rss_mb:.1} MB, {:.2}x the message): {}\n",
+                megabytes(s.bytes),
+                megabytes(limit as u64),
+                mib(rss_kb),
+                rss_kb as f64 * 1024.0 / s.bytes.max(1) as f64,
+                verdict(rss_kb as f64 * 1024.0 <= limit)
+            );
+        }
+        Kind::Many => {
+            let rate = s.messages as f64 / fresh;
+            t += "Many mailboxes (many, MailFerry):\n";
+            let accounts = all.iter().find(|o| o.kind == Kind::Accounts).and_then(|o| {
+                let r = o.results.get(&Tool::MailFerry)?;
+                (!r.fresh.is_empty()).then(|| (o, best(&walls(&r.fresh))))
+            });
+            match accounts {
+                Some((o, wall)) => {
+                    let theirs = o.messages as f64 / wall;
+                    t += &format!(
+                        "- messages per second >= 80% of scenario 2's: {rate:.0} ({} x {}) against {theirs:.0} ({} x {}): {:.0}%: {}\n",
+                        s.accounts.len(),
+                        s.per_account,
+                        o.accounts.len(),
+                        o.per_account,
+                        rate / theirs * 100.0,
+                        verdict(rate >= 0.8 * theirs)
+                    );
+                }
+                None => {
+                    t += &format!(
+                        "- messages per second: {rate:.0} (scenario 2 did not run: add --scenario accounts to compare)\n"
+                    );
+                }
+            }
+            let n = s.accounts.len().max(1) as f64;
+            if !s.empty_runs.is_empty() {
+                let empty = best(&walls(&s.empty_runs));
+                t += &format!(
+                    "- login cost per mailbox: a job of {} empty mailboxes took {}: {:.1} ms a mailbox ({parallel} at once: {:.0} ms each)\n",
+                    s.empty_accounts.len(),
+                    seconds(empty),
+                    empty * 1000.0 / s.empty_accounts.len().max(1) as f64,
+                    empty * 1000.0 * parallel as f64 / s.empty_accounts.len().max(1) as f64
+                );
+            }
+            t += &format!(
+                "- the re-run with nothing to copy: {:.1} ms a mailbox\n",
+                rerun * 1000.0 / n
+            );
         }
     }
     t

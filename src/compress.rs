@@ -24,15 +24,22 @@ pub enum CompressMode {
 }
 
 impl CompressMode {
-    /// Whether a connection to `peer` should be compressed.
-    pub fn wanted_for(self, peer: Option<IpAddr>) -> bool {
+    /// Whether a connection to `peer`, whose round trip took `round_trip`
+    /// once logged in, should be compressed. Auto judges by what was
+    /// measured as well as by the address: a proxy or tunnel on the local
+    /// network may lead to a distant server, and then the link is slow.
+    pub fn wanted_for(self, peer: Option<IpAddr>, round_trip: std::time::Duration) -> bool {
         match self {
             CompressMode::Always => true,
             CompressMode::Never => false,
-            CompressMode::Auto => peer.is_some_and(|ip| !is_local(ip)),
+            CompressMode::Auto => peer.is_some_and(|ip| !is_local(ip)) || round_trip >= DISTANT,
         }
     }
 }
+
+/// A round trip from which a server counts as distant (a LAN's are well
+/// under a millisecond).
+pub const DISTANT: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Loopback, private, link-local and unique-local addresses.
 fn is_local(ip: IpAddr) -> bool {
@@ -330,8 +337,10 @@ mod tests {
     }
 
     #[test]
-    fn auto_compresses_only_beyond_the_local_network() {
+    fn auto_compresses_beyond_the_local_network_or_when_the_link_is_slow() {
         let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        let near = std::time::Duration::from_micros(300);
+        let far = std::time::Duration::from_millis(40);
         for local in [
             "127.0.0.1",
             "10.1.2.3",
@@ -343,13 +352,19 @@ mod tests {
             "fd00::1",
             "::ffff:192.168.0.1",
         ] {
-            assert!(!CompressMode::Auto.wanted_for(ip(local)), "{local}");
-            assert!(CompressMode::Always.wanted_for(ip(local)), "{local}");
+            assert!(!CompressMode::Auto.wanted_for(ip(local), near), "{local}");
+            assert!(CompressMode::Always.wanted_for(ip(local), near), "{local}");
+            // A local address, yet 40 ms away (a proxy, a tunnel): slow.
+            assert!(CompressMode::Auto.wanted_for(ip(local), far), "{local}");
+            assert!(!CompressMode::Never.wanted_for(ip(local), far), "{local}");
         }
         for remote in ["93.184.216.34", "2606:4700::1111", "::ffff:8.8.8.8"] {
-            assert!(CompressMode::Auto.wanted_for(ip(remote)), "{remote}");
-            assert!(!CompressMode::Never.wanted_for(ip(remote)), "{remote}");
+            assert!(CompressMode::Auto.wanted_for(ip(remote), near), "{remote}");
+            assert!(
+                !CompressMode::Never.wanted_for(ip(remote), near),
+                "{remote}"
+            );
         }
-        assert!(!CompressMode::Auto.wanted_for(None));
+        assert!(!CompressMode::Auto.wanted_for(None, near));
     }
 }

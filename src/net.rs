@@ -17,6 +17,7 @@ use crate::compress::Deflate;
 #[cfg(test)]
 pub(crate) mod script;
 pub mod throttle;
+pub mod trace;
 pub use throttle::Throttle;
 
 /// Which server certificates are trusted.
@@ -573,7 +574,18 @@ pub struct Timed<S> {
     throttle: Option<Throttle>,
     /// When the bucket will hold enough for the next read.
     throttle_wait: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// This connection's number in the debug trace ([`trace`]).
+    trace: Option<u64>,
+    /// Small writes gathered until a flush (async-imap writes a command's
+    /// tag, space, text and CRLF apart): one TLS record and one packet for
+    /// a command, or for an APPEND's line with a small message.
+    wbuf: Vec<u8>,
+    /// How much of `wbuf` is written already.
+    wpos: usize,
 }
+
+/// Writes up to this size are gathered in [`Timed`]'s buffer.
+const GATHER: usize = 32 << 10;
 
 impl<S> Timed<S> {
     pub fn new(inner: S, limit: Duration) -> Timed<S> {
@@ -584,7 +596,20 @@ impl<S> Timed<S> {
             write_deadline: None,
             throttle: None,
             throttle_wait: None,
+            trace: None,
+            wbuf: Vec::new(),
+            wpos: 0,
         }
+    }
+
+    /// Traces this connection's traffic under number `id` ([`trace`]).
+    pub fn traced(mut self, id: Option<u64>) -> Timed<S> {
+        self.trace = id;
+        self
+    }
+
+    pub fn trace_id(&self) -> Option<u64> {
+        self.trace
     }
 
     /// From now on, reads take their bytes from `throttle` (`None`: no
@@ -659,20 +684,54 @@ impl<S: AsyncRead + Unpin> AsyncRead for Timed<S> {
             throttle.settle(granted, used);
             return match polled {
                 Poll::Ready(r) => {
+                    let before = buf.filled().len();
                     buf.advance(used);
+                    trace::received(this.trace, &buf.filled()[before..]);
                     this.read_deadline = None;
                     Poll::Ready(r)
                 }
                 Poll::Pending => check_deadline(&mut this.read_deadline, this.limit, cx, "read"),
             };
         }
+        let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(r) => {
+                trace::received(this.trace, &buf.filled()[before..]);
                 this.read_deadline = None;
                 Poll::Ready(r)
             }
             Poll::Pending => check_deadline(&mut this.read_deadline, this.limit, cx, "read"),
         }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Timed<S> {
+    /// Writes out what was gathered.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.wpos == 0 && !self.wbuf.is_empty() {
+            trace::sent(self.trace, &self.wbuf);
+        }
+        while self.wpos < self.wbuf.len() {
+            match Pin::new(&mut self.inner).poll_write(cx, &self.wbuf[self.wpos..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => {
+                    self.wpos += n;
+                    self.write_deadline = None;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    return match check_deadline(&mut self.write_deadline, self.limit, cx, "write") {
+                        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                        _ => Poll::Pending,
+                    };
+                }
+            }
+        }
+        self.wbuf.clear();
+        self.wpos = 0;
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -683,8 +742,25 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Timed<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if this.wbuf.len() + buf.len() <= GATHER {
+            this.wbuf.extend_from_slice(buf);
+            return Poll::Ready(Ok(buf.len()));
+        }
+        // Too much to gather: what was gathered goes first, then this.
+        match this.poll_drain(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+        if buf.len() < GATHER {
+            this.wbuf.extend_from_slice(buf);
+            return Poll::Ready(Ok(buf.len()));
+        }
         match Pin::new(&mut this.inner).poll_write(cx, buf) {
             Poll::Ready(r) => {
+                if let Ok(n) = &r {
+                    trace::sent(this.trace, &buf[..*n]);
+                }
                 this.write_deadline = None;
                 Poll::Ready(r)
             }
@@ -699,6 +775,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Timed<S> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        match this.poll_drain(cx) {
+            Poll::Ready(Ok(())) => {}
+            other => return other,
+        }
         match Pin::new(&mut this.inner).poll_flush(cx) {
             Poll::Ready(r) => {
                 this.write_deadline = None;
@@ -709,7 +789,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Timed<S> {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        let this = self.get_mut();
+        match this.poll_drain(cx) {
+            Poll::Ready(Ok(())) => {}
+            other => return other,
+        }
+        Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 }
 
@@ -745,7 +830,9 @@ mod tests {
     async fn a_peer_that_reads_nothing_times_out_a_write() {
         let (client, _server) = tokio::io::duplex(16);
         let mut timed = Timed::new(client, Duration::from_millis(50));
-        let err = timed.write_all(&[0u8; 64]).await.unwrap_err();
+        // Gathered, then written out by the flush.
+        timed.write_all(&[0u8; 64]).await.unwrap();
+        let err = timed.flush().await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
     }
 }

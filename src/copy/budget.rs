@@ -112,6 +112,24 @@ impl Pairs {
     }
 }
 
+/// Gives the free pages of the heap back to the system (glibc keeps them
+/// otherwise): called once a large folder's lists are dropped, so that
+/// what comes next (its verification, the next folder) reuses no more
+/// than it needs of what the folder took.
+pub(crate) fn give_back_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: malloc_trim only returns free memory to the system,
+        // under glibc's own locks.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
 /// Makes glibc give large buffers back to the system when they are freed.
 /// By default it raises its mmap threshold to the size of the largest block
 /// freed so far (up to 32 MiB), after which message-sized buffers come from

@@ -2,12 +2,12 @@
 //! source: what the folder already holds (by content key), which flags it
 //! keeps, and appending batches with per-message failures recorded.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use super::filter::LeftOut;
-use super::key::describe;
+use super::key::{describe, key_fields_of};
 use super::mapping::FolderTask;
-use super::truth::{self, Book};
+use super::truth::Book;
 use super::Ctx;
 use crate::error::MailError;
 use crate::imap::{AppendItem, AppendResult, FolderSize, ImapClient, MessageBytes, Selected};
@@ -15,7 +15,7 @@ use crate::outcome::{
     FolderOutcome, MessageFailure, OversizedMessage, PlannedMessage, Verification,
 };
 use crate::progress::Event;
-use crate::store::{DestSnapshot, LedgerEntry};
+use crate::store::{canonical_uid, DestSnapshot, LedgerEntry};
 
 const WORK: u8 = 1;
 const DONE: u8 = 2;
@@ -114,31 +114,31 @@ impl Tally {
 
 /// What one folder's copy has done so far, by source message id (IMAP UID
 /// or POP3 UIDL); survives reconnects, so a retry neither double-counts nor
-/// forgets.
+/// forgets. Ids are kept as [`Ids`]: a few bytes a message.
 #[derive(Default)]
 pub(crate) struct FolderState {
-    migrated: HashSet<String>,
+    migrated: Ids,
     /// Already on the destination before this run touched them.
-    present: HashSet<String>,
+    present: Ids,
     failures: HashMap<String, MessageFailure>,
     bytes: u64,
     notes: BTreeSet<String>,
     /// Messages counted into the tally's totals, so a retry adds none twice.
-    counted: HashSet<String>,
+    counted: Ids,
     /// The folder's share of the expected totals is settled (once).
     settled: bool,
     /// Messages this run sent in an APPEND whose tagged reply never came:
     /// they may or may not be on the destination. They are looked for by
     /// content key before being sent again, and count as migrated when
     /// found.
-    in_doubt: HashSet<String>,
+    in_doubt: Ids,
     /// Messages the ledger had as copied that the destination no longer
     /// holds, and whether its folder was recreated (new UIDVALIDITY).
-    gone: HashSet<String>,
+    gone: Ids,
     recreated: bool,
     /// Messages the job's filters left out, by id: their size on the
     /// source.
-    left_out: HashMap<String, u64>,
+    left_out: Ids<u64>,
     /// Those of them left out for their size, named for the log.
     oversized: HashMap<String, OversizedMessage>,
     /// The source folder as the copy last listed it.
@@ -146,6 +146,10 @@ pub(crate) struct FolderState {
     pub verification: Option<Box<Verification>>,
     /// A dry run's messages that a copy would send.
     pub would_copy: Vec<PlannedMessage>,
+    /// What the destination folder should look like now that the copy is
+    /// over, if nothing else touched it: the verification pass, which opens
+    /// the folder anyway, keeps it as the folder's snapshot when it does.
+    pub expected_snapshot: Option<DestSnapshot>,
 }
 
 /// A source folder's messages as listed, under the folder's ledger name.
@@ -154,6 +158,73 @@ pub(crate) struct SourceList {
     pub ledger: String,
     pub uid_validity: u32,
     pub ids: Vec<String>,
+}
+
+/// Source message ids, each with a value (none for a set): UIDs as
+/// numbers (an IMAP folder's ids are all UIDs), anything else (POP3 UIDLs)
+/// as text. A set of 100,000 UIDs takes about 1 MB, not the 6 MB of as
+/// many strings.
+pub(crate) struct Ids<V = ()> {
+    uids: HashMap<u32, V>,
+    other: HashMap<Box<str>, V>,
+}
+
+impl<V> Default for Ids<V> {
+    fn default() -> Self {
+        Ids {
+            uids: HashMap::new(),
+            other: HashMap::new(),
+        }
+    }
+}
+
+impl<V> Ids<V> {
+    /// Adds or replaces; the value it had, if any.
+    pub fn insert(&mut self, id: &str, value: V) -> Option<V> {
+        match canonical_uid(id) {
+            Some(uid) => self.uids.insert(uid, value),
+            None => self.other.insert(id.into(), value),
+        }
+    }
+
+    pub fn remove(&mut self, id: &str) -> Option<V> {
+        match canonical_uid(id) {
+            Some(uid) => self.uids.remove(&uid),
+            None => self.other.remove(id),
+        }
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        match canonical_uid(id) {
+            Some(uid) => self.uids.contains_key(&uid),
+            None => self.other.contains_key(id),
+        }
+    }
+
+    pub fn contains_key(&self, id: &str) -> bool {
+        self.contains(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.uids.len() + self.other.len()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.uids.values().chain(self.other.values())
+    }
+
+    /// How many of these ids `other` holds too.
+    pub fn count_in<W>(&self, other: &Ids<W>) -> usize {
+        self.uids
+            .keys()
+            .filter(|u| other.uids.contains_key(u))
+            .count()
+            + self
+                .other
+                .keys()
+                .filter(|id| other.other.contains_key(*id))
+                .count()
+    }
 }
 
 impl FolderState {
@@ -171,7 +242,7 @@ impl FolderState {
         });
         // Said when it explains copies; entries found again by content
         // (a server that renumbered its folder) copied nothing.
-        let again = self.gone.intersection(&self.migrated).count();
+        let again = self.gone.count_in(&self.migrated);
         if again > 0 {
             let what = match self.recreated {
                 true => "The destination folder was emptied or recreated since the last run",
@@ -186,7 +257,7 @@ impl FolderState {
             source: task.source_name.clone(),
             destination: task.dest_name.clone(),
             migrated: self.migrated.len() as u64,
-            skipped: self.present.difference(&self.migrated).count() as u64,
+            skipped: (self.present.len() - self.present.count_in(&self.migrated)) as u64,
             failed: failures.len() as u64,
             bytes: self.bytes,
             notes,
@@ -202,18 +273,28 @@ impl FolderState {
     }
 
     /// The source folder as just listed.
-    pub fn source_ids(&mut self, ledger: &str, uid_validity: u32, ids: &[String]) {
+    pub fn source_ids(&mut self, ledger: &str, uid_validity: u32, ids: Vec<String>) {
         self.source = Some(SourceList {
             ledger: ledger.to_string(),
             uid_validity,
-            ids: ids.to_vec(),
+            ids,
         });
+    }
+
+    /// Gives the listed ids back to [`FolderState::source`] (set by
+    /// [`FolderState::source_ids`] without them while they were lent).
+    pub fn restore_source_ids(&mut self, ids: Vec<String>) {
+        if let Some(list) = self.source.as_mut() {
+            list.ids = ids;
+        }
     }
 
     /// What the job's filters left out as the folder was listed (again,
     /// after a reconnect: each message counts once).
     pub fn left_out(&mut self, l: LeftOut) {
-        self.left_out.extend(l.messages);
+        for (id, size) in l.messages {
+            self.left_out.insert(&id, size);
+        }
         self.oversized
             .extend(l.oversized.into_iter().map(|m| (m.source_id.clone(), m)));
     }
@@ -227,7 +308,7 @@ impl FolderState {
     /// at again after a reconnect, not verified, and counts as done with
     /// the size it was planned with.
     pub fn left_out_after_fetch(&mut self, tally: &mut Tally, id: &str, size: u64) {
-        if self.left_out.insert(id.to_string(), size).is_none() && self.counted.contains(id) {
+        if self.left_out.insert(id, size).is_none() && self.counted.contains(id) {
             tally.add((1, size), (0, 0));
         }
         if let Some(list) = self.source.as_mut() {
@@ -238,7 +319,7 @@ impl FolderState {
     /// The message is already on the destination (per the ledger, borne
     /// out by the destination).
     pub fn present(&mut self, id: &str) {
-        self.present.insert(id.to_string());
+        self.present.insert(id, ());
     }
 
     /// Something the user should know about this folder.
@@ -247,13 +328,15 @@ impl FolderState {
     }
 
     /// Messages of unconfirmed APPENDs, to be looked for.
-    pub fn in_doubt(&mut self, ids: impl IntoIterator<Item = String>) {
-        self.in_doubt.extend(ids);
+    pub fn in_doubt<'i>(&mut self, ids: impl IntoIterator<Item = &'i str>) {
+        for id in ids {
+            self.in_doubt.insert(id, ());
+        }
     }
 
     /// The ledger had this message as copied; the destination lacks it.
     pub fn gone_from_destination(&mut self, id: &str) {
-        self.gone.insert(id.to_string());
+        self.gone.insert(id, ());
         self.present.remove(id);
     }
 
@@ -265,14 +348,14 @@ impl FolderState {
     /// this run appended without hearing the server's OK (the connection
     /// died first) counts as migrated; any other was already there.
     pub fn found(&mut self, tally: &mut Tally, id: &str, size: u64) {
-        if self.in_doubt.remove(id) {
-            self.migrated.insert(id.to_string());
+        if self.in_doubt.remove(id).is_some() {
+            self.migrated.insert(id, ());
             self.bytes += size;
             tally.add((1, size), (0, 0));
         } else {
-            self.present.insert(id.to_string());
+            self.present.insert(id, ());
             // Planned but there after all: handled, like a skipped one.
-            if self.counted.remove(id) {
+            if self.counted.remove(id).is_some() {
                 tally.add((1, size), (0, 0));
             }
         }
@@ -286,7 +369,7 @@ impl FolderState {
 
     /// Adds messages about to be copied to the mailbox's totals, once each.
     pub fn plan(&mut self, tally: &mut Tally, id: &str, size: u64) {
-        if self.counted.insert(id.to_string()) {
+        if self.counted.insert(id, ()).is_none() {
             tally.add((0, 0), (1, size as i64));
         }
         tally.work_found();
@@ -325,7 +408,8 @@ impl FolderState {
 pub(crate) struct Outgoing {
     /// IMAP UID or POP3 UIDL.
     pub id: String,
-    /// The identifying header fields, for the content key and for messages.
+    /// The identifying header fields, for the content key and for messages
+    /// (empty: read from `body` when needed).
     pub header_fields: Vec<u8>,
     /// The content key of `body` (made once, by the source side).
     pub content_key: String,
@@ -393,24 +477,19 @@ impl DestFolder {
         self.book.record(entries)
     }
 
-    /// After the folder's last batch: the intents are all settled, and if
-    /// the folder is exactly what this copy left (nothing else appended or
-    /// expunged meanwhile), its STATUS is kept so that the next run can
-    /// believe the ledger on one STATUS.
-    pub async fn finish(self, dst: &mut ImapClient) -> Result<(), MailError> {
+    /// After the folder's last batch: the intents are all settled, and
+    /// what the folder should hold if it is exactly what this copy left
+    /// (nothing else appended or expunged meanwhile) is noted in `state`:
+    /// the verification pass keeps it as the folder's snapshot when the
+    /// folder bears it out, so that the next run can believe the ledger on
+    /// one STATUS.
+    pub fn finish(self, state: &mut FolderState) -> Result<(), MailError> {
         self.book.settle(None)?;
-        let Some(uid_next) = self.uid_next else {
-            return Ok(());
-        };
-        let now = truth::snapshot_of(dst.status(&self.book.dest_raw).await?);
-        let expected = DestSnapshot {
+        state.expected_snapshot = self.uid_next.map(|uid_next| DestSnapshot {
             uid_validity: self.sel.uid_validity,
             uid_next,
             messages: self.sel.exists + self.appended,
-        };
-        if now == expected {
-            self.book.set_snapshot(Some(expected))?;
-        }
+        });
         Ok(())
     }
 
@@ -447,7 +526,7 @@ impl DestFolder {
             .map(|m| (m.id.as_str(), m.content_key.as_str()))
             .collect();
         self.book.intend(&dst.connection_id(), &intent)?;
-        state.in_doubt(msgs.iter().map(|m| m.id.clone()));
+        state.in_doubt(msgs.iter().map(|m| m.id.as_str()));
         let raw = self.book.dest_raw.clone();
         let mut delivered = Vec::with_capacity(msgs.len());
         if items.len() > 1 && dst.can_multiappend() {
@@ -490,7 +569,7 @@ impl DestFolder {
     ) -> LedgerEntry {
         let size = m.body.len() as u64;
         state.in_doubt.remove(&m.id);
-        state.migrated.insert(m.id.clone());
+        state.migrated.insert(&m.id, ());
         state.failures.remove(&m.id);
         state.bytes += size;
         tally.add((1, size), (0, 0));
@@ -507,7 +586,10 @@ impl DestFolder {
     }
 
     fn record_failure(&self, m: &Outgoing, text: String, state: &mut FolderState) {
-        let (date, from, subject) = describe(&m.header_fields);
+        let (date, from, subject) = match m.header_fields.is_empty() {
+            true => describe(&key_fields_of(&m.body)),
+            false => describe(&m.header_fields),
+        };
         let reason = if is_too_big(&text) {
             MailError::TooBig {
                 folder: self.book.dest_name.clone(),

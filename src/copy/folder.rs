@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use super::dest::{self, Outgoing};
 use super::filter::{day_of, LeftOut};
-use super::key::{content_key, describe, key_fields_of};
+use super::key::{content_key, describe, key_digest, key_fields_of, key_text};
 use super::mapping::FolderTask;
 use super::source::{Listing, Source, Target};
 use super::KeepAlive;
 use crate::error::{MailError, Side};
 use crate::human::human_bytes;
-use crate::imap::{FetchedBody, ImapClient, MessageBytes, MessageMeta};
+use crate::imap::{FetchedBody, ImapClient};
 use crate::job::{Filters, Job};
 use crate::outcome::PlannedMessage;
 use crate::store::POP3_INBOX;
@@ -25,8 +25,6 @@ pub(crate) struct ImapFolder<'a> {
     /// Keys are made from the bodies as they arrive (nothing on the
     /// destination to match: the source need not read every header twice).
     from_bodies: bool,
-    /// Each key made while planning, to go with its message to the ledger.
-    keys: HashMap<u32, String>,
     /// Messages in the folder as it was opened.
     exists: u32,
     /// What the mailbox may still move today by its hosts' daily limits.
@@ -34,8 +32,22 @@ pub(crate) struct ImapFolder<'a> {
     /// The largest message the destination takes, where it does not say
     /// so itself: larger ones are not sent.
     max_message: Option<SizeCap>,
-    /// Each planned message's size, to take from the allowance.
+    /// Each planned message's size, to take from the allowance (kept only
+    /// when the mailbox has a daily limit).
     sizes: HashMap<u32, u64>,
+}
+
+/// A message planned for copying: what fetching it and sending it needs
+/// until its body arrives, in 24 bytes (its flags and INTERNALDATE come
+/// with the body, its header fields are not kept).
+#[derive(Debug, Clone)]
+pub(crate) struct Planned {
+    uid: u32,
+    size: u64,
+    /// Its content key as planned (from the header fields the source sent
+    /// for matching the destination by content), to go with it to the
+    /// ledger; `None` when keys are made from the bodies.
+    key: Option<Box<[u8; 32]>>,
 }
 
 impl<'a> ImapFolder<'a> {
@@ -43,7 +55,6 @@ impl<'a> ImapFolder<'a> {
         ImapFolder {
             client,
             from_bodies: false,
-            keys: HashMap::new(),
             exists: 0,
             allowance: DailyAllowance::default(),
             max_message: None,
@@ -114,6 +125,11 @@ impl DailyAllowance {
             caps: Arc::new(caps),
             used: Arc::default(),
         }
+    }
+
+    /// Whether any host of the job has a daily limit.
+    pub fn is_limited(&self) -> bool {
+        !self.caps.is_empty()
     }
 
     /// Takes `bytes` for the next batch, or says (as the error the mailbox
@@ -190,13 +206,19 @@ impl ImapFolder<'_> {
         filters: &Filters,
         left_out: &mut LeftOut,
     ) -> Result<Vec<u32>, MailError> {
-        let mut metas = self.client.fetch_meta(None, false).await?;
-        metas.sort_unstable_by_key(|m| m.uid);
-        let mut uids = Vec::with_capacity(metas.len());
-        for m in &metas {
-            let day = m.internal_date.as_deref().and_then(day_of);
-            if left_out.admits(filters, &m.uid.to_string(), day, m.size) {
-                uids.push(m.uid);
+        // What the filters judge by, a few bytes a message.
+        let mut listed = Vec::new();
+        self.client
+            .fetch_meta_each(None, false, |m| {
+                let day = m.internal_date.as_deref().and_then(day_of);
+                listed.push((m.uid, day, m.size));
+            })
+            .await?;
+        listed.sort_unstable_by_key(|(uid, _, _)| *uid);
+        let mut uids = Vec::with_capacity(listed.len());
+        for (uid, day, size) in listed {
+            if left_out.admits(filters, &uid.to_string(), day, size) {
+                uids.push(uid);
             }
         }
         let oversized: Vec<u32> = left_out
@@ -212,23 +234,22 @@ impl ImapFolder<'_> {
 }
 
 impl ImapFolder<'_> {
-    /// The planned messages the destination's size cap admits; each larger
-    /// one is recorded as failed, named by its date, sender and subject
-    /// (its header fetched for it alone when planning had none).
-    async fn too_big_left(
+    /// Records each planned message larger than the destination's size cap
+    /// (`big`: UID, size and header fields, empty where planning fetched
+    /// none) as failed, named by its date, sender and subject (its header
+    /// fetched for it alone when planning had none).
+    async fn too_big(
         &mut self,
-        metas: Vec<MessageMeta>,
+        big: Vec<(u32, u64, Vec<u8>)>,
         target: &mut Target<'_>,
-    ) -> Result<Vec<MessageMeta>, MailError> {
+    ) -> Result<(), MailError> {
         let Some(cap) = self.max_message.clone() else {
-            return Ok(metas);
+            return Ok(());
         };
-        let (big, fit): (Vec<MessageMeta>, Vec<MessageMeta>) =
-            metas.into_iter().partition(|m| m.size > cap.bytes);
         let bare: Vec<u32> = big
             .iter()
-            .filter(|m| m.header_fields.is_empty())
-            .map(|m| m.uid)
+            .filter(|(_, _, fields)| fields.is_empty())
+            .map(|(uid, _, _)| *uid)
             .collect();
         let mut fields: HashMap<u32, Vec<u8>> = match bare.is_empty() {
             true => HashMap::new(),
@@ -241,19 +262,19 @@ impl ImapFolder<'_> {
                 .collect(),
         };
         let folder = target.dest.book.dest_name.clone();
-        for m in big {
-            let header = fields.remove(&m.uid).unwrap_or(m.header_fields);
+        for (uid, size, header) in big {
+            let header = fields.remove(&uid).unwrap_or(header);
             // The catalogue's entry for messages too big for the destination.
             let code = "message-too-big";
             dest::source_failure(
                 target.state,
-                &m.uid.to_string(),
+                &uid.to_string(),
                 &header,
-                cap.words(&folder, m.size),
+                cap.words(&folder, size),
                 code,
             );
         }
-        Ok(fit)
+        Ok(())
     }
 }
 
@@ -264,18 +285,24 @@ impl KeepAlive for ImapFolder<'_> {
 }
 
 impl Source for ImapFolder<'_> {
-    type Planned = MessageMeta;
+    type Planned = Planned;
     type Fetched = Vec<FetchedBody>;
 
     async fn list(&mut self, task: &FolderTask, filters: &Filters) -> Result<Listing, MailError> {
-        let sel = self.client.open_folder(&task.source_raw, true).await?;
-        self.exists = sel.exists;
         let mut left_out = LeftOut::default();
-        let uids = match sel.exists {
-            0 => Vec::new(),
-            _ if filters.is_empty() => self.client.uids().await?,
-            _ => self.admitted(filters, &mut left_out).await?,
+        // Without filters, opening and listing go in one round trip.
+        let (sel, uids) = match filters.is_empty() {
+            true => self.client.open_and_uids(&task.source_raw, true).await?,
+            false => {
+                let sel = self.client.open_folder(&task.source_raw, true).await?;
+                let uids = match sel.exists {
+                    0 => Vec::new(),
+                    _ => self.admitted(filters, &mut left_out).await?,
+                };
+                (sel, uids)
+            }
         };
+        self.exists = sel.exists;
         Ok(Listing {
             ledger: task.source_raw.clone(),
             uid_validity: sel.uid_validity,
@@ -290,50 +317,81 @@ impl Source for ImapFolder<'_> {
         })
     }
 
+    /// One FETCH of the pending messages' sizes (and header fields, when
+    /// the destination holds anything to match by content), read as it
+    /// arrives: what is found on the destination goes to the ledger as it
+    /// is found, and each message to send is kept in a [`Planned`].
     async fn plan(
         &mut self,
         pending: Vec<String>,
         target: &mut Target<'_>,
-    ) -> Result<Vec<MessageMeta>, MailError> {
+    ) -> Result<Vec<Planned>, MailError> {
         let pending: Vec<u32> = pending.iter().filter_map(|id| id.parse().ok()).collect();
         self.from_bodies = target.dest.is_empty();
-        let metas = self
-            .client
-            .fetch_meta(Some(&pending), !self.from_bodies)
-            .await?;
-        self.sizes.extend(metas.iter().map(|m| (m.uid, m.size)));
-        let metas = self.too_big_left(metas, target).await?;
-        if self.from_bodies {
-            return Ok(metas);
-        }
-        let mut found = Vec::new();
+        let from_bodies = self.from_bodies;
+        let cap = self.max_message.as_ref().map(|c| c.bytes);
+        let mut sizes = match self.allowance.is_limited() {
+            true => Some(&mut self.sizes),
+            false => None,
+        };
+        let mut big = Vec::new();
         let mut to_copy = Vec::new();
-        for m in metas {
-            let key = content_key(m.size, &m.header_fields);
-            match target
-                .dest
-                .found(target.state, target.tally, &m.uid.to_string(), m.size, &key)
-            {
-                Some(entry) => found.push(entry),
-                None => {
-                    self.keys.insert(m.uid, key);
-                    to_copy.push(m);
+        let mut found = Vec::new();
+        let mut recorded = Ok(());
+        self.client
+            .fetch_sizes(&pending, !from_bodies, |uid, size, fields| {
+                if let Some(sizes) = sizes.as_deref_mut() {
+                    sizes.insert(uid, size);
                 }
-            }
-        }
+                if cap.is_some_and(|cap| size > cap) {
+                    big.push((uid, size, fields.to_vec()));
+                    return;
+                }
+                if from_bodies {
+                    to_copy.push(Planned {
+                        uid,
+                        size,
+                        key: None,
+                    });
+                    return;
+                }
+                let digest = key_digest(size, fields);
+                let key = key_text(&digest);
+                let id = uid.to_string();
+                match target
+                    .dest
+                    .found(target.state, target.tally, &id, size, &key)
+                {
+                    Some(entry) => found.push(entry),
+                    None => to_copy.push(Planned {
+                        uid,
+                        size,
+                        key: Some(Box::new(digest)),
+                    }),
+                }
+                // Recorded a few hundred at a time, not all kept till the end.
+                if found.len() >= 500 && recorded.is_ok() {
+                    recorded = target.dest.record(&found);
+                    found.clear();
+                }
+            })
+            .await?;
+        recorded?;
         target.dest.record(&found)?;
+        self.too_big(big, target).await?;
+        to_copy.shrink_to_fit();
         Ok(to_copy)
     }
 
-    fn id(&self, m: &MessageMeta) -> String {
+    fn id(&self, m: &Planned) -> String {
         m.uid.to_string()
     }
 
-    fn number(&self, m: &MessageMeta) -> u32 {
+    fn number(&self, m: &Planned) -> u32 {
         m.uid
     }
 
-    fn size(&self, m: &MessageMeta) -> u64 {
+    fn size(&self, m: &Planned) -> u64 {
         m.size
     }
 
@@ -353,74 +411,67 @@ impl Source for ImapFolder<'_> {
 
     fn prepare(
         &mut self,
-        batch: &[MessageMeta],
+        batch: &[Planned],
         fetched: Vec<FetchedBody>,
         target: &mut Target<'_>,
     ) -> Result<Vec<Outgoing>, MailError> {
-        let mut bodies: HashMap<u32, MessageBytes> =
-            fetched.into_iter().map(|b| (b.uid, b.body)).collect();
+        let mut bodies: HashMap<u32, FetchedBody> =
+            fetched.into_iter().map(|b| (b.uid, b)).collect();
         // A message expunged on the source since it was listed is gone;
         // there is nothing to copy.
         Ok(batch
             .iter()
             .filter_map(|m| {
-                let body = bodies.remove(&m.uid)?;
+                let FetchedBody {
+                    body,
+                    flags,
+                    internal_date,
+                    ..
+                } = bodies.remove(&m.uid)?;
                 let size = body.len() as u64;
-                let (header_fields, content_key) = match self.from_bodies {
-                    true => {
+                // The key is made from the bytes stored, as the destination
+                // will report them; RFC822.SIZE normally agrees, and then
+                // the key is made already. The header fields, for naming
+                // the message should the destination refuse it, are read
+                // from the body then ([`DestFolder::deliver`]).
+                let (header_fields, content_key) = match m.key.as_ref().filter(|_| m.size == size) {
+                    Some(digest) => (Vec::new(), key_text(digest)),
+                    None => {
                         let fields = key_fields_of(&body);
                         let key = content_key(size, &fields);
                         (fields, key)
-                    }
-                    // The key is made from the bytes stored, as the
-                    // destination will report them; RFC822.SIZE normally
-                    // agrees, and then the key is made already.
-                    false => {
-                        let key = self
-                            .keys
-                            .remove(&m.uid)
-                            .filter(|_| m.size == size)
-                            .unwrap_or_else(|| content_key(size, &m.header_fields));
-                        (m.header_fields.clone(), key)
                     }
                 };
                 Some(Outgoing {
                     id: m.uid.to_string(),
                     header_fields,
                     content_key,
-                    flags: target.dest.keep_flags(&m.flags, target.state),
-                    internal_date: m.internal_date.clone(),
+                    flags: target.dest.keep_flags(&flags, target.state),
+                    internal_date,
                     body,
                 })
             })
             .collect())
     }
 
-    /// Planning matched by content already; the header fields of those
-    /// planned without them (nothing on the destination to match) are
-    /// fetched for them alone.
+    /// Planning matched by content already; the header fields of the
+    /// messages planned are fetched to name them.
     async fn would_copy(
         &mut self,
-        planned: Vec<MessageMeta>,
+        planned: Vec<Planned>,
         _target: &mut Target<'_>,
     ) -> Result<Vec<PlannedMessage>, MailError> {
-        let bare: Vec<u32> = planned
-            .iter()
-            .filter(|m| m.header_fields.is_empty())
-            .map(|m| m.uid)
-            .collect();
-        let mut fields: HashMap<u32, Vec<u8>> = self
-            .client
-            .fetch_meta(Some(&bare), true)
-            .await?
-            .into_iter()
-            .map(|m| (m.uid, m.header_fields))
-            .collect();
+        let uids: Vec<u32> = planned.iter().map(|m| m.uid).collect();
+        let mut named: HashMap<u32, (String, String, String)> = HashMap::new();
+        self.client
+            .fetch_meta_each(Some(&uids), true, |m| {
+                named.insert(m.uid, describe(&m.header_fields));
+            })
+            .await?;
         Ok(planned
             .into_iter()
             .map(|m| {
-                let header = fields.remove(&m.uid).unwrap_or(m.header_fields);
-                let (date, from, subject) = describe(&header);
+                let (date, from, subject) = named.remove(&m.uid).unwrap_or_default();
                 PlannedMessage {
                     source_id: m.uid.to_string(),
                     date,
@@ -437,11 +488,13 @@ impl Source for ImapFolder<'_> {
         if self.exists == 0 {
             return Ok(Vec::new());
         }
-        let metas = self.client.fetch_meta(None, true).await?;
-        Ok(metas
-            .iter()
-            .map(|m| (m.size, Some(content_key(m.size, &m.header_fields))))
-            .collect())
+        let mut out = Vec::new();
+        self.client
+            .fetch_meta_each(None, true, |m| {
+                out.push((m.size, Some(content_key(m.size, &m.header_fields))))
+            })
+            .await?;
+        Ok(out)
     }
 }
 

@@ -54,6 +54,12 @@ pub fn key_fields_of(message: &[u8]) -> Vec<u8> {
 
 /// Hex SHA-256 over the size and the normalized header fields.
 pub fn content_key(size: u64, header_fields: &[u8]) -> String {
+    key_text(&key_digest(size, header_fields))
+}
+
+/// The content key as its 32 bytes (a third of its text, and no allocation
+/// of its own, for keeping many), [`key_text`] gives the key.
+pub fn key_digest(size: u64, header_fields: &[u8]) -> [u8; 32] {
     let mut fields = parse_fields(header_fields);
     fields.sort_unstable();
     let mut h = Sha256::new();
@@ -64,7 +70,12 @@ pub fn content_key(size: u64, header_fields: &[u8]) -> String {
         h.update(value);
         h.update(b"\n");
     }
-    hex(&h.finalize())
+    h.finalize().into()
+}
+
+/// The content key of a [`key_digest`].
+pub fn key_text(digest: &[u8; 32]) -> String {
+    hex(digest)
 }
 
 /// Lower-case hex, without a `format!` per byte (keys are made for every

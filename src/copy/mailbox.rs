@@ -6,17 +6,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::dest::{FolderState, Tally};
+use super::dest::{FolderState, SourceList, Tally};
 use super::folder::{DailyAllowance, ImapFolder, SizeCap};
 use super::mapping::{self, FolderTask, Labels, Naming};
 use super::pop_inbox::PopInbox;
 use super::source;
 use super::{dry, verify, with_keepalive, Ctx, Mode};
 use crate::error::{ErrorClass, MailError};
-use crate::imap::{utf7, ImapClient, ListedFolder};
+use crate::imap::{utf7, FolderSize, ImapClient, ListedFolder};
 use crate::job::{GmailViews, UserEntry};
-use crate::outcome::{FolderOutcome, MailboxOutcome};
+use crate::outcome::{FolderOutcome, MailboxOutcome, Verification};
 use crate::progress::Event;
+use crate::store::{DestSnapshot, Scope, Verified};
 
 pub(crate) async fn run_mailbox(ctx: &Ctx, user: &UserEntry) -> MailboxOutcome {
     let started = Instant::now();
@@ -144,11 +145,20 @@ struct Conns {
 }
 
 impl Conns {
+    /// Both sides at once: a distant server's logins take several round
+    /// trips each.
     async fn open(ctx: &Ctx, user: &UserEntry) -> Result<Conns, MailError> {
-        let imap = ctx.connect.source_imap(user).await?;
-        match ctx.connect.destination(user).await {
-            Ok(dst) => Ok(Conns { imap, dst }),
-            Err(e) => {
+        let (imap, dst) =
+            tokio::join!(ctx.connect.source_imap(user), ctx.connect.destination(user));
+        match (imap, dst) {
+            (Ok(imap), Ok(dst)) => Ok(Conns { imap, dst }),
+            (Err(e), dst) => {
+                if let Ok(dst) = dst {
+                    dst.logout().await;
+                }
+                Err(e)
+            }
+            (Ok(imap), Err(e)) => {
                 if let Some(imap) = imap {
                     imap.logout().await;
                 }
@@ -157,11 +167,19 @@ impl Conns {
         }
     }
 
+    /// The longer of the two sides' round trips.
+    fn round_trip(&self) -> std::time::Duration {
+        let source = self.imap.as_ref().map(ImapClient::round_trip);
+        self.dst.round_trip().max(source.unwrap_or_default())
+    }
+
     async fn close(self) {
-        if let Some(imap) = self.imap {
-            imap.logout().await;
-        }
-        self.dst.logout().await;
+        let source = async {
+            if let Some(imap) = self.imap {
+                imap.logout().await;
+            }
+        };
+        tokio::join!(source, self.dst.logout());
     }
 }
 
@@ -186,6 +204,17 @@ async fn copy_one(
 ) -> Result<(), MailError> {
     let over_pop3 = ctx.connect.over_pop3(&task.source_name);
     let exists = !shared.absent.contains(&task.dest_raw);
+    let verifiable = ctx.mode == Mode::Copy && !over_pop3;
+    if verifiable {
+        if let Some(v) = shared.unchanged.get(&task.source_raw) {
+            if settle_unchanged(ctx, user, task, state, tally, v)? {
+                return Ok(());
+            }
+        }
+        // Looked at afresh: an earlier verification no longer stands.
+        ctx.store
+            .set_verified(scope_of(ctx, user), &task.source_raw, None)?;
+    }
     let dst = &mut conns.dst;
     if over_pop3 {
         let mut pop = ctx.connect.source_pop3(user).await?;
@@ -224,7 +253,7 @@ async fn copy_one(
     if ctx.mode == Mode::DryRun {
         return Ok(());
     }
-    let Some(list) = state.source.clone() else {
+    let Some(list) = state.source.take() else {
         return Ok(());
     };
     // The POP3 Inbox has no source connection to read headers from.
@@ -232,7 +261,8 @@ async fn copy_one(
         true => None,
         false => conns.imap.as_mut(),
     };
-    let v = verify::folder(
+    let expected = state.expected_snapshot.take();
+    let (v, dest_now) = verify::folder(
         ctx,
         user,
         src,
@@ -241,10 +271,109 @@ async fn copy_one(
         &list,
         state.failures(),
         exists,
+        expected,
     )
     .await?;
+    let clean = v.missing.is_empty() && v.extra.is_empty() && state.failures().is_empty();
+    if let (true, true, Some(dest)) = (verifiable, clean, dest_now) {
+        keep_verified(ctx, user, task, &list, dest)?;
+    }
     state.verification = Some(Box::new(v));
     Ok(())
+}
+
+fn scope_of<'a>(ctx: &'a Ctx, user: &'a UserEntry) -> Scope<'a> {
+    Scope {
+        job: &ctx.job_name,
+        account: &user.source_user,
+        dest_user: &user.local_user,
+    }
+}
+
+/// A folder found complete: kept, with both sides' STATUS, when the
+/// folder's STATUS before the copy (`task.expected`) is what was listed
+/// and every message listed is in the ledger as copied there, so that
+/// while neither side changes a re-run needs no more than STATUS.
+fn keep_verified(
+    ctx: &Ctx,
+    user: &UserEntry,
+    task: &FolderTask,
+    list: &SourceList,
+    dest: DestSnapshot,
+) -> Result<(), MailError> {
+    let Some(FolderSize {
+        messages,
+        uid_next: Some(uid_next),
+        uid_validity: Some(uid_validity),
+        ..
+    }) = task.expected
+    else {
+        return Ok(());
+    };
+    if uid_validity != list.uid_validity
+        || list.ids.len() as u64 != messages
+        || !ctx.job.filters.is_empty()
+    {
+        return Ok(());
+    }
+    let scope = scope_of(ctx, user);
+    let copied = ctx
+        .store
+        .ids_copied_into(scope, &list.ledger, uid_validity, &task.dest_raw)?;
+    let listed: HashSet<&str> = list.ids.iter().map(|id| id.as_str()).collect();
+    if copied.len() != listed.len() || !copied.iter().all(|id| listed.contains(id.as_str())) {
+        return Ok(());
+    }
+    let verified = Verified {
+        source: DestSnapshot {
+            uid_validity,
+            uid_next,
+            messages: messages as u32,
+        },
+        dest_folder: task.dest_raw.clone(),
+        dest,
+    };
+    ctx.store.set_verified(scope, &list.ledger, Some(&verified))
+}
+
+/// A folder neither side changed since its last clean verification (both
+/// STATUS answers are as they were then): every message is there, as the
+/// ledger says. `false` when the ledger does not bear that out, or a run
+/// left uploads into it unconfirmed: then the folder is looked at.
+fn settle_unchanged(
+    ctx: &Ctx,
+    user: &UserEntry,
+    task: &FolderTask,
+    state: &mut FolderState,
+    tally: &mut Tally,
+    v: &Verified,
+) -> Result<bool, MailError> {
+    let scope = scope_of(ctx, user);
+    if !ctx.store.intents(scope, &task.source_raw)?.is_empty() {
+        return Ok(false);
+    }
+    let ids = ctx.store.ids_copied_into(
+        scope,
+        &task.source_raw,
+        v.source.uid_validity,
+        &task.dest_raw,
+    )?;
+    if ids.len() != v.source.messages as usize {
+        return Ok(false);
+    }
+    for id in &ids {
+        state.present(id);
+    }
+    state.settle(tally, task.expected, (0, 0));
+    let (source, dest) = (u64::from(v.source.messages), u64::from(v.dest.messages));
+    state.verification = Some(Box::new(Verification {
+        source_messages: source,
+        destination_messages: dest,
+        missing: Vec::new(),
+        extra: Vec::new(),
+        other: dest.saturating_sub(source),
+    }));
+    Ok(true)
 }
 
 /// What the folder workers of one mailbox share.
@@ -259,6 +388,9 @@ struct Shared {
     absent: HashSet<String>,
     /// What the mailbox may still move today by its hosts' daily limits.
     allowance: DailyAllowance,
+    /// Source folders (raw names) neither side changed since their last
+    /// clean verification, with it.
+    unchanged: HashMap<String, Verified>,
 }
 
 impl Shared {
@@ -282,6 +414,8 @@ struct Plan {
     /// What the log says of the mailbox's folders as a whole: Gmail's
     /// views left out, a dry run's decisions.
     notes: Vec<String>,
+    /// See [`Shared::unchanged`].
+    unchanged: HashMap<String, Verified>,
 }
 
 /// Connects, lists both sides, plans the folders and creates them on the
@@ -304,10 +438,18 @@ async fn plan_and_create(
     user: &UserEntry,
     conns: &mut Conns,
 ) -> Result<Plan, MailError> {
-    let (listed, src_naming, skip) = match conns.imap.as_mut() {
-        Some(imap) => (imap.list().await?, naming(imap), ctx.job.skip.clone()),
+    // Both sides' folders at once.
+    let (listed, dst_listed) = match conns.imap.as_mut() {
+        Some(imap) => {
+            let (src, dst) = tokio::join!(imap.list(), conns.dst.list());
+            (Some(src?), dst?)
+        }
+        None => (None, conns.dst.list().await?),
+    };
+    let (listed, src_naming, skip) = match (listed, conns.imap.as_ref()) {
+        (Some(listed), Some(imap)) => (listed, naming(imap), ctx.job.skip.clone()),
         // POP3 has the Inbox only; folder skips don't apply (the job warns).
-        None => (
+        _ => (
             vec![ListedFolder {
                 raw: "INBOX".into(),
                 name: "INBOX".into(),
@@ -322,7 +464,6 @@ async fn plan_and_create(
             Vec::new(),
         ),
     };
-    let dst_listed = conns.dst.list().await?;
     let dst_naming = naming(&conns.dst);
     let labels = Labels {
         source: ctx.job.source.quirks.labels_as_folders,
@@ -377,20 +518,51 @@ async fn plan_and_create(
             not_created,
             absent,
             notes,
+            unchanged: HashMap::new(),
         });
     }
     // What each folder holds, so progress totals are known from the start
     // (one round trip per few dozen folders). A POP3 job's lone Inbox
     // gets its totals when it starts.
+    // With it, the destination's STATUS of each folder verified complete
+    // by an earlier run: where neither side changed since, the folder is
+    // done (see `settle_unchanged`).
+    let mut unchanged = HashMap::new();
     if let Some(imap) = conns.imap.as_mut() {
         let raws: Vec<&str> = tasks
             .iter()
             .filter(|t| t.selectable)
             .map(|t| t.source_raw.as_str())
             .collect();
-        let sizes = imap.sizes(&raws).await?;
+        let verified = match ctx.mode == Mode::Copy && ctx.job.filters.is_empty() {
+            true => earlier_verifications(ctx, user, &tasks)?,
+            false => Vec::new(),
+        };
+        let dest_raws: Vec<&str> = verified.iter().map(|v| v.dest_folder.as_str()).collect();
+        let (sizes, dest_now) = tokio::join!(imap.sizes(&raws), async {
+            match dest_raws.is_empty() {
+                true => Ok(Vec::new()),
+                false => conns.dst.statuses_of(&dest_raws).await,
+            }
+        });
+        let (sizes, dest_now) = (sizes?, dest_now?);
         for (task, size) in tasks.iter_mut().filter(|t| t.selectable).zip(sizes) {
             task.expected = size;
+        }
+        for (v, now) in verified.into_iter().zip(dest_now) {
+            let same = |a: Option<FolderSize>, b: DestSnapshot| {
+                a.is_some_and(|a| {
+                    a.messages == u64::from(b.messages)
+                        && a.uid_next == Some(b.uid_next)
+                        && a.uid_validity == Some(b.uid_validity)
+                })
+            };
+            let task = tasks
+                .iter()
+                .find(|t| t.selectable && t.dest_raw == v.dest_folder && unchanged_source(t, &v));
+            if let (Some(task), true) = (task, same(now, v.dest)) {
+                unchanged.insert(task.source_raw.clone(), v);
+            }
         }
     }
     if ctx.mode == Mode::DryRun {
@@ -407,24 +579,41 @@ async fn plan_and_create(
             not_created,
             absent: dry.absent,
             notes,
+            unchanged: HashMap::new(),
         });
     }
+    // Every folder missing on the destination, parents first, created in
+    // one pipelined exchange.
+    let mut to_create = Vec::new();
     for task in &tasks {
         let mut names = mapping::ancestors(&task.dest_name, &dst_naming);
         names.push(task.dest_name.clone());
         for name in names {
             let raw = utf7::encode(&name);
             if existing.insert(raw.clone()) {
-                match conns.dst.create(&raw).await {
-                    Ok(()) => conns.dst.subscribe(&raw).await?,
-                    // A name this server refuses fails that folder alone.
-                    Err(e) if e.class() == ErrorClass::FatalForFolder => {
-                        not_created.insert(task.dest_name.clone(), e);
-                        break;
-                    }
-                    Err(e) => return Err(e),
-                }
+                to_create.push(raw);
             }
+        }
+    }
+    let results = conns.dst.create_all(&to_create).await?;
+    let mut refused = HashMap::new();
+    for (raw, result) in to_create.iter().zip(results) {
+        match result {
+            Ok(()) => {}
+            // A name this server refuses fails that folder alone.
+            Err(e) if e.class() == ErrorClass::FatalForFolder => {
+                refused.insert(raw.as_str(), e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    for task in &tasks {
+        let leaf = utf7::encode(&task.dest_name);
+        let refusal = refused
+            .get(task.dest_raw.as_str())
+            .or_else(|| refused.get(leaf.as_str()));
+        if let Some(e) = refusal {
+            not_created.insert(task.dest_name.clone(), e.clone());
         }
     }
     Ok(Plan {
@@ -432,6 +621,37 @@ async fn plan_and_create(
         not_created,
         absent: HashSet::new(),
         notes,
+        unchanged,
+    })
+}
+
+/// The earlier clean verifications of this mailbox's folders that still
+/// point where the folders go now.
+fn earlier_verifications(
+    ctx: &Ctx,
+    user: &UserEntry,
+    tasks: &[FolderTask],
+) -> Result<Vec<Verified>, MailError> {
+    let mut out = Vec::new();
+    for t in tasks.iter().filter(|t| t.selectable) {
+        if ctx.connect.over_pop3(&t.source_name) {
+            continue;
+        }
+        if let Some(v) = ctx.store.verified(scope_of(ctx, user), &t.source_raw)? {
+            if v.dest_folder == t.dest_raw {
+                out.push(v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the source folder's STATUS now is what it was when verified.
+fn unchanged_source(task: &FolderTask, v: &Verified) -> bool {
+    task.expected.is_some_and(|e| {
+        e.messages == u64::from(v.source.messages)
+            && e.uid_next == Some(v.source.uid_next)
+            && e.uid_validity == Some(v.source.uid_validity)
     })
 }
 
@@ -486,6 +706,7 @@ async fn copy_mailbox(
             not_created,
             absent,
             notes,
+            unchanged,
         },
     ) = loop {
         if ctx.cancel.is_cancelled() {
@@ -517,10 +738,11 @@ async fn copy_mailbox(
         }
     }
     let queue = Mutex::new(queue);
-    let workers = ctx
-        .opts
-        .connections_per_mailbox
-        .clamp(1, queue.lock().map(|q| q.len()).unwrap_or(1).max(1));
+    let wanted = match conns.round_trip() >= super::options::DISTANT {
+        true => ctx.opts.connections_when_distant,
+        false => ctx.opts.connections_per_mailbox,
+    };
+    let workers = wanted.clamp(1, queue.lock().map(|q| q.len()).unwrap_or(1).max(1));
     let stopping = AtomicBool::new(false);
     let tally = Tally::new(&user.source_user);
     let queued = queue.lock().map(|q| q.clone()).unwrap_or_default();
@@ -535,8 +757,19 @@ async fn copy_mailbox(
         tally.expect(messages, bytes);
         ctx.emit(tally.event(&first.source_name));
     }
+    // Folders with mail to look at: extra connection pairs may open now,
+    // while the first pair lists and plans (a re-run where nothing changed
+    // opens none).
+    if ctx.mode == Mode::Copy
+        && queued.iter().any(|(_, t)| {
+            t.expected.is_some_and(|e| e.messages > 0) && !unchanged.contains_key(&t.source_raw)
+        })
+    {
+        tally.work_found();
+    }
     let shared = Shared {
         absent,
+        unchanged,
         allowance: DailyAllowance::for_job(&ctx.job),
         ..Default::default()
     };

@@ -20,6 +20,12 @@ pub struct Options {
     /// messages to copy, and only while the job has fewer connection pairs
     /// than `parallel_mailboxes` (or this number, if larger).
     pub connections_per_mailbox: usize,
+    /// The same, when either server is distant (a round trip of
+    /// [`DISTANT`] or more, measured as the first connections log in):
+    /// there each folder's few round trips weigh more than its bytes, and
+    /// more folders at once hide them. A job's own
+    /// `connections_per_mailbox` sets both.
+    pub connections_when_distant: usize,
     /// How long each network read or write may wait for a byte to move (and
     /// logging in may take).
     pub timeout: Duration,
@@ -79,6 +85,7 @@ impl Default for Options {
         Options {
             parallel_mailboxes: 4,
             connections_per_mailbox: 2,
+            connections_when_distant: 4,
             timeout: Duration::from_secs(60),
             connect_timeout: crate::net::CONNECT_TIMEOUT,
             batch_bytes: 16 * 1024 * 1024,
@@ -108,6 +115,11 @@ impl Options {
                 job,
                 o.connections_per_mailbox
                     .unwrap_or(d.connections_per_mailbox),
+            ),
+            connections_when_distant: hosts_cap(
+                job,
+                o.connections_per_mailbox
+                    .unwrap_or(d.connections_when_distant),
             ),
             timeout: o.timeout_seconds.map_or(d.timeout, Duration::from_secs),
             connect_timeout: o
@@ -148,6 +160,8 @@ impl Options {
 /// `wanted`, at most what either host allows one mailbox at a time (its
 /// preset's quirks: Gmail counts every IMAP connection of an account
 /// against its limit, and Microsoft 365 throttles many).
+pub use crate::compress::DISTANT;
+
 fn hosts_cap(job: &Job, wanted: usize) -> usize {
     [&job.source.quirks, &job.destination.quirks]
         .iter()

@@ -129,15 +129,21 @@ pub(crate) async fn read<S: Source>(
     // Left out on an earlier attempt, once fetched (a POP3 server without
     // TOP): not looked at again.
     l.ids.retain(|id| !state.is_left_out(id));
-    state.source_ids(&l.ledger, l.uid_validity, &l.ids);
+    // The folder's one list of ids is kept in `state` (for verifying);
+    // it is lent out while the destination is consulted.
+    let ids = std::mem::take(&mut l.ids);
+    state.source_ids(&l.ledger, l.uid_validity, Vec::new());
     if ctx.mode == Mode::Verify {
+        state.restore_source_ids(ids);
         return Ok(());
     }
     let book = Book::new(ctx, user, &l.ledger, l.uid_validity, task);
     let opened = match exists || ctx.mode != Mode::DryRun {
-        true => truth::open(ctx, dst, book, &l.ids, l.except, state).await?,
-        false => Some(dry::absent(book, &l.ids)),
+        true => truth::open(ctx, dst, book, &ids, l.except, state).await,
+        false => Ok(Some(dry::absent(book, &ids))),
     };
+    state.restore_source_ids(ids);
+    let opened = opened?;
     let Some(Opened { mut dest, pending }) = opened else {
         state.settle(tally, task.expected, (0, 0));
         return Ok(());
@@ -169,7 +175,14 @@ pub(crate) async fn read<S: Source>(
         ctx.opts.batch_messages,
     );
     overlap::copy_batches(ctx, src, dst, target, &batches).await?;
-    dest.finish(dst).await
+    // What a large folder's copy took goes back before it is verified.
+    let large = planned.len() >= 10_000;
+    drop(batches);
+    drop(planned);
+    if large {
+        super::budget::give_back_free_memory();
+    }
+    dest.finish(state)
 }
 
 /// Splits messages into runs bounded in bytes and count; a message larger

@@ -276,21 +276,20 @@ pub(crate) async fn open(
 
     // Otherwise, the folder itself: which UIDs it holds now (a dry run
     // only looks: EXAMINE changes nothing there, not even \Recent).
-    let sel = dst
-        .open_folder(&book.dest_raw, ctx.mode == Mode::DryRun)
+    let (sel, dest_uids) = dst
+        .open_and_uids(&book.dest_raw, ctx.mode == Mode::DryRun)
         .await?;
     book.dest_uid_validity = sel.uid_validity;
-    let dest_uids: HashSet<u32> = match sel.exists {
-        0 => HashSet::new(),
-        _ => dst.uids().await?.into_iter().collect(),
-    };
+    let dest_uids: HashSet<u32> = dest_uids.into_iter().collect();
     let standing = Standing {
         uid_validity: sel.uid_validity,
         uids: &dest_uids,
     };
     // Entries of any source folder that point here and that the folder no
     // longer bears out are forgotten: their messages are sent again.
-    let claims = ctx.store.claims(book.scope(), &book.dest_raw, None)?;
+    let claims = ctx
+        .store
+        .claims_for_matching(book.scope(), &book.dest_raw, None)?;
     let mut stale: HashMap<&str, Vec<String>> = HashMap::new();
     for c in claims
         .iter()
@@ -299,7 +298,7 @@ pub(crate) async fn open(
         stale
             .entry(c.folder.as_str())
             .or_default()
-            .push(c.id.clone());
+            .push(c.id.to_string());
     }
     // A dry run keeps them: it changes nothing, and what it decides does
     // not depend on them.

@@ -16,9 +16,10 @@ use super::mapping::FolderTask;
 use super::truth::{Book, Standing};
 use super::Ctx;
 use crate::error::MailError;
-use crate::imap::ImapClient;
+use crate::imap::{ImapClient, Selected};
 use crate::job::UserEntry;
 use crate::outcome::{MessageBrief, MessageFailure, Verification};
+use crate::store::DestSnapshot;
 
 /// Compares `list` (the source folder as just listed) with the destination
 /// folder. `src`: the IMAP source, to read the headers of messages the
@@ -35,22 +36,43 @@ pub(crate) async fn folder(
     list: &SourceList,
     failures: &HashMap<String, MessageFailure>,
     dest_exists: bool,
-) -> Result<Verification, MailError> {
+    expected: Option<DestSnapshot>,
+) -> Result<(Verification, Option<DestSnapshot>), MailError> {
     let book = Book::new(ctx, user, &list.ledger, list.uid_validity, task);
-    let (uid_validity, dest_uids) = match dest_exists {
-        true => destination_uids(dst, &task.dest_raw).await?,
-        false => (0, Vec::new()),
+    let (sel, dest_uids) = match dest_exists {
+        true => dst.open_and_uids(&task.dest_raw, true).await?,
+        false => (Selected::default(), Vec::new()),
     };
+    let uid_validity = sel.uid_validity;
+    // The destination folder as verified.
+    let now = sel
+        .uid_next
+        .filter(|_| dest_exists)
+        .map(|uid_next| DestSnapshot {
+            uid_validity,
+            uid_next,
+            messages: sel.exists,
+        });
+    // The copy left the folder as it expected: the next run may believe
+    // the ledger on one STATUS.
+    if let Some(expected) = expected.filter(|e| Some(*e) == now) {
+        book.set_snapshot(Some(expected))?;
+    }
     let dest_set: HashSet<u32> = dest_uids.iter().copied().collect();
     let standing = Standing {
         uid_validity,
         uids: &dest_set,
     };
+    // The claims are reduced to the UIDs they claim before the ledger is
+    // read: a large folder holds one of the two at a time.
+    let claims = ctx
+        .store
+        .claims_for_matching(book.scope(), &task.dest_raw, None)?;
+    let (claimed, _) = standing.claimed(&claims, None);
+    drop(claims);
     let ledger = ctx
         .store
         .folder_ledger(book.scope(), &list.ledger, list.uid_validity)?;
-    let claims = ctx.store.claims(book.scope(), &task.dest_raw, None)?;
-    let (claimed, _) = standing.claimed(&claims, None);
 
     // By UID where the ledger knows it; the rest by content key.
     let mut by_uid: HashSet<u32> = HashSet::new();
@@ -67,9 +89,9 @@ pub(crate) async fn folder(
                 if by_uid.insert(uid) {
                     continue;
                 }
-                keyed.push((id, e.content_key.clone()));
+                keyed.push((id, e.content_key.to_string()));
             }
-            Some(e) => keyed.push((id, e.content_key.clone())),
+            Some(e) => keyed.push((id, e.content_key.to_string())),
             None => unkeyed.push(id),
         }
     }
@@ -82,16 +104,6 @@ pub(crate) async fn folder(
             keyed.push((id, content_key(*size, fields)));
         }
     }
-    let source_keys: HashSet<&str> = keyed
-        .iter()
-        .map(|(_, k)| k.as_str())
-        .chain(
-            list.ids
-                .iter()
-                .filter_map(|id| ledger.entries.get(id).map(|e| e.content_key.as_str())),
-        )
-        .collect();
-
     let mut unclaimed = unclaimed_on_destination(dst, &dest_uids, &claimed).await?;
 
     let mut missing = Vec::new();
@@ -122,26 +134,31 @@ pub(crate) async fn folder(
         .into_iter()
         .map(|id| brief_of_source(id, failures, &source_fields))
         .collect();
+    // Only copies still unclaimed can be extra copies of source messages
+    // (usually there are none: no key of the folder's is gathered then).
+    let source_keys: HashSet<&str> = match unclaimed.values().any(|left| !left.is_empty()) {
+        false => HashSet::new(),
+        true => keyed
+            .iter()
+            .map(|(_, k)| k.as_str())
+            .chain(
+                list.ids
+                    .iter()
+                    .filter_map(|id| ledger.entries.get(id).map(|e| e.content_key.as_str())),
+            )
+            .collect(),
+    };
     let extra = extra_copies(unclaimed, &source_keys);
     let other = (dest_uids.len() as u64)
         .saturating_sub(by_uid.len() as u64 + found_by_key + extra.len() as u64);
-    Ok(Verification {
+    let v = Verification {
         source_messages: list.ids.len() as u64,
         destination_messages: dest_uids.len() as u64,
         missing,
         extra,
         other,
-    })
-}
-
-/// The destination folder's UIDVALIDITY and UIDs.
-async fn destination_uids(dst: &mut ImapClient, raw: &str) -> Result<(u32, Vec<u32>), MailError> {
-    let sel = dst.open_folder(raw, true).await?;
-    let uids = match sel.exists {
-        0 => Vec::new(),
-        _ => dst.uids().await?,
     };
-    Ok((sel.uid_validity, uids))
+    Ok((v, now))
 }
 
 /// The destination's copies no entry accounts for, by content key: UID and

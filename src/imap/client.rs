@@ -7,6 +7,7 @@ use async_imap::imap_proto::{
     self, AttributeValue, MailboxDatum, Response, ResponseCode, Status, StatusAttribute,
 };
 use async_imap::{Authenticator, Client, Session};
+use tokio::io::AsyncWriteExt;
 
 use super::codes::{self, outcome_text};
 use super::listing::{self, ListedFolder};
@@ -98,10 +99,15 @@ pub struct MessageMeta {
     pub header_fields: Vec<u8>,
 }
 
+/// A message fetched whole, with its flags and INTERNALDATE as they are
+/// when it is fetched (so that what was planned need not keep them).
 #[derive(Debug)]
 pub struct FetchedBody {
     pub uid: u32,
     pub body: MessageBytes,
+    pub flags: Vec<String>,
+    /// INTERNALDATE exactly as the server wrote it, time zone included.
+    pub internal_date: Option<String>,
 }
 
 /// A message's bytes: read by the IMAP client straight into a buffer that is
@@ -188,6 +194,8 @@ pub struct ImapClient {
     /// Personal namespace prefix and hierarchy delimiter.
     prefix: String,
     delimiter: Option<char>,
+    /// How long a round trip took just after logging in.
+    round_trip: Duration,
 }
 
 impl std::fmt::Debug for ImapClient {
@@ -230,6 +238,22 @@ impl Authenticator for &mut OAuthExchange {
     }
 }
 
+/// What SELECT or EXAMINE says of the folder, from one untagged response.
+fn selected_data(r: &Response<'_>, sel: &mut Selected) {
+    match r {
+        Response::MailboxData(MailboxDatum::Exists(n)) => sel.exists = *n,
+        Response::Data { outcome, .. } => match &outcome.code {
+            Some(ResponseCode::UidValidity(v)) => sel.uid_validity = *v,
+            Some(ResponseCode::UidNext(v)) => sel.uid_next = Some(*v),
+            Some(ResponseCode::PermanentFlags(f)) => {
+                sel.permanent_flags = f.iter().map(|s| s.to_string()).collect()
+            }
+            _ => {}
+        },
+        _ => {}
+    }
+}
+
 fn raw_err(place: &Place, doing: &str, after: Duration, e: RawError) -> MailError {
     match e {
         RawError::Timeout => MailError::Timeout {
@@ -264,16 +288,17 @@ fn server_words(text: &str) -> String {
 impl ImapClient {
     /// Connects (trying each port in turn), secures and logs in.
     pub async fn connect(ep: &Endpoint, login: &Login) -> Result<ImapClient, MailError> {
-        let (stream, place, caps) = Self::open(ep).await?;
+        let (stream, place, caps, trace) = Self::open(ep).await?;
+        let stream = Timed::new(stream, ep.timeout).traced(trace);
         let mut client = Self::login(stream, place, caps, ep.timeout, login).await?;
         if client.has("COMPRESS=DEFLATE")
-            && ep
-                .compress
-                .wanted_for(client.session.get_ref().get_ref().peer_ip())
+            && ep.compress.wanted_for(
+                client.session.get_ref().get_ref().peer_ip(),
+                client.round_trip,
+            )
         {
             client.compress().await?;
         }
-        client.load_namespace().await?;
         Ok(client)
     }
 
@@ -303,7 +328,10 @@ impl ImapClient {
         self.session.get_mut().set_throttle(Some(throttle));
     }
 
-    async fn open(ep: &Endpoint) -> Result<(Stream, Place, HashSet<String>), MailError> {
+    async fn open(
+        ep: &Endpoint,
+    ) -> Result<(Stream, Place, HashSet<String>, Option<u64>), MailError> {
+        let started = std::time::Instant::now();
         let (stream, place) = dial::dial(&dial::Target {
             side: ep.side,
             host: &ep.host,
@@ -313,7 +341,14 @@ impl ImapClient {
             connect_timeout: ep.connect_timeout,
         })
         .await?;
-        Self::greet(stream, ep, place).await
+        let trace = net::trace::connection(&format!(
+            "{place}: connected{} in {} ms",
+            if stream.is_tls() { " and secured" } else { "" },
+            started.elapsed().as_millis()
+        ));
+        let (stream, place, caps) = Self::greet(stream, ep, place).await?;
+        net::trace::note(trace, "greeting and capabilities read");
+        Ok((stream, place, caps, trace))
     }
 
     /// Greeting, CAPABILITY and STARTTLS, read by hand before async-imap
@@ -385,13 +420,13 @@ impl ImapClient {
     }
 
     async fn login(
-        stream: Stream,
+        stream: Timed<Stream>,
         place: Place,
         mut caps: HashSet<String>,
         timeout: Duration,
         login: &Login,
     ) -> Result<ImapClient, MailError> {
-        let client = Client::new(Timed::new(stream, timeout));
+        let client = Client::new(stream);
         let user = login.user().to_string();
         let doing = "logging in";
         // Every way of logging in may take at most `timeout`.
@@ -425,12 +460,18 @@ impl ImapClient {
                 authcid,
                 password,
             } => {
-                let auth = PlainAuth {
+                let mut auth = PlainAuth {
                     authzid,
                     authcid,
                     password: password.expose(),
                 };
-                let fut = client.authenticate("PLAIN", auth);
+                // With SASL-IR (RFC 4959) the response rides on the command
+                // line: a round trip less (the same trick as OAuth below).
+                let command = match caps.contains("SASL-IR") {
+                    true => Secret::new(format!("PLAIN {}", sasl::base64(&auth.process(b"")))),
+                    false => Secret::new("PLAIN".to_string()),
+                };
+                let fut = client.authenticate(command.expose(), auth);
                 timed(timeout, fut)
                     .await
                     .ok_or_else(|| timed_out(place.clone()))?
@@ -521,45 +562,59 @@ impl ImapClient {
             timeout,
             prefix: String::new(),
             delimiter: None,
+            round_trip: Duration::ZERO,
         };
-        if !fresh_caps {
-            client.refresh_capabilities().await?;
-        }
+        client.after_login(!fresh_caps).await?;
         Ok(client)
     }
 
-    async fn refresh_capabilities(&mut self) -> Result<(), MailError> {
-        let mut caps = HashSet::new();
-        self.run("CAPABILITY", "asking for the server's capabilities", |r| {
-            if let Response::Capabilities(list) = r {
-                caps.extend(list.iter().map(proto_cap_name));
+    /// NAMESPACE and, unless the login's reply gave them, the capabilities,
+    /// in one round trip. NAMESPACE goes first: it is read by hand, byte by
+    /// byte, so async-imap's reader never holds any of its reply.
+    async fn after_login(&mut self, capabilities: bool) -> Result<(), MailError> {
+        let doing = "reading the server's namespace";
+        let sent = std::time::Instant::now();
+        let namespace = self.send("NAMESPACE", doing).await?;
+        let caps = match capabilities {
+            true => Some(
+                self.send("CAPABILITY", "asking for the server's capabilities")
+                    .await?,
+            ),
+            false => None,
+        };
+        let t = self.timeout;
+        let (lines, done) = raw::read_until_tag(self.session.get_mut(), &namespace.0, t)
+            .await
+            .map_err(|e| raw_err(&self.place, doing, t, e))?;
+        self.round_trip = sent.elapsed();
+        let found = match done.starts_with(b"OK") {
+            true => lines.iter().find_map(|l| raw::parse_namespace(l)),
+            false => None,
+        };
+        if let Some(tag) = caps {
+            let mut fresh = HashSet::new();
+            self.collect(&tag, "asking for the server's capabilities", |r| {
+                if let Response::Capabilities(list) = r {
+                    fresh.extend(list.iter().map(proto_cap_name));
+                }
+            })
+            .await?;
+            self.caps = fresh;
+        }
+        match found {
+            Some((prefix, delimiter)) => {
+                self.prefix = prefix;
+                self.delimiter = delimiter;
+                Ok(())
             }
-        })
-        .await?;
-        self.caps = caps;
-        Ok(())
+            // A server without NAMESPACE: no prefix, and the delimiter from
+            // LIST "" "".
+            None => self.load_delimiter().await,
+        }
     }
 
-    /// NAMESPACE is read by hand: imap-proto has no parser for it.
-    async fn load_namespace(&mut self) -> Result<(), MailError> {
-        if self.has("NAMESPACE") {
-            let doing = "reading the server's namespace";
-            let tag = self.send("NAMESPACE", doing).await?;
-            let t = self.timeout;
-            let (lines, done) = raw::read_until_tag(self.session.get_mut(), &tag.0, t)
-                .await
-                .map_err(|e| raw_err(&self.place, doing, t, e))?;
-            if done.starts_with(b"OK") {
-                if let Some((prefix, delimiter)) =
-                    lines.iter().find_map(|l| raw::parse_namespace(l))
-                {
-                    self.prefix = prefix;
-                    self.delimiter = delimiter;
-                    return Ok(());
-                }
-            }
-        }
-        // Without NAMESPACE: no prefix, and the delimiter from LIST "" "".
+    /// The hierarchy delimiter, from LIST "" "" (no NAMESPACE).
+    async fn load_delimiter(&mut self) -> Result<(), MailError> {
         let mut delimiter = None;
         self.run("LIST \"\" \"\"", "reading the hierarchy delimiter", |r| {
             if let Response::MailboxData(MailboxDatum::List(l)) = r {
@@ -573,6 +628,12 @@ impl ImapClient {
 
     pub fn place(&self) -> &Place {
         &self.place
+    }
+
+    /// How long a round trip to the server took (NAMESPACE, just after
+    /// logging in): how distant it is.
+    pub fn round_trip(&self) -> Duration {
+        self.round_trip
     }
 
     /// The mailbox this connection is logged in to.
@@ -775,6 +836,11 @@ impl ImapClient {
                 |_| {},
             )
             .await?;
+        self.created(raw, reply)
+    }
+
+    /// What a CREATE's reply means: an existing folder is not an error.
+    fn created(&self, raw: &str, reply: Reply) -> Result<(), MailError> {
         if reply.ok
             || reply
                 .server_text
@@ -801,6 +867,36 @@ impl ImapClient {
         ))
     }
 
+    /// CREATE and SUBSCRIBE for each of `raws` (parents before children),
+    /// pipelined a hundred folders at a time: one round trip where one a
+    /// command would take one each. The outer error is the connection's;
+    /// the inner ones are each folder's CREATE (SUBSCRIBE failures are
+    /// harmless, the folder exists).
+    pub async fn create_all(
+        &mut self,
+        raws: &[String],
+    ) -> Result<Vec<Result<(), MailError>>, MailError> {
+        const AT_ONCE: usize = 100;
+        let doing = "creating folders";
+        let mut out = Vec::with_capacity(raws.len());
+        for chunk in raws.chunks(AT_ONCE) {
+            let mut tags = Vec::with_capacity(chunk.len());
+            for raw in chunk {
+                let create = self.send(&format!("CREATE {}", quote(raw)), doing).await?;
+                let subscribe = self
+                    .send(&format!("SUBSCRIBE {}", quote(raw)), doing)
+                    .await?;
+                tags.push((raw, create, subscribe));
+            }
+            for (raw, create, subscribe) in tags {
+                let reply = self.collect(&create, doing, |_| {}).await?;
+                out.push(self.created(raw, reply));
+                self.collect(&subscribe, doing, |_| {}).await?;
+            }
+        }
+        Ok(out)
+    }
+
     /// SUBSCRIBE; failures are harmless and ignored (the folder exists).
     pub async fn subscribe(&mut self, raw: &str) -> Result<(), MailError> {
         self.run(
@@ -824,18 +920,7 @@ impl ImapClient {
             &format!("{verb} {}", quote(raw)),
             &format!("{verb} {raw}"),
             &doing,
-            |r| match r {
-                Response::MailboxData(MailboxDatum::Exists(n)) => sel.exists = *n,
-                Response::Data { outcome, .. } => match &outcome.code {
-                    Some(ResponseCode::UidValidity(v)) => sel.uid_validity = *v,
-                    Some(ResponseCode::UidNext(v)) => sel.uid_next = Some(*v),
-                    Some(ResponseCode::PermanentFlags(f)) => {
-                        sel.permanent_flags = f.iter().map(|s| s.to_string()).collect()
-                    }
-                    _ => {}
-                },
-                _ => {}
-            },
+            |r| selected_data(r, &mut sel),
         )
         .await?;
         Ok(sel)
@@ -871,19 +956,38 @@ impl ImapClient {
     }
 
     /// Message count and size (where the server has STATUS=SIZE) of each
-    /// folder, `None` for one the server refuses. The STATUS commands are
-    /// pipelined, a few dozen at a time (enough to save the round trips,
-    /// few enough that neither side's buffers fill while the other
-    /// writes), and read by hand: imap-proto does not parse SIZE. Only on
-    /// a connection with no folder open, so nothing unsolicited is
-    /// waiting in async-imap's buffer.
+    /// folder, with its UIDNEXT and UIDVALIDITY, `None` for one the server
+    /// refuses. The STATUS commands are pipelined, a few hundred at a time
+    /// (enough to save the round trips, few enough that neither side's
+    /// buffers fill while the other writes), and read by hand: imap-proto
+    /// does not parse SIZE. Only on a connection with no folder open, so
+    /// nothing unsolicited is waiting in async-imap's buffer.
     pub async fn sizes(&mut self, raws: &[&str]) -> Result<Vec<Option<FolderSize>>, MailError> {
-        const AT_ONCE: usize = 32;
         let items = if self.has("STATUS=SIZE") {
-            "(MESSAGES SIZE)"
+            "(MESSAGES SIZE UIDNEXT UIDVALIDITY)"
         } else {
-            "(MESSAGES)"
+            "(MESSAGES UIDNEXT UIDVALIDITY)"
         };
+        self.statuses(raws, items).await
+    }
+
+    /// MESSAGES, UIDNEXT and UIDVALIDITY of each folder (`None`: refused),
+    /// pipelined like [`ImapClient::sizes`].
+    pub async fn statuses_of(
+        &mut self,
+        raws: &[&str],
+    ) -> Result<Vec<Option<FolderSize>>, MailError> {
+        self.statuses(raws, "(MESSAGES UIDNEXT UIDVALIDITY)").await
+    }
+
+    async fn statuses(
+        &mut self,
+        raws: &[&str],
+        items: &str,
+    ) -> Result<Vec<Option<FolderSize>>, MailError> {
+        // A STATUS line and its answer are under 100 bytes each: a few
+        // hundred in flight fit any socket buffer.
+        const AT_ONCE: usize = 250;
         let doing = "reading the size of each folder (STATUS)";
         let mut out = Vec::with_capacity(raws.len());
         for chunk in raws.chunks(AT_ONCE) {
@@ -904,6 +1008,52 @@ impl ImapClient {
             }
         }
         Ok(out)
+    }
+
+    /// SELECT (or EXAMINE) and the folder's UIDs, pipelined: one round trip.
+    /// (If the folder cannot be opened, the search fails too, harmlessly.)
+    pub async fn open_and_uids(
+        &mut self,
+        raw: &str,
+        read_only: bool,
+    ) -> Result<(Selected, Vec<u32>), MailError> {
+        let verb = if read_only { "EXAMINE" } else { "SELECT" };
+        let doing = format!(
+            "opening folder {}",
+            utf7::decode(raw).unwrap_or_else(|| raw.to_string())
+        );
+        let open = self.send(&format!("{verb} {}", quote(raw)), &doing).await?;
+        let search = self.send("UID SEARCH ALL", "listing messages").await?;
+        let mut sel = Selected::default();
+        let reply = self
+            .collect(&open, &doing, |r| selected_data(r, &mut sel))
+            .await?;
+        let mut uids = Vec::new();
+        let listed = self
+            .collect(&search, "listing messages", |r| {
+                if let Response::MailboxData(MailboxDatum::Search(list)) = r {
+                    uids.extend_from_slice(list);
+                }
+            })
+            .await?;
+        if !reply.ok {
+            return Err(error::refused(
+                self.place.clone(),
+                &format!("{verb} {raw}"),
+                &doing,
+                reply.server_text,
+            ));
+        }
+        if !listed.ok {
+            return Err(error::refused(
+                self.place.clone(),
+                "UID SEARCH",
+                "listing messages",
+                listed.server_text,
+            ));
+        }
+        uids.sort_unstable();
+        Ok((sel, uids))
     }
 
     /// This connection as the operating system knows it
@@ -932,8 +1082,22 @@ impl ImapClient {
         uids: Option<&[u32]>,
         headers: bool,
     ) -> Result<Vec<MessageMeta>, MailError> {
+        let mut out = Vec::new();
+        self.fetch_meta_each(uids, headers, |m| out.push(m)).await?;
+        Ok(out)
+    }
+
+    /// [`ImapClient::fetch_meta`], each message handed to `each` as it
+    /// arrives instead of all of them kept: a folder of 100,000 messages
+    /// is read in the memory of one.
+    pub async fn fetch_meta_each(
+        &mut self,
+        uids: Option<&[u32]>,
+        headers: bool,
+        mut each: impl FnMut(MessageMeta),
+    ) -> Result<(), MailError> {
         let set = match uids {
-            Some([]) => return Ok(Vec::new()),
+            Some([]) => return Ok(()),
             Some(u) => super::uid_set(u),
             None => "1:*".into(),
         };
@@ -942,7 +1106,6 @@ impl ImapClient {
             false => String::new(),
         };
         let cmd = format!("UID FETCH {set} (UID FLAGS INTERNALDATE RFC822.SIZE{fields})");
-        let mut out = Vec::new();
         self.run_ok(&cmd, "UID FETCH", "reading message headers", |r| {
             if let Response::Fetch(_, attrs) = r {
                 let mut m = MessageMeta {
@@ -968,12 +1131,55 @@ impl ImapClient {
                 }
                 // A FETCH without UID is an unsolicited flag update; ignore.
                 if m.uid != 0 {
-                    out.push(m);
+                    each(m);
                 }
             }
         })
         .await?;
-        Ok(out)
+        Ok(())
+    }
+
+    /// Size (and, with `headers`, the dedup header fields) of each of the
+    /// given UIDs, handed to `each(uid, size, header_fields)` as they
+    /// arrive, nothing kept: what planning a copy needs, and no more.
+    pub async fn fetch_sizes(
+        &mut self,
+        uids: &[u32],
+        headers: bool,
+        mut each: impl FnMut(u32, u64, &[u8]),
+    ) -> Result<(), MailError> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let fields = match headers {
+            true => format!(" BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]"),
+            false => String::new(),
+        };
+        let cmd = format!(
+            "UID FETCH {} (UID RFC822.SIZE{fields})",
+            super::uid_set(uids)
+        );
+        self.run_ok(&cmd, "UID FETCH", "reading message headers", |r| {
+            if let Response::Fetch(_, attrs) = r {
+                let (mut uid, mut size, mut header) = (0, 0, &[][..]);
+                for a in attrs {
+                    match a {
+                        AttributeValue::Uid(u) => uid = *u,
+                        AttributeValue::Rfc822Size(s) => size = u64::from(*s),
+                        AttributeValue::BodySection { data, .. } => {
+                            header = data.as_deref().unwrap_or_default()
+                        }
+                        _ => {}
+                    }
+                }
+                // A FETCH without UID is an unsolicited flag update; ignore.
+                if uid != 0 {
+                    each(uid, size, header);
+                }
+            }
+        })
+        .await?;
+        Ok(())
     }
 
     /// Full message bytes of the given UIDs. The source is never changed:
@@ -983,7 +1189,7 @@ impl ImapClient {
             return Ok(Vec::new());
         }
         let set = super::uid_set(uids);
-        let cmd = format!("UID FETCH {set} (UID BODY.PEEK[])");
+        let cmd = format!("UID FETCH {set} (UID FLAGS INTERNALDATE BODY.PEEK[])");
         let doing = "fetching messages";
         let what = format!("UID {set}");
         let tag = self
@@ -1002,7 +1208,13 @@ impl ImapClient {
                 Some(Err(bye)) => return Err(self.bye(doing, bye).on_fetch(what)),
                 None => {}
             }
-            let Some((uid, body)) = fetched_body(r.parsed()) else {
+            let Some(Body {
+                uid,
+                body,
+                flags,
+                internal_date,
+            }) = fetched_body(r.parsed())
+            else {
                 continue;
             };
             // The literal lies in the reader's buffer, which the response
@@ -1015,7 +1227,12 @@ impl ImapClient {
             } else {
                 MessageBytes::from(body.to_vec())
             };
-            out.push(FetchedBody { uid, body });
+            out.push(FetchedBody {
+                uid,
+                body,
+                flags,
+                internal_date,
+            });
         };
         if !reply.ok {
             return Err(error::refused(
@@ -1035,9 +1252,17 @@ impl ImapClient {
             .map(|_| ())
     }
 
-    /// LOGOUT, ignoring a server that has already gone.
+    /// LOGOUT, ignoring a server that has already gone. Everything the
+    /// connection did was confirmed already, so the server's goodbye is
+    /// not waited for (a round trip to a distant server): LOGOUT is sent
+    /// and the connection closed.
     pub async fn logout(mut self) {
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.session.logout()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            if self.session.run_command("LOGOUT").await.is_ok() {
+                let _ = self.session.get_mut().shutdown().await;
+            }
+        })
+        .await;
     }
 }
 
@@ -1068,23 +1293,41 @@ fn tagged(r: &Response<'_>, tag: &imap_proto::RequestId) -> Option<Result<Reply,
     }
 }
 
-/// UID and body of a FETCH response that has both.
-fn fetched_body<'a>(r: &'a Response<'_>) -> Option<(u32, &'a [u8])> {
+/// What a FETCH response of a whole message holds.
+struct Body<'a> {
+    uid: u32,
+    body: &'a [u8],
+    flags: Vec<String>,
+    internal_date: Option<String>,
+}
+
+/// UID, body, flags and INTERNALDATE of a FETCH response that has a UID
+/// and a body.
+fn fetched_body<'a>(r: &'a Response<'_>) -> Option<Body<'a>> {
     let Response::Fetch(_, attrs) = r else {
         return None;
     };
     let mut uid = 0;
     let mut body = None;
+    let mut flags = Vec::new();
+    let mut internal_date = None;
     for a in attrs {
         match a {
             AttributeValue::Uid(u) => uid = *u,
             AttributeValue::BodySection { data, .. } => {
                 body = Some(data.as_deref().unwrap_or_default())
             }
+            AttributeValue::Flags(f) => flags = f.iter().map(|s| s.to_string()).collect(),
+            AttributeValue::InternalDate(d) => internal_date = Some(d.to_string()),
             _ => {}
         }
     }
-    body.filter(|_| uid != 0).map(|b| (uid, b))
+    body.filter(|_| uid != 0).map(|body| Body {
+        uid,
+        body,
+        flags,
+        internal_date,
+    })
 }
 
 /// Checks the first line a server sends: `* OK` or `* PREAUTH`; a BYE

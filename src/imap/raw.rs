@@ -127,6 +127,10 @@ pub fn capabilities_in(line: &[u8]) -> Option<Vec<String>> {
 pub struct FolderSize {
     pub messages: u64,
     pub bytes: Option<u64>,
+    /// UIDNEXT and UIDVALIDITY, where asked for: with MESSAGES they tell
+    /// whether a folder changed since it was last seen.
+    pub uid_next: Option<u32>,
+    pub uid_validity: Option<u32>,
 }
 
 /// MESSAGES and SIZE from a `* STATUS mailbox (MESSAGES n SIZE m)` line:
@@ -147,6 +151,8 @@ pub fn parse_status(line: &[u8]) -> Option<FolderSize> {
         match name.to_ascii_uppercase().as_str() {
             "MESSAGES" => messages = Some(value),
             "SIZE" => expected.bytes = Some(value),
+            "UIDNEXT" => expected.uid_next = u32::try_from(value).ok(),
+            "UIDVALIDITY" => expected.uid_validity = u32::try_from(value).ok(),
             _ => {}
         }
     }
@@ -194,21 +200,33 @@ mod tests {
             size("* STATUS INBOX (MESSAGES 12 SIZE 34567)"),
             Some(FolderSize {
                 messages: 12,
-                bytes: Some(34567)
+                bytes: Some(34567),
+                ..Default::default()
+            })
+        );
+        assert_eq!(
+            size("* STATUS INBOX (MESSAGES 12 UIDNEXT 40 UIDVALIDITY 1700000000)"),
+            Some(FolderSize {
+                messages: 12,
+                bytes: None,
+                uid_next: Some(40),
+                uid_validity: Some(1_700_000_000),
             })
         );
         assert_eq!(
             size("* STATUS \"Sent (old)\" (SIZE 5 MESSAGES 1)"),
             Some(FolderSize {
                 messages: 1,
-                bytes: Some(5)
+                bytes: Some(5),
+                ..Default::default()
             })
         );
         assert_eq!(
             size("* status {9}\r\nA (b) (c) (MESSAGES 0)"),
             Some(FolderSize {
                 messages: 0,
-                bytes: None
+                bytes: None,
+                ..Default::default()
             })
         );
         assert_eq!(size("* STATUS INBOX (SIZE 5)"), None);

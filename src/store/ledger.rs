@@ -34,28 +34,247 @@ pub struct Scope<'a> {
 /// What the ledger says of one source message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
-    pub dest_folder: String,
+    pub dest_folder: FolderName,
     pub dest_uid: Option<u32>,
     /// The destination folder's UIDVALIDITY when the message went there;
     /// `None` in entries from before it was kept (never trusted blindly).
     pub dest_uid_validity: Option<u32>,
-    pub content_key: String,
+    pub content_key: StoredKey,
 }
 
 /// What the ledger knows of one source folder: source id → entry.
 #[derive(Debug, Default, Clone)]
 pub struct FolderLedger {
-    pub entries: HashMap<String, Recorded>,
+    pub entries: Entries,
+}
+
+/// The entries of one source folder, by source id, kept compact: a folder
+/// of 100,000 messages is read whole (UIDs as numbers in one sorted array,
+/// one copy of each destination folder's name, keys inline).
+#[derive(Debug, Default, Clone)]
+pub struct Entries {
+    /// By UID, sorted.
+    uids: Vec<(u32, Recorded)>,
+    /// Ids that are not UIDs (POP3 UIDLs).
+    other: HashMap<Box<str>, Recorded>,
+}
+
+impl Entries {
+    pub fn get(&self, id: &str) -> Option<&Recorded> {
+        match canonical_uid(id) {
+            Some(uid) => self
+                .uids
+                .binary_search_by_key(&uid, |(u, _)| *u)
+                .ok()
+                .map(|i| &self.uids[i].1),
+            None => self.other.get(id),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.uids.len() + self.other.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn push(&mut self, id: SourceId, r: Recorded) {
+        match id {
+            SourceId::Uid(u) => self.uids.push((u, r)),
+            SourceId::Text(t) => {
+                self.other.insert(t, r);
+            }
+        }
+    }
+
+    /// Once every entry is in: sorted for looking up, and no larger than
+    /// needed.
+    fn done(&mut self) {
+        // The table's key makes each id unique in a folder.
+        self.uids.sort_unstable_by_key(|(u, _)| *u);
+        self.uids.dedup_by_key(|(u, _)| *u);
+        self.uids.shrink_to_fit();
+    }
+}
+
+impl std::ops::Index<&str> for Entries {
+    type Output = Recorded;
+    fn index(&self, id: &str) -> &Recorded {
+        self.get(id).expect("no ledger entry with this id")
+    }
 }
 
 /// One ledger entry of any source folder pointing at a destination folder.
 #[derive(Debug, Clone)]
 pub struct Claim {
-    pub folder: String,
-    pub id: String,
+    pub folder: FolderName,
+    pub id: SourceId,
     pub dest_uid: Option<u32>,
     pub dest_uid_validity: Option<u32>,
+    /// Empty in [`Store::claims_for_matching`] where `dest_uid` is known.
     pub content_key: String,
+}
+
+/// A source message's id held compactly: an IMAP UID as a number, any
+/// other id (a POP3 UIDL) as text. It reads back as the very text it was
+/// made from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SourceId {
+    Uid(u32),
+    Text(Box<str>),
+}
+
+impl SourceId {
+    pub fn new(id: &str) -> SourceId {
+        match canonical_uid(id) {
+            Some(u) => SourceId::Uid(u),
+            None => SourceId::Text(id.into()),
+        }
+    }
+}
+
+impl std::fmt::Display for SourceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceId::Uid(u) => write!(f, "{u}"),
+            SourceId::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// `id` as a number where it is a decimal number written the one plain
+/// way (no sign, no leading zero, fits in 32 bits), so that writing the
+/// number gives `id` back; `None` for any other id.
+pub fn canonical_uid(id: &str) -> Option<u32> {
+    let b = id.as_bytes();
+    let plain = !b.is_empty()
+        && b.len() <= 10
+        && b.iter().all(u8::is_ascii_digit)
+        && (b[0] != b'0' || b.len() == 1);
+    plain.then(|| id.parse().ok()).flatten()
+}
+
+/// A destination folder's raw name, shared by every entry read with it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FolderName(std::sync::Arc<str>);
+
+impl FolderName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for FolderName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for FolderName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for FolderName {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<String> for FolderName {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<&str> for FolderName {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+/// One [`FolderName`] per distinct name among the rows read.
+#[derive(Default)]
+struct Names(Vec<FolderName>);
+
+impl Names {
+    fn get(&mut self, name: String) -> FolderName {
+        if let Some(n) = self.0.iter().find(|n| *n.0 == *name) {
+            return n.clone();
+        }
+        let n = FolderName(name.into());
+        self.0.push(n.clone());
+        n
+    }
+}
+
+/// A content key as the ledger holds it in memory: the 64 hex digits
+/// [`crate::copy::key::content_key`] makes inline (no allocation of its
+/// own), any other text as it is.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct StoredKey(KeyText);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum KeyText {
+    Hex([u8; 64]),
+    Other(Box<str>),
+}
+
+impl StoredKey {
+    pub fn new(key: &str) -> StoredKey {
+        match <[u8; 64]>::try_from(key.as_bytes()) {
+            Ok(hex) if hex.is_ascii() => StoredKey(KeyText::Hex(hex)),
+            _ => StoredKey(KeyText::Other(key.into())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // ASCII, checked when made.
+            KeyText::Hex(hex) => std::str::from_utf8(hex).unwrap_or_default(),
+            KeyText::Other(text) => text,
+        }
+    }
+}
+
+impl std::ops::Deref for StoredKey {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+impl PartialEq<str> for StoredKey {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for StoredKey {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for StoredKey {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
 }
 
 /// One copied (or found already present) message.
@@ -105,19 +324,22 @@ impl Store {
             "SELECT uid, dest_folder, dest_uid, dest_uid_validity, content_key FROM ledger
              WHERE job_name=?1 AND account=?2 AND dest_user=?3 AND folder=?4",
         )?;
-        let entries = stmt
-            .query_map(params![s.job, s.account, s.dest_user, folder], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    Recorded {
-                        dest_folder: r.get(1)?,
-                        dest_uid: r.get(2)?,
-                        dest_uid_validity: r.get(3)?,
-                        content_key: r.get(4)?,
-                    },
-                ))
-            })?
-            .collect::<Result<HashMap<_, _>, _>>()?;
+        let mut names = Names::default();
+        let mut rows = stmt.query(params![s.job, s.account, s.dest_user, folder])?;
+        let mut entries = Entries::default();
+        while let Some(r) = rows.next()? {
+            let id = SourceId::new(&r.get::<_, String>(0)?);
+            entries.push(
+                id,
+                Recorded {
+                    dest_folder: names.get(r.get(1)?),
+                    dest_uid: r.get(2)?,
+                    dest_uid_validity: r.get(3)?,
+                    content_key: StoredKey::new(&r.get::<_, String>(4)?),
+                },
+            );
+        }
+        entries.done();
         Ok(FolderLedger { entries })
     }
 
@@ -131,27 +353,55 @@ impl Store {
         dest_folder: &str,
         except: Option<&str>,
     ) -> Result<Vec<Claim>, MailError> {
+        self.read_claims(s, dest_folder, except, true)
+    }
+
+    /// [`Store::claims`] for matching a destination folder's messages: the
+    /// content key only of entries without a destination UID (those with
+    /// one are matched by it), which keeps 100,000 claims small.
+    pub fn claims_for_matching(
+        &self,
+        s: Scope<'_>,
+        dest_folder: &str,
+        except: Option<&str>,
+    ) -> Result<Vec<Claim>, MailError> {
+        self.read_claims(s, dest_folder, except, false)
+    }
+
+    fn read_claims(
+        &self,
+        s: Scope<'_>,
+        dest_folder: &str,
+        except: Option<&str>,
+        every_key: bool,
+    ) -> Result<Vec<Claim>, MailError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT folder, uid, dest_uid, dest_uid_validity, content_key FROM ledger
              WHERE job_name=?1 AND account=?2 AND dest_user=?3 AND dest_folder=?4",
         )?;
-        let rows = stmt
-            .query_map(params![s.job, s.account, s.dest_user, dest_folder], |r| {
-                Ok(Claim {
-                    folder: r.get(0)?,
-                    id: r.get(1)?,
-                    dest_uid: r.get(2)?,
-                    dest_uid_validity: r.get(3)?,
-                    content_key: r.get(4)?,
-                })
-            })?
-            .filter(|c| match (c, except) {
-                (Ok(c), Some(x)) => c.folder != x,
-                _ => true,
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        let mut names = Names::default();
+        let mut rows = stmt.query(params![s.job, s.account, s.dest_user, dest_folder])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let folder: String = r.get(0)?;
+            if Some(folder.as_str()) == except {
+                continue;
+            }
+            let dest_uid: Option<u32> = r.get(2)?;
+            out.push(Claim {
+                folder: names.get(folder),
+                id: SourceId::new(&r.get::<_, String>(1)?),
+                dest_uid,
+                dest_uid_validity: r.get(3)?,
+                content_key: match every_key || dest_uid.is_none() {
+                    true => r.get(4)?,
+                    false => String::new(),
+                },
+            });
+        }
+        out.shrink_to_fit();
+        Ok(out)
     }
 
     /// Records messages of one source folder and settles their intents, in
@@ -220,7 +470,7 @@ impl Store {
     /// Forgets a job's ledger (used by tests and "start over").
     pub fn forget_ledger(&self, job: &str) -> Result<(), MailError> {
         let conn = self.lock();
-        for table in ["ledger", "dest_folders", "intents"] {
+        for table in ["ledger", "dest_folders", "intents", "verified_folders"] {
             conn.execute(
                 &format!("DELETE FROM {table} WHERE job_name=?1"),
                 params![job],

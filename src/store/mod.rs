@@ -6,6 +6,7 @@ pub(crate) mod history;
 mod ledger;
 mod saved;
 mod schema;
+mod verified;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,9 +15,11 @@ use rusqlite::Connection;
 
 pub use history::{BeginError, JobRun, RunKind, RunSummary};
 pub use ledger::{
-    Claim, DestSnapshot, FolderLedger, Intent, LedgerEntry, Recorded, Scope, POP3_INBOX,
+    canonical_uid, Claim, DestSnapshot, Entries, FolderLedger, FolderName, Intent, LedgerEntry,
+    Recorded, Scope, SourceId, StoredKey, POP3_INBOX,
 };
 pub use saved::{SavedJob, SavedUser};
+pub use verified::Verified;
 
 use crate::error::MailError;
 

@@ -106,6 +106,24 @@ ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'migration';
     r#"
 ALTER TABLE runs ADD COLUMN report TEXT;
 "#,
+    // Folders a verification found complete, with both sides' STATUS then:
+    // a re-run skips them on one STATUS a side while neither changed.
+    r#"
+CREATE TABLE verified_folders (
+    job_name          TEXT NOT NULL,
+    account           TEXT NOT NULL,
+    dest_user         TEXT NOT NULL,
+    folder            TEXT NOT NULL,
+    uid_validity      INTEGER NOT NULL,
+    uid_next          INTEGER NOT NULL,
+    messages          INTEGER NOT NULL,
+    dest_folder       TEXT NOT NULL,
+    dest_uid_validity INTEGER NOT NULL,
+    dest_uid_next     INTEGER NOT NULL,
+    dest_messages     INTEGER NOT NULL,
+    PRIMARY KEY (job_name, account, dest_user, folder)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Brings the database up to the newest version this MailFerry knows. A

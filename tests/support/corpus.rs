@@ -1020,6 +1020,376 @@ pub fn logical_name(raw: &str, prefix: &str, delimiter: Option<char>) -> String 
     levels.iter().map(decode).collect::<Vec<_>>().join("/")
 }
 
+// ------------------------------------------------ scale and WAN accounts --
+//
+// The seeders of the benchmark's scale scenarios (issue 15): many folders,
+// one huge folder, one huge message. Their messages are bench messages
+// (`bench_message`): RFC 5322 with CRLF line ends, their own Message-ID,
+// deterministic for given arguments.
+
+/// Fills `user`'s (empty) mailbox with `folders` folders (the INBOX and
+/// `folders - 1` more) of `per_folder` small messages each (2 to 4 KB,
+/// plain text). The folders nest one level: "Group 001", then "Group
+/// 001/Folder 01" to "Group 001/Folder 19", then "Group 002"... (20 a
+/// group, every one of them holding messages).
+///
+/// Fast: the CREATEs are pipelined on one connection, then the APPENDs
+/// (one MULTIAPPEND a folder, LITERAL+) on four connections, each sending
+/// without waiting (1,000 folders x 5 messages take a few seconds).
+pub fn seed_folders_account(
+    server: &Dovecot,
+    user: &str,
+    password: &str,
+    folders: usize,
+    per_folder: usize,
+) -> BenchSummary {
+    let mut probe = Probe::login(server.imap_port(), user, password);
+    let (prefix, delimiter) = probe.namespace();
+    let delimiter = delimiter.expect("a flat namespace");
+    probe.logout();
+    let logical: Vec<String> = (0..folders.max(1)).map(many_folder_name).collect();
+    let raw: Vec<String> = logical
+        .iter()
+        .map(|path| raw_name(path, &prefix, delimiter))
+        .collect();
+    let port = server.imap_port();
+    // Parents come before their children; a parent made by its child's
+    // CREATE (on a server that does so) is fine too.
+    pipelined(
+        port,
+        user,
+        password,
+        raw.len() - 1,
+        &["[ALREADYEXISTS]"],
+        &|i, out| {
+            out.extend(format!("CREATE {}\r\n", quote(&raw[i + 1])).bytes());
+        },
+    )
+    .unwrap_or_else(|e| panic!("creating {folders} folders for {user}: {e}"));
+
+    let plan: Vec<BenchMessage> = (0..logical.len() * per_folder)
+        .map(|i| small_message(i, i / per_folder.max(1), 0x666f_6c64))
+        .collect();
+    let connections = 4.min(logical.len());
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..connections)
+            .map(|c| {
+                let mine: Vec<usize> = (c..logical.len()).step_by(connections).collect();
+                let (raw, logical, plan) = (&raw, &logical, &plan);
+                scope.spawn(move || {
+                    pipelined(port, user, password, mine.len(), &[], &|i, out| {
+                        let f = mine[i];
+                        let messages = &plan[f * per_folder..(f + 1) * per_folder];
+                        append_command(out, &raw[f], &logical[f], messages);
+                    })
+                })
+            })
+            .collect();
+        for worker in workers {
+            if let Err(e) = worker.join().expect("seeding thread panicked") {
+                panic!("seeding {folders} folders for {user}: {e}");
+            }
+        }
+    });
+    let mut summary = summarize(&plan, |m| logical[m.folder].clone());
+    for path in &logical {
+        summary.folders.entry(path.clone()).or_default();
+    }
+    summary
+}
+
+/// The same mailbox as `seed_bench_account` (the same folders, messages,
+/// dates and flags), seeded over a single connection: the CREATEs, then
+/// the MULTIAPPEND batches, all pipelined. Slower for one big account, much
+/// faster for hundreds of small ones (one login each instead of eleven).
+/// Names folders as the server's `Layout` says (no NAMESPACE asked).
+pub fn seed_bench_account_one_connection(
+    server: &Dovecot,
+    user: &str,
+    password: &str,
+    messages: usize,
+    target_bytes: u64,
+) -> BenchSummary {
+    let plan = bench_plan(messages, target_bytes);
+    let layout = server.layout();
+    let raw: Vec<String> = BENCH_FOLDERS
+        .iter()
+        .map(|(path, _)| raw_name(path, layout.prefix(), layout.delimiter()))
+        .collect();
+    // Batches of up to 100 messages or 8 MB, folder by folder.
+    let mut batches: Vec<&[BenchMessage]> = Vec::new();
+    let mut rest = &plan[..];
+    while !rest.is_empty() {
+        let folder = rest[0].folder;
+        let mut bytes = 0;
+        let n = rest
+            .iter()
+            .take(100)
+            .take_while(|m| {
+                bytes += m.size;
+                m.folder == folder && (bytes <= 8 * MB || bytes == m.size)
+            })
+            .count();
+        batches.push(&rest[..n]);
+        rest = &rest[n..];
+    }
+    let creates = raw.len() - 1;
+    // A CREATE completes before the server reads the next command, so the
+    // APPENDs behind it find their folders.
+    pipelined(
+        server.imap_port(),
+        user,
+        password,
+        creates + batches.len(),
+        &[],
+        &|i, out| match i.checked_sub(creates) {
+            None => out.extend(format!("CREATE {}\r\n", quote(&raw[i + 1])).bytes()),
+            Some(b) => {
+                let f = batches[b][0].folder;
+                append_command(out, &raw[f], BENCH_FOLDERS[f].0, batches[b]);
+            }
+        },
+    )
+    .unwrap_or_else(|e| panic!("seeding {user}: {e}"));
+    let mut summary = summarize(&plan, |m| BENCH_FOLDERS[m.folder].0.to_string());
+    for (path, _) in BENCH_FOLDERS {
+        summary.folders.entry(path.to_string()).or_default();
+    }
+    summary
+}
+
+/// The `i`th folder of `seed_folders_account`: "INBOX", "Group 001",
+/// "Group 001/Folder 01", ...
+pub fn many_folder_name(i: usize) -> String {
+    match i {
+        0 => "INBOX".into(),
+        i => match (i - 1) % 20 {
+            0 => format!("Group {:03}", (i - 1) / 20 + 1),
+            p => format!("Group {:03}/Folder {p:02}", (i - 1) / 20 + 1),
+        },
+    }
+}
+
+/// Fills one folder of `user`'s mailbox (`folder`, a logical path: the
+/// INBOX, or a folder it creates) with `messages` small messages (2 to 4
+/// KB, plain text), as fast as IMAP allows: MULTIAPPEND batches of 200
+/// with LITERAL+, pipelined on four connections (each a quarter of the
+/// messages, in order; so UIDs and dates interleave by connection).
+pub fn seed_big_folder(
+    server: &Dovecot,
+    user: &str,
+    password: &str,
+    folder: &str,
+    messages: usize,
+) -> BenchSummary {
+    let mut probe = Probe::login(server.imap_port(), user, password);
+    let (prefix, delimiter) = probe.namespace();
+    let raw = raw_name(folder, &prefix, delimiter.expect("a flat namespace"));
+    if raw != "INBOX" {
+        probe.create(&raw);
+    }
+    probe.logout();
+    let plan: Vec<BenchMessage> = (0..messages)
+        .map(|i| small_message(i, 0, 0x6269_6766))
+        .collect();
+    const BATCH: usize = 200;
+    let port = server.imap_port();
+    let connections = 4;
+    let share = messages.div_ceil(connections);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = plan
+            .chunks(share.max(1))
+            .map(|mine| {
+                let raw = &raw;
+                scope.spawn(move || {
+                    let batches = mine.len().div_ceil(BATCH);
+                    pipelined(port, user, password, batches, &[], &|b, out| {
+                        let end = ((b + 1) * BATCH).min(mine.len());
+                        append_command(out, raw, folder, &mine[b * BATCH..end]);
+                    })
+                })
+            })
+            .collect();
+        for worker in workers {
+            if let Err(e) = worker.join().expect("seeding thread panicked") {
+                panic!("seeding {messages} messages into {folder:?} for {user}: {e}");
+            }
+        }
+    });
+    summarize(&plan, |_| folder.to_string())
+}
+
+/// Puts one message of exactly `bytes` bytes (at least 8 KB: a short text
+/// part and a base64 attachment) in `user`'s INBOX.
+pub fn seed_huge_message(server: &Dovecot, user: &str, password: &str, bytes: u64) -> BenchSummary {
+    let m = BenchMessage {
+        index: 0,
+        folder: 0,
+        class: 2,
+        size: bytes.max(8 * KB),
+        time: days_from_civil(2024, 3, 1) * 86400 + 37_000,
+        zone: 60,
+        flags: vec!["\\Seen"],
+        attachment: true,
+        seed: 0x6875_6765,
+    };
+    pipelined(server.imap_port(), user, password, 1, &[], &|_, out| {
+        append_command(out, "INBOX", "INBOX", std::slice::from_ref(&m));
+    })
+    .unwrap_or_else(|e| panic!("seeding a {bytes}-byte message for {user}: {e}"));
+    summarize(std::slice::from_ref(&m), |_| "INBOX".to_string())
+}
+
+/// A small plain-text bench message (2 to 4 KB), the `index`th of a seed;
+/// `folder` is only recorded. Its date grows with the index (an hour apart).
+fn small_message(index: usize, folder: usize, seed: u64) -> BenchMessage {
+    let mut rng = Rng(seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let roll = rng.below(100);
+    let mut flags = Vec::new();
+    if roll < 75 {
+        flags.push("\\Seen");
+    }
+    if roll % 10 == 3 {
+        flags.push("\\Answered");
+    }
+    if roll % 20 == 7 {
+        flags.push("\\Flagged");
+    }
+    BenchMessage {
+        index,
+        folder,
+        class: 0,
+        size: 2 * KB + rng.below(2 * KB + 1),
+        time: days_from_civil(2015, 1, 1) * 86400 + index as i64 * 3600,
+        zone: 0,
+        flags,
+        attachment: false,
+        seed: rng.next(),
+    }
+}
+
+/// Appends `APPEND folder (flags) "date" {n+}\r\nbody ...\r\n` (without the
+/// tag) for `messages`, rendered for the folder `label`.
+fn append_command(out: &mut Vec<u8>, raw_folder: &str, label: &str, messages: &[BenchMessage]) {
+    out.extend(format!("APPEND {}", quote(raw_folder)).bytes());
+    for m in messages {
+        let body = bench_message(m, label);
+        let date = imap_date(m.time, m.zone);
+        let flags = m.flags.join(" ");
+        out.extend(format!(" ({flags}) \"{date}\" {{{}+}}\r\n", body.len()).bytes());
+        out.extend_from_slice(&body);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// What a plan of bench messages holds, folder by folder.
+fn summarize(plan: &[BenchMessage], folder: impl Fn(&BenchMessage) -> String) -> BenchSummary {
+    let mut folders: BTreeMap<String, (usize, u64)> = BTreeMap::new();
+    let mut by_class = [0; 3];
+    for m in plan {
+        let entry = folders.entry(folder(m)).or_default();
+        entry.0 += 1;
+        entry.1 += m.size;
+        by_class[m.class] += 1;
+    }
+    BenchSummary {
+        messages: plan.len(),
+        bytes: plan.iter().map(|m| m.size).sum(),
+        folders,
+        by_class,
+    }
+}
+
+/// Sends `count` commands over one connection of its own, all without
+/// waiting (LITERAL+ literals), while a second thread reads the
+/// completions. `write(i, out)` appends command `i` without its tag, CRLF
+/// included. Each must end OK, or NO with one of `tolerated` in its text.
+fn pipelined(
+    port: u16,
+    user: &str,
+    password: &str,
+    count: usize,
+    tolerated: &[&str],
+    write: &(dyn Fn(usize, &mut Vec<u8>) + Sync),
+) -> Result<(), String> {
+    if count == 0 {
+        return Ok(());
+    }
+    let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(300)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = read_line(&mut reader)?;
+    if line.contains("Waiting for authentication") {
+        line = read_line(&mut reader)?;
+    }
+    if !line.starts_with("* OK") {
+        return Err(format!("greeting: {}", line.trim_end()));
+    }
+    let login = format!("l LOGIN {} {}\r\n", quote(user), quote(password));
+    (&stream)
+        .write_all(login.as_bytes())
+        .map_err(|e| e.to_string())?;
+    while !line.starts_with("l ") {
+        line = read_line(&mut reader)?;
+    }
+    if !line.starts_with("l OK") {
+        return Err(format!("login: {}", line.trim_end()));
+    }
+    let caps = line.to_ascii_uppercase();
+    if !caps.contains("LITERAL+") || !caps.contains("MULTIAPPEND") {
+        return Err(format!("no LITERAL+ or MULTIAPPEND: {}", line.trim_end()));
+    }
+    std::thread::scope(|scope| {
+        let completions = scope.spawn(move || {
+            let mut done = 0;
+            let mut result = Ok(());
+            while done < count && result.is_ok() {
+                result = match read_line(&mut reader) {
+                    Err(e) => Err(format!("after {done} of {count} commands: {e}")),
+                    Ok(line) if line.starts_with('s') => {
+                        done += 1;
+                        let ok = line.split(' ').nth(1) == Some("OK")
+                            || tolerated.iter().any(|t| line.contains(t));
+                        match ok {
+                            true => Ok(()),
+                            false => Err(line.trim_end().to_string()),
+                        }
+                    }
+                    Ok(_) => Ok(()),
+                };
+            }
+            if result.is_err() {
+                // Unblock the writer, should the server have stopped reading.
+                let _ = reader.get_ref().shutdown(Shutdown::Both);
+            }
+            result
+        });
+        let mut out = BufWriter::with_capacity(1 << 20, &stream);
+        let mut sent: Result<(), String> = Ok(());
+        let mut command = Vec::new();
+        for i in 0..count {
+            command.clear();
+            command.extend(format!("s{i} ").bytes());
+            write(i, &mut command);
+            if let Err(e) = out.write_all(&command) {
+                sent = Err(e.to_string());
+                break;
+            }
+        }
+        if sent.is_ok() {
+            sent = out.flush().map_err(|e| e.to_string());
+        }
+        drop(out);
+        let result = completions.join().expect("completion reader panicked");
+        let _ = (&stream).write_all(b"z LOGOUT\r\n");
+        let _ = stream.shutdown(Shutdown::Both);
+        // The server's answer says more than a broken pipe.
+        result.and(sent.map_err(|e| format!("sending: {e}")))
+    })
+}
+
 // -------------------------------------------------------------- snapshot --
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,5 +6,6 @@ pub mod corpus;
 pub mod dovecot;
 pub mod faults;
 pub mod jobs;
+pub mod link;
 pub mod oauth;
 pub mod probe;

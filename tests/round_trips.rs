@@ -1,0 +1,173 @@
+//! How few round trips a copy takes: a re-run where neither side changed
+//! opens no folder at all (one STATUS a folder on each side), and still
+//! sees every change made behind its back. `probe` measures a copy over a
+//! simulated distant link (`support::link`).
+
+mod support;
+
+use std::time::Instant;
+
+use mailferry::copy::Options;
+use support::corpus::{seed_bench_account, snapshot};
+use support::dovecot::{Dovecot, Layout};
+use support::faults::{compare, seed_small_corpus, FaultProxy};
+use support::jobs::JobSpec;
+use support::link::{Link, LinkProxy};
+use support::probe::Probe;
+
+/// What the client sent over each connection of `proxy` from connection
+/// `from` on, as text.
+fn sent(proxy: &FaultProxy, from: usize) -> Vec<String> {
+    proxy.client_bytes()[from..]
+        .iter()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect()
+}
+
+fn opens_a_folder(text: &str) -> bool {
+    text.contains(" SELECT ") || text.contains(" EXAMINE ")
+}
+
+#[test]
+fn an_unchanged_mailbox_is_rerun_on_status_alone_and_changes_behind_its_back_are_seen() {
+    let (src, dst) = std::thread::scope(|sc| {
+        let s = sc.spawn(|| Dovecot::start_plaintext(Layout::Slash));
+        let d = sc.spawn(|| Dovecot::start_plaintext(Layout::Slash));
+        (s.join().unwrap(), d.join().unwrap())
+    });
+    src.add_user("alice", "secret1");
+    dst.add_user("alice", "secret2");
+    let total = seed_small_corpus(&src, "alice", "secret1") as u64;
+    let sp = FaultProxy::start(src.imap_port(), Vec::new());
+    let dp = FaultProxy::start(dst.imap_port(), Vec::new());
+    let job = JobSpec::plain("status-alone", sp.port(), dp.port(), "alice,secret1");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let run = || job.run_with(&db, Options::default()).0;
+    let check = || {
+        compare(
+            &snapshot(&src, "alice", "secret1"),
+            &snapshot(&dst, "alice", "secret2"),
+        )
+        .unwrap()
+    };
+
+    let fresh = run();
+    assert_eq!((fresh.migrated(), fresh.failed()), (total, 0), "{fresh:#?}");
+    check();
+
+    // Nothing changed: one connection a side, and no folder opened.
+    let (s0, d0) = (sp.connections(), dp.connections());
+    let again = run();
+    assert_eq!(
+        (again.migrated(), again.skipped()),
+        (0, total),
+        "{again:#?}"
+    );
+    assert_eq!((sp.connections() - s0, dp.connections() - d0), (1, 1));
+    for text in sent(&sp, s0).iter().chain(&sent(&dp, d0)) {
+        assert!(!opens_a_folder(text), "a folder was opened:\n{text}");
+        assert!(text.contains(" STATUS "), "{text}");
+        assert!(!text.contains(" FETCH "), "{text}");
+    }
+    let mailbox = &again.mailboxes[0];
+    for f in &mailbox.folders {
+        let v = f.verification.as_ref().expect("verified");
+        assert!(v.missing.is_empty() && v.extra.is_empty(), "{f:#?}");
+        assert_eq!(v.source_messages, f.skipped, "{f:#?}");
+    }
+
+    // A message deleted on the destination behind its back is copied
+    // again; one appended to the source is copied.
+    let mut d = Probe::login(dst.imap_port(), "alice", "secret2");
+    let sent_uid = d
+        .fetch_all("Sent")
+        .first()
+        .map(|m| m.uid)
+        .expect("Sent holds mail");
+    d.expunge_uid("Sent", sent_uid);
+    d.logout();
+    let mut s = Probe::login(src.imap_port(), "alice", "secret1");
+    s.append(
+        "Archive",
+        &["\\Seen"],
+        "01-Feb-2024 10:00:00 +0000",
+        b"From: a@example.com\r\nSubject: new since\r\nMessage-ID: <new-since@example.com>\r\n\r\nhello\r\n",
+    );
+    s.logout();
+    let (s0, d0) = (sp.connections(), dp.connections());
+    let third = run();
+    assert_eq!((third.migrated(), third.failed()), (2, 0), "{third:#?}");
+    check();
+    let opened: Vec<String> = sent(&sp, s0)
+        .into_iter()
+        .chain(sent(&dp, d0))
+        .flat_map(|t| t.lines().map(str::to_string).collect::<Vec<_>>())
+        .filter(|line| opens_a_folder(&format!("{line} ")))
+        .collect();
+    assert!(
+        opened.iter().any(|t| t.contains("\"Sent\""))
+            && opened.iter().any(|t| t.contains("\"Archive\"")),
+        "{opened:?}"
+    );
+    assert!(
+        !opened.iter().any(|t| t.contains("\"INBOX\"")),
+        "the unchanged Inbox was opened: {opened:?}"
+    );
+
+    // And after that, nothing again.
+    let fourth = run();
+    assert_eq!(
+        (fourth.migrated(), fourth.skipped()),
+        (0, total + 1),
+        "{fourth:#?}"
+    );
+    check();
+}
+
+/// By hand: `MAILFERRY_TRACE=/tmp/trace RTT_MS=40 cargo test --release
+/// --test round_trips probe -- --ignored --nocapture` prints the wall time
+/// of a fresh copy and a re-run over the link.
+#[test]
+#[ignore]
+fn probe() {
+    let rtt: u64 = std::env::var("RTT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let messages: usize = std::env::var("MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let mb: u64 = std::env::var("MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(38);
+    let src = Dovecot::start(Layout::Slash);
+    let dst = Dovecot::start(Layout::Slash);
+    src.add_user("far", "far-pw");
+    dst.add_user("near", "near-pw");
+    seed_bench_account(&src, "far", "far-pw", messages, mb * 1_000_000);
+    let link = Link::rtt_ms(rtt);
+    let sp = LinkProxy::start(src.imaps_port(), link);
+    let dp = LinkProxy::start(dst.imaps_port(), link);
+    let mut spec = JobSpec::new("wan", &src, &dst, "far,far-pw,near\n");
+    spec.source_ports = vec![sp.port()];
+    spec.dest_port = dp.port();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    for run in ["fresh", "re-run"] {
+        let t = Instant::now();
+        let (outcome, _) = spec.run_with(&db, Options::default());
+        println!(
+            "{run}: {:.2} s, {:?}",
+            t.elapsed().as_secs_f64(),
+            outcome.mailboxes[0].verdict()
+        );
+    }
+    compare(
+        &snapshot(&src, "far", "far-pw"),
+        &snapshot(&dst, "near", "near-pw"),
+    )
+    .unwrap();
+}
