@@ -627,6 +627,11 @@ impl<S> Timed<S> {
         self.limit
     }
 
+    /// Changes how long a read or write may wait for a byte.
+    pub fn set_limit(&mut self, limit: Duration) {
+        self.limit = limit;
+    }
+
     pub fn get_ref(&self) -> &S {
         &self.inner
     }

@@ -738,9 +738,11 @@ async fn copy_mailbox(
         }
     }
     let queue = Mutex::new(queue);
-    let wanted = match conns.round_trip() >= super::options::DISTANT {
-        true => ctx.opts.connections_when_distant,
-        false => ctx.opts.connections_per_mailbox,
+    // One pair asked for stays one pair, however distant the servers.
+    let per_mailbox = ctx.opts.connections_per_mailbox;
+    let wanted = match conns.round_trip() >= super::options::DISTANT && per_mailbox > 1 {
+        true => ctx.opts.connections_when_distant.max(per_mailbox),
+        false => per_mailbox,
     };
     let workers = wanted.clamp(1, queue.lock().map(|q| q.len()).unwrap_or(1).max(1));
     let stopping = AtomicBool::new(false);

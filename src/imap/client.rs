@@ -671,6 +671,14 @@ impl ImapClient {
         }
     }
 
+    /// While `commands` pipelined commands are answered: a server may hold
+    /// every reply until the last command is done, so the silence allowed
+    /// is the sum of theirs.
+    fn allow_for(&mut self, commands: usize) {
+        let limit = self.timeout * u32::try_from(commands.max(1)).unwrap_or(u32::MAX);
+        self.session.get_mut().set_limit(limit);
+    }
+
     /// A failed read or write: a timeout, or a connection gone.
     pub(super) fn io_err(&self, doing: &str, e: &std::io::Error) -> MailError {
         io_err(&self.place, doing, self.timeout, e)
@@ -888,10 +896,30 @@ impl ImapClient {
                     .await?;
                 tags.push((raw, create, subscribe));
             }
+            self.allow_for(2 * tags.len());
+            let mut replies = Vec::with_capacity(tags.len());
+            let mut failed = None;
             for (raw, create, subscribe) in tags {
-                let reply = self.collect(&create, doing, |_| {}).await?;
+                let step = async {
+                    let reply = self.collect(&create, doing, |_| {}).await?;
+                    self.collect(&subscribe, doing, |_| {}).await?;
+                    Ok::<_, MailError>(reply)
+                }
+                .await;
+                match step {
+                    Ok(reply) => replies.push((raw, reply)),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            self.allow_for(1);
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            for (raw, reply) in replies {
                 out.push(self.created(raw, reply));
-                self.collect(&subscribe, doing, |_| {}).await?;
             }
         }
         Ok(out)
@@ -998,13 +1026,24 @@ impl ImapClient {
                         .await?,
                 );
             }
+            let t = self.timeout * u32::try_from(tags.len().max(1)).unwrap_or(u32::MAX);
+            self.allow_for(tags.len());
+            let mut failed = None;
             for tag in tags {
-                let t = self.timeout;
-                let (lines, done) = raw::read_until_tag(self.session.get_mut(), &tag.0, t)
-                    .await
-                    .map_err(|e| raw_err(&self.place, doing, t, e))?;
-                let found = lines.iter().find_map(|l| raw::parse_status(l));
-                out.push(if done.starts_with(b"OK") { found } else { None });
+                match raw::read_until_tag(self.session.get_mut(), &tag.0, t).await {
+                    Ok((lines, done)) => {
+                        let found = lines.iter().find_map(|l| raw::parse_status(l));
+                        out.push(if done.starts_with(b"OK") { found } else { None });
+                    }
+                    Err(e) => {
+                        failed = Some(raw_err(&self.place, doing, t, e));
+                        break;
+                    }
+                }
+            }
+            self.allow_for(1);
+            if let Some(e) = failed {
+                return Err(e);
             }
         }
         Ok(out)
@@ -1025,17 +1064,24 @@ impl ImapClient {
         let open = self.send(&format!("{verb} {}", quote(raw)), &doing).await?;
         let search = self.send("UID SEARCH ALL", "listing messages").await?;
         let mut sel = Selected::default();
-        let reply = self
-            .collect(&open, &doing, |r| selected_data(r, &mut sel))
-            .await?;
         let mut uids = Vec::new();
-        let listed = self
-            .collect(&search, "listing messages", |r| {
-                if let Response::MailboxData(MailboxDatum::Search(list)) = r {
-                    uids.extend_from_slice(list);
-                }
-            })
-            .await?;
+        self.allow_for(2);
+        let replies = async {
+            let reply = self
+                .collect(&open, &doing, |r| selected_data(r, &mut sel))
+                .await?;
+            let listed = self
+                .collect(&search, "listing messages", |r| {
+                    if let Response::MailboxData(MailboxDatum::Search(list)) = r {
+                        uids.extend_from_slice(list);
+                    }
+                })
+                .await?;
+            Ok::<_, MailError>((reply, listed))
+        }
+        .await;
+        self.allow_for(1);
+        let (reply, listed) = replies?;
         if !reply.ok {
             return Err(error::refused(
                 self.place.clone(),
