@@ -8,7 +8,7 @@ mod support;
 use std::time::Instant;
 
 use mailferry::copy::Options;
-use support::corpus::{seed_bench_account, snapshot};
+use support::corpus::{seed_bench_account, seed_folders_account, snapshot};
 use support::dovecot::{Dovecot, Layout};
 use support::faults::{compare, seed_small_corpus, FaultProxy};
 use support::jobs::JobSpec;
@@ -127,7 +127,7 @@ fn an_unchanged_mailbox_is_rerun_on_status_alone_and_changes_behind_its_back_are
 
 /// By hand: `MAILFERRY_TRACE=/tmp/trace RTT_MS=40 cargo test --release
 /// --test round_trips probe -- --ignored --nocapture` prints the wall time
-/// of a fresh copy and a re-run over the link.
+/// of a fresh copy and a re-run over the link (MESSAGES, MB, or FOLDERS).
 #[test]
 #[ignore]
 fn probe() {
@@ -147,7 +147,15 @@ fn probe() {
     let dst = Dovecot::start(Layout::Slash);
     src.add_user("far", "far-pw");
     dst.add_user("near", "near-pw");
-    seed_bench_account(&src, "far", "far-pw", messages, mb * 1_000_000);
+    // FOLDERS=n: n folders of 5 small messages instead.
+    match std::env::var("FOLDERS").ok().and_then(|v| v.parse().ok()) {
+        Some(folders) => {
+            seed_folders_account(&src, "far", "far-pw", folders, 5);
+        }
+        None => {
+            seed_bench_account(&src, "far", "far-pw", messages, mb * 1_000_000);
+        }
+    }
     let link = Link::rtt_ms(rtt);
     let sp = LinkProxy::start(src.imaps_port(), link);
     let dp = LinkProxy::start(dst.imaps_port(), link);

@@ -2,6 +2,7 @@
 //! source: what the folder already holds (by content key), which flags it
 //! keeps, and appending batches with per-message failures recorded.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
 use super::filter::LeftOut;
@@ -418,12 +419,93 @@ pub(crate) struct Outgoing {
     pub body: MessageBytes,
 }
 
+/// The copies a destination folder holds that no ledger entry accounts
+/// for, by content key: their UIDs, about 50 bytes a copy (a key is kept
+/// as its 32 bytes, not its 64 hex digits).
+#[derive(Default)]
+pub(crate) struct Available {
+    /// A key's first copy.
+    first: HashMap<KeyBytes, u32>,
+    /// Its further copies, when the folder holds it more than once.
+    more: HashMap<KeyBytes, Vec<u32>>,
+    /// Copies not yet taken.
+    left: usize,
+}
+
+/// A content key: its digest, or (for any other text) the text.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum KeyBytes {
+    Digest([u8; 32]),
+    Text(Box<str>),
+}
+
+impl KeyBytes {
+    fn of(key: &str) -> KeyBytes {
+        let digit = |c: u8| (c as char).to_digit(16).filter(|_| !c.is_ascii_uppercase());
+        let mut digest = [0u8; 32];
+        let hex = key.len() == 64
+            && key
+                .as_bytes()
+                .chunks(2)
+                .zip(digest.iter_mut())
+                .all(|(pair, out)| match (digit(pair[0]), digit(pair[1])) {
+                    (Some(hi), Some(lo)) => {
+                        *out = (hi * 16 + lo) as u8;
+                        true
+                    }
+                    _ => false,
+                });
+        match hex {
+            true => KeyBytes::Digest(digest),
+            false => KeyBytes::Text(key.into()),
+        }
+    }
+}
+
+impl Available {
+    /// One more copy with this key.
+    pub fn add(&mut self, key: &str, uid: u32) {
+        let key = KeyBytes::of(key);
+        self.left += 1;
+        match self.first.entry(key) {
+            // A key held more than once (rare): cloned for its second map.
+            Entry::Occupied(e) => self.more.entry(e.key().clone()).or_default().push(uid),
+            Entry::Vacant(e) => {
+                e.insert(uid);
+            }
+        }
+    }
+
+    /// A copy with this key not taken yet (the last one added first).
+    fn take(&mut self, key: &str) -> Option<u32> {
+        let key = KeyBytes::of(key);
+        let uid = match self.more.get_mut(&key).and_then(Vec::pop) {
+            Some(uid) => Some(uid),
+            None => self.first.remove(&key),
+        }?;
+        self.left -= 1;
+        Some(uid)
+    }
+}
+
+impl From<HashMap<String, Vec<u32>>> for Available {
+    fn from(map: HashMap<String, Vec<u32>>) -> Available {
+        let mut a = Available::default();
+        for (key, uids) in map {
+            for uid in uids {
+                a.add(&key, uid);
+            }
+        }
+        a
+    }
+}
+
 /// A destination folder, opened for appending, with the copies it holds
 /// that no ledger entry accounts for (by content key: their UIDs).
 pub(crate) struct DestFolder {
     pub book: Book,
     sel: Selected,
-    available: HashMap<String, Vec<u32>>,
+    available: Available,
     /// Messages this copy stored here, and the UIDNEXT they leave (`None`
     /// once a batch came back without APPENDUID): what STATUS should say
     /// at the end if nothing else touched the folder meanwhile.
@@ -432,25 +514,25 @@ pub(crate) struct DestFolder {
 }
 
 impl DestFolder {
-    pub fn new(book: Book, sel: Selected, available: HashMap<String, Vec<u32>>) -> DestFolder {
+    pub fn new(book: Book, sel: Selected, available: impl Into<Available>) -> DestFolder {
         DestFolder {
             book,
             uid_next: sel.uid_next,
             sel,
-            available,
+            available: available.into(),
             appended: 0,
         }
     }
 
     /// Whether nothing here is left to match a source message against.
     pub fn is_empty(&self) -> bool {
-        self.available.values().all(Vec::is_empty)
+        self.available.left == 0
     }
 
     /// A copy with this key that is already here and not yet matched to
     /// another source message: its UID. Each copy matches one message only.
     pub fn take(&mut self, key: &str) -> Option<u32> {
-        self.available.get_mut(key)?.pop()
+        self.available.take(key)
     }
 
     /// A message found here by its content key: counted, and kept in the
@@ -503,12 +585,15 @@ impl DestFolder {
     /// the outcome in `state` and `tally`; returns the ledger entries of
     /// what was stored. A refused MULTIAPPEND stores
     /// nothing, so it is retried one by one to find the message refused.
+    /// `last`: the folder's last batch, its verification next (see
+    /// [`ImapClient::append`]).
     pub async fn deliver(
         &mut self,
         dst: &mut ImapClient,
         msgs: &[Outgoing],
         state: &mut FolderState,
         tally: &mut Tally,
+        last: bool,
     ) -> Result<Vec<LedgerEntry>, MailError> {
         let items: Vec<AppendItem<'_>> = msgs
             .iter()
@@ -530,7 +615,7 @@ impl DestFolder {
         let raw = self.book.dest_raw.clone();
         let mut delivered = Vec::with_capacity(msgs.len());
         if items.len() > 1 && dst.can_multiappend() {
-            match dst.append(&raw, &items).await? {
+            match dst.append(&raw, &items, last).await? {
                 AppendResult::Stored(uids) => {
                     for (i, m) in msgs.iter().enumerate() {
                         let uid = uids.as_ref().map(|u| u[i]);
@@ -542,8 +627,13 @@ impl DestFolder {
                 AppendResult::Refused(text) => check_refusal(dst, &text)?,
             }
         }
-        for (item, m) in items.iter().zip(msgs) {
-            match dst.append(&raw, std::slice::from_ref(item)).await? {
+        let count = items.len();
+        for (i, (item, m)) in items.iter().zip(msgs).enumerate() {
+            let then_examine = last && i + 1 == count;
+            match dst
+                .append(&raw, std::slice::from_ref(item), then_examine)
+                .await?
+            {
                 AppendResult::Stored(uids) => {
                     let uid = uids.and_then(|u| u.first().copied());
                     delivered.push(self.stored(m, uid, state, tally));
@@ -764,5 +854,47 @@ mod tests {
             "NO [LIMIT] Mail size is larger than the maximum size allowed by server configuration"
         ));
         assert!(!is_too_big("NO [OVERQUOTA] Quota exceeded"));
+    }
+
+    #[test]
+    fn ids_hold_uids_and_other_ids_apart_and_exactly() {
+        let mut a: Ids = Ids::default();
+        for id in ["1", "2", "01", "uidl-x", ""] {
+            assert!(a.insert(id, ()).is_none(), "{id:?}");
+        }
+        assert!(a.insert("2", ()).is_some());
+        assert_eq!(a.len(), 5);
+        assert!(a.contains("01") && a.contains("1") && !a.contains("001"));
+        let mut b: Ids<u64> = Ids::default();
+        b.insert("1", 10);
+        b.insert("uidl-x", 5);
+        b.insert("3", 1);
+        assert_eq!(a.count_in(&b), 2);
+        assert_eq!(b.values().sum::<u64>(), 16);
+        assert_eq!(b.remove("uidl-x"), Some(5));
+        assert_eq!(b.remove("uidl-x"), None);
+        assert_eq!(a.count_in(&b), 1);
+    }
+
+    #[test]
+    fn available_copies_are_taken_once_each_the_last_found_first() {
+        let k = crate::copy::key::content_key(10, b"Subject: a\r\n");
+        let mut a = Available::default();
+        a.add(&k, 4);
+        a.add("not a digest", 5);
+        a.add(&k, 7);
+        a.add(&k, 9);
+        // Upper-case hex is another key, as it was as text.
+        assert_eq!(a.take(&k.to_ascii_uppercase()), None);
+        assert_eq!(a.left, 4);
+        assert_eq!(
+            [a.take(&k), a.take(&k), a.take(&k)],
+            [Some(9), Some(7), Some(4)]
+        );
+        assert_eq!(a.take(&k), None);
+        assert_eq!(a.take("not a digest"), Some(5));
+        assert_eq!(a.left, 0);
+        let from: Available = HashMap::from([(k.clone(), vec![1, 2])]).into();
+        assert_eq!(from.left, 2);
     }
 }

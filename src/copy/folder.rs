@@ -35,6 +35,44 @@ pub(crate) struct ImapFolder<'a> {
     /// Each planned message's size, to take from the allowance (kept only
     /// when the mailbox has a daily limit).
     sizes: HashMap<u32, u64>,
+    /// What listing the folder reads beside the UIDs.
+    prefetch: Prefetch,
+    /// Every message's size as listed, when listing read them.
+    listed_sizes: Option<HashMap<u32, u64>>,
+    /// Messages read whole while listing, not yet handed out.
+    prefetched: HashMap<u32, FetchedBody>,
+}
+
+/// What listing a folder reads beside its UIDs. When its destination
+/// folder was created by this run, every message will be planned and
+/// fetched: their sizes come with the listing (one round trip less), and a
+/// small folder's messages too (two less). A distant server's thousand
+/// small folders are mostly round trips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Prefetch {
+    Nothing,
+    Sizes,
+    Messages,
+}
+
+/// The largest folder read whole while it is listed.
+const SMALL_FOLDER_BYTES: u64 = 1 << 20;
+const SMALL_FOLDER_MESSAGES: u64 = 200;
+
+impl Prefetch {
+    /// For a folder whose destination folder this run created, holding
+    /// `expected` (its STATUS, when the server gave one).
+    pub fn for_new_destination(expected: Option<&crate::imap::FolderSize>) -> Prefetch {
+        match expected {
+            Some(e)
+                if e.messages <= SMALL_FOLDER_MESSAGES
+                    && e.bytes.is_some_and(|b| b <= SMALL_FOLDER_BYTES) =>
+            {
+                Prefetch::Messages
+            }
+            _ => Prefetch::Sizes,
+        }
+    }
 }
 
 /// A message planned for copying: what fetching it and sending it needs
@@ -59,7 +97,16 @@ impl<'a> ImapFolder<'a> {
             allowance: DailyAllowance::default(),
             max_message: None,
             sizes: HashMap::new(),
+            prefetch: Prefetch::Nothing,
+            listed_sizes: None,
+            prefetched: HashMap::new(),
         }
+    }
+
+    /// Listing reads `what` beside the UIDs.
+    pub fn with_prefetch(mut self, what: Prefetch) -> Self {
+        self.prefetch = what;
+        self
     }
 
     /// With the mailbox's daily allowance and the destination's size limit.
@@ -291,9 +338,19 @@ impl Source for ImapFolder<'_> {
     async fn list(&mut self, task: &FolderTask, filters: &Filters) -> Result<Listing, MailError> {
         let mut left_out = LeftOut::default();
         // Without filters, opening and listing go in one round trip.
-        let (sel, uids) = match filters.is_empty() {
-            true => self.client.open_and_uids(&task.source_raw, true).await?,
-            false => {
+        let (sel, uids) = match (filters.is_empty(), self.prefetch) {
+            (true, Prefetch::Nothing) => self.client.open_and_uids(&task.source_raw, true).await?,
+            (true, what) => {
+                let (sel, sizes, messages) = self
+                    .client
+                    .open_and_list(&task.source_raw, what == Prefetch::Messages)
+                    .await?;
+                let uids = sizes.iter().map(|(uid, _)| *uid).collect();
+                self.listed_sizes = Some(sizes.into_iter().collect());
+                self.prefetched = messages.into_iter().map(|m| (m.uid, m)).collect();
+                (sel, uids)
+            }
+            (false, _) => {
                 let sel = self.client.open_folder(&task.source_raw, true).await?;
                 let uids = match sel.exists {
                     0 => Vec::new(),
@@ -338,44 +395,58 @@ impl Source for ImapFolder<'_> {
         let mut to_copy = Vec::new();
         let mut found = Vec::new();
         let mut recorded = Ok(());
-        self.client
-            .fetch_sizes(&pending, !from_bodies, |uid, size, fields| {
-                if let Some(sizes) = sizes.as_deref_mut() {
-                    sizes.insert(uid, size);
+        // Sizes listed already do when no header is needed.
+        let listed = self.listed_sizes.take().filter(|_| from_bodies);
+        let mut each = |uid: u32, size: u64, fields: &[u8]| {
+            if let Some(sizes) = sizes.as_deref_mut() {
+                sizes.insert(uid, size);
+            }
+            if cap.is_some_and(|cap| size > cap) {
+                big.push((uid, size, fields.to_vec()));
+                return;
+            }
+            if from_bodies {
+                to_copy.push(Planned {
+                    uid,
+                    size,
+                    key: None,
+                });
+                return;
+            }
+            let digest = key_digest(size, fields);
+            let key = key_text(&digest);
+            let id = uid.to_string();
+            match target
+                .dest
+                .found(target.state, target.tally, &id, size, &key)
+            {
+                Some(entry) => found.push(entry),
+                None => to_copy.push(Planned {
+                    uid,
+                    size,
+                    key: Some(Box::new(digest)),
+                }),
+            }
+            // Recorded a few hundred at a time, not all kept till the end.
+            if found.len() >= 500 && recorded.is_ok() {
+                recorded = target.dest.record(&found);
+                found.clear();
+            }
+        };
+        match listed {
+            Some(listed) => {
+                for uid in &pending {
+                    if let Some(size) = listed.get(uid) {
+                        each(*uid, *size, &[]);
+                    }
                 }
-                if cap.is_some_and(|cap| size > cap) {
-                    big.push((uid, size, fields.to_vec()));
-                    return;
-                }
-                if from_bodies {
-                    to_copy.push(Planned {
-                        uid,
-                        size,
-                        key: None,
-                    });
-                    return;
-                }
-                let digest = key_digest(size, fields);
-                let key = key_text(&digest);
-                let id = uid.to_string();
-                match target
-                    .dest
-                    .found(target.state, target.tally, &id, size, &key)
-                {
-                    Some(entry) => found.push(entry),
-                    None => to_copy.push(Planned {
-                        uid,
-                        size,
-                        key: Some(Box::new(digest)),
-                    }),
-                }
-                // Recorded a few hundred at a time, not all kept till the end.
-                if found.len() >= 500 && recorded.is_ok() {
-                    recorded = target.dest.record(&found);
-                    found.clear();
-                }
-            })
-            .await?;
+            }
+            None => {
+                self.client
+                    .fetch_sizes(&pending, !from_bodies, each)
+                    .await?
+            }
+        }
         recorded?;
         target.dest.record(&found)?;
         self.too_big(big, target).await?;
@@ -402,10 +473,23 @@ impl Source for ImapFolder<'_> {
     ) -> impl Future<Output = Result<Vec<FetchedBody>, MailError>> + Send {
         let bytes = uids.iter().filter_map(|u| self.sizes.get(u)).sum();
         let allowed = self.allowance.take(bytes);
+        // Read while listing: handed out as they are asked for.
+        let read: Option<Vec<FetchedBody>> =
+            match uids.iter().all(|u| self.prefetched.contains_key(u)) {
+                true => Some(
+                    uids.iter()
+                        .filter_map(|u| self.prefetched.remove(u))
+                        .collect(),
+                ),
+                false => None,
+            };
         let fetch = self.client.fetch_bodies(uids);
         async move {
             allowed?;
-            fetch.await
+            match read {
+                Some(read) => Ok(read),
+                None => fetch.await,
+            }
         }
     }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::dest::{FolderState, SourceList, Tally};
-use super::folder::{DailyAllowance, ImapFolder, SizeCap};
+use super::folder::{DailyAllowance, ImapFolder, Prefetch, SizeCap};
 use super::mapping::{self, FolderTask, Labels, Naming};
 use super::pop_inbox::PopInbox;
 use super::source;
@@ -238,10 +238,17 @@ async fn copy_one(
         let imap = conns.imap.as_mut().ok_or_else(|| {
             MailError::Internal("a folder other than the Inbox of a POP3 job".into())
         })?;
+        // Into a folder this run created, every message will be fetched.
+        let prefetch = match shared.created.contains(&task.dest_raw) && ctx.mode == Mode::Copy {
+            true => Prefetch::for_new_destination(task.expected.as_ref()),
+            false => Prefetch::Nothing,
+        };
         source::read(
             ctx,
             user,
-            &mut ImapFolder::new(imap).with_limits(shared.allowance.clone(), cap),
+            &mut ImapFolder::new(imap)
+                .with_limits(shared.allowance.clone(), cap)
+                .with_prefetch(prefetch),
             dst,
             task,
             state,
@@ -391,6 +398,8 @@ struct Shared {
     /// Source folders (raw names) neither side changed since their last
     /// clean verification, with it.
     unchanged: HashMap<String, Verified>,
+    /// Destination folders (raw names) this run created.
+    created: HashSet<String>,
 }
 
 impl Shared {
@@ -416,6 +425,8 @@ struct Plan {
     notes: Vec<String>,
     /// See [`Shared::unchanged`].
     unchanged: HashMap<String, Verified>,
+    /// See [`Shared::created`].
+    created: HashSet<String>,
 }
 
 /// Connects, lists both sides, plans the folders and creates them on the
@@ -519,6 +530,7 @@ async fn plan_and_create(
             absent,
             notes,
             unchanged: HashMap::new(),
+            created: HashSet::new(),
         });
     }
     // What each folder holds, so progress totals are known from the start
@@ -580,6 +592,7 @@ async fn plan_and_create(
             absent: dry.absent,
             notes,
             unchanged: HashMap::new(),
+            created: HashSet::new(),
         });
     }
     // Every folder missing on the destination, parents first, created in
@@ -597,9 +610,12 @@ async fn plan_and_create(
     }
     let results = conns.dst.create_all(&to_create).await?;
     let mut refused = HashMap::new();
+    let mut created = HashSet::new();
     for (raw, result) in to_create.iter().zip(results) {
         match result {
-            Ok(()) => {}
+            Ok(()) => {
+                created.insert(raw.clone());
+            }
             // A name this server refuses fails that folder alone.
             Err(e) if e.class() == ErrorClass::FatalForFolder => {
                 refused.insert(raw.as_str(), e);
@@ -622,6 +638,7 @@ async fn plan_and_create(
         absent: HashSet::new(),
         notes,
         unchanged,
+        created,
     })
 }
 
@@ -707,6 +724,7 @@ async fn copy_mailbox(
             absent,
             notes,
             unchanged,
+            created,
         },
     ) = loop {
         if ctx.cancel.is_cancelled() {
@@ -772,6 +790,7 @@ async fn copy_mailbox(
     let shared = Shared {
         absent,
         unchanged,
+        created,
         allowance: DailyAllowance::for_job(&ctx.job),
         ..Default::default()
     };

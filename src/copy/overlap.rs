@@ -5,7 +5,7 @@
 //! bounded across the whole job.
 
 use super::source::{Source, Target};
-use super::{with_keepalive, Ctx};
+use super::{with_keepalive, Ctx, Mode};
 use crate::error::MailError;
 use crate::imap::ImapClient;
 
@@ -44,13 +44,15 @@ pub(crate) async fn copy_batches<S: Source>(
         }
         let outgoing = src.prepare(batch, fetched, &mut target)?;
         let next = batches.get(i + 1).map(|b| numbers(src, b));
+        // A copy verifies its folder right after the last batch.
+        let last = next.is_none() && ctx.mode == Mode::Copy;
         let appended = {
             let Target {
                 dest, state, tally, ..
             } = &mut target;
             let (dest, dst) = (&mut **dest, &mut *dst);
             async move {
-                let delivered = dest.deliver(dst, &outgoing, state, tally).await;
+                let delivered = dest.deliver(dst, &outgoing, state, tally, last).await;
                 // The batch's bytes go back to the budget as soon as it is
                 // appended, while the next fetch may still wait for them.
                 drop(outgoing);

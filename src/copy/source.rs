@@ -15,6 +15,7 @@ use crate::error::MailError;
 use crate::imap::ImapClient;
 use crate::job::{Filters, UserEntry};
 use crate::outcome::PlannedMessage;
+use crate::store::{Scope, POP3_INBOX};
 
 /// What a source folder holds, as the ledger knows it.
 pub(crate) struct Listing {
@@ -119,7 +120,25 @@ pub(crate) async fn read<S: Source>(
     tally: &mut Tally,
     exists: bool,
 ) -> Result<(), MailError> {
-    let mut l = src.list(task, &ctx.job.filters).await?;
+    // The destination folder is opened while the source is listed when
+    // it will be opened whatever the listing says: one round trip less.
+    let scope = Scope {
+        job: &ctx.job_name,
+        account: &user.source_user,
+        dest_user: &user.local_user,
+    };
+    let ledger_names = [task.source_raw.as_str(), POP3_INBOX];
+    let (l, early) = match exists && truth::opens_anyway(ctx, scope, task, &ledger_names)? {
+        true => {
+            let (l, opened) = tokio::join!(
+                src.list(task, &ctx.job.filters),
+                dst.open_and_uids(&task.dest_raw, false)
+            );
+            (l?, Some(opened?))
+        }
+        false => (src.list(task, &ctx.job.filters).await?, None),
+    };
+    let mut l = l;
     if let Some(findings) = &ctx.findings {
         let started = std::time::Instant::now();
         let census = crate::preflight::Census::of(&src.census().await?);
@@ -139,7 +158,7 @@ pub(crate) async fn read<S: Source>(
     }
     let book = Book::new(ctx, user, &l.ledger, l.uid_validity, task);
     let opened = match exists || ctx.mode != Mode::DryRun {
-        true => truth::open(ctx, dst, book, &ids, l.except, state).await,
+        true => truth::open(ctx, dst, book, &ids, l.except, state, early).await,
         false => Ok(Some(dry::absent(book, &ids))),
     };
     state.restore_source_ids(ids);
@@ -171,8 +190,8 @@ pub(crate) async fn read<S: Source>(
     let batches = batches(
         &planned,
         |m| src.size(m),
-        ctx.opts.batch_bytes(),
-        ctx.opts.batch_messages,
+        batch_bytes(ctx.opts.batch_bytes(), planned_bytes, dst.round_trip()),
+        batch_count(ctx.opts.batch_messages, planned.len()),
     );
     overlap::copy_batches(ctx, src, dst, target, &batches).await?;
     // What a large folder's copy took goes back before it is verified.
@@ -183,6 +202,28 @@ pub(crate) async fn read<S: Source>(
         super::budget::give_back_free_memory();
     }
     dest.finish(state)
+}
+
+/// The most bytes in one batch of a folder copying `planned` bytes. Over a
+/// distant link the bytes may be what limits, and a folder's download and
+/// upload overlap only from its second batch: a folder goes in four
+/// batches or more (of 1 MiB or more). At 20 Mbit/s each way, folders of
+/// 4 MB each copied in one batch took 40% longer than their bytes need.
+fn batch_bytes(max: u64, planned: u64, round_trip: std::time::Duration) -> u64 {
+    match round_trip >= super::options::DISTANT {
+        true => max.min((planned / 4).max(1 << 20)),
+        false => max,
+    }
+}
+
+/// The most messages in one batch of a folder copying `planned`: at least
+/// `batch_messages`, and as many as keeps a large folder to about a hundred
+/// batches. A server's work for each APPEND may grow with the folder
+/// (Dovecot's maildir goes over its whole index after each): at 100,000
+/// messages, batches of 200 took a third more time per message than at
+/// 10,000, batches of 1,000 about as much. The byte bound still holds.
+fn batch_count(batch_messages: usize, planned: usize) -> usize {
+    batch_messages.max(planned.div_ceil(100))
 }
 
 /// Splits messages into runs bounded in bytes and count; a message larger
@@ -224,5 +265,22 @@ mod tests {
         );
         assert_eq!(lens(1000, 2).len(), 3);
         assert!(batches(&[] as &[u64], |s| *s, 10, 10).is_empty());
+    }
+
+    #[test]
+    fn over_a_distant_link_a_folder_goes_in_four_batches_or_more() {
+        let (ms, mib) = (std::time::Duration::from_millis(1), 1 << 20);
+        assert_eq!(batch_bytes(8 * mib, 4 * mib, ms), 8 * mib);
+        assert_eq!(batch_bytes(8 * mib, 4 * mib, 40 * ms), mib);
+        assert_eq!(batch_bytes(8 * mib, 2 * mib, 40 * ms), mib);
+        assert_eq!(batch_bytes(8 * mib, 100 * mib, 40 * ms), 8 * mib);
+    }
+
+    #[test]
+    fn a_large_folder_goes_in_about_a_hundred_batches() {
+        assert_eq!(batch_count(200, 50), 200);
+        assert_eq!(batch_count(200, 20_000), 200);
+        assert_eq!(batch_count(200, 100_000), 1_000);
+        assert_eq!(batch_count(10, 1_001), 11);
     }
 }

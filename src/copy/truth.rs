@@ -9,12 +9,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::dest::{DestFolder, FolderState};
+use super::dest::{Available, DestFolder, FolderState};
 use super::key::content_key;
 use super::mapping::FolderTask;
 use super::{lingering, Ctx, Mode};
 use crate::error::MailError;
-use crate::imap::{FolderStatus, ImapClient};
+use crate::imap::{FolderStatus, ImapClient, Selected};
 use crate::job::UserEntry;
 use crate::store::{Claim, DestSnapshot, LedgerEntry, Recorded, Scope, Store};
 
@@ -217,18 +217,20 @@ async fn unclaimed_copies(
     standing: &Standing<'_>,
     claims: &[Claim],
     except: Option<&str>,
-) -> Result<HashMap<String, Vec<u32>>, MailError> {
+) -> Result<Available, MailError> {
     let (claimed_uids, mut key_claims) = standing.claimed(claims, except);
     let mut unclaimed: Vec<u32> = standing.uids.difference(&claimed_uids).copied().collect();
     unclaimed.sort_unstable();
-    let mut available: HashMap<String, Vec<u32>> = HashMap::new();
-    for m in dst.fetch_meta(Some(&unclaimed), true).await? {
-        let key = content_key(m.size, &m.header_fields);
+    // Each copy's header read as it arrives, none kept.
+    let mut available = Available::default();
+    dst.fetch_sizes(&unclaimed, true, |uid, size, fields| {
+        let key = content_key(size, fields);
         match key_claims.get_mut(&key) {
             Some(n) if *n > 0 => *n -= 1,
-            _ => available.entry(key).or_default().push(m.uid),
+            _ => available.add(&key, uid),
         }
-    }
+    })
+    .await?;
     Ok(available)
 }
 
@@ -239,10 +241,38 @@ pub(crate) struct Opened {
     pub pending: Vec<String>,
 }
 
+/// Whether the destination folder of `task` may be opened (SELECT and
+/// UID SEARCH) while the source is still being listed, before the ledger
+/// is consulted: [`open`] would open it anyway. It would not when one
+/// STATUS may do (a snapshot is kept), nor before an interrupted run's
+/// uploads into it are over (intents are kept under `ledger_names`).
+pub(crate) fn opens_anyway(
+    ctx: &Ctx,
+    scope: Scope<'_>,
+    task: &FolderTask,
+    ledger_names: &[&str],
+) -> Result<bool, MailError> {
+    if ctx.mode != Mode::Copy || ctx.store.dest_snapshot(scope, &task.dest_raw)?.is_some() {
+        return Ok(false);
+    }
+    for name in ledger_names {
+        if !ctx.store.intents(scope, name)?.is_empty() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The destination folder as opened early (see [`opens_anyway`]): how
+/// SELECT found it, and its UIDs.
+pub(crate) type OpenedEarly = (Selected, Vec<u32>);
+
 /// Decides, against the destination, which of `source_ids` it already
 /// holds (marked present in `state`), and opens the destination folder for
 /// the rest (`None`: nothing to send). `except`: the Inbox under its other
-/// protocol's ledger name, whose entries are the same messages.
+/// protocol's ledger name, whose entries are the same messages. `early`:
+/// the folder as opened beside the source's listing, when it was.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn open(
     ctx: &Ctx,
     dst: &mut ImapClient,
@@ -250,11 +280,15 @@ pub(crate) async fn open(
     source_ids: &[String],
     except: Option<&str>,
     state: &mut FolderState,
+    early: Option<OpenedEarly>,
 ) -> Result<Option<Opened>, MailError> {
     let ledger = ctx
         .store
         .folder_ledger(book.scope(), &book.folder, book.uid_validity)?;
-    let interrupted = wait_for_interrupted_uploads(ctx, &book, state).await?;
+    let interrupted = match early {
+        Some(_) => false,
+        None => wait_for_interrupted_uploads(ctx, &book, state).await?,
+    };
     let recorded = |id: &String| {
         ledger
             .entries
@@ -265,6 +299,7 @@ pub(crate) async fn open(
     // A re-run with nothing new: one STATUS tells whether the folder is
     // as the ledger last saw it agree.
     if !interrupted
+        && early.is_none()
         && source_ids.iter().all(|id| recorded(id).is_some())
         && unchanged(ctx, dst, &book, source_ids, &recorded).await?
     {
@@ -276,9 +311,13 @@ pub(crate) async fn open(
 
     // Otherwise, the folder itself: which UIDs it holds now (a dry run
     // only looks: EXAMINE changes nothing there, not even \Recent).
-    let (sel, dest_uids) = dst
-        .open_and_uids(&book.dest_raw, ctx.mode == Mode::DryRun)
-        .await?;
+    let (sel, dest_uids) = match early {
+        Some(opened) => opened,
+        None => {
+            dst.open_and_uids(&book.dest_raw, ctx.mode == Mode::DryRun)
+                .await?
+        }
+    };
     book.dest_uid_validity = sel.uid_validity;
     let dest_uids: HashSet<u32> = dest_uids.into_iter().collect();
     let standing = Standing {

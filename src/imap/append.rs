@@ -37,11 +37,14 @@ impl ImapClient {
     }
 
     /// Appends `items` to folder `raw` in one command (MULTIAPPEND when more
-    /// than one: the server stores all or none).
+    /// than one: the server stores all or none). `then_examine`: the last
+    /// APPEND of a copy, the folder's verification next: its EXAMINE and
+    /// UID SEARCH go out at once behind it (one round trip less a folder).
     pub async fn append(
         &mut self,
         raw: &str,
         items: &[AppendItem<'_>],
+        then_examine: bool,
     ) -> Result<AppendResult, MailError> {
         assert!(!items.is_empty(), "append needs at least one message");
         let literal_plus = self.has("LITERAL+");
@@ -85,7 +88,10 @@ impl ImapClient {
             }
             self.write_raw(item.body, false, doing).await?;
         }
-        self.write_raw(b"\r\n", true, doing).await?;
+        self.write_raw(b"\r\n", !then_examine, doing).await?;
+        if then_examine {
+            self.send_ahead(raw).await?;
+        }
         let reply = self.collect(&tag, doing, |_| {}).await?;
         if !reply.ok {
             return Ok(AppendResult::Refused(reply.server_text));

@@ -196,6 +196,18 @@ pub struct ImapClient {
     delimiter: Option<char>,
     /// How long a round trip took just after logging in.
     round_trip: Duration,
+    /// A folder's EXAMINE and UID SEARCH sent behind its last APPEND, not
+    /// yet read.
+    ahead: Option<Ahead>,
+}
+
+/// EXAMINE and UID SEARCH ALL sent ahead: [`ImapClient::open_and_uids`]
+/// of that folder reads their replies; any other command reads and drops
+/// them first.
+struct Ahead {
+    raw: String,
+    open: imap_proto::RequestId,
+    search: imap_proto::RequestId,
 }
 
 impl std::fmt::Debug for ImapClient {
@@ -563,6 +575,7 @@ impl ImapClient {
             prefix: String::new(),
             delimiter: None,
             round_trip: Duration::ZERO,
+            ahead: None,
         };
         client.after_login(!fresh_caps).await?;
         Ok(client)
@@ -664,11 +677,41 @@ impl ImapClient {
         cmd: &str,
         doing: &str,
     ) -> Result<imap_proto::RequestId, MailError> {
+        if let Some(ahead) = self.ahead.take() {
+            self.drop_ahead(ahead).await?;
+        }
         match self.session.run_command(cmd).await {
             Err(async_imap::error::Error::Io(e)) => Err(self.io_err(doing, &e)),
             Err(_) => Err(self.disconnected(doing)),
             Ok(tag) => Ok(tag),
         }
+    }
+
+    /// Sends EXAMINE and UID SEARCH ALL of `raw` without reading their
+    /// replies (see [`Ahead`]).
+    pub(super) async fn send_ahead(&mut self, raw: &str) -> Result<(), MailError> {
+        let doing = "opening a folder";
+        let open = self.send(&format!("EXAMINE {}", quote(raw)), doing).await?;
+        let search = self.send("UID SEARCH ALL", doing).await?;
+        self.ahead = Some(Ahead {
+            raw: raw.to_string(),
+            open,
+            search,
+        });
+        Ok(())
+    }
+
+    /// Reads and drops the replies of commands sent ahead.
+    async fn drop_ahead(&mut self, ahead: Ahead) -> Result<(), MailError> {
+        let doing = "opening a folder";
+        self.allow_for(2);
+        let read = async {
+            self.collect(&ahead.open, doing, |_| {}).await?;
+            self.collect(&ahead.search, doing, |_| {}).await
+        }
+        .await;
+        self.allow_for(1);
+        read.map(|_| ())
     }
 
     /// While `commands` pipelined commands are answered: a server may hold
@@ -1014,38 +1057,41 @@ impl ImapClient {
         items: &str,
     ) -> Result<Vec<Option<FolderSize>>, MailError> {
         // A STATUS line and its answer are under 100 bytes each: a few
-        // hundred in flight fit any socket buffer.
+        // hundred in flight fit any socket buffer. Each answer read lets
+        // the next command go, so a thousand folders cost one round trip.
         const AT_ONCE: usize = 250;
         let doing = "reading the size of each folder (STATUS)";
         let mut out = Vec::with_capacity(raws.len());
-        for chunk in raws.chunks(AT_ONCE) {
-            let mut tags = Vec::with_capacity(chunk.len());
-            for raw in chunk {
-                tags.push(
-                    self.send(&format!("STATUS {} {items}", quote(raw)), doing)
-                        .await?,
-                );
-            }
-            let t = self.timeout * u32::try_from(tags.len().max(1)).unwrap_or(u32::MAX);
-            self.allow_for(tags.len());
-            let mut failed = None;
-            for tag in tags {
-                match raw::read_until_tag(self.session.get_mut(), &tag.0, t).await {
-                    Ok((lines, done)) => {
-                        let found = lines.iter().find_map(|l| raw::parse_status(l));
-                        out.push(if done.starts_with(b"OK") { found } else { None });
-                    }
-                    Err(e) => {
-                        failed = Some(raw_err(&self.place, doing, t, e));
-                        break;
-                    }
+        let mut pending = raws.iter();
+        let mut in_flight = std::collections::VecDeque::with_capacity(AT_ONCE);
+        for raw in pending.by_ref().take(AT_ONCE) {
+            in_flight.push_back(
+                self.send(&format!("STATUS {} {items}", quote(raw)), doing)
+                    .await?,
+            );
+        }
+        let window = in_flight.len();
+        let t = self.timeout * u32::try_from(window.max(1)).unwrap_or(u32::MAX);
+        self.allow_for(window);
+        let read = async {
+            while let Some(tag) = in_flight.pop_front() {
+                let (lines, done) = raw::read_until_tag(self.session.get_mut(), &tag.0, t)
+                    .await
+                    .map_err(|e| raw_err(&self.place, doing, t, e))?;
+                let found = lines.iter().find_map(|l| raw::parse_status(l));
+                out.push(if done.starts_with(b"OK") { found } else { None });
+                if let Some(raw) = pending.next() {
+                    in_flight.push_back(
+                        self.send(&format!("STATUS {} {items}", quote(raw)), doing)
+                            .await?,
+                    );
                 }
             }
-            self.allow_for(1);
-            if let Some(e) = failed {
-                return Err(e);
-            }
+            Ok::<_, MailError>(())
         }
+        .await;
+        self.allow_for(1);
+        read?;
         Ok(out)
     }
 
@@ -1061,8 +1107,15 @@ impl ImapClient {
             "opening folder {}",
             utf7::decode(raw).unwrap_or_else(|| raw.to_string())
         );
-        let open = self.send(&format!("{verb} {}", quote(raw)), &doing).await?;
-        let search = self.send("UID SEARCH ALL", "listing messages").await?;
+        let (open, search) = match self.ahead.take() {
+            // Sent behind the last APPEND: only the replies are left.
+            Some(a) if read_only && a.raw == raw => (a.open, a.search),
+            other => {
+                self.ahead = other;
+                let open = self.send(&format!("{verb} {}", quote(raw)), &doing).await?;
+                (open, self.send("UID SEARCH ALL", "listing messages").await?)
+            }
+        };
         let mut sel = Selected::default();
         let mut uids = Vec::new();
         self.allow_for(2);
@@ -1243,15 +1296,35 @@ impl ImapClient {
             .await
             .map_err(|e| e.on_fetch(what.clone()))?;
         let mut out = Vec::with_capacity(uids.len());
-        let reply = loop {
+        let reply = self.read_bodies(&tag, doing, &what, &mut out).await?;
+        if !reply.ok {
+            return Err(error::refused(
+                self.place.clone(),
+                "UID FETCH (message bodies)",
+                doing,
+                reply.server_text,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Reads the bodies a UID FETCH sends, up to its tagged reply.
+    async fn read_bodies(
+        &mut self,
+        tag: &imap_proto::RequestId,
+        doing: &str,
+        what: &str,
+        out: &mut Vec<FetchedBody>,
+    ) -> Result<Reply, MailError> {
+        loop {
             let r = match self.session.read_response().await {
                 Ok(Some(r)) => r,
-                Ok(None) => return Err(self.disconnected(doing).on_fetch(what)),
-                Err(e) => return Err(self.io_err(doing, &e).on_fetch(what)),
+                Ok(None) => return Err(self.disconnected(doing).on_fetch(what.into())),
+                Err(e) => return Err(self.io_err(doing, &e).on_fetch(what.into())),
             };
-            match tagged(r.parsed(), &tag) {
-                Some(Ok(reply)) => break reply,
-                Some(Err(bye)) => return Err(self.bye(doing, bye).on_fetch(what)),
+            match tagged(r.parsed(), tag) {
+                Some(Ok(reply)) => return Ok(reply),
+                Some(Err(bye)) => return Err(self.bye(doing, bye).on_fetch(what.into())),
                 None => {}
             }
             let Some(Body {
@@ -1279,16 +1352,104 @@ impl ImapClient {
                 flags,
                 internal_date,
             });
+        }
+    }
+
+    /// EXAMINE, and every message's UID and size (with `bodies`, the whole
+    /// messages too) in the same round trip: a folder whose every message
+    /// will be fetched anyway (its destination folder is new) is listed,
+    /// planned and, when small, read at once.
+    pub async fn open_and_list(
+        &mut self,
+        raw: &str,
+        bodies: bool,
+    ) -> Result<(Selected, Vec<(u32, u64)>, Vec<FetchedBody>), MailError> {
+        let doing = format!(
+            "opening folder {}",
+            utf7::decode(raw).unwrap_or_else(|| raw.to_string())
+        );
+        let open = self
+            .send(&format!("EXAMINE {}", quote(raw)), &doing)
+            .await?;
+        let items = match bodies {
+            true => "UID FLAGS INTERNALDATE BODY.PEEK[]",
+            false => "UID RFC822.SIZE",
         };
+        let listing = match bodies {
+            true => "fetching messages",
+            false => "listing messages",
+        };
+        let fetch = self
+            .send(&format!("UID FETCH 1:* ({items})"), listing)
+            .await?;
+        let mut sel = Selected::default();
+        let mut sizes = Vec::new();
+        let mut fetched = Vec::new();
+        self.allow_for(2);
+        let replies = async {
+            let reply = self
+                .collect(&open, &doing, |r| selected_data(r, &mut sel))
+                .await?;
+            let listed = match bodies {
+                true => {
+                    self.read_bodies(&fetch, listing, "UID 1:*", &mut fetched)
+                        .await?
+                }
+                false => {
+                    self.collect(&fetch, listing, |r| {
+                        if let Response::Fetch(_, attrs) = r {
+                            let (mut uid, mut size) = (0, 0);
+                            for a in attrs {
+                                match a {
+                                    AttributeValue::Uid(u) => uid = *u,
+                                    AttributeValue::Rfc822Size(s) => size = u64::from(*s),
+                                    _ => {}
+                                }
+                            }
+                            // Without UID: an unsolicited flag update.
+                            if uid != 0 {
+                                sizes.push((uid, size));
+                            }
+                        }
+                    })
+                    .await?
+                }
+            };
+            Ok::<_, MailError>((reply, listed))
+        }
+        .await;
+        self.allow_for(1);
+        let (reply, listed) = replies?;
         if !reply.ok {
             return Err(error::refused(
                 self.place.clone(),
-                "UID FETCH (message bodies)",
-                doing,
+                &format!("EXAMINE {raw}"),
+                &doing,
                 reply.server_text,
             ));
         }
-        Ok(out)
+        // Some servers refuse `1:*` in an empty folder.
+        if !listed.ok && sel.exists > 0 {
+            let what = match bodies {
+                true => "UID FETCH 1:* (message bodies)",
+                false => "UID FETCH 1:*",
+            };
+            return Err(error::refused(
+                self.place.clone(),
+                what,
+                listing,
+                listed.server_text,
+            ));
+        }
+        if bodies {
+            sizes = fetched
+                .iter()
+                .map(|b| (b.uid, b.body.len() as u64))
+                .collect();
+        }
+        sizes.sort_unstable();
+        sizes.dedup_by_key(|(uid, _)| *uid);
+        Ok((sel, sizes, fetched))
     }
 
     /// NOOP: keeps an idle connection alive (and lets the server say BYE).

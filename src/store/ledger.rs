@@ -690,4 +690,83 @@ mod tests {
         s.settle_intents(S, "INBOX", None).unwrap();
         assert!(s.intents(S, "INBOX").unwrap().is_empty());
     }
+
+    #[test]
+    fn compact_entries_give_back_exactly_the_ids_and_keys_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("l.db")).unwrap();
+        let key = "ab".repeat(32);
+        // UIDs, ids that only look like numbers, and UIDLs.
+        let ids = ["7", "007", "4294967295", "4294967296", "0", "uidl-9", ""];
+        let entries: Vec<LedgerEntry> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| entry(id, i as u32 + 1, if i % 2 == 0 { &key } else { "short" }))
+            .collect();
+        s.record(S, "F", 1, "Dest", 9, &entries).unwrap();
+        let l = s.folder_ledger(S, "F", 1).unwrap();
+        assert_eq!(l.entries.len(), ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            let e = l.entries.get(id).unwrap_or_else(|| panic!("{id:?}"));
+            assert_eq!(e.dest_uid, Some(i as u32 + 1), "{id:?}");
+            assert_eq!(e.dest_uid_validity, Some(9));
+            assert!(e.dest_folder == "Dest");
+            assert_eq!(e.content_key.as_str(), entries[i].content_key);
+            assert_eq!(e.content_key.to_string(), entries[i].content_key);
+        }
+        assert!(l.entries.get("8").is_none() && l.entries.get("07").is_none());
+        let claims = s.claims(S, "Dest", None).unwrap();
+        let mut read: Vec<String> = claims.iter().map(|c| c.id.to_string()).collect();
+        read.sort();
+        let mut want: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+        want.sort();
+        assert_eq!(read, want);
+        assert!(claims.iter().all(|c| !c.content_key.is_empty()));
+        // For matching, keys only where the destination UID is not known.
+        s.record(
+            S,
+            "G",
+            1,
+            "Dest",
+            9,
+            &[LedgerEntry {
+                id: "1".into(),
+                dest_uid: None,
+                content_key: key.clone(),
+            }],
+        )
+        .unwrap();
+        let lean = s.claims_for_matching(S, "Dest", Some("F")).unwrap();
+        assert_eq!(lean.len(), 1);
+        assert_eq!(
+            (lean[0].folder.as_str(), lean[0].content_key.as_str()),
+            ("G", key.as_str())
+        );
+        let lean = s.claims_for_matching(S, "Dest", None).unwrap();
+        assert_eq!(
+            lean.iter().filter(|c| c.content_key.is_empty()).count(),
+            ids.len()
+        );
+    }
+
+    #[test]
+    fn only_plainly_written_numbers_are_uids() {
+        assert_eq!(canonical_uid("1"), Some(1));
+        assert_eq!(canonical_uid("0"), Some(0));
+        assert_eq!(canonical_uid("4294967295"), Some(u32::MAX));
+        for not in [
+            "",
+            "01",
+            "+1",
+            "-1",
+            " 1",
+            "1 ",
+            "4294967296",
+            "99999999999",
+            "1a",
+        ] {
+            assert_eq!(canonical_uid(not), None, "{not:?}");
+            assert_eq!(SourceId::new(not).to_string(), not);
+        }
+    }
 }
