@@ -238,8 +238,11 @@ async fn copy_one(
         let imap = conns.imap.as_mut().ok_or_else(|| {
             MailError::Internal("a folder other than the Inbox of a POP3 job".into())
         })?;
-        // Into a folder this run created, every message will be fetched.
+        // Into a folder this run created, every message will be fetched
+        // (read with the listing only where no daily limit must be checked
+        // before each download).
         let prefetch = match shared.created.contains(&task.dest_raw) && ctx.mode == Mode::Copy {
+            true if shared.allowance.is_limited() => Prefetch::Sizes,
             true => Prefetch::for_new_destination(task.expected.as_ref()),
             false => Prefetch::Nothing,
         };
