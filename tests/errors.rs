@@ -455,6 +455,14 @@ fn a_message_too_big_for_the_destination_is_listed_and_the_rest_copied() {
         let inbox = &m.folders[0];
         assert!(inbox.failed > 0 && inbox.migrated > 0, "{inbox:#?}");
         assert_eq!(inbox.failed + inbox.migrated, 9);
+        // The verification saw the folder after the messages that went one
+        // by one (the refused MULTIAPPEND's look ahead was dropped).
+        let v = inbox.verification.as_ref().expect("verified");
+        assert_eq!(
+            (v.destination_messages, v.missing.len() as u64),
+            (inbox.migrated, inbox.failed),
+            "{v:#?}"
+        );
         let f = &inbox.failures[0];
         assert!(f.subject.starts_with("INBOX message"), "{f:#?}");
         assert!(
