@@ -7,9 +7,10 @@ mod support;
 
 use std::time::Instant;
 
+use mailferry::compress::CompressMode;
 use mailferry::copy::Options;
 use support::corpus::{seed_bench_account, seed_folders_account, snapshot};
-use support::dovecot::{Dovecot, Layout};
+use support::dovecot::{Dovecot, Layout, ServerOptions};
 use support::faults::{compare, seed_small_corpus, FaultProxy};
 use support::jobs::JobSpec;
 use support::link::{Link, LinkProxy};
@@ -123,6 +124,62 @@ fn an_unchanged_mailbox_is_rerun_on_status_alone_and_changes_behind_its_back_are
         "{fourth:#?}"
     );
     check();
+}
+
+/// COMPRESS costs a round trip a connection: the first pair sends it only
+/// once the plan shows mail to carry, so a re-run with nothing new sends
+/// none, and a copy still compresses.
+#[test]
+fn a_rerun_with_nothing_new_sends_no_compress() {
+    let options = || ServerOptions {
+        tls: false,
+        extra_config: "protocol imap {\n  mail_plugins = $mail_plugins imap_zlib\n}\n".into(),
+        ..ServerOptions::new(Layout::Slash)
+    };
+    let (src, dst) = std::thread::scope(|sc| {
+        let s = sc.spawn(|| Dovecot::start_with(&options()));
+        let d = sc.spawn(|| Dovecot::start_with(&options()));
+        (s.join().unwrap(), d.join().unwrap())
+    });
+    src.add_user("zip", "secret1");
+    dst.add_user("zip", "secret2");
+    let total = seed_small_corpus(&src, "zip", "secret1") as u64;
+    let sp = FaultProxy::start(src.imap_port(), Vec::new());
+    let dp = FaultProxy::start(dst.imap_port(), Vec::new());
+    let job = JobSpec::plain("compress-later", sp.port(), dp.port(), "zip,secret1");
+    let opts = || Options {
+        compress: CompressMode::Always,
+        ..Options::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let compressing = |p: &FaultProxy, from: usize| {
+        sent(p, from)
+            .iter()
+            .filter(|t| t.contains(" COMPRESS DEFLATE"))
+            .count()
+    };
+
+    let fresh = job.run_with(&db, opts()).0;
+    assert_eq!((fresh.migrated(), fresh.failed()), (total, 0), "{fresh:#?}");
+    // Every connection of the copy compressed, the first pair's included.
+    assert_eq!(compressing(&sp, 0), sp.connections(), "source");
+    assert_eq!(compressing(&dp, 0), dp.connections(), "destination");
+    compare(
+        &snapshot(&src, "zip", "secret1"),
+        &snapshot(&dst, "zip", "secret2"),
+    )
+    .unwrap();
+
+    let (s0, d0) = (sp.connections(), dp.connections());
+    let again = job.run_with(&db, opts()).0;
+    assert_eq!(
+        (again.migrated(), again.skipped()),
+        (0, total),
+        "{again:#?}"
+    );
+    assert_eq!((sp.connections() - s0, dp.connections() - d0), (1, 1));
+    assert_eq!((compressing(&sp, s0), compressing(&dp, d0)), (0, 0));
 }
 
 /// By hand: `MAILFERRY_TRACE=/tmp/trace RTT_MS=40 cargo test --release

@@ -68,13 +68,26 @@ impl Connector {
 
     /// The IMAP source session of `user`, when the job reads IMAP.
     pub async fn source_imap(&self, user: &UserEntry) -> Result<Option<ImapClient>, MailError> {
+        let mut c = self.source_imap_uncompressed(user).await?;
+        if let Some(c) = c.as_mut() {
+            c.compress_if_wanted().await?;
+        }
+        Ok(c)
+    }
+
+    /// [`Connector::source_imap`], compression not yet on (see
+    /// [`ImapClient::compress_if_wanted`]).
+    pub async fn source_imap_uncompressed(
+        &self,
+        user: &UserEntry,
+    ) -> Result<Option<ImapClient>, MailError> {
         let Some(ep) = &self.imap else {
             return Ok(None);
         };
         let mut retried = false;
         loop {
             let login = self.source_login(user).await?;
-            match ImapClient::connect(ep, &login).await {
+            match ImapClient::connect_uncompressed(ep, &login).await {
                 Ok(mut c) => {
                     if let Some(t) = &self.throttle {
                         c.limit_reads(t.clone());
@@ -111,6 +124,16 @@ impl Connector {
     /// The destination session of `user`. A refused login of an admin
     /// acting for the user says so: the mailbox may be missing there.
     pub async fn destination(&self, user: &UserEntry) -> Result<ImapClient, MailError> {
+        let mut c = self.destination_uncompressed(user).await?;
+        c.compress_if_wanted().await?;
+        Ok(c)
+    }
+
+    /// [`Connector::destination`], compression not yet on.
+    pub async fn destination_uncompressed(
+        &self,
+        user: &UserEntry,
+    ) -> Result<ImapClient, MailError> {
         let mut retried = false;
         let (login, e) = loop {
             let login = login_with(
@@ -121,7 +144,7 @@ impl Connector {
                 user.local_password.as_ref(),
             )
             .await?;
-            match ImapClient::connect(&self.destination, &login).await {
+            match ImapClient::connect_uncompressed(&self.destination, &login).await {
                 Ok(c) => return Ok(c),
                 Err(e) if !retried && renew(&self.tokens, &login, &e) => retried = true,
                 Err(e) => break (login, e),

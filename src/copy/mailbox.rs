@@ -148,8 +148,18 @@ impl Conns {
     /// Both sides at once: a distant server's logins take several round
     /// trips each.
     async fn open(ctx: &Ctx, user: &UserEntry) -> Result<Conns, MailError> {
-        let (imap, dst) =
-            tokio::join!(ctx.connect.source_imap(user), ctx.connect.destination(user));
+        let mut c = Self::open_uncompressed(ctx, user).await?;
+        c.compress_if_wanted().await?;
+        Ok(c)
+    }
+
+    /// [`Conns::open`] without compression yet: the mailbox's first pair,
+    /// which may find nothing to copy (a re-run), then sends no COMPRESS.
+    async fn open_uncompressed(ctx: &Ctx, user: &UserEntry) -> Result<Conns, MailError> {
+        let (imap, dst) = tokio::join!(
+            ctx.connect.source_imap_uncompressed(user),
+            ctx.connect.destination_uncompressed(user)
+        );
         match (imap, dst) {
             (Ok(imap), Ok(dst)) => Ok(Conns { imap, dst }),
             (Err(e), dst) => {
@@ -165,6 +175,18 @@ impl Conns {
                 Err(e)
             }
         }
+    }
+
+    /// Both sides' compression, where wanted, at once.
+    async fn compress_if_wanted(&mut self) -> Result<(), MailError> {
+        let source = async {
+            match self.imap.as_mut() {
+                Some(imap) => imap.compress_if_wanted().await,
+                None => Ok(()),
+            }
+        };
+        let (source, dst) = tokio::join!(source, self.dst.compress_if_wanted());
+        source.and(dst)
     }
 
     /// The longer of the two sides' round trips.
@@ -435,7 +457,7 @@ struct Plan {
 /// Connects, lists both sides, plans the folders and creates them on the
 /// destination (parents and empty folders too, so the tree is complete).
 async fn prepare(ctx: &Ctx, user: &UserEntry) -> Result<(Conns, Plan), MailError> {
-    let mut conns = Conns::open(ctx, user).await?;
+    let mut conns = Conns::open_uncompressed(ctx, user).await?;
     match plan_and_create(ctx, user, &mut conns).await {
         Ok(plan) => Ok((conns, plan)),
         Err(e) => {
@@ -783,12 +805,22 @@ async fn copy_mailbox(
     // Folders with mail to look at: extra connection pairs may open now,
     // while the first pair lists and plans (a re-run where nothing changed
     // opens none).
-    if ctx.mode == Mode::Copy
-        && queued.iter().any(|(_, t)| {
-            t.expected.is_some_and(|e| e.messages > 0) && !unchanged.contains_key(&t.source_raw)
-        })
-    {
+    let work = queued.iter().any(|(_, t)| {
+        t.expected.is_some_and(|e| e.messages > 0) && !unchanged.contains_key(&t.source_raw)
+    });
+    if ctx.mode == Mode::Copy && work {
         tally.work_found();
+    }
+    // The first pair compresses only now, and not when it has nothing to
+    // carry: a re-run with nothing new spares COMPRESS its round trip
+    // (nothing is open on either side yet). A connection this breaks fails
+    // its next command, which is retried like any other.
+    let nothing_new = queued.iter().all(|(_, t)| {
+        unchanged.contains_key(&t.source_raw) || t.expected.is_some_and(|e| e.messages == 0)
+    });
+    let mut conns = conns;
+    if !(ctx.mode == Mode::Copy && nothing_new) {
+        let _ = conns.compress_if_wanted().await;
     }
     let shared = Shared {
         absent,

@@ -196,6 +196,8 @@ pub struct ImapClient {
     delimiter: Option<char>,
     /// How long a round trip took just after logging in.
     round_trip: Duration,
+    /// COMPRESS is wanted and not sent yet.
+    compress_wanted: bool,
     /// A folder's EXAMINE and UID SEARCH sent behind its last APPEND, not
     /// yet read.
     ahead: Option<Ahead>,
@@ -298,20 +300,40 @@ fn server_words(text: &str) -> String {
 }
 
 impl ImapClient {
-    /// Connects (trying each port in turn), secures and logs in.
+    /// Connects (trying each port in turn), secures and logs in, and turns
+    /// compression on where it is wanted.
     pub async fn connect(ep: &Endpoint, login: &Login) -> Result<ImapClient, MailError> {
+        let mut client = Self::connect_uncompressed(ep, login).await?;
+        client.compress_if_wanted().await?;
+        Ok(client)
+    }
+
+    /// [`ImapClient::connect`] without compression yet: a connection that
+    /// may turn out to have nothing to carry need not pay the round trip
+    /// of COMPRESS ([`ImapClient::compress_if_wanted`] turns it on).
+    pub async fn connect_uncompressed(
+        ep: &Endpoint,
+        login: &Login,
+    ) -> Result<ImapClient, MailError> {
         let (stream, place, caps, trace) = Self::open(ep).await?;
         let stream = Timed::new(stream, ep.timeout).traced(trace);
         let mut client = Self::login(stream, place, caps, ep.timeout, login).await?;
-        if client.has("COMPRESS=DEFLATE")
+        client.compress_wanted = client.has("COMPRESS=DEFLATE")
             && ep.compress.wanted_for(
                 client.session.get_ref().get_ref().peer_ip(),
                 client.round_trip,
-            )
-        {
-            client.compress().await?;
-        }
+            );
         Ok(client)
+    }
+
+    /// Turns compression on, once, where the job's setting and the
+    /// measured round trip want it. Only between commands, with no folder
+    /// open (the server may send nothing unasked meanwhile).
+    pub async fn compress_if_wanted(&mut self) -> Result<(), MailError> {
+        if std::mem::take(&mut self.compress_wanted) {
+            self.compress().await?;
+        }
+        Ok(())
     }
 
     /// COMPRESS DEFLATE (RFC 4978). A server that declines leaves the
@@ -575,6 +597,7 @@ impl ImapClient {
             prefix: String::new(),
             delimiter: None,
             round_trip: Duration::ZERO,
+            compress_wanted: false,
             ahead: None,
         };
         client.after_login(!fresh_caps).await?;
