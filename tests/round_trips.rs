@@ -25,16 +25,24 @@ fn sent(proxy: &FaultProxy, from: usize) -> Vec<String> {
         .collect()
 }
 
+/// A source and a destination Dovecot, started side by side.
+fn two_servers(options: &ServerOptions) -> (Dovecot, Dovecot) {
+    std::thread::scope(|sc| {
+        let s = sc.spawn(|| Dovecot::start_with(options));
+        let d = sc.spawn(|| Dovecot::start_with(options));
+        (s.join().unwrap(), d.join().unwrap())
+    })
+}
+
 fn opens_a_folder(text: &str) -> bool {
     text.contains(" SELECT ") || text.contains(" EXAMINE ")
 }
 
 #[test]
 fn an_unchanged_mailbox_is_rerun_on_status_alone_and_changes_behind_its_back_are_seen() {
-    let (src, dst) = std::thread::scope(|sc| {
-        let s = sc.spawn(|| Dovecot::start_plaintext(Layout::Slash));
-        let d = sc.spawn(|| Dovecot::start_plaintext(Layout::Slash));
-        (s.join().unwrap(), d.join().unwrap())
+    let (src, dst) = two_servers(&ServerOptions {
+        tls: false,
+        ..ServerOptions::new(Layout::Slash)
     });
     src.add_user("alice", "secret1");
     dst.add_user("alice", "secret2");
@@ -131,15 +139,10 @@ fn an_unchanged_mailbox_is_rerun_on_status_alone_and_changes_behind_its_back_are
 /// none, and a copy still compresses.
 #[test]
 fn a_rerun_with_nothing_new_sends_no_compress() {
-    let options = || ServerOptions {
+    let (src, dst) = two_servers(&ServerOptions {
         tls: false,
         extra_config: "protocol imap {\n  mail_plugins = $mail_plugins imap_zlib\n}\n".into(),
         ..ServerOptions::new(Layout::Slash)
-    };
-    let (src, dst) = std::thread::scope(|sc| {
-        let s = sc.spawn(|| Dovecot::start_with(&options()));
-        let d = sc.spawn(|| Dovecot::start_with(&options()));
-        (s.join().unwrap(), d.join().unwrap())
     });
     src.add_user("zip", "secret1");
     dst.add_user("zip", "secret2");

@@ -11,13 +11,13 @@ use super::folder::{DailyAllowance, ImapFolder, Prefetch, SizeCap};
 use super::mapping::{self, FolderTask, Labels, Naming};
 use super::pop_inbox::PopInbox;
 use super::source;
-use super::{dry, verify, with_keepalive, Ctx, Mode};
+use super::{dry, scope_of, verify, with_keepalive, Ctx, Mode};
 use crate::error::{ErrorClass, MailError};
 use crate::imap::{utf7, FolderSize, ImapClient, ListedFolder};
 use crate::job::{GmailViews, UserEntry};
 use crate::outcome::{FolderOutcome, MailboxOutcome, Verification};
 use crate::progress::Event;
-use crate::store::{DestSnapshot, Scope, Verified};
+use crate::store::{DestSnapshot, Verified};
 
 pub(crate) async fn run_mailbox(ctx: &Ctx, user: &UserEntry) -> MailboxOutcome {
     let started = Instant::now();
@@ -312,14 +312,6 @@ async fn copy_one(
     }
     state.verification = Some(Box::new(v));
     Ok(())
-}
-
-fn scope_of<'a>(ctx: &'a Ctx, user: &'a UserEntry) -> Scope<'a> {
-    Scope {
-        job: &ctx.job_name,
-        account: &user.source_user,
-        dest_user: &user.local_user,
-    }
 }
 
 /// A folder found complete: kept, with both sides' STATUS, when the

@@ -80,3 +80,15 @@ impl Ctx {
         (self.sink)(&e)
     }
 }
+
+/// The ledger's scope of `user`'s mailbox in this job.
+pub(crate) fn scope_of<'a>(
+    ctx: &'a Ctx,
+    user: &'a crate::job::UserEntry,
+) -> crate::store::Scope<'a> {
+    crate::store::Scope {
+        job: &ctx.job_name,
+        account: &user.source_user,
+        dest_user: &user.local_user,
+    }
+}

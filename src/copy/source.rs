@@ -15,7 +15,7 @@ use crate::error::MailError;
 use crate::imap::ImapClient;
 use crate::job::{Filters, UserEntry};
 use crate::outcome::PlannedMessage;
-use crate::store::{Scope, POP3_INBOX};
+use crate::store::POP3_INBOX;
 
 /// What a source folder holds, as the ledger knows it.
 pub(crate) struct Listing {
@@ -122,11 +122,7 @@ pub(crate) async fn read<S: Source>(
 ) -> Result<(), MailError> {
     // The destination folder is opened while the source is listed when
     // it will be opened whatever the listing says: one round trip less.
-    let scope = Scope {
-        job: &ctx.job_name,
-        account: &user.source_user,
-        dest_user: &user.local_user,
-    };
+    let scope = super::scope_of(ctx, user);
     let ledger_names = [task.source_raw.as_str(), POP3_INBOX];
     let (l, early) = match exists && truth::opens_anyway(ctx, scope, task, &ledger_names)? {
         true => {
