@@ -1408,6 +1408,11 @@ fn preflight_estimate(bed: &Bed, name: &str) -> Result<Estimated, String> {
         .output()
         .map_err(|e| format!("cannot run mailferry preflight: {e}"))?;
     let took = started.elapsed().as_secs_f64();
+    // Kept beside the copies' logs: what the estimate rested on.
+    let _ = fs::write(
+        bed.work.join("logs").join(format!("{name}.preflight.json")),
+        &out.stdout,
+    );
     let report: mailferry::preflight::PreflightReport = serde_json::from_slice(&out.stdout)
         .map_err(|e| {
             format!(

@@ -185,6 +185,64 @@ fn a_rerun_with_nothing_new_sends_no_compress() {
     assert_eq!((compressing(&sp, s0), compressing(&dp, d0)), (0, 0));
 }
 
+/// A pre-flight check of a distant mailbox goes through its folders as
+/// the copy would, over four connection pairs rather than one folder after
+/// another, and its estimate counts the pairs the copy will open there.
+#[test]
+fn a_preflight_over_a_distant_link_spreads_its_folders_over_the_copys_pairs() {
+    let (src, dst) = two_servers(&ServerOptions {
+        tls: false,
+        ..ServerOptions::new(Layout::Slash)
+    });
+    src.add_user("far", "far-pw");
+    dst.add_user("far", "near-pw");
+    let total = seed_small_corpus(&src, "far", "far-pw") as u64;
+    let link = Link::rtt_ms(40);
+    let sp = LinkProxy::start(src.imap_port(), link);
+    let dp = LinkProxy::start(dst.imap_port(), link);
+    let job = JobSpec::plain("far", sp.port(), dp.port(), "far,far-pw");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let store = mailferry::store::Store::open(&db).unwrap();
+    let opts = Options::for_job(&job.job());
+    assert_eq!(
+        (opts.connections_per_mailbox, opts.connections_when_distant),
+        (2, 4)
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_, report) = rt
+        .block_on(mailferry::preflight::run(
+            job.job(),
+            store,
+            opts,
+            mailferry::copy::Cancel::default(),
+            |_| {},
+        ))
+        .unwrap();
+    let counted: u64 = report.mailboxes[0].folders.iter().map(|f| f.to_copy).sum();
+    assert_eq!(counted, total, "{report:#?}");
+    // The dry run's four pairs, then the probe's one login: the
+    // destination is sent nothing else.
+    assert_eq!(dp.connections(), 4 + 1, "{report:#?}");
+    let estimate = report.estimate.expect("an estimate");
+    assert!(
+        estimate
+            .basis
+            .contains("2 connection pairs per mailbox (4 with servers this distant)"),
+        "{}",
+        estimate.basis
+    );
+    assert!(estimate.low_ms <= estimate.high_ms);
+
+    let (fresh, _) = job.run_with(&db, Options::default());
+    assert_eq!((fresh.migrated(), fresh.failed()), (total, 0), "{fresh:#?}");
+    compare(
+        &snapshot(&src, "far", "far-pw"),
+        &snapshot(&dst, "far", "near-pw"),
+    )
+    .unwrap();
+}
+
 /// By hand: `MAILFERRY_TRACE=/tmp/trace RTT_MS=40 cargo test --release
 /// --test round_trips probe -- --ignored --nocapture` prints the wall time
 /// of a fresh copy and a re-run over the link (MESSAGES, MB, or FOLDERS).

@@ -796,11 +796,12 @@ async fn copy_mailbox(
     }
     // Folders with mail to look at: extra connection pairs may open now,
     // while the first pair lists and plans (a re-run where nothing changed
-    // opens none).
+    // opens none). A dry run spreads its folders as the copy would: over a
+    // distant link each waits for several round trips.
     let work = queued.iter().any(|(_, t)| {
         t.expected.is_some_and(|e| e.messages > 0) && !unchanged.contains_key(&t.source_raw)
     });
-    if ctx.mode == Mode::Copy && work {
+    if ctx.mode != Mode::Verify && work {
         tally.work_found();
     }
     // The first pair compresses only now, and not when it has nothing to

@@ -5,8 +5,13 @@
 //! destination storing what it is sent.
 //!
 //! A copy of a mailbox is (1) the checks a dry run also makes: logins,
-//! listing, comparing with the destination, and afterwards verifying;
-//! (2) creating the destination folders; (3) moving the messages, where
+//! listing, comparing with the destination, and afterwards verifying (the
+//! dry run goes through the folders one after another over one connection
+//! pair; a copy spreads them over its pairs and sends each folder's
+//! commands without waiting between them, so at best its checks cost the
+//! logins and a round trip for the listing and for each folder);
+//! (2) creating the destination folders (all sent at once at best, one
+//! after another at worst); (3) moving the messages, where
 //! fetching the next batch overlaps appending the last one, so the time is
 //! at best the slower of download and upload, at worst both one after the
 //! other (servers on one machine share its processors: the benchmark's
@@ -36,6 +41,10 @@ const CHECKS_HIGH: f64 = 2.5;
 /// much either side of it is noise.
 const SAMPLE_LOW: f64 = 0.8;
 const SAMPLE_HIGH: f64 = 1.5;
+/// Round trips a dry run waits for per folder, where a copy waits for one:
+/// opening it, listing its messages, reading the envelopes of those to
+/// report (its census is not counted in its checks).
+const DRY_TRIPS_PER_FOLDER: f64 = 3.0;
 /// Without a sample, the download is taken to be this many times slower
 /// than the local upload, at worst.
 const UNSAMPLED_HIGH: f64 = 4.0;
@@ -80,6 +89,9 @@ pub(crate) struct Parallel {
 pub(crate) struct Speeds {
     pub source_rtt: Duration,
     pub destination_rtt: Duration,
+    /// The slower of the two logins (connecting, securing, logging in),
+    /// when measured.
+    pub login: Option<Duration>,
     pub sample: Option<Sample>,
     pub parallel: Option<Parallel>,
 }
@@ -89,6 +101,9 @@ pub(crate) struct Speeds {
 pub(crate) struct Setup {
     pub parallel_mailboxes: usize,
     pub connections_per_mailbox: usize,
+    /// The pairs a mailbox opens when the servers are distant (the copy's
+    /// option of that name).
+    pub connections_when_distant: usize,
     pub max_bytes_per_second: Option<u64>,
     /// How much faster the dry run's mailboxes went side by side than
     /// they would have one after another (measured: the sum of their times
@@ -152,29 +167,55 @@ fn mailbox(w: &Work, speeds: &Speeds, connections: usize) -> Parts {
         speeds.source_rtt.as_secs_f64(),
         speeds.destination_rtt.as_secs_f64(),
     );
+    let rtt = src.max(dst);
     let trips = w.batches as f64;
-    let create = w.creates as f64 * 2.0 * dst;
+    // CREATE and SUBSCRIBE of every folder in one go at best, each its
+    // own round trip at worst.
+    let create = Range {
+        low: if w.creates > 0 { dst } else { 0.0 },
+        high: w.creates as f64 * 2.0 * dst,
+    };
     let checks = w.checks.as_secs_f64();
     let pairs = connections.min(w.busy_folders).max(1) as f64;
+    // At best: the dry run's time less the round trips it waited for (it
+    // spreads the folders over as many pairs), plus those a copy waits
+    // for (never more than the dry run took).
+    let login = speeds.login.map_or(4.0 * rtt, |l| l.as_secs_f64());
+    let folders = w.busy_folders as f64;
+    let dry_trips = login + (2.0 + DRY_TRIPS_PER_FOLDER * folders / pairs) * rtt;
+    let copy_trips = login + 2.0 * rtt + folders * rtt / pairs;
+    let pipelined = (checks - dry_trips).max(0.0) + copy_trips;
     Parts {
         checks: Range {
-            low: checks,
+            low: checks.min(pipelined),
             high: checks * CHECKS_HIGH,
         },
         moving: Range {
-            low: create + (down.low.max(up_low) + trips * src.max(dst)) / pairs,
-            high: create + down.high + up_high + trips * (src + dst),
+            low: create.low + (down.low.max(up_low) + trips * rtt) / pairs,
+            high: create.high + down.high + up_high + trips * (src + dst),
         },
     }
 }
 
-/// The connection pairs the job copies over at once: each mailbox's own
-/// (one a folder with mail to copy), and no more than a job opens
-/// (`parallel_mailboxes`, or `connections_per_mailbox` if more).
-pub(crate) fn pairs(work: &[Work], setup: &Setup) -> usize {
+/// The connection pairs a mailbox copies over, as a copy decides: more
+/// when either server is distant (by the measured round trips).
+pub(crate) fn per_mailbox(setup: &Setup, speeds: &Speeds) -> usize {
+    let distant = speeds.source_rtt.max(speeds.destination_rtt) >= crate::compress::DISTANT;
+    match distant && setup.connections_per_mailbox > 1 {
+        true => setup
+            .connections_when_distant
+            .max(setup.connections_per_mailbox),
+        false => setup.connections_per_mailbox,
+    }
+}
+
+/// The connection pairs the job copies over at once, each mailbox having
+/// `per_mailbox` (one a folder with mail to copy), and no more than a job
+/// opens (`parallel_mailboxes`, or `connections_per_mailbox` if more).
+pub(crate) fn pairs(work: &[Work], setup: &Setup, per_mailbox: usize) -> usize {
     let busy: usize = work
         .iter()
-        .map(|w| setup.connections_per_mailbox.min(w.busy_folders).max(1))
+        .map(|w| per_mailbox.min(w.busy_folders).max(1))
         .sum();
     setup
         .parallel_mailboxes
@@ -190,13 +231,15 @@ pub(crate) fn pairs(work: &[Work], setup: &Setup) -> usize {
 /// sample over several connections at once (it is the servers' work), and
 /// no mailbox faster than alone without help.
 pub(crate) fn range(work: &[Work], speeds: &Speeds, setup: &Setup) -> Range {
+    let per_mailbox = per_mailbox(setup, speeds);
+    let job_pairs = setup.parallel_mailboxes.max(setup.connections_per_mailbox);
     let parts: Vec<Parts> = work
         .iter()
-        .map(|w| mailbox(w, speeds, setup.connections_per_mailbox))
+        .map(|w| mailbox(w, speeds, per_mailbox.min(job_pairs)))
         .collect();
     let at_once = setup.parallel_mailboxes.min(work.len()).max(1) as f64;
     let side_by_side = setup.side_by_side.clamp(1.0, at_once);
-    let pairs = pairs(work, setup) as f64;
+    let pairs = pairs(work, setup, per_mailbox) as f64;
     let together = speeds.parallel.map_or(1.0, |p| p.speedup).clamp(1.0, pairs);
     let sum = |f: &dyn Fn(&Parts) -> f64| parts.iter().map(f).sum::<f64>();
     let longest = |f: &dyn Fn(&Parts) -> f64| parts.iter().map(f).fold(0.0, f64::max);
@@ -284,7 +327,7 @@ fn basis(
             p.connections, p.speedup
         );
     }
-    s += " Assumed, not measured (that would take copying): how fast the destination stores mail, from as fast as a local Dovecot to three times slower, or as slow as the download if that is slower; downloading and storing overlapping fully at best, not at all at worst; the copy's checks, with its verification afterwards, taking 1 to 2.5 times the dry run's. Over a link to the new server slower than the one to the old, the copy takes longer than this.";
+    s += " Assumed, not measured (that would take copying): how fast the destination stores mail, from as fast as a local Dovecot to three times slower, or as slow as the download if that is slower; downloading and storing overlapping fully at best, not at all at worst; the copy's checks, with its verification afterwards, taking at best the dry run's less the round trips a copy does not wait for (one a folder, where the dry run waits for three), at worst 2.5 times the dry run's; creating folders all at once at best, one after another at worst. Over a link to the new server slower than the one to the old, the copy takes longer than this.";
     s += &format!(
         " The job's settings: {} mailbox{} at a time, {} connection pair{} per mailbox",
         setup.parallel_mailboxes,
@@ -300,6 +343,10 @@ fn basis(
             "s"
         },
     );
+    let pairs = per_mailbox(setup, speeds);
+    if pairs != setup.connections_per_mailbox {
+        s += &format!(" ({pairs} with servers this distant)");
+    }
     if let Some(limit) = setup.max_bytes_per_second {
         s += &format!(", at most {}/s", human_bytes(limit));
     }
@@ -354,6 +401,7 @@ mod tests {
         Setup {
             parallel_mailboxes: parallel,
             connections_per_mailbox: connections,
+            connections_when_distant: 4,
             max_bytes_per_second: None,
             side_by_side: 1.0,
         }
@@ -398,6 +446,7 @@ mod tests {
                 took: Duration::from_millis(100),
             }),
             parallel: None,
+            login: None,
         };
         let w = Work {
             checks: Duration::from_secs(2),
@@ -410,10 +459,19 @@ mod tests {
         // Download 10 s (by count and by bytes alike): 8 to 15 s. Upload
         // at the local speed 0.16 s, at worst as slow as the download.
         let r = mailbox(&w, &speeds, 2);
-        let create = 3.0 * 2.0 * 0.020;
-        assert!(close(r.checks.low, 2.0) && close(r.checks.high, 2.0 * CHECKS_HIGH));
-        let low = create + (8.0 + 5.0 * 0.020) / 2.0;
-        let high = create + 15.0 + 15.0 + 5.0 * 0.030;
+        // The checks at best: the dry run's 2 s less its round trips
+        // (logins, unmeasured: 4; LIST and STATUS; 3 for each of the 4
+        // folders, over 2 pairs), plus the copy's (the same logins and
+        // listing, the 4 folders' round trips over 2 pairs); at worst 2.5
+        // times the dry run's.
+        let dry = (4.0 + 2.0 + 12.0 / 2.0) * 0.020;
+        let pipelined = 2.0 - dry + 4.0 * 0.020 + 2.0 * 0.020 + 4.0 * 0.020 / 2.0;
+        assert!(close(r.checks.low, pipelined), "{:?}", r.checks);
+        assert!(close(r.checks.high, 2.0 * CHECKS_HIGH));
+        // The folders created in one round trip at best, each CREATE and
+        // SUBSCRIBE its own at worst.
+        let low = 0.020 + (8.0 + 5.0 * 0.020) / 2.0;
+        let high = 3.0 * 2.0 * 0.020 + 15.0 + 15.0 + 5.0 * 0.030;
         assert!(close(r.moving.low, low), "{} != {low}", r.moving.low);
         assert!(close(r.moving.high, high), "{} != {high}", r.moving.high);
         // One busy folder: a second connection pair has nothing to do.
@@ -425,7 +483,57 @@ mod tests {
             &speeds,
             2,
         );
-        assert!(close(alone.moving.low, create + 8.0 + 5.0 * 0.020));
+        assert!(close(alone.moving.low, 0.020 + 8.0 + 5.0 * 0.020));
+        // A measured login counts instead; a dry run quicker than the
+        // model bounds the low end.
+        let measured = Speeds {
+            login: Some(Duration::from_millis(500)),
+            ..speeds.clone()
+        };
+        let r = mailbox(&w, &measured, 2);
+        let dry = 0.5 + (2.0 + 12.0 / 2.0) * 0.020;
+        let copy = 0.5 + 2.0 * 0.020 + 4.0 * 0.020 / 2.0;
+        assert!(close(r.checks.low, 2.0 - dry + copy), "{:?}", r.checks);
+        let quick = Work {
+            checks: Duration::from_millis(100),
+            ..w
+        };
+        assert!(close(mailbox(&quick, &measured, 2).checks.low, 0.1));
+    }
+
+    #[test]
+    fn distant_servers_get_the_pairs_a_copy_opens_for_them() {
+        let near = Speeds {
+            source_rtt: Duration::from_micros(200),
+            destination_rtt: Duration::from_micros(300),
+            ..Speeds::default()
+        };
+        let far = Speeds {
+            destination_rtt: Duration::from_millis(40),
+            ..near.clone()
+        };
+        assert_eq!(per_mailbox(&setup(4, 2), &near), 2);
+        assert_eq!(per_mailbox(&setup(4, 2), &far), 4);
+        // One pair asked for stays one; more than the distant count stays.
+        assert_eq!(per_mailbox(&setup(4, 1), &far), 1);
+        assert_eq!(per_mailbox(&setup(4, 6), &far), 6);
+        // A distant mailbox of 10 busy folders, alone in the job: it copies
+        // over 4 pairs, so its moving is shared 4 ways, not 2.
+        let w = Work {
+            checks: Duration::from_secs(10),
+            messages: 1000,
+            bytes: 10_000_000,
+            batches: 8,
+            busy_folders: 10,
+            ..Work::default()
+        };
+        let r = range(std::slice::from_ref(&w), &far, &setup(4, 2));
+        let parts = mailbox(&w, &far, 4);
+        assert!(
+            close(r.low, parts.checks.low + parts.moving.low),
+            "{r:?} {parts:?}"
+        );
+        assert!(parts.moving.low < mailbox(&w, &far, 2).moving.low);
     }
 
     #[test]

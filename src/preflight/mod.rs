@@ -265,10 +265,12 @@ pub async fn run(
             let setup = estimate::Setup {
                 parallel_mailboxes: opts.parallel_mailboxes,
                 connections_per_mailbox: opts.connections_per_mailbox,
+                connections_when_distant: opts.connections_when_distant,
                 max_bytes_per_second: opts.max_bytes_per_second,
                 side_by_side: mailbox_time / dry_run_took.as_secs_f64().max(1e-3),
             };
-            let at_once = estimate::pairs(&work, &setup);
+            // Before the round trips are measured: the pairs as if near.
+            let at_once = estimate::pairs(&work, &setup, opts.connections_per_mailbox);
             let measured =
                 probe::measure(&job, &opts, &job.users[i], folder.as_ref(), at_once).await;
             let mut e = estimate::estimate(&work, &measured.speeds, &setup, (work.len(), total));

@@ -58,26 +58,39 @@ pub(crate) async fn measure(
     };
     let connect = Connector::new(job, &unlimited);
     let mut m = Measured::default();
-    let started = Instant::now();
-    match connect.destination(user).await {
-        Ok(mut dst) => {
-            m.destination_login = Some(started.elapsed());
-            match round_trip(&mut dst).await {
+    // Both servers at once: over a distant link each login and round trip
+    // is waited for (the destination is sent only NOOPs, which do not
+    // disturb the source's timed download).
+    let destination = async {
+        let started = Instant::now();
+        let mut dst = connect.destination(user).await?;
+        let login = started.elapsed();
+        let rtt = round_trip(&mut dst).await;
+        dst.logout().await;
+        Ok::<_, MailError>((login, rtt))
+    };
+    let pop3 = folder.map_or(!connect.reads_imap(), |f| f.over_pop3);
+    let source = async {
+        match pop3 {
+            true => pop3_source(&connect, user, folder, &mut m).await,
+            false => imap_source(&connect, user, folder, &mut m, at_once).await,
+        }
+    };
+    let (destination, source) = tokio::join!(destination, source);
+    match destination {
+        Ok((login, rtt)) => {
+            m.destination_login = Some(login);
+            match rtt {
                 Ok(rtt) => m.speeds.destination_rtt = rtt,
                 Err(e) => m.problems.push(e.to_string()),
             }
-            dst.logout().await;
         }
         Err(e) => m.problems.push(e.to_string()),
     }
-    let pop3 = folder.map_or(!connect.reads_imap(), |f| f.over_pop3);
-    let source = match pop3 {
-        true => pop3_source(&connect, user, folder, &mut m).await,
-        false => imap_source(&connect, user, folder, &mut m, at_once).await,
-    };
     if let Err(e) = source {
         m.problems.push(e.to_string());
     }
+    m.speeds.login = m.source_login.max(m.destination_login);
     m
 }
 
