@@ -6,10 +6,10 @@
 //!
 //! A copy of a mailbox is (1) the checks a dry run also makes: logins,
 //! listing, comparing with the destination, and afterwards verifying (the
-//! dry run goes through the folders one after another over one connection
-//! pair; a copy spreads them over its pairs and sends each folder's
+//! dry run waits for three round trips a folder; a copy sends a folder's
 //! commands without waiting between them, so at best its checks cost the
-//! logins and a round trip for the listing and for each folder);
+//! logins and a round trip for the listing and for each folder, shared
+//! among its connection pairs);
 //! (2) creating the destination folders (all sent at once at best, one
 //! after another at worst); (3) moving the messages, where
 //! fetching the next batch overlaps appending the last one, so the time is
