@@ -243,6 +243,70 @@ fn a_preflight_over_a_distant_link_spreads_its_folders_over_the_copys_pairs() {
     .unwrap();
 }
 
+/// A pre-flight check into an empty destination asks the source, for each
+/// folder it would create there, only for its listing with the sizes (in
+/// the round trip that opens it) and for the census of its header fields,
+/// which also names the messages it would copy: no second FETCH of either.
+/// (The Inbox exists on the destination: its sizes come with planning.)
+#[test]
+fn a_preflight_reads_each_folders_sizes_and_header_fields_once() {
+    let (src, dst) = two_servers(&ServerOptions {
+        tls: false,
+        ..ServerOptions::new(Layout::Slash)
+    });
+    src.add_user("once", "secret1");
+    dst.add_user("once", "secret2");
+    let total = seed_small_corpus(&src, "once", "secret1") as u64;
+    let sp = FaultProxy::start(src.imap_port(), Vec::new());
+    let dp = FaultProxy::start(dst.imap_port(), Vec::new());
+    let job = JobSpec::plain("once", sp.port(), dp.port(), "once,secret1");
+    let dir = tempfile::tempdir().unwrap();
+    let store = mailferry::store::Store::open(&dir.path().join("db")).unwrap();
+    let opts = Options::for_job(&job.job());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_, report) = rt
+        .block_on(mailferry::preflight::run(
+            job.job(),
+            store,
+            opts,
+            mailferry::copy::Cancel::default(),
+            |_| {},
+        ))
+        .unwrap();
+    let folders = &report.mailboxes[0].folders;
+    let to_copy: u64 = folders.iter().map(|f| f.to_copy).sum();
+    assert_eq!(to_copy, total, "{report:#?}");
+    let busy = folders.iter().filter(|f| f.messages > 0).count();
+    let created = folders
+        .iter()
+        .filter(|f| f.messages > 0 && f.mapping == mailferry::preflight::FolderMapping::Created)
+        .count();
+    assert_eq!((busy, created), (5, 4), "{report:#?}");
+    // Every command the source was sent, the probe's sample fetch aside
+    // (bodies only).
+    let commands: Vec<String> = sent(&sp, 0)
+        .iter()
+        .flat_map(|t| t.split("\r\n").map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| l.contains(" UID FETCH "))
+        .collect();
+    let headers: Vec<&String> = commands
+        .iter()
+        .filter(|l| l.contains("HEADER.FIELDS"))
+        .collect();
+    assert_eq!(headers.len(), busy, "{headers:#?}");
+    assert!(headers.iter().all(|l| l.contains(" 1:* ")), "{headers:#?}");
+    let sizes: Vec<&String> = commands
+        .iter()
+        .filter(|l| l.contains("RFC822.SIZE") && !l.contains("HEADER.FIELDS"))
+        .collect();
+    assert_eq!(sizes.len(), busy, "{sizes:#?}");
+    let listed = sizes
+        .iter()
+        .filter(|l| l.contains(" 1:* (UID RFC822.SIZE)"))
+        .count();
+    assert_eq!(listed, created, "{sizes:#?}");
+}
+
 /// By hand: `MAILFERRY_TRACE=/tmp/trace RTT_MS=40 cargo test --release
 /// --test round_trips probe -- --ignored --nocapture` prints the wall time
 /// of a fresh copy and a re-run over the link (MESSAGES, MB, or FOLDERS).

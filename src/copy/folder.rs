@@ -41,6 +41,10 @@ pub(crate) struct ImapFolder<'a> {
     listed_sizes: Option<HashMap<u32, u64>>,
     /// Messages read whole while listing, not yet handed out.
     prefetched: HashMap<u32, FetchedBody>,
+    /// Date, sender and subject of every message, as the pre-flight's
+    /// census read them: a dry run names what it would copy from these
+    /// rather than fetch the same header fields again.
+    described: HashMap<u32, (String, String, String)>,
 }
 
 /// What listing a folder reads beside its UIDs. When its destination
@@ -100,6 +104,7 @@ impl<'a> ImapFolder<'a> {
             prefetch: Prefetch::Nothing,
             listed_sizes: None,
             prefetched: HashMap::new(),
+            described: HashMap::new(),
         }
     }
 
@@ -539,19 +544,26 @@ impl Source for ImapFolder<'_> {
     }
 
     /// Planning matched by content already; the header fields of the
-    /// messages planned are fetched to name them.
+    /// messages planned are fetched to name them (those the census did not
+    /// read already).
     async fn would_copy(
         &mut self,
         planned: Vec<Planned>,
         _target: &mut Target<'_>,
     ) -> Result<Vec<PlannedMessage>, MailError> {
-        let uids: Vec<u32> = planned.iter().map(|m| m.uid).collect();
-        let mut named: HashMap<u32, (String, String, String)> = HashMap::new();
-        self.client
-            .fetch_meta_each(Some(&uids), true, |m| {
-                named.insert(m.uid, describe(&m.header_fields));
-            })
-            .await?;
+        let mut named = std::mem::take(&mut self.described);
+        let uids: Vec<u32> = planned
+            .iter()
+            .map(|m| m.uid)
+            .filter(|uid| !named.contains_key(uid))
+            .collect();
+        if !uids.is_empty() {
+            self.client
+                .fetch_meta_each(Some(&uids), true, |m| {
+                    named.insert(m.uid, describe(&m.header_fields));
+                })
+                .await?;
+        }
         Ok(planned
             .into_iter()
             .map(|m| {
@@ -567,15 +579,18 @@ impl Source for ImapFolder<'_> {
             .collect())
     }
 
-    /// One FETCH of every message's size and key fields.
+    /// One FETCH of every message's size and key fields (which also name
+    /// the messages a dry run would copy).
     async fn census(&mut self) -> Result<Vec<(u64, Option<String>)>, MailError> {
         if self.exists == 0 {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
+        let described = &mut self.described;
         self.client
             .fetch_meta_each(None, true, |m| {
-                out.push((m.size, Some(content_key(m.size, &m.header_fields))))
+                out.push((m.size, Some(content_key(m.size, &m.header_fields))));
+                described.insert(m.uid, describe(&m.header_fields));
             })
             .await?;
         Ok(out)

@@ -262,11 +262,17 @@ async fn copy_one(
         })?;
         // Into a folder this run created, every message will be fetched
         // (read with the listing only where no daily limit must be checked
-        // before each download).
-        let prefetch = match shared.created.contains(&task.dest_raw) && ctx.mode == Mode::Copy {
-            true if shared.allowance.is_limited() => Prefetch::Sizes,
-            true => Prefetch::for_new_destination(task.expected.as_ref()),
-            false => Prefetch::Nothing,
+        // before each download). A dry run would send every message of a
+        // folder it would create: their sizes come with the listing.
+        let prefetch = match ctx.mode {
+            Mode::Copy if shared.created.contains(&task.dest_raw) => {
+                match shared.allowance.is_limited() {
+                    true => Prefetch::Sizes,
+                    false => Prefetch::for_new_destination(task.expected.as_ref()),
+                }
+            }
+            Mode::DryRun if !exists => Prefetch::Sizes,
+            _ => Prefetch::Nothing,
         };
         source::read(
             ctx,
