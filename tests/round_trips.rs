@@ -34,19 +34,44 @@ fn two_servers(options: &ServerOptions) -> (Dovecot, Dovecot) {
     })
 }
 
+/// Plaintext servers, `user` on both (secret1 on the source, secret2 on
+/// the destination), the source seeded with the small corpus: the servers
+/// and how many messages it holds.
+fn seeded_servers(user: &str) -> (Dovecot, Dovecot, u64) {
+    let (src, dst) = two_servers(&ServerOptions {
+        tls: false,
+        ..ServerOptions::new(Layout::Slash)
+    });
+    src.add_user(user, "secret1");
+    dst.add_user(user, "secret2");
+    let total = seed_small_corpus(&src, user, "secret1") as u64;
+    (src, dst, total)
+}
+
+/// The pre-flight report of `job`, its history in `db`.
+fn preflight(job: &JobSpec, db: &std::path::Path) -> mailferry::preflight::PreflightReport {
+    let store = mailferry::store::Store::open(db).unwrap();
+    let opts = Options::for_job(&job.job());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_, report) = rt
+        .block_on(mailferry::preflight::run(
+            job.job(),
+            store,
+            opts,
+            mailferry::copy::Cancel::default(),
+            |_| {},
+        ))
+        .unwrap();
+    report
+}
+
 fn opens_a_folder(text: &str) -> bool {
     text.contains(" SELECT ") || text.contains(" EXAMINE ")
 }
 
 #[test]
 fn an_unchanged_mailbox_is_rerun_on_status_alone_and_changes_behind_its_back_are_seen() {
-    let (src, dst) = two_servers(&ServerOptions {
-        tls: false,
-        ..ServerOptions::new(Layout::Slash)
-    });
-    src.add_user("alice", "secret1");
-    dst.add_user("alice", "secret2");
-    let total = seed_small_corpus(&src, "alice", "secret1") as u64;
+    let (src, dst, total) = seeded_servers("alice");
     let sp = FaultProxy::start(src.imap_port(), Vec::new());
     let dp = FaultProxy::start(dst.imap_port(), Vec::new());
     let job = JobSpec::plain("status-alone", sp.port(), dp.port(), "alice,secret1");
@@ -190,35 +215,19 @@ fn a_rerun_with_nothing_new_sends_no_compress() {
 /// another, and its estimate counts the pairs the copy will open there.
 #[test]
 fn a_preflight_over_a_distant_link_spreads_its_folders_over_the_copys_pairs() {
-    let (src, dst) = two_servers(&ServerOptions {
-        tls: false,
-        ..ServerOptions::new(Layout::Slash)
-    });
-    src.add_user("far", "far-pw");
-    dst.add_user("far", "near-pw");
-    let total = seed_small_corpus(&src, "far", "far-pw") as u64;
+    let (src, dst, total) = seeded_servers("far");
     let link = Link::rtt_ms(40);
     let sp = LinkProxy::start(src.imap_port(), link);
     let dp = LinkProxy::start(dst.imap_port(), link);
-    let job = JobSpec::plain("far", sp.port(), dp.port(), "far,far-pw");
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("db");
-    let store = mailferry::store::Store::open(&db).unwrap();
+    let job = JobSpec::plain("far", sp.port(), dp.port(), "far,secret1");
     let opts = Options::for_job(&job.job());
     assert_eq!(
         (opts.connections_per_mailbox, opts.connections_when_distant),
         (2, 4)
     );
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (_, report) = rt
-        .block_on(mailferry::preflight::run(
-            job.job(),
-            store,
-            opts,
-            mailferry::copy::Cancel::default(),
-            |_| {},
-        ))
-        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let report = preflight(&job, &db);
     let counted: u64 = report.mailboxes[0].folders.iter().map(|f| f.to_copy).sum();
     assert_eq!(counted, total, "{report:#?}");
     // The dry run's four pairs, then the probe's one login: the
@@ -237,8 +246,8 @@ fn a_preflight_over_a_distant_link_spreads_its_folders_over_the_copys_pairs() {
     let (fresh, _) = job.run_with(&db, Options::default());
     assert_eq!((fresh.migrated(), fresh.failed()), (total, 0), "{fresh:#?}");
     compare(
-        &snapshot(&src, "far", "far-pw"),
-        &snapshot(&dst, "far", "near-pw"),
+        &snapshot(&src, "far", "secret1"),
+        &snapshot(&dst, "far", "secret2"),
     )
     .unwrap();
 }
@@ -250,29 +259,12 @@ fn a_preflight_over_a_distant_link_spreads_its_folders_over_the_copys_pairs() {
 /// (The Inbox exists on the destination: its sizes come with planning.)
 #[test]
 fn a_preflight_reads_each_folders_sizes_and_header_fields_once() {
-    let (src, dst) = two_servers(&ServerOptions {
-        tls: false,
-        ..ServerOptions::new(Layout::Slash)
-    });
-    src.add_user("once", "secret1");
-    dst.add_user("once", "secret2");
-    let total = seed_small_corpus(&src, "once", "secret1") as u64;
+    let (src, dst, total) = seeded_servers("once");
     let sp = FaultProxy::start(src.imap_port(), Vec::new());
     let dp = FaultProxy::start(dst.imap_port(), Vec::new());
     let job = JobSpec::plain("once", sp.port(), dp.port(), "once,secret1");
     let dir = tempfile::tempdir().unwrap();
-    let store = mailferry::store::Store::open(&dir.path().join("db")).unwrap();
-    let opts = Options::for_job(&job.job());
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (_, report) = rt
-        .block_on(mailferry::preflight::run(
-            job.job(),
-            store,
-            opts,
-            mailferry::copy::Cancel::default(),
-            |_| {},
-        ))
-        .unwrap();
+    let report = preflight(&job, &dir.path().join("db"));
     let folders = &report.mailboxes[0].folders;
     let to_copy: u64 = folders.iter().map(|f| f.to_copy).sum();
     assert_eq!(to_copy, total, "{report:#?}");
