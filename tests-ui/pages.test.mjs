@@ -702,6 +702,26 @@ test('a reload re-attaches to the running job', async () => {
   await page.close();
 });
 
+test('a reload on Results comes back to the job watched there, even once it finished', async () => {
+  const page = await open({ jobs: [{ ...VIEW, state: 'finished', verdict: 'success' }] });
+  await page.waitForSelector('body[data-ready="true"]');
+  // Opened afresh with only finished jobs: the form.
+  assert.equal(await page.isVisible('#page-new'), true);
+  await page.click('#tab-results');
+  await page.waitForSelector('#page-results:not([hidden])');
+  // The job finished while the page was away: it is still what comes back.
+  await page.reload();
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.equal(await page.isVisible('#page-results'), true);
+  assert.equal(await page.locator('#rows > .account').count(), 5);
+  // Left on the form, a reload stays there.
+  await page.click('#tab-new');
+  await page.reload();
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.equal(await page.isVisible('#page-new'), true);
+  await page.close();
+});
+
 test('closing while a job runs asks first', async () => {
   const page = await open({ jobs: [VIEW] });
   await page.evaluate(() => window.__mock.push({ notice: 'close-requested', running: 1 }, 'app'));

@@ -103,6 +103,8 @@ function badge(state, extra = '', words = STATES) {
 // ---------------------------------------------------------------- pages
 
 function show(page) {
+  // Kept for a reload: the page comes back as it was left.
+  sessionStorage.setItem('mailferry-page', page);
   for (const p of ['new', 'results', 'history', 'help']) {
     $(`#page-${p}`).hidden = p !== page;
     const tab = $(`#tab-${p}`);
@@ -1726,7 +1728,10 @@ async function restoreWatch() {
   const saved = Number(sessionStorage.getItem('mailferry-job'));
   const target = jobs.find((j) => j.job_id === saved) || jobs[jobs.length - 1];
   if (target) await attach(target.job_id);
-  if (jobs.some((j) => j.state !== 'finished')) show('results');
+  // A running job is shown; so is the one watched when the page was
+  // reloaded, even if it finished meanwhile.
+  const left = sessionStorage.getItem('mailferry-page');
+  if (jobs.some((j) => j.state !== 'finished') || (target && left === 'results')) show('results');
 }
 
 // ---------------------------------------------------------------- history
