@@ -103,7 +103,7 @@ function badge(state, extra = '', words = STATES) {
 // ---------------------------------------------------------------- pages
 
 function show(page) {
-  // Kept for a reload: the page comes back as it was left.
+  // Kept for a reload: one left on Results comes back to it.
   sessionStorage.setItem('mailferry-page', page);
   for (const p of ['new', 'results', 'history', 'help']) {
     $(`#page-${p}`).hidden = p !== page;
