@@ -241,7 +241,6 @@ fn a_preflight_over_a_distant_link_spreads_its_folders_over_the_copys_pairs() {
         "{}",
         estimate.basis
     );
-    assert!(estimate.low_ms <= estimate.high_ms);
 
     let (fresh, _) = job.run_with(&db, Options::default());
     assert_eq!((fresh.migrated(), fresh.failed()), (total, 0), "{fresh:#?}");
